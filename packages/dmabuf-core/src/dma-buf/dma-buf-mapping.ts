@@ -1,0 +1,94 @@
+import { KernelError, isKernelError } from "../kernel/kernel-error.js";
+import type { DmaBuf, DmaBufAttachment } from "./dma-buf.js";
+
+/**
+ * `struct dma_buf_mapping_exp_ops`: an empty tag. Each mapping type defines
+ * its own exporter-ops interface extending it (the C "first member" idiom),
+ * and recovers it from `attach.mapType.expOps`.
+ */
+export interface DmaBufMappingExpOps {
+  /** Present only to give the tag a shape; never set. */
+  readonly __dmaBufMappingExpOps?: never;
+}
+
+/**
+ * `struct dma_buf_mapping_match`: one candidate in an exporter's or importer's
+ * list, and the negotiated result stored in `attach.mapType`. `data` is the
+ * type's member of the C union (SGT's `sgt_data`; PAL has none).
+ */
+export interface DmaBufMappingMatch<D = unknown> {
+  readonly type: DmaBufMappingType<D>;
+  /** Set by exporter entries (`DMA_BUF_EMAPPING_*`), absent in importer entries. */
+  readonly expOps?: DmaBufMappingExpOps;
+  readonly data?: D;
+}
+
+/** `struct dma_buf_match_args`: what flows from attach through the exporter to the matcher. */
+export interface DmaBufMatchArgs {
+  readonly dmabuf: DmaBuf;
+  /** The attachment being built; null when `dmaBufMatchMapping` is called directly. */
+  readonly attach: DmaBufAttachment | null;
+  /** The importer's list, in the importer's order. */
+  readonly impMatches: readonly DmaBufMappingMatch[];
+}
+
+/**
+ * `struct dma_buf_mapping_type`: one singleton per type; identity is object
+ * identity, never the name. Core never looks inside a type.
+ */
+export interface DmaBufMappingType<D = unknown> {
+  /** Human-readable name, printed in bufinfo (`'DMA Mapped Scatter Gather Table'`). */
+  readonly name: string;
+  /**
+   * `match`: called by {@link dmaBufMatchMapping} for an exporter and an
+   * importer entry of this type, without the resv lock; `exp`/`imp` are the
+   * two entries and `dmabuf` is `args.dmabuf` (the attachment is not set up).
+   * Returns true when compatible, false to keep searching (the kernel's
+   * `-EOPNOTSUPP`, which may also be thrown). Throwing any other
+   * `KernelError` aborts the whole match with it. Optional: without it, any
+   * two entries of the type match.
+   */
+  match?(dmabuf: DmaBuf, exp: DmaBufMappingMatch<D>, imp: DmaBufMappingMatch<D>): boolean;
+  /**
+   * `finish_match`: called exactly once, on the winning pair, without locks.
+   * Stores the negotiated result in `args.attach.mapType` (when `attach` is
+   * set). Cannot fail.
+   */
+  finishMatch(args: DmaBufMatchArgs, exp: DmaBufMappingMatch<D>, imp: DmaBufMappingMatch<D>): void;
+  /** `debugfs_dump`: text after `name:` on the attachment's bufinfo line. */
+  debugfsDump?(attach: DmaBufAttachment): string;
+}
+
+/**
+ * `dma_buf_match_mapping()`: exporter entries in priority order; for each,
+ * importer entries in order; the first same-type pair whose `match` accepts
+ * (or that has no `match`) wins and `finishMatch` runs once.
+ * @throws KernelError `EINVAL` when nothing matches (empty lists included);
+ * whatever a `match` callback aborted with.
+ */
+export function dmaBufMatchMapping(args: DmaBufMatchArgs, exp: readonly DmaBufMappingMatch[]): void {
+  for (const e of exp) {
+    for (const i of args.impMatches) {
+      if (e.type !== i.type) continue;
+      const match = e.type.match;
+      if (match) {
+        let r: unknown;
+        try {
+          r = match.call(e.type, args.dmabuf, e, i);
+        } catch (err) {
+          if (isKernelError(err, "EOPNOTSUPP")) continue;
+          throw err;
+        }
+        if (r === false) continue;
+        if (r !== true) {
+          // A C habit (`return 0`, amdgpu's `return 1`) is a contract violation, not an answer.
+          args.dmabuf.kernel.warn(`${e.type.name}: match returned ${String(r)}, expected true/false`);
+          throw new KernelError("EINVAL", "dma_buf_match_mapping", `${e.type.name} match returned ${String(r)}`);
+        }
+      }
+      e.type.finishMatch(args, e, i);
+      return;
+    }
+  }
+  throw new KernelError("EINVAL", "dma_buf_match_mapping", "no compatible mapping type");
+}

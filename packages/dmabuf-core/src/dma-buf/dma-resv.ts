@@ -1,0 +1,150 @@
+import type { Kernel } from "../kernel/kernel.js";
+import { WwMutex, type WwAcquireCtx } from "../kernel/mutex.js";
+import { MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
+import { dmaFenceDescribe, dmaFenceGet, dmaFenceIsSignaled, dmaFencePut, dmaFenceWaitTimeout, type DmaFence } from "./dma-fence.js";
+
+/** `enum dma_resv_usage`, ordered: waiting at a usage covers every lower one. */
+export type DmaResvUsage = "DMA_RESV_USAGE_KERNEL" | "DMA_RESV_USAGE_WRITE" | "DMA_RESV_USAGE_READ" | "DMA_RESV_USAGE_BOOKKEEP";
+
+const RANK: Record<DmaResvUsage, number> = {
+  DMA_RESV_USAGE_KERNEL: 0,
+  DMA_RESV_USAGE_WRITE: 1,
+  DMA_RESV_USAGE_READ: 2,
+  DMA_RESV_USAGE_BOOKKEEP: 3,
+};
+const NAME = ["kernel", "write", "read", "bookkeep"] as const;
+
+/** `dma_resv_usage_rw(write)`: a write waits for readers and writers (READ), a read for writers (WRITE). */
+export function dmaResvUsageRw(write: boolean): DmaResvUsage {
+  return write ? "DMA_RESV_USAGE_READ" : "DMA_RESV_USAGE_WRITE";
+}
+
+/**
+ * `struct dma_resv`: a ww_mutex and a list of fences with usages. Fence slots
+ * must be reserved before `add_fence` (both under the lock).
+ */
+export class DmaResv {
+  readonly lock: WwMutex;
+  readonly fences: { fence: DmaFence; usage: DmaResvUsage }[] = [];
+  reserved = 0;
+
+  constructor(readonly kernel: Kernel, name = "dma_resv") {
+    this.lock = new WwMutex({ lockdep: kernel.lockdep, current: () => kernel.current }, name, "reservation_ww_class_mutex");
+  }
+}
+
+/** `dma_resv_init()`. */
+export function dmaResvInit(kernel: Kernel, name?: string): DmaResv {
+  return new DmaResv(kernel, name);
+}
+
+/** `dma_resv_fini()`: drops every fence reference. */
+export function dmaResvFini(obj: DmaResv): void {
+  for (const f of obj.fences.splice(0)) dmaFencePut(f.fence);
+}
+
+/** `dma_resv_lock(obj, ctx)`. Returns `'EALREADY'` when `ctx` already holds it. */
+export function dmaResvLock(obj: DmaResv, ctx?: WwAcquireCtx): "EALREADY" | undefined {
+  return obj.lock.wwLock(ctx);
+}
+
+/** `dma_resv_lock_interruptible()`: no signals in the model, so as {@link dmaResvLock}. */
+export function dmaResvLockInterruptible(obj: DmaResv, ctx?: WwAcquireCtx): "EALREADY" | undefined {
+  return obj.lock.wwLock(ctx);
+}
+
+/** `dma_resv_trylock()`. */
+export function dmaResvTrylock(obj: DmaResv): boolean {
+  return obj.lock.trylock();
+}
+
+/** `dma_resv_unlock()`: also drops unused reserved slots (debug builds check them). */
+export function dmaResvUnlock(obj: DmaResv): void {
+  obj.reserved = 0;
+  obj.lock.unlock();
+}
+
+/** `dma_resv_assert_held()`. */
+export function dmaResvAssertHeld(obj: DmaResv, where?: string): void {
+  obj.lock.assertHeld(where);
+}
+
+/** `dma_resv_held()`: is it locked (by anyone)? */
+export function dmaResvHeld(obj: DmaResv): boolean {
+  return obj.lock.isLocked();
+}
+
+/**
+ * `dma_resv_reserve_fences(obj, num)`: lock held (asserted).
+ * @throws KernelError `ENOMEM` (injectable site `dma_resv_reserve_fences`).
+ */
+export function dmaResvReserveFences(obj: DmaResv, num: number): void {
+  dmaResvAssertHeld(obj, "dma_resv_reserve_fences");
+  obj.kernel.alloc.attempt("dma_resv_reserve_fences", "dma_resv_list");
+  obj.reserved += num;
+}
+
+/**
+ * `dma_resv_add_fence()`: lock held and a slot reserved. A fence of the same
+ * context replaces the older one; usage can be raised, never lowered.
+ */
+export function dmaResvAddFence(obj: DmaResv, fence: DmaFence, usage: DmaResvUsage): void {
+  dmaResvAssertHeld(obj, "dma_resv_add_fence");
+  // Drop signaled fences, as the kernel does when it rewrites the list.
+  for (let i = obj.fences.length - 1; i >= 0; i--) {
+    const e = obj.fences[i]!;
+    if (e.fence === fence) {
+      if (RANK[usage] > RANK[e.usage]) e.usage = usage;
+      return;
+    }
+    if (e.fence.context === fence.context || dmaFenceIsSignaled(e.fence)) {
+      if (e.fence.context === fence.context && RANK[e.usage] > RANK[usage]) usage = e.usage;
+      obj.fences.splice(i, 1);
+      dmaFencePut(e.fence);
+      obj.reserved++;
+    }
+  }
+  if (obj.reserved <= 0) {
+    obj.kernel.warn("dma_resv_add_fence without a reserved slot");
+    return;
+  }
+  obj.reserved--;
+  obj.fences.push({ fence: dmaFenceGet(fence), usage });
+}
+
+/** Fences at or below `usage` (`dma_resv_for_each_fence`). */
+export function dmaResvFences(obj: DmaResv, usage: DmaResvUsage): DmaFence[] {
+  return obj.fences.filter((e) => RANK[e.usage] <= RANK[usage]).map((e) => e.fence);
+}
+
+/** `dma_resv_test_signaled()`. */
+export function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): boolean {
+  return dmaResvFences(obj, usage).every((f) => dmaFenceIsSignaled(f));
+}
+
+/**
+ * `dma_resv_wait_timeout(obj, usage, intr, timeout)`: waits for every fence
+ * at or below `usage`. Returns the jiffies left (> 0), or 0 on timeout (with
+ * timeout 0: 1 if all signaled). Does not require the lock.
+ */
+export function dmaResvWaitTimeout(obj: DmaResv, usage: DmaResvUsage, intr: boolean, timeout: number): number {
+  let left = timeout === 0 ? 1 : timeout;
+  for (const f of dmaResvFences(obj, usage)) {
+    if (timeout === 0) {
+      if (!dmaFenceIsSignaled(f)) return 0;
+      continue;
+    }
+    const r = dmaFenceWaitTimeout(f, intr, left);
+    if (r <= 0) return r;
+    if (left !== MAX_SCHEDULE_TIMEOUT) left = r;
+  }
+  return left;
+}
+
+/** `dma_resv_describe()`: a `\t<usage> fence:<fence>` line per fence up to READ usage (bookkeep is not shown). */
+export function dmaResvDescribe(obj: DmaResv): string {
+  return obj.fences
+    .filter((e) => RANK[e.usage] <= RANK.DMA_RESV_USAGE_READ)
+    .map((e) => `\t${NAME[RANK[e.usage]]} fence:${dmaFenceDescribe(e.fence)}\n`)
+    .join("");
+}

@@ -1,0 +1,242 @@
+/**
+ * The dma-buf core of dmabuf-sdk: a kernel instance (modules, symbols, DI,
+ * errno, locks, refs, fault injection), the platform it runs on (memory,
+ * PCI, P2P, IOMMU, DMA engine), the dma-buf core (export, fd, attach and
+ * mapping-type matching, resv, fences, invalidation, pin) and the uAPI base
+ * (processes, fds, pidfds, ioctl, mmap).
+ *
+ * @packageDocumentation
+ */
+import "reflect-metadata";
+
+// kernel base
+export { Kernel, type KernelOptions, type Oops } from "./kernel/kernel.js";
+export { ERRNO, errnoName, errnoNumber, isErrno, type Errno } from "./kernel/errno.js";
+export { KernelError, KernelBug, isKernelError } from "./kernel/kernel-error.js";
+export { Kref } from "./kernel/kref.js";
+export { LeakChecker, LeakSource, ObjectTracker, type LeakEntry, type LeakReport } from "./kernel/leak.js";
+export { Lockdep, LockClass, type LockOwner, type LockdepMap, type LockdepReport, type LockdepReportKind, type LockdepOptions } from "./kernel/lockdep.js";
+export { Mutex, WwMutex, WwAcquireCtx, type LockEnv } from "./kernel/mutex.js";
+export { RwSemaphore } from "./kernel/rwsem.js";
+export { SpinLock } from "./kernel/spinlock.js";
+export { FaultInjector, type AllocSite, type AllocRecord, type FaultRule } from "./kernel/fault-inject.js";
+export { KernelAllocator } from "./kernel/slab.js";
+export { KernelRandom } from "./kernel/random.js";
+export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, type TimerHandle } from "./kernel/time.js";
+export { Printk, type LogLevel, type LogRecord } from "./kernel/printk.js";
+export { Trace, type TraceEvent, type TraceValue } from "./kernel/trace.js";
+export { ModuleContext, provideSymbol, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
+export { ModuleLoader, moduleMangledName, type LoadOptions } from "./kernel/module-loader.js";
+export { MODULE_NS_PREFIX, modStrncmp, strncmp, verifyModuleNamespace, licenseIsGplCompatible } from "./kernel/module-namespace.js";
+export {
+  kernelSymbol,
+  exportSymbol,
+  exportSymbolGpl,
+  exportSymbolNs,
+  exportSymbolNsGpl,
+  exportSymbolForModules,
+  type KernelSymbol,
+  type SymbolExport,
+  type ExportLicense,
+  type SymbolRef,
+} from "./kernel/symbol.js";
+export { modpost, type ModpostInput, type ModpostResult } from "./kernel/modpost.js";
+export { VMLINUX_EXPORTS, VMLINUX_SYMBOLS, type VmlinuxSymbol } from "./vmlinux.js";
+
+// platform
+export { PAGE_SHIFT, PAGE_SIZE, PAGE_SIZE_N, U64_LIMIT, U64_MAX, UINT_MAX, pageAligned, pageAlign, pfnDown, pfnPhys, hex } from "./platform/page.js";
+export { SparseMemory } from "./platform/sparse-memory.js";
+export { PhysMem, MAX_PAGE_ORDER, type PhysRegion, type PhysRegionBacking } from "./platform/phys-mem.js";
+export { Device, devIsPci, type DeviceBus } from "./platform/device.js";
+export {
+  PciHostBridge,
+  PciBus,
+  PciDev,
+  PciTopologyBuilder,
+  PCI_STD_NUM_BARS,
+  PCI_ROM_RESOURCE,
+  pciBusAddress,
+  pciUpstreamBridge,
+  pciPhysfn,
+  pciIovVfId,
+  pciBridgeHasAcsRedir,
+  findParentPciDev,
+  pciBarDecodes,
+  type PciBar,
+  type PciAcsCtrl,
+  type PciCommand,
+  type PciPortType,
+  type PciPowerState,
+  type PciSriov,
+} from "./platform/pci.js";
+export {
+  calcMapTypeAndDist,
+  pciP2pdmaMapType,
+  pciP2pdmaDistance,
+  pciP2pdmaBusAddrMap,
+  pcimP2pdmaInit,
+  pcimP2pdmaProvider,
+  pciHostBridgeRoutesP2p,
+  p2pdmaMapTypeShort,
+  type PciP2pdmaMapType,
+  type P2pdmaProvider,
+  type P2pdmaPath,
+} from "./platform/p2pdma.js";
+export { IoPageTable, IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO } from "./platform/io-pgtable.js";
+export { IovaDomain, type Iova } from "./platform/iova.js";
+export { Iommu, IommuDomain, IommuGroup, type IommuDomainType, type IommuGeometry, type IommuOptions } from "./platform/iommu.js";
+export {
+  DMA_ATTR_MMIO,
+  DMA_ATTR_SKIP_CPU_SYNC,
+  DMA_MAPPING_ERROR,
+  DMA_IOVA_USE_SWIOTLB,
+  dmaInfoToProt,
+  useDmaIommu,
+  dmaMappingError,
+  dmaMapPhys,
+  dmaUnmapPhys,
+  dmaIovaState,
+  dmaUseIova,
+  dmaIovaTryAlloc,
+  dmaIovaLink,
+  dmaIovaSync,
+  dmaIovaUnlink,
+  dmaIovaFree,
+  dmaIovaDestroy,
+  type DmaDataDirection,
+  type DmaIovaState,
+} from "./platform/dma-mapping.js";
+export { DmaFault, dmaRead, dmaReadInto, dmaWrite, type DmaFaultReason } from "./platform/dma-engine.js";
+export { Platform, type PlatformOptions } from "./platform/platform.js";
+export {
+  buildTopology,
+  topologyKernelOptions,
+  TOPOLOGY_NAMES,
+  DEFAULT_ENDPOINT_BARS,
+  XE_LMEM_BAR,
+  type Topology,
+  type TopologyName,
+  type TopologyOptions,
+  type BarSpec,
+} from "./platform/topologies.js";
+
+// dma-buf core
+export {
+  DmaBuf,
+  DmaBufAttachment,
+  DmaBufLegacyCompat,
+  DMA_BUF_FOPS,
+  defineDmaBufExportInfo,
+  dmaBufExport,
+  dmaBufFd,
+  dmaBufGet,
+  getDmaBuf,
+  dmaBufPut,
+  dmaBufMappingAttach,
+  dmaBufAttach,
+  dmaBufDynamicAttach,
+  dmaBufDetach,
+  dmaBufAttachmentIsDynamic,
+  dmaBufIsDynamic,
+  dmaBufAttachRevocable,
+  dmaBufPin,
+  dmaBufUnpin,
+  dmaBufInvalidateMappings,
+  dmaBufMmapInternal,
+  isDmaBufFile,
+  type DmaBufOps,
+  type DmaBufAttachOps,
+  type DmaBufExportInfo,
+} from "./dma-buf/dma-buf.js";
+export { dmaBufMatchMapping, type DmaBufMappingType, type DmaBufMappingMatch, type DmaBufMappingExpOps, type DmaBufMatchArgs } from "./dma-buf/dma-buf-mapping.js";
+export {
+  DmaFence,
+  dmaFenceContextAlloc,
+  dmaFenceGet,
+  dmaFencePut,
+  dmaFenceSignal,
+  dmaFenceSignalTimestamp,
+  dmaFenceSignalLocked,
+  dmaFenceCheckAndSignal,
+  dmaFenceSetError,
+  dmaFenceIsSignaled,
+  dmaFenceGetStatus,
+  dmaFenceGetStatusLocked,
+  dmaFenceEnableSwSignaling,
+  dmaFenceAddCallback,
+  dmaFenceRemoveCallback,
+  dmaFenceWaitTimeout,
+  dmaFenceWait,
+  dmaFenceBeginSignalling,
+  dmaFenceEndSignalling,
+  dmaFenceDescribe,
+  type DmaFenceOps,
+  type DmaFenceCb,
+  type DmaFenceStatus,
+} from "./dma-buf/dma-fence.js";
+export {
+  DmaResv,
+  dmaResvInit,
+  dmaResvFini,
+  dmaResvLock,
+  dmaResvLockInterruptible,
+  dmaResvTrylock,
+  dmaResvUnlock,
+  dmaResvAssertHeld,
+  dmaResvHeld,
+  dmaResvReserveFences,
+  dmaResvAddFence,
+  dmaResvFences,
+  dmaResvTestSignaled,
+  dmaResvWaitTimeout,
+  dmaResvDescribe,
+  dmaResvUsageRw,
+  type DmaResvUsage,
+} from "./dma-buf/dma-resv.js";
+export { dmaBufDebugShow } from "./dma-buf/dma-buf-debugfs.js";
+export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
+
+// uAPI base
+export { Task, type TaskState } from "./uapi/task.js";
+export { type Cred, INIT_CRED, prepareCreds, securityContextType } from "./uapi/cred.js";
+export { Cgroup, CgroupRoot } from "./uapi/cgroup.js";
+export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, FMODE_READ, FMODE_WRITE, type FileOperations } from "./uapi/file.js";
+export { FdTable } from "./uapi/fdtable.js";
+export { Devfs, type DevNode } from "./uapi/devfs.js";
+export {
+  pidfdGetTask,
+  pidfdPid,
+  pidfdCreate,
+  PIDFS_FILE_OPERATIONS,
+  PIDFD_NONBLOCK,
+  PIDFD_SELF_THREAD,
+  PIDFD_SELF_THREAD_GROUP,
+  type Pid,
+} from "./uapi/pidfd.js";
+export { UserSyscalls, PIDFD_THREAD } from "./uapi/syscalls.js";
+export { copyFromUser, copyToUser, UserStruct, type UserArg } from "./uapi/user-buffer.js";
+export { ioc, io, ior, iow, iowr, iocNr, iocType, iocSize, iocDir, IOC_NONE, IOC_READ, IOC_WRITE } from "./uapi/ioctl.js";
+export {
+  Mm,
+  VmArea,
+  UserSignal,
+  unmapMappingRange,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_SHARED,
+  MAP_PRIVATE,
+  VM_READ,
+  VM_WRITE,
+  VM_SHARED,
+  VM_MAYSHARE,
+  VM_PFNMAP,
+  VM_IO,
+  VM_DONTEXPAND,
+  VM_DONTDUMP,
+  VM_ALLOW_ANY_UNCACHED,
+  type PageCaching,
+  type VmFault,
+  type VmFaultResult,
+  type VmOperations,
+} from "./uapi/mm.js";

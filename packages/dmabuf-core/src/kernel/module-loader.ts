@@ -1,0 +1,299 @@
+import type { DependencyContainer, InjectionToken } from "tsyringe";
+import { errnoNumber, type Errno } from "./errno.js";
+import { KernelBug, KernelError, isKernelError } from "./kernel-error.js";
+import { ModuleContext, type KernelModule, type LoadedModule, type ModuleState } from "./module.js";
+import { MODULE_NS_PREFIX, licenseIsGplCompatible, verifyModuleNamespace } from "./module-namespace.js";
+import { kernelSymbol, type SymbolExport } from "./symbol.js";
+import type { Kernel } from "./kernel.js";
+
+/** Options of `ModuleLoader.load`. */
+export interface LoadOptions {
+  /**
+   * Link the module into the kernel image (`=y`) instead of loading it:
+   * built-in code is resolved at link time, so namespace and
+   * `EXPORT_SYMBOL_FOR_MODULES` restrictions do not apply.
+   */
+  builtin?: boolean;
+}
+
+interface SymbolEntry {
+  readonly decl: SymbolExport;
+  readonly owner: ModuleRecord | null; // null: vmlinux
+  value: unknown;
+}
+
+/** Name as kbuild mangles it (`KBUILD_MODNAME`): dashes become underscores. */
+export function moduleMangledName(name: string): string {
+  return name.replace(/-/g, "_");
+}
+
+class ModuleRecord implements LoadedModule {
+  state: ModuleState = "unformed";
+  proprietary = false;
+  refcount = 0;
+  readonly usedByRecords = new Set<ModuleRecord>();
+  readonly uses = new Set<ModuleRecord>();
+  readonly provided = new Map<InjectionToken<unknown>, unknown[]>();
+  ctx!: ModuleContext;
+  constructor(
+    readonly descriptor: KernelModule,
+    readonly kernel: Kernel,
+    readonly container: DependencyContainer,
+    readonly builtin: boolean,
+  ) {}
+  get name(): string {
+    return this.descriptor.name;
+  }
+  get usedBy(): string[] {
+    return [...this.usedByRecords].map((m) => m.name);
+  }
+}
+
+/**
+ * The module loader and symbol table (`kernel/module/main.c`). Built-in
+ * symbols of the core are registered at boot; modules add theirs when their
+ * `init` succeeds and withdraw them at unload.
+ */
+export class ModuleLoader {
+  readonly #kernel: Kernel;
+  readonly #symbols = new Map<string, SymbolEntry>();
+  readonly #modules: ModuleRecord[] = [];
+  #taintedProprietary = false;
+  /** The built-in kernel image as a module (owner of built-in exporters, never unloaded). */
+  readonly vmlinux: LoadedModule;
+
+  constructor(kernel: Kernel) {
+    this.#kernel = kernel;
+    const v = new ModuleRecord({ name: "vmlinux", license: "GPL" }, kernel, kernel.container, true);
+    v.state = "live";
+    this.vmlinux = v;
+  }
+
+  /** Registers a built-in (vmlinux) export. Called by the kernel at boot. */
+  registerBuiltin(decl: SymbolExport, value: unknown): void {
+    if (this.#symbols.has(decl.name)) throw new KernelBug("module", `duplicate built-in symbol ${decl.name}`);
+    this.#symbols.set(decl.name, { decl, owner: null, value });
+  }
+
+  /** Loaded modules, in load order (`lsmod` lists them newest first). */
+  modules(): readonly LoadedModule[] {
+    return this.#modules.filter((m) => m.state === "live" || m.state === "coming");
+  }
+
+  /** The loaded module called `name` (`-`/`_` equivalent), if any. */
+  find(name: string): LoadedModule | undefined {
+    const m = moduleMangledName(name);
+    return this.#modules.find((r) => moduleMangledName(r.name) === m && r.state !== "unformed");
+  }
+
+  /** The export declaration of a symbol and its owner (`'vmlinux'` for built-in). */
+  lookup(name: string): { decl: SymbolExport; owner: string } | undefined {
+    const e = this.#symbols.get(name);
+    return e && { decl: e.decl, owner: e.owner?.name ?? "vmlinux" };
+  }
+
+  /** Every value registered under `token` by live modules, in load order. */
+  providers<T>(token: InjectionToken<T>): T[] {
+    const out: T[] = [];
+    for (const m of this.#modules) {
+      if (m.state !== "live" && m.state !== "coming") continue;
+      const list = m.provided.get(token as InjectionToken<unknown>);
+      if (list) out.push(...(list as T[]));
+    }
+    return out;
+  }
+
+  /**
+   * `init_module()`: loads `desc`. Fails with the errno `insmod` would print,
+   * after logging the kernel's messages:
+   * - `EEXIST` when a module of that name is loaded;
+   * - `EPERM` for `MODULE_IMPORT_NS("module:…")`;
+   * - `ENOENT` for a symbol that is not exported (or GPL-only to a non-GPL module);
+   * - `EINVAL` for a namespace the module did not import, including a
+   *   `module:` namespace whose pattern does not name it;
+   * - `ENOEXEC` for a duplicate export; whatever `init` throws.
+   * When several symbols fail, the last one's errno is returned, as
+   * `simplify_symbols()` does.
+   */
+  load(desc: KernelModule, opts: LoadOptions = {}): LoadedModule {
+    const k = this.#kernel;
+    const name = desc.name;
+    if (!name || !/^[A-Za-z0-9_-]+$/.test(name)) throw new KernelError("EINVAL", "init_module", `bad module name "${name}"`);
+    if (this.find(name)) throw new KernelError("EEXIST", "init_module", `${name} is already loaded`);
+
+    const rec = new ModuleRecord(desc, k, k.container.createChildContainer(), opts.builtin ?? false);
+    this.#modules.push(rec);
+    const fail = (errno: Errno, detail: string, cause?: unknown): never => {
+      this.#unlinkRefs(rec);
+      rec.state = "unformed";
+      this.#modules.splice(this.#modules.indexOf(rec), 1);
+      k.trace.emit("module_load_failed", { name, errno });
+      throw new KernelError(errno, "init_module", detail, { cause });
+    };
+
+    // set_license()
+    if (!licenseIsGplCompatible(desc.license)) {
+      rec.proprietary = true;
+      if (!this.#taintedProprietary) {
+        k.printk.warn(`${name}: module license '${desc.license || "unspecified"}' taints kernel.`);
+        k.printk.warn("Disabling lock debugging due to kernel taint");
+        this.#taintedProprietary = true;
+      }
+    }
+
+    // setup_modinfo(): 'module:' namespaces are implicit, explicit imports are refused.
+    for (const ns of desc.importNs ?? []) {
+      if (ns.startsWith(MODULE_NS_PREFIX)) {
+        k.printk.err(`${name}: module tries to import module namespace: ${ns}`);
+        fail("EPERM", `${name} imports ${ns}`);
+      }
+    }
+
+    // simplify_symbols(): resolve every undefined symbol; the last failure wins.
+    const linked = new Map<string, unknown>();
+    let ret: Errno | undefined;
+    let usingGplOnly = false;
+    for (const use of desc.uses ?? []) {
+      const symName = typeof use === "string" ? use : use.name;
+      const r = this.#resolve(rec, symName, () => usingGplOnly, (v) => (usingGplOnly = v));
+      if (r.ok) {
+        linked.set(symName, r.value);
+        continue;
+      }
+      ret = r.errno;
+      k.printk.warn(`${name}: Unknown symbol ${symName} (err -${errnoNumber(r.errno)})`);
+    }
+    if (ret) fail(ret, `unresolved symbols in ${name}`);
+
+    // complete_formation(): verify_exported_symbols().
+    for (const e of desc.exports ?? []) {
+      const dup = this.#symbols.get(e.name);
+      if (dup) {
+        k.printk.err(`${name}: exports duplicate symbol ${e.name} (owned by ${dup.owner?.name ?? "kernel"})`);
+        fail("ENOEXEC", `${name} exports duplicate symbol ${e.name}`);
+      }
+    }
+
+    for (const [symName, value] of linked) rec.container.register(kernelSymbol(symName).token, { useValue: value });
+    const defined = new Map<string, unknown>();
+    rec.ctx = new ModuleContext(k, rec, linked, rec.provided, (n, v) => defined.set(n, v));
+    rec.state = "coming";
+    k.trace.emit("module_load", { name, taints: rec.proprietary ? "P" : "" });
+
+    try {
+      desc.init?.(rec.ctx);
+    } catch (e) {
+      try {
+        ModuleContext._runExitHooks(rec.ctx);
+      } finally {
+        rec.provided.clear();
+      }
+      if (isKernelError(e)) fail(e.errno, `${name} init failed: ${e.message}`, e);
+      this.#unlinkRefs(rec);
+      this.#modules.splice(this.#modules.indexOf(rec), 1);
+      throw e;
+    }
+    for (const e of desc.exports ?? []) {
+      if (!defined.has(e.name)) {
+        throw new KernelBug("module", `${name} declares export ${e.name} but its init did not provide it`);
+      }
+      this.#symbols.set(e.name, { decl: e, owner: rec, value: defined.get(e.name) });
+    }
+    ModuleContext._setLive(rec.ctx);
+    rec.state = "live";
+    return rec;
+  }
+
+  /** `resolve_symbol()`. */
+  #resolve(
+    rec: ModuleRecord,
+    symName: string,
+    usingGplOnly: () => boolean,
+    setGplOnly: (v: boolean) => void,
+  ): { ok: true; value: unknown } | { ok: false; errno: Errno } {
+    const k = this.#kernel;
+    const entry = this.#symbols.get(symName);
+    // find_symbol() with gplok = !proprietary
+    if (!entry || entry.owner?.state === "going" || entry.owner?.state === "unformed") return { ok: false, errno: "ENOENT" };
+    if (entry.decl.license === "GPL" && rec.proprietary) return { ok: false, errno: "ENOENT" };
+    if (entry.decl.license === "GPL") setGplOnly(true);
+
+    // inherit_taint()
+    if (entry.owner?.proprietary) {
+      if (usingGplOnly()) {
+        k.printk.err(`${rec.name}: module using GPL-only symbols uses symbols ${symName} from proprietary module ${entry.owner.name}.`);
+        return { ok: false, errno: "ENOENT" };
+      }
+      if (!rec.proprietary) {
+        k.printk.warn(`${rec.name}: module uses symbols ${symName} from proprietary module ${entry.owner.name}, inheriting taint.`);
+        rec.proprietary = true;
+      }
+    }
+
+    // verify_namespace_is_imported(); built-in code is linked, not checked.
+    const ns = entry.decl.namespace;
+    if (ns && !rec.builtin) {
+      const ok = verifyModuleNamespace(ns, rec.name) || (rec.descriptor.importNs ?? []).includes(ns);
+      if (!ok) {
+        const msg = `${rec.name}: module uses symbol (${symName}) from namespace ${ns}, but does not import it.`;
+        if (k.options.allowMissingNamespaceImports) k.printk.warn(msg);
+        else {
+          k.printk.err(msg);
+          return { ok: false, errno: "EINVAL" };
+        }
+      }
+    }
+
+    // ref_module()
+    if (entry.owner && entry.owner !== rec) {
+      entry.owner.usedByRecords.add(rec);
+      rec.uses.add(entry.owner);
+    }
+    return { ok: true, value: entry.value };
+  }
+
+  #unlinkRefs(rec: ModuleRecord): void {
+    for (const m of rec.uses) m.usedByRecords.delete(rec);
+    rec.uses.clear();
+  }
+
+  /**
+   * `delete_module()`: `ENOENT` if not loaded, `EAGAIN` (EWOULDBLOCK) while
+   * another module uses it or a reference is held (`try_module_get`).
+   */
+  unload(name: string): void {
+    const rec = this.#modules.find((r) => moduleMangledName(r.name) === moduleMangledName(name) && r.state === "live");
+    if (!rec) throw new KernelError("ENOENT", "delete_module", `${name} is not loaded`);
+    if (rec.usedByRecords.size) throw new KernelError("EAGAIN", "delete_module", `${name} is in use by: ${rec.usedBy.join(" ")}`);
+    if (rec.refcount) throw new KernelError("EAGAIN", "delete_module", `${name} has refcount ${rec.refcount}`);
+    rec.state = "going";
+    try {
+      ModuleContext._runExitHooks(rec.ctx);
+      rec.descriptor.exit?.(rec.ctx);
+    } finally {
+      for (const [n, e] of this.#symbols) if (e.owner === rec) this.#symbols.delete(n);
+      this.#unlinkRefs(rec);
+      rec.provided.clear();
+      this.#modules.splice(this.#modules.indexOf(rec), 1);
+      rec.state = "unformed";
+      this.#kernel.trace.emit("module_free", { name });
+    }
+  }
+
+  /** `try_module_get()`: false once the module is going away. */
+  tryModuleGet(mod: LoadedModule | null): boolean {
+    if (mod === null || mod === this.vmlinux) return true; // built-in owner
+    const rec = mod as ModuleRecord;
+    if (rec.state !== "live" && rec.state !== "coming") return false;
+    rec.refcount++;
+    return true;
+  }
+
+  /** `module_put()`. */
+  modulePut(mod: LoadedModule | null): void {
+    if (mod === null || mod === this.vmlinux) return;
+    const rec = mod as ModuleRecord;
+    if (rec.refcount === 0) throw new KernelBug("module", `module_put(${rec.name}) below zero`);
+    rec.refcount--;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Seeded pseudo-random numbers for the kernel (`get_random_u32()` and
+ * friends). xoshiro128** seeded through splitmix32: the same seed gives the
+ * same sequence on every run and machine.
+ */
+export class KernelRandom {
+  #s0: number;
+  #s1: number;
+  #s2: number;
+  #s3: number;
+  readonly seed: number;
+
+  constructor(seed: number) {
+    this.seed = seed >>> 0;
+    let x = this.seed;
+    const next = (): number => {
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.#s0 = next();
+    this.#s1 = next();
+    this.#s2 = next();
+    this.#s3 = next();
+  }
+
+  /** `get_random_u32()`. */
+  getRandomU32(): number {
+    const result = Math.imul(rotl(Math.imul(this.#s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (this.#s1 << 9) >>> 0;
+    this.#s2 ^= this.#s0;
+    this.#s3 ^= this.#s1;
+    this.#s1 ^= this.#s2;
+    this.#s0 ^= this.#s3;
+    this.#s2 ^= t;
+    this.#s3 = rotl(this.#s3, 11);
+    return result;
+  }
+
+  /** `get_random_u64()`. */
+  getRandomU64(): bigint {
+    return (BigInt(this.getRandomU32()) << 32n) | BigInt(this.getRandomU32());
+  }
+
+  /** `get_random_u32_below(ceil)`: uniform in [0, ceil). */
+  getRandomU32Below(ceil: number): number {
+    if (ceil <= 0) return 0;
+    // Rejection sampling keeps the distribution uniform.
+    const limit = Math.floor(0x1_0000_0000 / ceil) * ceil;
+    for (;;) {
+      const r = this.getRandomU32();
+      if (r < limit) return r % ceil;
+    }
+  }
+
+  /** `get_random_bytes()`. */
+  getRandomBytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i += 4) {
+      const r = this.getRandomU32();
+      out[i] = r & 0xff;
+      if (i + 1 < n) out[i + 1] = (r >>> 8) & 0xff;
+      if (i + 2 < n) out[i + 2] = (r >>> 16) & 0xff;
+      if (i + 3 < n) out[i + 3] = r >>> 24;
+    }
+    return out;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}

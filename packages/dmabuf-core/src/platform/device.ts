@@ -1,0 +1,41 @@
+import type { IommuGroup } from "./iommu.js";
+import type { Kernel } from "../kernel/kernel.js";
+
+/** The bus a device sits on (`dev->bus`). */
+export type DeviceBus = "pci" | "platform" | "virtual";
+
+/**
+ * `struct device`: a name, a parent, a bus and DMA configuration. PCI
+ * functions extend it; platform and virtual devices (a kunit-style test
+ * device, a DMA heap) use it directly.
+ */
+export class Device {
+  /** `dev->driver` name once bound. */
+  driver: string | undefined;
+  /** `dev->iommu_group`; undefined when no IOMMU translates for it (dma-direct). */
+  iommuGroup: IommuGroup | undefined;
+  /** `dma_get_mask()`. */
+  dmaMask: bigint = (1n << 64n) - 1n;
+  /** Set once the device is removed (hot-unplug). */
+  removed = false;
+
+  constructor(
+    /** The machine the device belongs to. */
+    readonly kernel: Kernel,
+    /** `dev_name()`, e.g. `'0000:03:00.0'`. */
+    readonly name: string,
+    /** `dev->bus` (the bus type). */
+    readonly busType: DeviceBus,
+    /** `dev->parent`. */
+    readonly parent?: Device,
+  ) {}
+
+  toString(): string {
+    return this.name;
+  }
+}
+
+/** `dev_is_pci()`. */
+export function devIsPci(dev: Device | null | undefined): boolean {
+  return dev?.busType === "pci";
+}

@@ -1,0 +1,152 @@
+import { KernelError } from "../kernel/kernel-error.js";
+import type { Device } from "./device.js";
+import { IOMMU_READ, IOMMU_WRITE } from "./io-pgtable.js";
+import { PAGE_SIZE, U64_LIMIT, hex } from "./page.js";
+import { PciDev, findParentPciDev, pciBarDecodes, pciBusAddress, type PciBar } from "./pci.js";
+import { calcMapTypeAndDist, pciHostBridgeRoutesP2p } from "./p2pdma.js";
+
+/** Why a DMA transaction failed. */
+export type DmaFaultReason =
+  | "iommu-not-present" // no IOPTE for the address
+  | "iommu-read" // IOPTE without read permission
+  | "iommu-write" // IOPTE without write permission
+  | "iommu-blocked" // device attached to a blocking domain
+  | "unsupported-request" // nothing decodes the address (master abort)
+  | "p2p-host-bridge" // a peer BAR the root complex will not forward to
+  | "address-overflow"; // the request runs past 2^64
+
+/**
+ * A failed DMA: what the IOMMU reports as a fault or the fabric as an
+ * Unsupported Request. Carries errno `EIO`, what a driver would see.
+ */
+export class DmaFault extends KernelError {
+  constructor(
+    readonly dev: Device,
+    readonly addr: bigint,
+    readonly write: boolean,
+    readonly reason: DmaFaultReason,
+  ) {
+    super("EIO", write ? "dma_write" : "dma_read", `${dev.name} ${reason} at ${hex(addr)}`);
+  }
+}
+
+const VTD_REASON: Partial<Record<DmaFaultReason, string>> = {
+  "iommu-not-present": "[fault reason 0x06] PTE Read access is not set",
+  "iommu-read": "[fault reason 0x06] PTE Read access is not set",
+  "iommu-write": "[fault reason 0x05] PTE Write access is not set",
+  "iommu-blocked": "[fault reason 0x02] Present bit in context entry is clear",
+};
+
+interface Window {
+  readonly lo: number;
+  readonly hi: number; // exclusive page numbers of the bus range
+  readonly bar: PciBar;
+}
+
+/**
+ * Peer BAR windows the requester reaches directly (the switch routes the TLP
+ * without going upstream): those whose owner is at map type `BUS_ADDR`.
+ */
+function directWindows(dev: Device): Window[] {
+  const requester = findParentPciDev(dev);
+  if (!requester) return [];
+  const out: Window[] = [];
+  for (const peer of dev.kernel.platform.pciDevices()) {
+    if (peer.bars.every((b) => !b || b.type !== "mem")) continue;
+    if (calcMapTypeAndDist(peer, requester).mapType !== "PCI_P2PDMA_MAP_BUS_ADDR") continue;
+    for (const b of peer.bars) {
+      if (!b || b.type !== "mem") continue;
+      const bus = pciBusAddress(b);
+      out.push({ lo: Number(bus >> 12n), hi: Number((bus + b.size) >> 12n), bar: b });
+    }
+  }
+  return out;
+}
+
+function fault(dev: Device, addr: bigint, write: boolean, reason: DmaFaultReason): never {
+  const k = dev.kernel;
+  const bdf = dev instanceof PciDev ? dev.name.slice(5) : dev.name;
+  const vtd = VTD_REASON[reason];
+  if (vtd) k.printk.err(`DMAR: [DMA ${write ? "Write" : "Read"} NO_PASID] Request device [${bdf}] fault addr ${hex(addr)} ${vtd}`);
+  else k.printk.err(`${dev.name}: DMA ${write ? "write" : "read"} at ${hex(addr)}: ${reason}`);
+  k.trace.emit("io_page_fault", { device: dev.name, iova: addr, write, reason });
+  throw new DmaFault(dev, addr, write, reason);
+}
+
+/**
+ * Resolves one page of a DMA from `dev` at bus/DMA page `pfn` to the bytes it
+ * reaches: a direct P2P window, else upstream through the IOMMU (or the
+ * identity, or no IOMMU), then RAM or an MMIO BAR behind the host bridge.
+ */
+function routePage(dev: Device, windows: Window[], pfn: number, off: number, write: boolean): Uint8Array {
+  const at = (): bigint => (BigInt(pfn) << 12n) + BigInt(off);
+  for (const w of windows) {
+    if (pfn >= w.lo && pfn < w.hi) {
+      if (!pciBarDecodes(w.bar)) fault(dev, at(), write, "unsupported-request");
+      const page = w.bar.backing.page(pfn - w.lo, write);
+      if (!page) fault(dev, at(), write, "unsupported-request");
+      return page;
+    }
+  }
+  let physPfn = pfn;
+  const group = dev.iommuGroup;
+  if (group) {
+    const domain = group.domain;
+    if (domain.type === "IOMMU_DOMAIN_BLOCKED") fault(dev, at(), write, "iommu-blocked");
+    if (domain.pgtable) {
+      physPfn = domain.pgtable.lookup(pfn);
+      if (physPfn < 0) fault(dev, at(), write, "iommu-not-present");
+      const prot = domain.pgtable.prot(pfn);
+      if (write ? !(prot & IOMMU_WRITE) : !(prot & IOMMU_READ)) fault(dev, at(), write, write ? "iommu-write" : "iommu-read");
+    }
+  }
+  const region = dev.kernel.platform.physmem.regionAt(physPfn);
+  if (!region) fault(dev, at(), write, "unsupported-request");
+  if (region.kind === "mmio") {
+    const bar = region.owner as PciBar | undefined;
+    const requester = findParentPciDev(dev);
+    if (bar && requester && bar.dev !== requester && !pciHostBridgeRoutesP2p(bar.dev, requester)) fault(dev, at(), write, "p2p-host-bridge");
+    if (!region.decodes()) fault(dev, at(), write, "unsupported-request");
+  }
+  const page = region.backing.page(physPfn - region.startPfn, write);
+  if (!page) fault(dev, at(), write, "unsupported-request");
+  return page;
+}
+
+function walk(dev: Device, addr: bigint, len: number, write: boolean, fn: (page: Uint8Array, off: number, n: number, pos: number) => void): void {
+  if (addr < 0n || addr >= U64_LIMIT) fault(dev, addr, write, "address-overflow");
+  const windows = directWindows(dev);
+  let pfn = Number(addr >> 12n);
+  let off = Number(addr & 0xfffn);
+  let pos = 0;
+  const lastPfn = Number((U64_LIMIT - 1n) >> 12n);
+  while (pos < len) {
+    if (pfn > lastPfn) fault(dev, addr + BigInt(pos), write, "address-overflow");
+    const n = Math.min(PAGE_SIZE - off, len - pos);
+    fn(routePage(dev, windows, pfn, off, write), off, n, pos);
+    pos += n;
+    off = 0;
+    pfn++;
+  }
+}
+
+/**
+ * Device `dev` reads `len` bytes at DMA address `addr`, as its DMA engine
+ * would: translated by its IOMMU domain, routed peer-to-peer by switches,
+ * forwarded (or not) by the host bridge. @throws DmaFault.
+ */
+export function dmaRead(dev: Device, addr: bigint, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  dmaReadInto(dev, addr, out);
+  return out;
+}
+
+/** {@link dmaRead} into a caller's buffer. */
+export function dmaReadInto(dev: Device, addr: bigint, dst: Uint8Array): void {
+  walk(dev, addr, dst.length, false, (page, off, n, pos) => dst.set(page.subarray(off, off + n), pos));
+}
+
+/** Device `dev` writes `data` at DMA address `addr`. @throws DmaFault. */
+export function dmaWrite(dev: Device, addr: bigint, data: Uint8Array): void {
+  walk(dev, addr, data.length, true, (page, off, n, pos) => page.set(data.subarray(pos, pos + n), off));
+}

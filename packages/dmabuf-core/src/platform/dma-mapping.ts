@@ -1,0 +1,211 @@
+import { KernelBug, KernelError } from "../kernel/kernel-error.js";
+import type { Device } from "./device.js";
+import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE } from "./io-pgtable.js";
+import type { IommuDomain } from "./iommu.js";
+import { U64_MAX, hex } from "./page.js";
+
+/** `enum dma_data_direction`. */
+export type DmaDataDirection = "DMA_BIDIRECTIONAL" | "DMA_TO_DEVICE" | "DMA_FROM_DEVICE" | "DMA_NONE";
+
+/** `DMA_ATTR_MMIO`: the physical address is MMIO, not RAM. */
+export const DMA_ATTR_MMIO = 1 << 10;
+/** `DMA_ATTR_SKIP_CPU_SYNC`. */
+export const DMA_ATTR_SKIP_CPU_SYNC = 1 << 5;
+/** `DMA_MAPPING_ERROR`: the sentinel the DMA API returns on failure. */
+export const DMA_MAPPING_ERROR = U64_MAX;
+/** `DMA_IOVA_USE_SWIOTLB`: bit 63 of `dma_iova_state.__size` (callers may not use it). */
+export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
+
+const GRANULE = 4096n;
+const MASK32 = (1n << 32n) - 1n;
+
+/** `dma_info_to_prot()`. */
+export function dmaInfoToProt(dir: DmaDataDirection, coherent: boolean, attrs: number): number {
+  let prot = coherent ? IOMMU_CACHE : 0;
+  if (attrs & DMA_ATTR_MMIO) prot |= IOMMU_MMIO;
+  switch (dir) {
+    case "DMA_BIDIRECTIONAL":
+      return prot | IOMMU_READ | IOMMU_WRITE;
+    case "DMA_TO_DEVICE":
+      return prot | IOMMU_READ;
+    case "DMA_FROM_DEVICE":
+      return prot | IOMMU_WRITE;
+    default:
+      return 0;
+  }
+}
+
+/** `use_dma_iommu()`: the device's DMA API goes through its DMA domain. */
+export function useDmaIommu(dev: Device): boolean {
+  const g = dev.iommuGroup;
+  return !!g && g.defaultDomain.type === "IOMMU_DOMAIN_DMA";
+}
+
+/** `iommu_get_dma_domain()`. */
+function dmaDomain(dev: Device): IommuDomain {
+  return dev.iommuGroup!.defaultDomain;
+}
+
+/** `dma_mapping_error()`. */
+export function dmaMappingError(_dev: Device, addr: bigint): boolean {
+  return addr === DMA_MAPPING_ERROR;
+}
+
+/** `iommu_dma_alloc_iova()`: tries a 32-bit IOVA first for PCI devices, then the full mask. */
+function iommuDmaAllocIova(dev: Device, domain: IommuDomain, size: bigint): bigint {
+  const iovad = domain.iovad!;
+  const len = Number(size >> 12n);
+  let limit = dev.dmaMask < domain.geometry.apertureEnd ? dev.dmaMask : domain.geometry.apertureEnd;
+  const pci32 = PCI_32BIT_WORKAROUND.get(dev) ?? dev.busType === "pci";
+  if (limit > MASK32 && pci32) {
+    const iova = iovad.allocIova(len, Number(MASK32 >> 12n), "dma");
+    if (iova) return BigInt(iova.pfnLo) << 12n;
+    PCI_32BIT_WORKAROUND.set(dev, false);
+    dev.kernel.printk.info(`${dev.name}: Using ${limit.toString(2).length}-bit DMA addresses`);
+  }
+  if (limit < GRANULE) limit = GRANULE;
+  const iova = iovad.allocIova(len, Number(limit >> 12n), "dma");
+  return iova ? BigInt(iova.pfnLo) << 12n : 0n;
+}
+const PCI_32BIT_WORKAROUND = new WeakMap<Device, boolean>();
+
+function iovaAlign(size: bigint): bigint {
+  return (size + GRANULE - 1n) & ~(GRANULE - 1n);
+}
+
+/**
+ * `dma_map_phys(dev, phys, size, dir, attrs)`: one physically contiguous
+ * range. Through a DMA domain it allocates an IOVA and maps it; with
+ * dma-direct the DMA address is the physical address. Returns
+ * {@link DMA_MAPPING_ERROR} on failure, as the kernel does.
+ */
+export function dmaMapPhys(dev: Device, phys: bigint, size: bigint, dir: DmaDataDirection, attrs: number): bigint {
+  if (dir === "DMA_NONE") throw new KernelBug("BUG", "dma_map_phys with DMA_NONE");
+  if (!useDmaIommu(dev)) {
+    // dma_direct_map_phys(): dma_capable() against the mask.
+    if (phys + size - 1n > dev.dmaMask) {
+      dev.kernel.printk.err(`${dev.name}: DMA addr ${hex(phys)}+${size} overflow (mask ${hex(dev.dmaMask)})`);
+      return DMA_MAPPING_ERROR;
+    }
+    return phys;
+  }
+  const domain = dmaDomain(dev);
+  const off = phys & (GRANULE - 1n);
+  const len = iovaAlign(size + off);
+  let iova: bigint;
+  try {
+    iova = iommuDmaAllocIova(dev, domain, len);
+  } catch {
+    return DMA_MAPPING_ERROR;
+  }
+  if (!iova) return DMA_MAPPING_ERROR;
+  try {
+    dev.kernel.platform.iommu!.map(domain, iova, phys - off, len, dmaInfoToProt(dir, true, attrs));
+  } catch {
+    domain.iovad!.freeIova(Number(iova >> 12n));
+    return DMA_MAPPING_ERROR;
+  }
+  return iova + off;
+}
+
+/** `dma_unmap_phys()`. */
+export function dmaUnmapPhys(dev: Device, addr: bigint, size: bigint, _dir: DmaDataDirection, _attrs: number): void {
+  if (!useDmaIommu(dev)) return;
+  const domain = dmaDomain(dev);
+  const off = addr & (GRANULE - 1n);
+  const base = addr - off;
+  const len = iovaAlign(size + off);
+  const unmapped = dev.kernel.platform.iommu!.unmap(domain, base, len);
+  if (unmapped !== len) dev.kernel.warn(`${dev.name}: dma_unmap_phys(${hex(addr)}, ${size}) unmapped ${unmapped} bytes`);
+  if (!domain.iovad!.freeIova(Number(base >> 12n))) dev.kernel.warn(`${dev.name}: dma_unmap_phys(${hex(addr)}): no IOVA allocated there`);
+}
+
+/** `struct dma_iova_state`. */
+export interface DmaIovaState {
+  addr: bigint;
+  /** Requested size; bit 63 is DMA_IOVA_USE_SWIOTLB. 0 = no IOVA in use. */
+  size: bigint;
+}
+
+/** A fresh, unused `dma_iova_state`. */
+export function dmaIovaState(): DmaIovaState {
+  return { addr: 0n, size: 0n };
+}
+
+/** `dma_use_iova()`. */
+export function dmaUseIova(state: DmaIovaState): boolean {
+  return state.size !== 0n;
+}
+
+/**
+ * `dma_iova_try_alloc()`: reserves one IOVA range for `size` bytes when the
+ * device translates through a DMA domain. False (state unused) with
+ * dma-direct, for size 0, or when the IOVA space is exhausted; the caller
+ * then maps range by range.
+ */
+export function dmaIovaTryAlloc(dev: Device, state: DmaIovaState, phys: bigint, size: bigint): boolean {
+  state.addr = 0n;
+  state.size = 0n;
+  if (!useDmaIommu(dev)) return false;
+  if (size === 0n) {
+    dev.kernel.warnOnce("dma_iova_try_alloc:size", `${dev.name}: dma_iova_try_alloc with size 0`);
+    return false;
+  }
+  if (size & DMA_IOVA_USE_SWIOTLB) {
+    dev.kernel.warnOnce("dma_iova_try_alloc:swiotlb", `${dev.name}: dma_iova_try_alloc size has DMA_IOVA_USE_SWIOTLB`);
+    return false;
+  }
+  const domain = dmaDomain(dev);
+  const off = phys & (GRANULE - 1n);
+  let addr: bigint;
+  try {
+    addr = iommuDmaAllocIova(dev, domain, iovaAlign(size + off));
+  } catch {
+    return false;
+  }
+  if (!addr) return false;
+  state.addr = addr + off;
+  state.size = size;
+  return true;
+}
+
+/**
+ * `dma_iova_link()`: maps `size` bytes of `phys` at `state.addr + offset`.
+ * Like the kernel, it does not check that the range lies inside the
+ * allocation. @throws KernelError from `iommu_map` (`EEXIST`, `ENOMEM`, …).
+ */
+export function dmaIovaLink(dev: Device, state: DmaIovaState, phys: bigint, offset: bigint, size: bigint, dir: DmaDataDirection, attrs: number): void {
+  const domain = dmaDomain(dev);
+  const pad = phys & (GRANULE - 1n);
+  if (pad && offset > 0n) {
+    dev.kernel.warnOnce("dma_iova_link:pad", `${dev.name}: dma_iova_link unaligned phys with offset`);
+    throw new KernelError("EIO", "dma_iova_link", "unaligned start with offset");
+  }
+  dev.kernel.platform.iommu!.map(domain, state.addr + offset - pad, phys - pad, iovaAlign(size + pad), dmaInfoToProt(dir, true, attrs));
+}
+
+/** `dma_iova_sync()`: flushes the IOTLB for the linked range; cannot fail in the model. */
+export function dmaIovaSync(_dev: Device, _state: DmaIovaState, _offset: bigint, _size: bigint): void {}
+
+/** `dma_iova_unlink()`: unmaps [offset, offset+size) of the state's IOVA. */
+export function dmaIovaUnlink(dev: Device, state: DmaIovaState, offset: bigint, size: bigint, _dir: DmaDataDirection, _attrs: number): void {
+  const domain = dmaDomain(dev);
+  const start = state.addr + offset;
+  const pad = start & (GRANULE - 1n);
+  dev.kernel.platform.iommu!.unmap(domain, start - pad, iovaAlign(size + pad));
+}
+
+/** `dma_iova_free()`: releases the IOVA range (nothing may still be linked). */
+export function dmaIovaFree(dev: Device, state: DmaIovaState): void {
+  const domain = dmaDomain(dev);
+  const pad = state.addr & (GRANULE - 1n);
+  domain.iovad!.freeIova(Number((state.addr - pad) >> 12n));
+  state.addr = 0n;
+  state.size = 0n;
+}
+
+/** `dma_iova_destroy()`: unlinks the first `mappedLen` bytes and frees the IOVA. */
+export function dmaIovaDestroy(dev: Device, state: DmaIovaState, mappedLen: bigint, dir: DmaDataDirection, attrs: number): void {
+  if (mappedLen) dmaIovaUnlink(dev, state, 0n, mappedLen, dir, attrs);
+  dmaIovaFree(dev, state);
+}

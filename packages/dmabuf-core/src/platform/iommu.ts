@@ -1,0 +1,224 @@
+import { KernelBug, KernelError } from "../kernel/kernel-error.js";
+import type { LeakEntry, LeakSource } from "../kernel/leak.js";
+import type { KernelAllocator } from "../kernel/slab.js";
+import type { Trace } from "../kernel/trace.js";
+import type { Device } from "./device.js";
+import { IoPageTable } from "./io-pgtable.js";
+import { IovaDomain } from "./iova.js";
+import { PAGE_SIZE_N, U64_LIMIT, hex } from "./page.js";
+import { PciDev, type PciHostBridge } from "./pci.js";
+
+/** `enum iommu_domain_type` values the model uses. */
+export type IommuDomainType = "IOMMU_DOMAIN_BLOCKED" | "IOMMU_DOMAIN_IDENTITY" | "IOMMU_DOMAIN_DMA" | "IOMMU_DOMAIN_UNMANAGED";
+
+/** `struct iommu_domain_geometry`. */
+export interface IommuGeometry {
+  readonly apertureStart: bigint;
+  readonly apertureEnd: bigint;
+}
+
+/** `struct iommu_domain`. */
+export class IommuDomain {
+  /** Page table of paging domains (DMA, UNMANAGED). */
+  readonly pgtable: IoPageTable | undefined;
+  /** IOVA allocator of DMA-API domains (`domain->iova_cookie->iovad`). */
+  readonly iovad: IovaDomain | undefined;
+  /** Groups attached right now. */
+  readonly groups = new Set<IommuGroup>();
+  freed = false;
+
+  constructor(
+    readonly type: IommuDomainType,
+    readonly name: string,
+    readonly geometry: IommuGeometry,
+    alloc: KernelAllocator,
+  ) {
+    const paging = type === "IOMMU_DOMAIN_DMA" || type === "IOMMU_DOMAIN_UNMANAGED";
+    this.pgtable = paging ? new IoPageTable(alloc, `${name} io-pgtable`) : undefined;
+    this.iovad = type === "IOMMU_DOMAIN_DMA" ? new IovaDomain(alloc, name) : undefined;
+  }
+
+  /** `__IOMMU_DOMAIN_PAGING`. */
+  get paging(): boolean {
+    return this.pgtable !== undefined;
+  }
+}
+
+/** `struct iommu_group`. */
+export class IommuGroup {
+  readonly devices: Device[] = [];
+  domain: IommuDomain;
+  /** DMA owner (`iommu_group_claim_dma_owner()`), e.g. iommufd or vfio. */
+  owner: unknown = undefined;
+  ownerCount = 0;
+  constructor(
+    readonly id: number,
+    readonly defaultDomain: IommuDomain,
+  ) {
+    this.domain = defaultDomain;
+  }
+}
+
+/** Options of the platform IOMMU. */
+export interface IommuOptions {
+  /** Default domain type for probed devices: DMA (translated) or IDENTITY (`iommu=pt`). */
+  defaultDomain: "IOMMU_DOMAIN_DMA" | "IOMMU_DOMAIN_IDENTITY";
+  /** Input address width of paging domains (VT-d: 48 or 57). */
+  addressWidth: number;
+}
+
+/** The x86 MSI window, reserved in every DMA domain (`IOMMU_RESV_MSI`). */
+const MSI_BASE = 0xfee0_0000n;
+const MSI_END = 0xfeef_ffffn;
+
+/**
+ * The platform IOMMU: groups, domains, page tables and the iommu core API
+ * (`iommu_map`, `iommu_unmap`, `iommu_iova_to_phys`, attach). Groups are
+ * per function: the model isolates every function, as
+ * `pcie_acs_override=downstream,multifunction` does, so grouping never
+ * depends on the ACS redirect bits that decide P2P routing.
+ */
+export class Iommu implements LeakSource {
+  readonly name = "iommu";
+  readonly #alloc: KernelAllocator;
+  readonly #trace: Trace;
+  readonly options: IommuOptions;
+  readonly #domains = new Set<IommuDomain>();
+  #nextGroup = 0;
+  #nextDomain = 0;
+
+  constructor(alloc: KernelAllocator, trace: Trace, options: IommuOptions) {
+    this.#alloc = alloc;
+    this.#trace = trace;
+    this.options = options;
+  }
+
+  #geometry(): IommuGeometry {
+    return { apertureStart: 0n, apertureEnd: (1n << BigInt(this.options.addressWidth)) - 1n };
+  }
+
+  /**
+   * `iommu_probe_device()`: puts `dev` in its own group with a default domain.
+   * DMA default domains reserve the host bridge windows and the MSI window so
+   * IOVAs never alias a peer's bus address (`iova_reserve_pci_windows()`).
+   */
+  probeDevice(dev: Device, type: IommuDomainType = this.options.defaultDomain): IommuGroup {
+    if (dev.iommuGroup) return dev.iommuGroup;
+    const domain = this.#newDomain(type, `${dev.name} default`);
+    if (domain.iovad) {
+      const reserve = (s: bigint, e: bigint, what: string): void => domain.iovad!.reserve(Number(s >> 12n), Number(e >> 12n), what);
+      reserve(MSI_BASE, MSI_END, "msi");
+      if (dev instanceof PciDev) {
+        const hb: PciHostBridge = dev.hostBridge;
+        for (const w of hb.memWindows) reserve(w.start - hb.windowOffset, w.end - hb.windowOffset, "pci window");
+      }
+    }
+    const group = new IommuGroup(this.#nextGroup++, domain);
+    group.devices.push(dev);
+    domain.groups.add(group);
+    dev.iommuGroup = group;
+    return group;
+  }
+
+  #newDomain(type: IommuDomainType, name: string, geometry = this.#geometry()): IommuDomain {
+    const d = new IommuDomain(type, name, geometry, this.#alloc);
+    this.#domains.add(d);
+    return d;
+  }
+
+  /**
+   * `iommu_paging_domain_alloc()` / `iommu_domain_alloc()`: an UNMANAGED (or
+   * BLOCKED, IDENTITY) domain. @throws KernelError `ENOMEM` (injectable).
+   */
+  domainAlloc(type: IommuDomainType = "IOMMU_DOMAIN_UNMANAGED", name?: string, geometry?: IommuGeometry): IommuDomain {
+    this.#alloc.kzalloc("iommu_domain");
+    return this.#newDomain(type, name ?? `domain${this.#nextDomain++}`, geometry ?? this.#geometry());
+  }
+
+  /** `iommu_domain_free()`: the domain must be detached. */
+  domainFree(domain: IommuDomain): void {
+    if (domain.groups.size) throw new KernelBug("WARN", `iommu_domain_free(${domain.name}) while attached`);
+    domain.freed = true;
+    this.#domains.delete(domain);
+  }
+
+  /** `iommu_attach_group()`: the group must be on its default domain. */
+  attachGroup(domain: IommuDomain, group: IommuGroup): void {
+    if (domain.freed) throw new KernelBug("WARN", `attach to freed domain ${domain.name}`);
+    if (group.domain !== group.defaultDomain && group.domain !== domain) throw new KernelError("EBUSY", "iommu_attach_group", `group ${group.id} already attached to ${group.domain.name}`);
+    group.domain.groups.delete(group);
+    group.domain = domain;
+    domain.groups.add(group);
+    this.#trace.emit("attach_device_to_domain", { group: group.id, domain: domain.name });
+  }
+
+  /** `iommu_detach_group()`: back to the default domain. */
+  detachGroup(domain: IommuDomain, group: IommuGroup): void {
+    if (group.domain !== domain) throw new KernelBug("WARN", `group ${group.id} is not attached to ${domain.name}`);
+    domain.groups.delete(group);
+    group.domain = group.defaultDomain;
+    group.defaultDomain.groups.add(group);
+  }
+
+  /**
+   * `iommu_map()`: maps [iova, iova+size) to [paddr, …) with `prot`.
+   * - `EINVAL`: not a paging domain, unaligned to 4 KiB, or a range wrapping 2^64;
+   * - `EFAULT`: outside the domain aperture;
+   * - `EEXIST`: an entry is already present; `ENOMEM`: table allocation failed.
+   * On failure nothing stays mapped.
+   */
+  map(domain: IommuDomain, iova: bigint, paddr: bigint, size: bigint, prot: number): void {
+    const pt = domain.pgtable;
+    if (!pt) throw new KernelError("EINVAL", "iommu_map", `${domain.type} is not a paging domain`);
+    if (((iova | paddr | size) & (PAGE_SIZE_N - 1n)) !== 0n || size === 0n) {
+      throw new KernelError("EINVAL", "iommu_map", `unaligned: iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)} min_pagesz 0x1000`);
+    }
+    if (iova + size > U64_LIMIT || paddr + size > U64_LIMIT) throw new KernelError("EINVAL", "iommu_map", `iova ${hex(iova)} + size ${hex(size)} wraps`);
+    if (iova < domain.geometry.apertureStart || iova + size - 1n > domain.geometry.apertureEnd) {
+      throw new KernelError("EFAULT", "iommu_map", `iova ${hex(iova)} size ${hex(size)} outside aperture ${hex(domain.geometry.apertureEnd)}`);
+    }
+    const npages = Number(size >> 12n);
+    const iovaPfn = Number(iova >> 12n);
+    const r = pt.map(iovaPfn, Number(paddr >> 12n), npages, prot);
+    if (r.error) {
+      pt.unmap(iovaPfn, r.mapped);
+      throw new KernelError(r.error, "iommu_map", `iova ${hex(iova)}`);
+    }
+    if (this.#trace.enabled) this.#trace.emit("map", { domain: domain.name, iova, paddr, size });
+  }
+
+  /** `iommu_unmap()`: returns the bytes unmapped (stops at the first hole). */
+  unmap(domain: IommuDomain, iova: bigint, size: bigint): bigint {
+    const pt = domain.pgtable;
+    if (!pt) return 0n;
+    const n = pt.unmap(Number(iova >> 12n), Number(size >> 12n));
+    if (this.#trace.enabled) this.#trace.emit("unmap", { domain: domain.name, iova, size, unmapped_size: BigInt(n) << 12n });
+    return BigInt(n) << 12n;
+  }
+
+  /** `iommu_iova_to_phys()`: 0 when not mapped (as the kernel returns). */
+  iovaToPhys(domain: IommuDomain, iova: bigint): bigint {
+    if (domain.type === "IOMMU_DOMAIN_IDENTITY") return iova;
+    const pt = domain.pgtable;
+    if (!pt) return 0n;
+    const pfn = pt.lookup(Number(iova >> 12n));
+    return pfn < 0 ? 0n : (BigInt(pfn) << 12n) | (iova & 0xfffn);
+  }
+
+  /** Live domains (default ones included). */
+  domains(): readonly IommuDomain[] {
+    return [...this.#domains];
+  }
+
+  collect(): LeakEntry[] {
+    const out: LeakEntry[] = [];
+    for (const d of this.#domains) {
+      if (d.pgtable && d.pgtable.ptes) out.push({ kind: "iommu_pte", key: d.name, count: d.pgtable.ptes, detail: `${d.pgtable.ptes} IOPTE(s) present in ${d.name}` });
+      for (const r of d.iovad?.allocated() ?? []) {
+        out.push({ kind: "iova", key: `${d.name}@${hex(BigInt(r.pfnLo) << 12n)}`, count: 1, detail: `IOVA [${hex(BigInt(r.pfnLo) << 12n)}-${hex((BigInt(r.pfnHi + 1) << 12n) - 1n)}] (${r.what}) in ${d.name}` });
+      }
+      if (d.type === "IOMMU_DOMAIN_UNMANAGED") out.push({ kind: "iommu_domain", key: d.name, count: 1, detail: `unmanaged domain ${d.name} not freed` });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,91 @@
+import { Kref } from "../kernel/kref.js";
+import type { Kernel } from "../kernel/kernel.js";
+import type { UserArg } from "./user-buffer.js";
+import type { VmArea } from "./mm.js";
+
+/** `O_*` open flags (x86-64 values). */
+export const O_RDONLY = 0o0;
+export const O_WRONLY = 0o1;
+export const O_RDWR = 0o2;
+export const O_ACCMODE = 0o3;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+
+/** `FMODE_*` bits. */
+export const FMODE_READ = 0x1;
+export const FMODE_WRITE = 0x2;
+
+/**
+ * `struct file_operations`. Each hook documents who calls it; all run in the
+ * context of the calling task with no locks held.
+ */
+export interface FileOperations {
+  /** Name shown in `/proc/<pid>/fdinfo` and messages (`'dmabuf'`, `'pidfd'`, `'vfio-device'`). */
+  readonly name: string;
+  /** `unlocked_ioctl`: `sys_ioctl()` after the fd lookup. Returns a non-negative result or throws `KernelError`. */
+  unlockedIoctl?(file: File, cmd: number, arg: UserArg): number;
+  /** `mmap`: `sys_mmap()` after the VMA is set up; may set `vma.ops`, flags, page protection. Throws to refuse. */
+  mmap?(file: File, vma: VmArea): void;
+  /** `release`: the last `fput()`. */
+  release?(file: File): void;
+}
+
+/**
+ * `struct file`: an open file description with its reference count
+ * (`f_count`). The last `File.put` calls `fops.release`.
+ */
+export class File {
+  readonly #ref: Kref;
+  /** `f_flags`. */
+  readonly flags: number;
+  /** `f_mode`. */
+  readonly mode: number;
+  /** Inode number (`file_inode(file)->i_ino`). */
+  readonly ino: number;
+  released = false;
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly fops: FileOperations,
+    /** `file->private_data`. */
+    public privateData: unknown,
+    flags: number,
+  ) {
+    this.flags = flags;
+    const acc = flags & O_ACCMODE;
+    this.mode = (acc === O_RDONLY || acc === O_RDWR ? FMODE_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? FMODE_WRITE : 0);
+    this.ino = kernel.nextIno();
+    this.#ref = new Kref(() => this.#release(), (m) => kernel.warn(m));
+    kernel.objects.track("file", this, () => `${fops.name} file ino ${this.ino} f_count ${this.#ref.refcount}`);
+  }
+
+  /** `file_count()`. */
+  get count(): number {
+    return this.#ref.refcount;
+  }
+
+  /** `get_file()`. */
+  get(): this {
+    this.#ref.get();
+    return this;
+  }
+
+  /** `get_file_active()`: a reference unless the count already reached zero. */
+  getActive(): boolean {
+    return this.#ref.getUnlessZero();
+  }
+
+  /** `fput()`. */
+  put(): void {
+    this.#ref.put();
+  }
+
+  #release(): void {
+    this.released = true;
+    try {
+      this.fops.release?.(this);
+    } finally {
+      this.kernel.objects.untrack(this);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import type { Kernel } from "../kernel/kernel.js";
+import type { LockOwner } from "../kernel/lockdep.js";
+import type { Cgroup } from "./cgroup.js";
+import type { Cred } from "./cred.js";
+import { FdTable } from "./fdtable.js";
+import { Mm } from "./mm.js";
+import { UserSyscalls } from "./syscalls.js";
+
+/** Task life cycle: running, exited but not reaped, gone. */
+export type TaskState = "running" | "zombie" | "dead";
+
+/**
+ * `struct task_struct` of a single-threaded process (pid == tgid): credentials,
+ * cgroup membership, an fd table and an address space. `sys` makes syscalls
+ * as this task and returns what the syscall returns.
+ */
+export class Task implements LockOwner {
+  state: TaskState = "running";
+  exitCode = 0;
+  /** `task->mm`; null once the task has exited (`exit_mm()`). */
+  mm: Mm | null;
+  readonly files: FdTable;
+  readonly children = new Set<Task>();
+  /** Syscalls made as this task. */
+  readonly sys: UserSyscalls;
+
+  constructor(
+    readonly kernel: Kernel,
+    readonly pid: number,
+    public comm: string,
+    public cred: Cred,
+    public cgroup: Cgroup,
+    public parent: Task | null,
+  ) {
+    this.mm = new Mm(kernel);
+    this.files = new FdTable(kernel, () => `${this.comm}[${this.pid}]`);
+    this.sys = new UserSyscalls(kernel, this);
+    cgroup._addProc(this);
+    parent?.children.add(this);
+  }
+
+  /** `task->tgid`. */
+  get tgid(): number {
+    return this.pid;
+  }
+
+  toString(): string {
+    return `${this.comm}[${this.pid}]`;
+  }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The README's test command: every nx target that checks something (build,
+// test, lint, api, modpost) over every project, then one closing line
+// "N passed, N failed" that adds up the vitest reports and counts each failed
+// non-test task as a failure, so a red lint or API report cannot hide.
+import { spawnSync } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const nx = join(root, "node_modules", ".bin", "nx");
+const targets = process.env.DMABUF_TEST_TARGETS ?? "build,test,lint,api,modpost";
+rmSync(join(root, "reports"), { recursive: true, force: true });
+
+const r = spawnSync(nx, ["run-many", "-t", ...targets.split(","), "--output-style=static"], {
+  cwd: root,
+  encoding: "utf8",
+  env: { ...process.env, NX_NO_CLOUD: "true", NX_DAEMON: "false", NX_TUI: "false" },
+  maxBuffer: 1 << 30,
+});
+process.stdout.write(r.stdout ?? "");
+process.stderr.write(r.stderr ?? "");
+
+// nx lists failed tasks after "Failed tasks:" as "- project:target".
+const failedTasks = [];
+const out = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
+const idx = out.lastIndexOf("Failed tasks:");
+if (idx >= 0) {
+  for (const line of out.slice(idx).split("\n").slice(1)) {
+    const m = /^\s*-\s+(\S+:\S+)/.exec(line);
+    if (m) failedTasks.push(m[1]);
+    else if (line.trim() && failedTasks.length) break;
+  }
+}
+const extra = [];
+for (const t of failedTasks) if (!t.endsWith(":test")) extra.push(t);
+if (r.status !== 0 && failedTasks.length === 0) extra.push("nx run-many");
+
+const s = spawnSync(process.execPath, [join(root, "scripts", "test-summary.mjs")], { cwd: root, encoding: "utf8" });
+const lines = (s.stdout ?? "").trim().split("\n");
+const last = lines.pop() ?? "0 passed, 0 failed";
+process.stderr.write(s.stderr ?? "");
+for (const l of lines) console.log(l);
+const m = /^(\d+) passed, (\d+) failed$/.exec(last);
+let passed = m ? Number(m[1]) : 0;
+let failed = m ? Number(m[2]) : 1;
+for (const t of extra) {
+  console.log(`failed task: ${t}`);
+  failed++;
+}
+if (!existsSync(nx)) failed++;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
