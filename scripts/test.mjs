@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The README's test command: every nx target that checks something (build,
-// test, lint, api, modpost) over every project, then one closing line
+// test, lint, api, modpost) over every project, the release checks
+// (scripts/check-packages, check-api-reports, check-changesets, publish-e2e;
+// DMABUF_TEST_RELEASE=0 skips them), then one closing line
 // "N passed, N failed" that adds up the vitest reports and counts each failed
 // non-test task as a failure, so a red lint or API report cannot hide.
 import { spawnSync } from "node:child_process";
@@ -35,6 +37,24 @@ if (idx >= 0) {
 const extra = [];
 for (const t of failedTasks) if (!t.endsWith(":test")) extra.push(t);
 if (r.status !== 0 && failedTasks.length === 0) extra.push("nx run-many");
+
+// Release checks after the nx run (they use its build): publishability of every
+// non-private package, API-report drift, changesets, and the real publish to a
+// local registry. Each writes reports/<name>.summary.json, which
+// test-summary.mjs adds up; one that dies without writing it counts as failed.
+const release = [
+  ["check-packages", ["--no-build"]],
+  ["check-api-reports", ["--no-build"]],
+  ["check-changesets", []],
+  ["publish-e2e", ["--no-build"]],
+];
+if (process.env.DMABUF_TEST_RELEASE !== "0") {
+  for (const [name, args] of release) {
+    console.log(`\n> node scripts/${name}.mjs ${args.join(" ")}`);
+    const c = spawnSync(process.execPath, [join(root, "scripts", `${name}.mjs`), ...args], { cwd: root, stdio: "inherit", timeout: 300_000 });
+    if (c.status !== 0 && !existsSync(join(root, "reports", `${name}.summary.json`))) extra.push(`scripts/${name}.mjs`);
+  }
+}
 
 const s = spawnSync(process.execPath, [join(root, "scripts", "test-summary.mjs")], { cwd: root, encoding: "utf8" });
 const lines = (s.stdout ?? "").trim().split("\n");

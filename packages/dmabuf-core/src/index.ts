@@ -99,10 +99,13 @@ export {
   dmaUseIova,
   dmaIovaTryAlloc,
   dmaIovaLink,
+  dmaIovaLinkSafe,
   dmaIovaSync,
   dmaIovaUnlink,
   dmaIovaFree,
   dmaIovaDestroy,
+  iommuDmaAllocIova,
+  iommuDmaFreeIova,
   type DmaDataDirection,
   type DmaIovaState,
 } from "./platform/dma-mapping.js";
@@ -240,3 +243,15 @@ export {
   type VmFaultResult,
   type VmOperations,
 } from "./uapi/mm.js";
+
+// conformance contract
+export {
+  ConformanceFixtures,
+  type ExporterFixture,
+  type ImporterFixture,
+  type ExportedBuffer,
+  type ImportedBuffer,
+  type FixtureBase,
+  type FixtureContext,
+  type InvalidationOutcome,
+} from "./conformance/fixture.js";

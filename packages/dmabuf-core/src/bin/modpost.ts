@@ -22,30 +22,39 @@ interface Pkg {
   "dmabuf-sdk"?: { module?: string | null };
 }
 
-async function descriptorOf(dir: string): Promise<KernelModule | undefined> {
+const isModule = (v: unknown): v is KernelModule =>
+  typeof v === "object" && v !== null && typeof (v as KernelModule).name === "string" && typeof (v as KernelModule).license === "string";
+
+/**
+ * The module descriptors a package exports: the one named in package.json
+ * ("dmabuf-sdk".module) first, then any other exported descriptor (fixture
+ * drivers and the like), and what they require.
+ */
+async function descriptorsOf(dir: string): Promise<KernelModule[]> {
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Pkg;
   const exportName = pkg["dmabuf-sdk"]?.module;
-  if (!exportName) return undefined;
+  if (!exportName) return [];
   const entry = join(dir, "dist", "index.js");
   if (!existsSync(entry)) throw new Error(`${pkg.name}: ${entry} is missing; build first`);
   const mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
-  const d = mod[exportName] as KernelModule | undefined;
-  if (!d || typeof d.name !== "string") throw new Error(`${pkg.name}: export "${exportName}" is not a module descriptor`);
-  return d;
+  const main = mod[exportName];
+  if (!isModule(main)) throw new Error(`${pkg.name}: export "${exportName}" is not a module descriptor`);
+  const out = [main, ...Object.values(mod).filter(isModule)];
+  for (const m of [...out]) out.push(...(m.requires ?? []));
+  return out;
 }
 
 async function main(): Promise<number> {
   const dir = resolve(process.argv[2] ?? ".");
   const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Pkg;
-  const self = await descriptorOf(dir);
+  const self = await descriptorsOf(dir);
   const modules: KernelModule[] = [];
   const req = createRequire(join(dir, "package.json"));
   const deps = { ...pkg.peerDependencies, ...pkg.devDependencies, ...pkg.dependencies };
   for (const name of Object.keys(deps).filter((n) => n.startsWith("@dmabuf-sdk/"))) {
-    const d = await descriptorOf(dirname(req.resolve(`${name}/package.json`)));
-    if (d) modules.push(d, ...(d.requires ?? []));
+    modules.push(...(await descriptorsOf(dirname(req.resolve(`${name}/package.json`)))));
   }
-  if (self) modules.push(self);
+  modules.push(...self);
   const unique = [...new Map(modules.map((m) => [m.name, m])).values()];
   const r = modpost({ modules: unique, vmlinux: VMLINUX_EXPORTS });
   for (const w of r.warnings) console.warn(w);

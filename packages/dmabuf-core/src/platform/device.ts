@@ -16,6 +16,8 @@ export class Device {
   iommuGroup: IommuGroup | undefined;
   /** `dma_get_mask()`. */
   dmaMask: bigint = (1n << 64n) - 1n;
+  /** `dma_get_max_seg_size()`: the kernel's default for devices without `dma_parms` is 64 KiB. */
+  dmaMaxSegSize = 0x1_0000;
   /** Set once the device is removed (hot-unplug). */
   removed = false;
 

@@ -17,6 +17,7 @@ export const DMA_MAPPING_ERROR = U64_MAX;
 export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
 
 const GRANULE = 4096n;
+const SAFE_N = 1n << 52n;
 const MASK32 = (1n << 32n) - 1n;
 
 /** `dma_info_to_prot()`. */
@@ -51,8 +52,22 @@ export function dmaMappingError(_dev: Device, addr: bigint): boolean {
   return addr === DMA_MAPPING_ERROR;
 }
 
-/** `iommu_dma_alloc_iova()`: tries a 32-bit IOVA first for PCI devices, then the full mask. */
-function iommuDmaAllocIova(dev: Device, domain: IommuDomain, size: bigint): bigint {
+/**
+ * `iommu_dma_alloc_iova()`: an IOVA range of `size` bytes (granule aligned) in
+ * the device's DMA domain, trying the 32-bit space first for PCI devices, then
+ * the full mask. Returns 0 when the space is exhausted.
+ * @throws KernelError `ENOMEM` when the `struct iova` allocation fails (injectable).
+ */
+export function iommuDmaAllocIova(dev: Device, size: bigint): bigint {
+  return allocIova(dev, dmaDomain(dev), size);
+}
+
+/** `iommu_dma_free_iova()`: gives back the range starting at `iova`. */
+export function iommuDmaFreeIova(dev: Device, iova: bigint): void {
+  if (!dmaDomain(dev).iovad!.freeIova(Number(iova >> 12n))) dev.kernel.warn(`${dev.name}: iommu_dma_free_iova(${hex(iova)}): no IOVA allocated there`);
+}
+
+function allocIova(dev: Device, domain: IommuDomain, size: bigint): bigint {
   const iovad = domain.iovad!;
   const len = Number(size >> 12n);
   let limit = dev.dmaMask < domain.geometry.apertureEnd ? dev.dmaMask : domain.geometry.apertureEnd;
@@ -94,7 +109,7 @@ export function dmaMapPhys(dev: Device, phys: bigint, size: bigint, dir: DmaData
   const len = iovaAlign(size + off);
   let iova: bigint;
   try {
-    iova = iommuDmaAllocIova(dev, domain, len);
+    iova = allocIova(dev, domain, len);
   } catch {
     return DMA_MAPPING_ERROR;
   }
@@ -125,11 +140,13 @@ export interface DmaIovaState {
   addr: bigint;
   /** Requested size; bit 63 is DMA_IOVA_USE_SWIOTLB. 0 = no IOVA in use. */
   size: bigint;
+  /** `addr` as a number when below 2^52 (NaN otherwise), for the number paths. */
+  addrNum: number;
 }
 
 /** A fresh, unused `dma_iova_state`. */
 export function dmaIovaState(): DmaIovaState {
-  return { addr: 0n, size: 0n };
+  return { addr: 0n, size: 0n, addrNum: 0 };
 }
 
 /** `dma_use_iova()`. */
@@ -145,6 +162,7 @@ export function dmaUseIova(state: DmaIovaState): boolean {
  */
 export function dmaIovaTryAlloc(dev: Device, state: DmaIovaState, phys: bigint, size: bigint): boolean {
   state.addr = 0n;
+  state.addrNum = 0;
   state.size = 0n;
   if (!useDmaIommu(dev)) return false;
   if (size === 0n) {
@@ -159,12 +177,13 @@ export function dmaIovaTryAlloc(dev: Device, state: DmaIovaState, phys: bigint, 
   const off = phys & (GRANULE - 1n);
   let addr: bigint;
   try {
-    addr = iommuDmaAllocIova(dev, domain, iovaAlign(size + off));
+    addr = allocIova(dev, domain, iovaAlign(size + off));
   } catch {
     return false;
   }
   if (!addr) return false;
   state.addr = addr + off;
+  state.addrNum = state.addr < SAFE_N ? Number(state.addr) : NaN;
   state.size = size;
   return true;
 }
@@ -175,13 +194,31 @@ export function dmaIovaTryAlloc(dev: Device, state: DmaIovaState, phys: bigint, 
  * allocation. @throws KernelError from `iommu_map` (`EEXIST`, `ENOMEM`, …).
  */
 export function dmaIovaLink(dev: Device, state: DmaIovaState, phys: bigint, offset: bigint, size: bigint, dir: DmaDataDirection, attrs: number): void {
-  const domain = dmaDomain(dev);
-  const pad = phys & (GRANULE - 1n);
-  if (pad && offset > 0n) {
-    dev.kernel.warnOnce("dma_iova_link:pad", `${dev.name}: dma_iova_link unaligned phys with offset`);
-    throw new KernelError("EIO", "dma_iova_link", "unaligned start with offset");
+  if (phys < SAFE_N && offset < SAFE_N && size < SAFE_N && state.addrNum === state.addrNum) {
+    dmaIovaLinkSafe(dev, state, Number(phys), Number(offset), Number(size), dmaInfoToProt(dir, true, attrs));
+    return;
   }
-  dev.kernel.platform.iommu!.map(domain, state.addr + offset - pad, phys - pad, iovaAlign(size + pad), dmaInfoToProt(dir, true, attrs));
+  const pad = phys & (GRANULE - 1n);
+  if (pad && offset > 0n) linkPadError(dev);
+  dev.kernel.platform.iommu!.map(dmaDomain(dev), state.addr + offset - pad, phys - pad, iovaAlign(size + pad), dmaInfoToProt(dir, true, attrs));
+}
+
+/**
+ * {@link dmaIovaLink} with the physical address, offset and size as numbers
+ * below 2^52 and the IOMMU protection precomputed (`dmaInfoToProt()`): the
+ * form hot loops over many ranges use. `state.addr` must be below 2^52 too
+ * (`state.addrNum` not NaN).
+ */
+export function dmaIovaLinkSafe(dev: Device, state: DmaIovaState, phys: number, offset: number, size: number, prot: number): void {
+  const pad = phys % 4096;
+  if (pad && offset > 0) linkPadError(dev);
+  const end = size + pad + 4095;
+  dev.kernel.platform.iommu!.mapSafe(dev.iommuGroup!.defaultDomain, state.addrNum + offset - pad, phys - pad, end - (end % 4096), prot);
+}
+
+function linkPadError(dev: Device): never {
+  dev.kernel.warnOnce("dma_iova_link:pad", `${dev.name}: dma_iova_link unaligned phys with offset`);
+  throw new KernelError("EIO", "dma_iova_link", "unaligned start with offset");
 }
 
 /** `dma_iova_sync()`: flushes the IOTLB for the linked range; cannot fail in the model. */
@@ -201,6 +238,7 @@ export function dmaIovaFree(dev: Device, state: DmaIovaState): void {
   const pad = state.addr & (GRANULE - 1n);
   domain.iovad!.freeIova(Number((state.addr - pad) >> 12n));
   state.addr = 0n;
+  state.addrNum = 0;
   state.size = 0n;
 }
 

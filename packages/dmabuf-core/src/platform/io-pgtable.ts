@@ -42,32 +42,46 @@ export class IoPageTable {
     return this.#ptes;
   }
 
+  /** Why the last {@link IoPageTable.map} stopped short. */
+  lastError: "EEXIST" | "ENOMEM" | undefined;
+
   /**
    * Installs `npages` consecutive entries. Returns how many were installed:
-   * fewer than asked when an entry was already present (`EEXIST`) or a
-   * table page could not be allocated (the caller unwinds).
+   * fewer than asked when an entry was already present (`lastError`
+   * `EEXIST`) or a table page could not be allocated (`ENOMEM`); the caller
+   * unwinds.
    */
-  map(iovaPfn: number, physPfn: number, npages: number, prot: number): { mapped: number; error?: "EEXIST" | "ENOMEM" } {
+  map(iovaPfn: number, physPfn: number, npages: number, prot: number): number {
+    this.lastError = undefined;
+    if (npages === 1) {
+      // One page (the DMA API's common case): no loop bookkeeping.
+      const key = Math.floor(iovaPfn / LEAF_ENTRIES);
+      const leaf = this.#leaves.get(key) ?? this.#newLeaf(key);
+      if (!leaf) return 0;
+      const idx = iovaPfn - key * LEAF_ENTRIES;
+      if (leaf.phys[idx] !== 0) {
+        this.lastError = "EEXIST";
+        return 0;
+      }
+      leaf.phys[idx] = physPfn + 1;
+      leaf.prot[idx] = prot;
+      leaf.count++;
+      this.#ptes++;
+      return 1;
+    }
     let done = 0;
     while (done < npages) {
       const pfn = iovaPfn + done;
       const key = Math.floor(pfn / LEAF_ENTRIES);
-      let leaf = this.#leaves.get(key);
-      if (!leaf) {
-        try {
-          this.#alloc.attempt("iommu_map", this.#what);
-        } catch {
-          return { mapped: done, error: "ENOMEM" };
-        }
-        leaf = { phys: new Float64Array(LEAF_ENTRIES), prot: new Uint8Array(LEAF_ENTRIES), count: 0 };
-        this.#leaves.set(key, leaf);
-      }
+      const leaf = this.#leaves.get(key) ?? this.#newLeaf(key);
+      if (!leaf) return done;
       let idx = pfn - key * LEAF_ENTRIES;
       const end = Math.min(LEAF_ENTRIES, idx + (npages - done));
       const phys = leaf.phys;
       for (; idx < end; idx++) {
         if (phys[idx] !== 0) {
-          return { mapped: done, error: "EEXIST" };
+          this.lastError = "EEXIST";
+          return done;
         }
         phys[idx] = physPfn + done + 1;
         leaf.prot[idx] = prot;
@@ -76,7 +90,20 @@ export class IoPageTable {
         done++;
       }
     }
-    return { mapped: done };
+    return done;
+  }
+
+  /** Allocates the leaf for `key`; undefined (and `lastError` ENOMEM) when the allocation fails. */
+  #newLeaf(key: number): Leaf | undefined {
+    try {
+      this.#alloc.attempt("iommu_map", this.#what);
+    } catch {
+      this.lastError = "ENOMEM";
+      return undefined;
+    }
+    const leaf: Leaf = { phys: new Float64Array(LEAF_ENTRIES), prot: new Uint8Array(LEAF_ENTRIES), count: 0 };
+    this.#leaves.set(key, leaf);
+    return leaf;
   }
 
   /** Clears up to `npages` entries, stopping at the first hole; returns how many were cleared. */

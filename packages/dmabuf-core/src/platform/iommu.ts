@@ -17,8 +17,12 @@ export interface IommuGeometry {
   readonly apertureEnd: bigint;
 }
 
+/** 2^52: below it, address sums of two operands are exact as doubles. */
+const SAFE_N = 1n << 52n;
+
 /** `struct iommu_domain`. */
 export class IommuDomain {
+  readonly geometry: IommuGeometry & { readonly apertureStartNum: number; readonly apertureEndNum: number };
   /** Page table of paging domains (DMA, UNMANAGED). */
   readonly pgtable: IoPageTable | undefined;
   /** IOVA allocator of DMA-API domains (`domain->iova_cookie->iovad`). */
@@ -30,9 +34,11 @@ export class IommuDomain {
   constructor(
     readonly type: IommuDomainType,
     readonly name: string,
-    readonly geometry: IommuGeometry,
+    geometry: IommuGeometry,
     alloc: KernelAllocator,
   ) {
+    // Number copies for the fast path; an end beyond 2^53 is clamped (fast-path sums stay below 2^53).
+    this.geometry = { ...geometry, apertureStartNum: Number(geometry.apertureStart), apertureEndNum: Math.min(Number(geometry.apertureEnd), Number.MAX_SAFE_INTEGER) };
     const paging = type === "IOMMU_DOMAIN_DMA" || type === "IOMMU_DOMAIN_UNMANAGED";
     this.pgtable = paging ? new IoPageTable(alloc, `${name} io-pgtable`) : undefined;
     this.iovad = type === "IOMMU_DOMAIN_DMA" ? new IovaDomain(alloc, name) : undefined;
@@ -168,6 +174,11 @@ export class Iommu implements LeakSource {
    * On failure nothing stays mapped.
    */
   map(domain: IommuDomain, iova: bigint, paddr: bigint, size: bigint, prot: number): void {
+    // Below 2^52 every sum stays exact in a double: take the number path.
+    if (iova < SAFE_N && paddr < SAFE_N && size < SAFE_N) {
+      this.mapSafe(domain, Number(iova), Number(paddr), Number(size), prot);
+      return;
+    }
     const pt = domain.pgtable;
     if (!pt) throw new KernelError("EINVAL", "iommu_map", `${domain.type} is not a paging domain`);
     if (((iova | paddr | size) & (PAGE_SIZE_N - 1n)) !== 0n || size === 0n) {
@@ -177,14 +188,33 @@ export class Iommu implements LeakSource {
     if (iova < domain.geometry.apertureStart || iova + size - 1n > domain.geometry.apertureEnd) {
       throw new KernelError("EFAULT", "iommu_map", `iova ${hex(iova)} size ${hex(size)} outside aperture ${hex(domain.geometry.apertureEnd)}`);
     }
-    const npages = Number(size >> 12n);
-    const iovaPfn = Number(iova >> 12n);
-    const r = pt.map(iovaPfn, Number(paddr >> 12n), npages, prot);
-    if (r.error) {
-      pt.unmap(iovaPfn, r.mapped);
-      throw new KernelError(r.error, "iommu_map", `iova ${hex(iova)}`);
+    this.#install(domain, pt, Number(iova >> 12n), Number(paddr >> 12n), Number(size >> 12n), prot);
+  }
+
+  /**
+   * `iommu_map()` with the arguments as numbers below 2^52 (the fast path of
+   * the DMA API). Same checks and errnos as {@link Iommu.map}.
+   */
+  mapSafe(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
+    const pt = domain.pgtable;
+    if (!pt) throw new KernelError("EINVAL", "iommu_map", `${domain.type} is not a paging domain`);
+    if (size === 0 || (iova % 4096) + (paddr % 4096) + (size % 4096) !== 0) {
+      throw new KernelError("EINVAL", "iommu_map", `unaligned: iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)} min_pagesz 0x1000`);
     }
-    if (this.#trace.enabled) this.#trace.emit("map", { domain: domain.name, iova, paddr, size });
+    const g = domain.geometry;
+    if (iova < g.apertureStartNum || iova + size - 1 > g.apertureEndNum) {
+      throw new KernelError("EFAULT", "iommu_map", `iova ${hex(iova)} size ${hex(size)} outside aperture ${hex(g.apertureEnd)}`);
+    }
+    this.#install(domain, pt, iova / 4096, paddr / 4096, size / 4096, prot);
+  }
+
+  #install(domain: IommuDomain, pt: IoPageTable, iovaPfn: number, physPfn: number, npages: number, prot: number): void {
+    const mapped = pt.map(iovaPfn, physPfn, npages, prot);
+    if (mapped !== npages) {
+      pt.unmap(iovaPfn, mapped);
+      throw new KernelError(pt.lastError ?? "ENOMEM", "iommu_map", `iova ${hex(BigInt(iovaPfn) << 12n)}`);
+    }
+    if (this.#trace.enabled) this.#trace.emit("map", { domain: domain.name, iova: BigInt(iovaPfn) << 12n, paddr: BigInt(physPfn) << 12n, size: BigInt(npages) << 12n });
   }
 
   /** `iommu_unmap()`: returns the bytes unmapped (stops at the first hole). */

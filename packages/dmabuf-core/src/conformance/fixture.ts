@@ -1,0 +1,115 @@
+import type { InjectionToken } from "tsyringe";
+import type { Errno } from "../kernel/errno.js";
+import type { Kernel } from "../kernel/kernel.js";
+import type { KernelModule } from "../kernel/module.js";
+import type { DmaBuf, DmaBufAttachment } from "../dma-buf/dma-buf.js";
+import type { Topology } from "../platform/topologies.js";
+import type { Task } from "../uapi/task.js";
+
+/**
+ * The contract between driver packages and the conformance app. A package
+ * contributes exporter and importer fixtures by providing a
+ * {@link ConformanceFixtures} value from its module's `init`
+ * (`ctx.provide(ConformanceFixtures, …)`); the app loads the modules into a
+ * kernel, asks `kernel.providers(ConformanceFixtures)`, and runs every
+ * (exporter, importer, topology) case on a fresh kernel. Fixtures are
+ * stateless descriptions: all state lives in the handles they return.
+ */
+export interface ConformanceFixtures {
+  /** Package name, for reports. */
+  readonly package: string;
+  readonly exporters: readonly ExporterFixture[];
+  readonly importers: readonly ImporterFixture[];
+}
+
+/** DI token of {@link ConformanceFixtures} (multi-provider). */
+export const ConformanceFixtures: InjectionToken<ConformanceFixtures> = Symbol.for("@dmabuf-sdk/dmabuf-core/ConformanceFixtures");
+
+/** What a fixture gets for one case. */
+export interface FixtureContext {
+  /** A fresh kernel booted for {@link FixtureContext.topology}, with the fixture's modules loaded. */
+  readonly kernel: Kernel;
+  readonly topology: Topology;
+  /** The user process of the case (holds the fds a real program would). */
+  readonly task: Task;
+}
+
+/** Common part of exporter and importer fixtures. */
+export interface FixtureBase {
+  /** Report name, starting with the driver's short name: `'vfio-pci'`, `'xe-vram'`, `'compat-exporter'`, `'system-heap'`. */
+  readonly name: string;
+  /** One line on what it models. */
+  readonly description: string;
+  /** Modules the case must load (with `kernel.modprobe`) before using the fixture. */
+  readonly modules: readonly KernelModule[];
+  /** Whether the fixture can be placed on this topology's slot. */
+  placeable(topology: Topology): boolean;
+}
+
+/** What an exporter-side invalidation does to the importers' next map. */
+export interface InvalidationOutcome {
+  /**
+   * `'remap'`: the buffer moved; a new map succeeds at once. An errno: the
+   * buffer is revoked; maps fail with it until {@link ExportedBuffer.restore}.
+   */
+  readonly remap: "remap" | Errno;
+  /** What happened, for reports: `'move'`, `'evict'`, `'revoke'`, … */
+  readonly kind: string;
+}
+
+/** An exporter fixture: puts an exporting driver on the topology's exporter slot. */
+export interface ExporterFixture extends FixtureBase {
+  /**
+   * Exports a buffer of `size` bytes (a multiple of the page size). Throws
+   * `KernelError` when the exporter refuses.
+   */
+  export(ctx: FixtureContext, size: bigint): ExportedBuffer;
+}
+
+/** A buffer as its exporter sees it. The fixture holds one dma-buf reference until `release()`. */
+export interface ExportedBuffer {
+  readonly dmabuf: DmaBuf;
+  /** Writes through the exporter's own path (CPU: BAR, BO map, pages). */
+  write(offset: bigint, data: Uint8Array): void;
+  /** Reads through the exporter's own path. */
+  read(offset: bigint, len: number): Uint8Array;
+  /** An exporter-side invalidation (move, evict, revoke), or absent when the exporter cannot do one. */
+  invalidate?(): InvalidationOutcome;
+  /** Ends a revoke (memory re-enabled, device back); maps work again. */
+  restore?(): void;
+  /** Drops the fixture's references (fds, devices). After every importer detached, nothing may remain. */
+  release(): void;
+}
+
+/** An importer fixture: an importing driver on the topology's importer slot. */
+export interface ImporterFixture extends FixtureBase {
+  /**
+   * Attaches to the buffer as the driver does (its own entry list, static or
+   * dynamic). Throws `KernelError` with the attach errno.
+   */
+  import(ctx: FixtureContext, buffer: ExportedBuffer): ImportedBuffer;
+}
+
+/** A buffer as its importer sees it. */
+export interface ImportedBuffer {
+  readonly attachment: DmaBufAttachment;
+  /** Obtains DMA addresses the importer's way (SGT map, PAL + IOMMU, IOV). Throws `KernelError`. */
+  map(): void;
+  /** Whether the importer currently holds a mapping. An invalidation must clear it. */
+  readonly mapped: boolean;
+  /** How the mapping reaches the memory, e.g. a P2P map type (`'BUS_ADDR'`), or undefined. */
+  route(): string | undefined;
+  /** The importer's device reads over its mapping (offset into the buffer). Throws `DmaFault`/`KernelError`. */
+  dmaRead(offset: bigint, len: number): Uint8Array;
+  /** The importer's device writes over its mapping, where the direction allows. */
+  dmaWrite?(offset: bigint, data: Uint8Array): void;
+  /**
+   * DMA at the addresses of the mapping the importer had before the last
+   * invalidation, without remapping: after a revoke this must fault.
+   */
+  staleDmaRead?(len: number): Uint8Array;
+  /** Gives the mapping back (no-op when not mapped). */
+  unmap(): void;
+  /** Detaches (unmapping first if needed). */
+  detach(): void;
+}

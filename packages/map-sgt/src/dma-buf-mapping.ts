@@ -1,0 +1,231 @@
+import {
+  DMA_ATTR_MMIO,
+  KernelBug,
+  KernelError,
+  UINT_MAX,
+  dmaIovaDestroy,
+  dmaInfoToProt,
+  dmaIovaLink,
+  dmaIovaLinkSafe,
+  dmaIovaState,
+  dmaIovaSync,
+  dmaIovaTryAlloc,
+  dmaMapPhys,
+  dmaMappingError,
+  dmaResvAssertHeld,
+  dmaUnmapPhys,
+  dmaUseIova,
+  pciP2pdmaMapType,
+  type Device,
+  type DmaBufAttachment,
+  type DmaDataDirection,
+  type DmaIovaState,
+  type P2pdmaProvider,
+} from "@dmabuf-sdk/dmabuf-core";
+import { dmaBufSgtDmaDevice } from "./dma-buf-mapping-sgt.js";
+import { sgAllocTable, sgFreeTable, type SgTable } from "./scatterlist.js";
+
+/** `struct phys_vec` (v1: `struct dma_buf_phys_vec`): a CPU physical range. */
+export interface PhysVec {
+  readonly paddr: bigint;
+  readonly len: bigint;
+}
+
+/** How a table from {@link dmaBufPhysVecToSgt} was mapped. */
+export type DmaBufSgtRoute = "bus-addr" | "iova" | "per-range";
+
+/** `struct dma_buf_dma`: what `dma_buf_free_sgt()` needs to undo the mapping. */
+interface DmaBufDma {
+  readonly dev: Device;
+  readonly route: DmaBufSgtRoute;
+  readonly state: DmaIovaState | null;
+  readonly size: bigint;
+  /** per-range route: each `dma_map_phys()` as it was made. */
+  readonly ranges: { addr: bigint; len: bigint }[];
+}
+
+const DMA = new WeakMap<SgTable, DmaBufDma>();
+const UINT_MAX_N = BigInt(UINT_MAX);
+const SAFE_N = 1n << 52n;
+const SAFE_NUM = 2 ** 52;
+
+/** Number of entries a range of `len` bytes takes when split at `UINT_MAX`. */
+function entriesFor(len: bigint): number {
+  return len <= UINT_MAX_N ? (len === 0n ? 0 : 1) : Number((len + UINT_MAX_N - 1n) / UINT_MAX_N);
+}
+
+/** `fill_sg_entry()`: `ceil(len / UINT_MAX)` entries at `addr`, `addr + UINT_MAX`, …; returns the next index. */
+function fillSgEntry(sgt: SgTable, idx: number, length: bigint, addr: bigint): number {
+  const a = sgt.dmaAddress;
+  const l = sgt.dmaLength;
+  if (length <= UINT_MAX_N) {
+    if (length === 0n) return idx;
+    a[idx] = addr;
+    l[idx] = Number(length);
+    return idx + 1;
+  }
+  let left = length;
+  let k = 0n;
+  while (left > 0n) {
+    const len = left < UINT_MAX_N ? left : UINT_MAX_N;
+    a[idx] = addr + k * UINT_MAX_N;
+    l[idx] = Number(len);
+    idx++;
+    k++;
+    left -= len;
+  }
+  return idx;
+}
+
+/**
+ * `dma_buf_phys_vec_to_sgt(attach, provider, phys_vec, nr_ranges, size, dir)`:
+ * maps MMIO ranges of `provider` for the attachment's SGT DMA device and
+ * returns a page-less table (`orig_nents` 0, DMA list only). The caller
+ * holds the resv lock (asserted). By `pci_p2pdma_map_type()`:
+ * - `BUS_ADDR`: each range's DMA address is its bus address
+ *   (`pci_p2pdma_bus_addr_map()`), no IOVA;
+ * - `THRU_HOST_BRIDGE`: one IOVA range for `size` bytes with every range
+ *   linked at its running offset, or — when no IOVA can be allocated
+ *   (dma-direct, exhausted) — `dma_map_phys()` per range;
+ * - anything else: `EINVAL`.
+ * Ranges longer than `UINT_MAX` are split into `UINT_MAX`-byte entries.
+ * @throws KernelError `EINVAL` (WARN: no dmabuf or provider; unsupported
+ * route; no entries), `ENOMEM` (allocations, IOVA/page tables, a failed
+ * per-range map). On failure nothing stays mapped or allocated.
+ */
+export function dmaBufPhysVecToSgt(
+  attach: DmaBufAttachment,
+  provider: P2pdmaProvider | null,
+  physVec: readonly PhysVec[],
+  nrRanges: number,
+  size: bigint,
+  dir: DmaDataDirection,
+): SgTable {
+  if (!attach?.dmabuf) throw new KernelBug("oops", "BUG: kernel NULL pointer dereference in dma_buf_phys_vec_to_sgt");
+  const k = attach.kernel;
+  if (nrRanges > physVec.length) throw new KernelBug("oops", `dma_buf_phys_vec_to_sgt: nr_ranges ${nrRanges} beyond the ${physVec.length}-entry array`);
+  dmaResvAssertHeld(attach.dmabuf.resv, "dma_buf_phys_vec_to_sgt");
+  if (!provider) {
+    k.warn("dma_buf_phys_vec_to_sgt: no p2pdma provider (MMIO only)");
+    throw new KernelError("EINVAL", "dma_buf_phys_vec_to_sgt", "no provider");
+  }
+  k.alloc.kzalloc("dma_buf_dma");
+  const dev = dmaBufSgtDmaDevice(attach);
+  const mapType = dev ? pciP2pdmaMapType(provider, dev, k.printk) : "PCI_P2PDMA_MAP_NOT_SUPPORTED";
+  let state: DmaIovaState | null = null;
+  switch (mapType) {
+    case "PCI_P2PDMA_MAP_BUS_ADDR":
+      break;
+    case "PCI_P2PDMA_MAP_THRU_HOST_BRIDGE":
+      k.alloc.kzalloc("dma_iova_state");
+      state = dmaIovaState();
+      dmaIovaTryAlloc(dev!, state, 0n, size);
+      break;
+    default:
+      throw new KernelError("EINVAL", "dma_buf_phys_vec_to_sgt", `${dev?.name ?? "no SGT device"}: P2P ${mapType}`);
+  }
+  const useIova = state !== null && dmaUseIova(state);
+  const route: DmaBufSgtRoute = state === null ? "bus-addr" : useIova ? "iova" : "per-range";
+
+  let nents = 0;
+  if (useIova) nents = entriesFor(size);
+  else for (let i = 0; i < nrRanges; i++) nents += entriesFor(physVec[i]!.len);
+
+  let sgt: SgTable;
+  try {
+    sgt = sgAllocTable(k, nents, { withCpuList: false });
+  } catch (e) {
+    // The posted err_free_state path only kfree()s the state, leaking the IOVA range.
+    if (useIova) dmaIovaDestroy(dev!, state!, 0n, dir, DMA_ATTR_MMIO);
+    throw e;
+  }
+
+  const ranges: { addr: bigint; len: bigint }[] = [];
+  let mappedLen = 0n;
+  let fastLen = 0; // bytes linked by the number path, not yet in mappedLen
+  let idx = 0;
+  try {
+    if (route === "bus-addr") {
+      // Hot path: one bigint add and two stores per range that fits an entry.
+      const off = provider.busOffset;
+      const a = sgt.dmaAddress;
+      const l = sgt.dmaLength;
+      for (let i = 0; i < nrRanges; i++) {
+        const v = physVec[i]!;
+        const len = v.len;
+        if (len <= UINT_MAX_N && len !== 0n) {
+          a[idx] = v.paddr + off;
+          l[idx++] = Number(len);
+        } else idx = fillSgEntry(sgt, idx, len, v.paddr + off);
+      }
+    } else if (route === "iova") {
+      // The posted code links every range at offset 0 (a defect); each range goes after the previous one.
+      const prot = dmaInfoToProt(dir, true, DMA_ATTR_MMIO);
+      let i = 0;
+      if (size < SAFE_N && state!.addr < SAFE_N) {
+        // Number path while every value is below 2^52 (sums stay exact); a
+        // bigint beyond converts to a number that is still >= 2^52.
+        for (; i < nrRanges; i++) {
+          const v = physVec[i]!;
+          const paddr = Number(v.paddr);
+          const len = Number(v.len);
+          if (paddr >= SAFE_NUM || len >= SAFE_NUM || fastLen >= SAFE_NUM) break;
+          dmaIovaLinkSafe(dev!, state!, paddr, fastLen, len, prot);
+          fastLen += len;
+        }
+        mappedLen = BigInt(fastLen);
+        fastLen = 0;
+      }
+      for (; i < nrRanges; i++) {
+        const v = physVec[i]!;
+        dmaIovaLink(dev!, state!, v.paddr, mappedLen, v.len, dir, DMA_ATTR_MMIO);
+        mappedLen += v.len;
+      }
+      if (mappedLen !== size) k.warnOnce("dma_buf_phys_vec_to_sgt:size", `dma_buf_phys_vec_to_sgt: ranges add up to ${mappedLen}, size is ${size}`);
+      dmaIovaSync(dev!, state!, 0n, mappedLen);
+      idx = fillSgEntry(sgt, idx, mappedLen, state!.addr);
+    } else {
+      for (let i = 0; i < nrRanges; i++) {
+        const v = physVec[i]!;
+        const addr = dmaMapPhys(dev!, v.paddr, v.len, dir, DMA_ATTR_MMIO);
+        if (dmaMappingError(dev!, addr)) throw new KernelError("ENOMEM", "dma_buf_phys_vec_to_sgt", `dma_map_phys of range ${i} failed`);
+        ranges.push({ addr, len: v.len });
+        idx = fillSgEntry(sgt, idx, v.len, addr);
+      }
+    }
+  } catch (e) {
+    // err_unmap_dma: undo exactly what was mapped (the posted code unmaps every
+    // table entry, including unfilled zero ones, and a split range by entry).
+    if (route === "iova") dmaIovaDestroy(dev!, state!, mappedLen + BigInt(fastLen), dir, DMA_ATTR_MMIO);
+    else for (const r of ranges) dmaUnmapPhys(dev!, r.addr, r.len, dir, DMA_ATTR_MMIO);
+    sgFreeTable(sgt);
+    throw e;
+  }
+  if (idx !== nents) k.warnOnce("dma_buf_phys_vec_to_sgt:nents", `dma_buf_phys_vec_to_sgt: filled ${idx} of ${nents} entries`);
+  sgt.origNents = 0; // no CPU list: importers use nents only
+  DMA.set(sgt, { dev: dev!, route, state, size, ranges });
+  return sgt;
+}
+
+/**
+ * `dma_buf_free_sgt(attach, sgt, dir)`: undoes {@link dmaBufPhysVecToSgt}
+ * (resv held, asserted): destroys the IOVA range, or unmaps each range that
+ * was mapped, then frees the table.
+ */
+export function dmaBufFreeSgt(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): void {
+  const dma = DMA.get(sgt);
+  dmaResvAssertHeld(attach.dmabuf!.resv, "dma_buf_free_sgt");
+  if (!dma) {
+    attach.kernel.warn("dma_buf_free_sgt: table did not come from dma_buf_phys_vec_to_sgt");
+    return;
+  }
+  DMA.delete(sgt);
+  if (dma.route === "iova") dmaIovaDestroy(dma.dev, dma.state!, dma.size, dir, DMA_ATTR_MMIO);
+  else if (dma.route === "per-range") for (const r of dma.ranges) dmaUnmapPhys(dma.dev, r.addr, r.len, dir, DMA_ATTR_MMIO);
+  sgFreeTable(sgt);
+}
+
+/** How a table from {@link dmaBufPhysVecToSgt} was mapped, or undefined for other tables. */
+export function dmaBufSgtRoute(sgt: SgTable): DmaBufSgtRoute | undefined {
+  return DMA.get(sgt)?.route;
+}

@@ -1,0 +1,64 @@
+/**
+ * The SGT mapping type of dmabuf-sdk: the DMA-mapped scatter-gather table,
+ * its P2P rules, `dma_buf_phys_vec_to_sgt()`, the importer map helpers, and
+ * the compatibility layer that lets exporters and importers not converted to
+ * mapping types negotiate SGT.
+ *
+ * @packageDocumentation
+ */
+export { dmaBufSgtModule } from "./module.js";
+export {
+  SgTable,
+  sgAllocTable,
+  sgFreeTable,
+  sgSetPage,
+  sgPage,
+  sgPhys,
+  sgSetDma,
+  sgDmaAddress,
+  sgDmaLen,
+  forEachSgtableDmaSg,
+  sgtableDmaSize,
+} from "./scatterlist.js";
+export { dmaMapSgtable, dmaUnmapSgtable, sgtableIsMapped } from "./dma-mapping.js";
+export {
+  dmaBufMappingSgtType,
+  dmaBufImappingSgt,
+  dmaBufEmappingSgt,
+  dmaBufEmappingSgtP2p,
+  dmaBufSimpleSgtExpMatch,
+  dmaBufSgtDmaDevice,
+  dmaBufSgtP2pAllowed,
+  dmaBufGetSgtOps,
+  dmaBufSgtLegacyCompat,
+  DMA_SGT_NO_P2P,
+  DMA_SGT_EXPORTER_REQUIRES_P2P_DISTANCE,
+  DMA_SGT_IMPORTER_ACCEPTS_P2P,
+  type DmaSgtRequiresP2p,
+  type DmaBufSgtData,
+  type DmaBufSgtMatch,
+  type DmaBufMappingSgtExpOps,
+} from "./dma-buf-mapping-sgt.js";
+export {
+  dmaBufSgtMapAttachment,
+  dmaBufSgtUnmapAttachment,
+  dmaBufSgtMapAttachmentUnlocked,
+  dmaBufSgtUnmapAttachmentUnlocked,
+  dmaBufMapAttachment,
+  dmaBufUnmapAttachment,
+  dmaBufMapAttachmentUnlocked,
+  dmaBufUnmapAttachmentUnlocked,
+} from "./dma-buf-sgt.js";
+export { dmaBufPhysVecToSgt, dmaBufFreeSgt, dmaBufSgtRoute, type PhysVec, type DmaBufSgtRoute } from "./dma-buf-mapping.js";
+export { compatExporterModule, compatExporterAlloc, compatExporterFixture, type CompatExporterBuffer } from "./compat/compat-exporter.js";
+export {
+  compatStaticImporterModule,
+  compatDynamicImporterModule,
+  CompatStaticImporter,
+  CompatDynamicImporter,
+  compatStaticImporterFixture,
+  compatDynamicImporterFixture,
+} from "./compat/compat-importers.js";
+export { sgtCompatFixtures } from "./compat/fixtures.js";
+export { sgtDmaRead, sgtDmaWrite } from "./compat/sgt-importer-dma.js";
+export { sgtableDmaAddressAt } from "./scatterlist.js";
