@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// A first runnable demonstration of dmabuf-core (the README's first command,
-// until the conformance matrix exists): the named topologies and their P2P
+// A first runnable demonstration of dmabuf-core alone (`pnpm demo`; the
+// README's first command runs the conformance matrix): the named topologies and their P2P
 // routes, a dma-buf negotiated between two mapping types, an importer's DMA
 // through the IOMMU, the module loader refusing a restricted symbol, and an
 // empty leak report at the end.

@@ -254,4 +254,6 @@ export {
   type FixtureBase,
   type FixtureContext,
   type InvalidationOutcome,
+  type ConformanceScenario,
+  type ConformanceExpectation,
 } from "./conformance/fixture.js";

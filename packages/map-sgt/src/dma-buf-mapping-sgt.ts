@@ -73,6 +73,7 @@ function sgtData(m: DmaBufMappingMatch): DmaBufSgtData {
  */
 export const dmaBufMappingSgtType: DmaBufMappingType<DmaBufSgtData> = {
   name: "DMA Mapped Scatter Gather Table",
+  shortName: "SGT",
   match(dmabuf: DmaBuf, exp: DmaBufSgtMatch, imp: DmaBufSgtMatch): boolean {
     const e = sgtData(exp);
     const i = sgtData(imp);

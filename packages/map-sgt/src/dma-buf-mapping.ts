@@ -129,7 +129,12 @@ export function dmaBufPhysVecToSgt(
 
   let nents = 0;
   if (useIova) nents = entriesFor(size);
-  else for (let i = 0; i < nrRanges; i++) nents += entriesFor(physVec[i]!.len);
+  else
+    for (let i = 0; i < nrRanges; i++) {
+      const len = physVec[i]!.len;
+      // A range that fits one entry is the common case (bigint compares are cheap).
+      nents += len <= UINT_MAX_N && len !== 0n ? 1 : entriesFor(len);
+    }
 
   let sgt: SgTable;
   try {
@@ -146,7 +151,8 @@ export function dmaBufPhysVecToSgt(
   let idx = 0;
   try {
     if (route === "bus-addr") {
-      // Hot path: one bigint add and two stores per range that fits an entry.
+      // Hot path: a bigint add and two stores per range that fits one entry
+      // (cheaper than converting the bigints to numbers).
       const off = provider.busOffset;
       const a = sgt.dmaAddress;
       const l = sgt.dmaLength;

@@ -3,13 +3,13 @@ import type { Errno } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { KernelModule } from "../kernel/module.js";
 import type { DmaBuf, DmaBufAttachment } from "../dma-buf/dma-buf.js";
-import type { Topology } from "../platform/topologies.js";
+import type { Topology, TopologyName } from "../platform/topologies.js";
 import type { Task } from "../uapi/task.js";
 
 /**
  * The contract between driver packages and the conformance app. A package
  * contributes exporter and importer fixtures by providing a
- * {@link ConformanceFixtures} value from its module's `init`
+ * `ConformanceFixtures` value from its module's `init`
  * (`ctx.provide(ConformanceFixtures, …)`); the app loads the modules into a
  * kernel, asks `kernel.providers(ConformanceFixtures)`, and runs every
  * (exporter, importer, topology) case on a fresh kernel. Fixtures are
@@ -20,9 +20,36 @@ export interface ConformanceFixtures {
   readonly package: string;
   readonly exporters: readonly ExporterFixture[];
   readonly importers: readonly ImporterFixture[];
+  /** Cases that are not an exporter × importer pair (memcg/LSM charging, …). */
+  readonly scenarios?: readonly ConformanceScenario[];
+  /**
+   * What an out-of-tree package expects of the cases involving its own
+   * fixtures (its reviewed oracle rows). The app applies them only to those
+   * cases; in-tree pairs are judged by the app's own table.
+   */
+  readonly expectations?: readonly ConformanceExpectation[];
 }
 
-/** DI token of {@link ConformanceFixtures} (multi-provider). */
+/** An oracle row a fixture package ships for its own cases. */
+export interface ConformanceExpectation {
+  readonly exporter: string;
+  readonly importer: string;
+  /** A topology name, or `'*'` for every topology the pair is placed on. */
+  readonly topology: TopologyName | "*";
+  readonly expect: {
+    /** Short name of the negotiated type (`'SGT'`). */
+    readonly mapType?: string;
+    /** P2P map type of the mapping, or null when none applies. */
+    readonly p2p?: string | null;
+    /** The errno the case stops with, and the lifecycle step (`'attach'`, `'map'`, `'dma'`, …). */
+    readonly errno?: Errno;
+    readonly step?: string;
+  };
+  /** Why, with the source that says so. */
+  readonly why: string;
+}
+
+/** DI token of `ConformanceFixtures` (multi-provider). */
 export const ConformanceFixtures: InjectionToken<ConformanceFixtures> = Symbol.for("@dmabuf-sdk/dmabuf-core/ConformanceFixtures");
 
 /** What a fixture gets for one case. */
@@ -112,4 +139,25 @@ export interface ImportedBuffer {
   unmap(): void;
   /** Detaches (unmapping first if needed). */
   detach(): void;
+}
+
+/**
+ * A self-contained conformance case (not a pair): it builds what it needs on
+ * the fresh kernel it is given and reports an outcome the app compares with
+ * its oracle. The app still checks the universal invariants afterwards
+ * (leak report, lockdep, oopses).
+ */
+export interface ConformanceScenario {
+  /** Report name, starting with the package's short name: `'memcg-lsm/charge-other-allowed'`. */
+  readonly name: string;
+  readonly description: string;
+  readonly modules: readonly KernelModule[];
+  /** Topology to boot (its machine is all the scenario needs). */
+  readonly topology: TopologyName;
+  /**
+   * Runs the case. Returns the outcome in the words the oracle uses
+   * (`'ok'`, an errno name, …) and details for the report. Everything it
+   * created must be released before it returns.
+   */
+  run(ctx: FixtureContext): { readonly outcome: string; readonly details?: Readonly<Record<string, string | number | bigint | boolean>> };
 }

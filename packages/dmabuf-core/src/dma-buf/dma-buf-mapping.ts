@@ -39,6 +39,8 @@ export interface DmaBufMatchArgs {
 export interface DmaBufMappingType<D = unknown> {
   /** Human-readable name, printed in bufinfo (`'DMA Mapped Scatter Gather Table'`). */
   readonly name: string;
+  /** Short name for reports and matrices (`'SGT'`, `'PAL'`); reports fall back to `name`. Not a kernel field. */
+  readonly shortName?: string;
   /**
    * `match`: called by {@link dmaBufMatchMapping} for an exporter and an
    * importer entry of this type, without the resv lock; `exp`/`imp` are the

@@ -210,10 +210,12 @@ export function dmaIovaLink(dev: Device, state: DmaIovaState, phys: bigint, offs
  * (`state.addrNum` not NaN).
  */
 export function dmaIovaLinkSafe(dev: Device, state: DmaIovaState, phys: number, offset: number, size: number, prot: number): void {
-  const pad = phys % 4096;
+  // `>>> 0` is the value mod 2^32 (exact for integers below 2^53) and much
+  // cheaper than `%` on a double beyond 2^31.
+  const pad = (phys >>> 0) & 4095;
   if (pad && offset > 0) linkPadError(dev);
   const end = size + pad + 4095;
-  dev.kernel.platform.iommu!.mapSafe(dev.iommuGroup!.defaultDomain, state.addrNum + offset - pad, phys - pad, end - (end % 4096), prot);
+  dev.kernel.platform.iommu!.mapSafe(dev.iommuGroup!.defaultDomain, state.addrNum + offset - pad, phys - pad, end - ((end >>> 0) & 4095), prot);
 }
 
 function linkPadError(dev: Device): never {

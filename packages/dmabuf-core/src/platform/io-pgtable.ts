@@ -28,6 +28,10 @@ interface Leaf {
  */
 export class IoPageTable {
   readonly #leaves = new Map<number, Leaf>();
+  // The last leaf used: the DMA API maps page after page into the same leaf,
+  // so most lookups skip the Map.
+  #lastKey = -1;
+  #lastLeaf: Leaf | undefined;
   #ptes = 0;
   readonly #alloc: KernelAllocator;
   readonly #what: string;
@@ -56,7 +60,7 @@ export class IoPageTable {
     if (npages === 1) {
       // One page (the DMA API's common case): no loop bookkeeping.
       const key = Math.floor(iovaPfn / LEAF_ENTRIES);
-      const leaf = this.#leaves.get(key) ?? this.#newLeaf(key);
+      const leaf = key === this.#lastKey ? this.#lastLeaf! : this.#leaf(key);
       if (!leaf) return 0;
       const idx = iovaPfn - key * LEAF_ENTRIES;
       if (leaf.phys[idx] !== 0) {
@@ -73,7 +77,7 @@ export class IoPageTable {
     while (done < npages) {
       const pfn = iovaPfn + done;
       const key = Math.floor(pfn / LEAF_ENTRIES);
-      const leaf = this.#leaves.get(key) ?? this.#newLeaf(key);
+      const leaf = key === this.#lastKey ? this.#lastLeaf! : this.#leaf(key);
       if (!leaf) return done;
       let idx = pfn - key * LEAF_ENTRIES;
       const end = Math.min(LEAF_ENTRIES, idx + (npages - done));
@@ -91,6 +95,16 @@ export class IoPageTable {
       }
     }
     return done;
+  }
+
+  /** The leaf for `key`, allocated if absent (then cached as the last one used). */
+  #leaf(key: number): Leaf | undefined {
+    const leaf = this.#leaves.get(key) ?? this.#newLeaf(key);
+    if (leaf) {
+      this.#lastKey = key;
+      this.#lastLeaf = leaf;
+    }
+    return leaf;
   }
 
   /** Allocates the leaf for `key`; undefined (and `lastError` ENOMEM) when the allocation fails. */
@@ -124,7 +138,13 @@ export class IoPageTable {
         this.#ptes--;
         done++;
       }
-      if (leaf.count === 0) this.#leaves.delete(key);
+      if (leaf.count === 0) {
+        this.#leaves.delete(key);
+        if (key === this.#lastKey) {
+          this.#lastKey = -1;
+          this.#lastLeaf = undefined;
+        }
+      }
     }
     return done;
   }

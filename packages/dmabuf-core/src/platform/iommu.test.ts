@@ -45,6 +45,11 @@ describe("iommu", () => {
       { desc: "range wrapping 2^64", iova: U64 - 0x1000n, pa: 0x10_0000n, size: 0x2000n, errno: "EINVAL", wide: true },
       { desc: "range ending exactly at 2^64", iova: U64 - 0x2000n, pa: 0x10_0000n, size: 0x2000n, errno: undefined, wide: true },
       { desc: "above 2^53", iova: (1n << 60n) + 0x1000n, pa: 0x10_0000n, size: 0x3000n, errno: undefined, wide: true },
+      // The number path (below 2^52) checks alignment on the low 32 bits: values past 2^32 and 2^40.
+      { desc: "iova past 2^40, unaligned in its low bits", iova: (1n << 40n) + 0x10_0800n, pa: 0x10_0000n, size: 0x1000n, errno: "EINVAL" },
+      { desc: "paddr past 2^44, unaligned", iova: 0x1000n, pa: (1n << 44n) + 0x8n, size: 0x1000n, errno: "EINVAL" },
+      { desc: "size of 4 GiB + 2 KiB", iova: 0x1000n, pa: 0x10_0000n, size: (1n << 32n) + 0x800n, errno: "EINVAL" },
+      { desc: "iova 2^47 - 2 pages, paddr past 2^51, aligned", iova: (1n << 47n) - 0x2000n, pa: (1n << 51n) + 0x7_0000_3000n, size: 0x2000n, errno: undefined },
     ])("$desc", ({ iova, pa, size, errno, wide }) => {
       const { k } = boot();
       const iommu = k.platform.iommu!;

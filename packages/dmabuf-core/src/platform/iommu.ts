@@ -198,7 +198,8 @@ export class Iommu implements LeakSource {
   mapSafe(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
     const pt = domain.pgtable;
     if (!pt) throw new KernelError("EINVAL", "iommu_map", `${domain.type} is not a paging domain`);
-    if (size === 0 || (iova % 4096) + (paddr % 4096) + (size % 4096) !== 0) {
+    // `>>> 0`: mod 2^32, exact below 2^53, cheaper than `%` on large doubles.
+    if (size === 0 || (((iova >>> 0) | (paddr >>> 0) | (size >>> 0)) & 4095) !== 0) {
       throw new KernelError("EINVAL", "iommu_map", `unaligned: iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)} min_pagesz 0x1000`);
     }
     const g = domain.geometry;

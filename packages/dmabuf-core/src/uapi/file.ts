@@ -26,6 +26,13 @@ export interface FileOperations {
   unlockedIoctl?(file: File, cmd: number, arg: UserArg): number;
   /** `mmap`: `sys_mmap()` after the VMA is set up; may set `vma.ops`, flags, page protection. Throws to refuse. */
   mmap?(file: File, vma: VmArea): void;
+  /**
+   * `read` at a position (`pread64()`): fills `buf` from byte `pos` and returns
+   * the number of bytes read. Throws `KernelError` to fail.
+   */
+  read?(file: File, buf: Uint8Array, pos: bigint): number;
+  /** `write` at a position (`pwrite64()`): returns the number of bytes written. Throws `KernelError` to fail. */
+  write?(file: File, data: Uint8Array, pos: bigint): number;
   /** `release`: the last `fput()`. */
   release?(file: File): void;
 }

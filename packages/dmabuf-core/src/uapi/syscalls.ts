@@ -89,6 +89,46 @@ export class UserSyscalls {
   }
 
   /**
+   * `pread64(fd, buf, buf.length, offset)`: the bytes read into `buf`, or
+   * `-errno`: `EBADF` (no such fd, or not open for reading), `EINVAL`
+   * (negative offset, or the file has no `read`), else the driver's result.
+   */
+  pread(fd: number, buf: Uint8Array, offset: bigint | number): number {
+    return this.#call("pread64", () => {
+      const pos = BigInt(offset);
+      const f = this.task.files.fget(fd);
+      try {
+        if (!(f.mode & FMODE_READ)) throw new KernelError("EBADF", "pread64", "not open for reading");
+        if (pos < 0n) throw new KernelError("EINVAL", "pread64", "negative offset");
+        if (!f.fops.read) throw new KernelError("EINVAL", "pread64", `${f.fops.name} has no read`);
+        return f.fops.read(f, buf, pos);
+      } finally {
+        f.put();
+      }
+    });
+  }
+
+  /**
+   * `pwrite64(fd, data, data.length, offset)`: the bytes written, or
+   * `-errno`: `EBADF` (no such fd, or not open for writing), `EINVAL`
+   * (negative offset, or the file has no `write`), else the driver's result.
+   */
+  pwrite(fd: number, data: Uint8Array, offset: bigint | number): number {
+    return this.#call("pwrite64", () => {
+      const pos = BigInt(offset);
+      const f = this.task.files.fget(fd);
+      try {
+        if (!(f.mode & FMODE_WRITE)) throw new KernelError("EBADF", "pwrite64", "not open for writing");
+        if (pos < 0n) throw new KernelError("EINVAL", "pwrite64", "negative offset");
+        if (!f.fops.write) throw new KernelError("EINVAL", "pwrite64", `${f.fops.name} has no write`);
+        return f.fops.write(f, data, pos);
+      } finally {
+        f.put();
+      }
+    });
+  }
+
+  /**
    * `mmap(NULL, len, prot, flags, fd, offset)`: the mapped address, or a
    * negative errno as a bigint.
    */

@@ -286,4 +286,47 @@ describe("uapi", () => {
       expect(k.init.sys.mmap(0x1000, PROT_READ, MAP_SHARED, k.init.sys.open("/dev/n", O_RDWR))).toBe(BigInt(E("ENODEV")));
     });
   });
+
+  describe("pread64 / pwrite64", () => {
+    const store = new Uint8Array(16);
+    beforeEach(() => {
+      store.fill(0);
+      k.devfs.register("rw", {
+        fops: {
+          name: "rw",
+          read: (_f, buf, pos) => {
+            if (pos >= BigInt(store.length)) throw new KernelError("EINVAL", "rw_read");
+            const n = Math.min(buf.length, store.length - Number(pos));
+            buf.set(store.subarray(Number(pos), Number(pos) + n));
+            return n;
+          },
+          write: (_f, data, pos) => {
+            store.set(data, Number(pos));
+            return data.length;
+          },
+        },
+      });
+      k.devfs.register("none", { fops: { name: "none" } });
+    });
+
+    it("write then read at an offset", () => {
+      const fd = k.init.sys.open("/dev/rw", O_RDWR);
+      expect(k.init.sys.pwrite(fd, Uint8Array.of(1, 2, 3), 4n)).toBe(3);
+      const buf = new Uint8Array(4);
+      expect(k.init.sys.pread(fd, buf, 3)).toBe(4);
+      expect(buf).toEqual(Uint8Array.of(0, 1, 2, 3));
+    });
+
+    it.each([
+      { desc: "pread of a bad fd", call: (kk: Kernel) => kk.init.sys.pread(99, new Uint8Array(1), 0), ret: E("EBADF") },
+      { desc: "pread of a write-only file", call: (kk: Kernel) => kk.init.sys.pread(kk.init.sys.open("/dev/rw", 1), new Uint8Array(1), 0), ret: E("EBADF") },
+      { desc: "pwrite of a read-only file", call: (kk: Kernel) => kk.init.sys.pwrite(kk.init.sys.open("/dev/rw", O_RDONLY), new Uint8Array(1), 0), ret: E("EBADF") },
+      { desc: "pread at a negative offset", call: (kk: Kernel) => kk.init.sys.pread(kk.init.sys.open("/dev/rw", O_RDWR), new Uint8Array(1), -1), ret: E("EINVAL") },
+      { desc: "pread of a file without read", call: (kk: Kernel) => kk.init.sys.pread(kk.init.sys.open("/dev/none", O_RDWR), new Uint8Array(1), 0), ret: E("EINVAL") },
+      { desc: "pwrite of a file without write", call: (kk: Kernel) => kk.init.sys.pwrite(kk.init.sys.open("/dev/none", O_RDWR), new Uint8Array(1), 0), ret: E("EINVAL") },
+      { desc: "the driver's errno", call: (kk: Kernel) => kk.init.sys.pread(kk.init.sys.open("/dev/rw", O_RDWR), new Uint8Array(1), 99), ret: E("EINVAL") },
+    ])("$desc → $ret", ({ call, ret }) => {
+      expect(call(k)).toBe(ret);
+    });
+  });
 });

@@ -18,6 +18,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufMapAttachment, dmaBufMapAttachmentUnlocked, dmaBufUnmapAttachment, dmaBufUnmapAttachmentUnlocked } from "../dma-buf-sgt.js";
 import { dmaBufSgtModule } from "../module.js";
+import { dmaBufSgtRoute } from "../dma-buf-mapping.js";
 import type { SgTable } from "../scatterlist.js";
 import { sgtDmaRead, sgtDmaWrite } from "./sgt-importer-dma.js";
 
@@ -158,10 +159,13 @@ export class CompatDynamicImporter {
   }
 }
 
-function route(sgt: SgTable | null, dev: Device): string | undefined {
-  if (!sgt || sgt.nents === 0) return undefined;
-  // A page-less table is MMIO: the exporter chose the P2P route; report what the DMA address is.
-  return dev.iommuGroup?.defaultDomain.type === "IOMMU_DOMAIN_DMA" ? "dma-iommu" : "dma-direct";
+/**
+ * The P2P map type behind a table from `dma_buf_phys_vec_to_sgt()` (an MMIO
+ * exporter); undefined for page-backed tables, where P2P does not apply.
+ */
+function route(sgt: SgTable | null): string | undefined {
+  const r = sgt ? dmaBufSgtRoute(sgt) : undefined;
+  return r === undefined ? undefined : r === "bus-addr" ? "BUS_ADDR" : "THRU_HOST_BRIDGE";
 }
 
 /** Conformance fixture: the unconverted static importer on the importer slot. */
@@ -179,7 +183,7 @@ export const compatStaticImporterFixture: ImporterFixture = {
       get mapped() {
         return imp.sgt !== null;
       },
-      route: () => route(imp.sgt, dev),
+      route: () => route(imp.sgt),
       dmaRead(offset, len) {
         if (!imp.sgt) throw new KernelError("ENXIO", "compat_static_importer", "not mapped");
         return sgtDmaRead(dev, imp.sgt, offset, len);
@@ -209,7 +213,7 @@ export const compatDynamicImporterFixture: ImporterFixture = {
       get mapped() {
         return imp.sgt !== null;
       },
-      route: () => route(imp.sgt, dev),
+      route: () => route(imp.sgt),
       dmaRead: (offset, len) => sgtDmaRead(dev, imp.ensureMapped(), offset, len),
       dmaWrite: (offset, data) => sgtDmaWrite(dev, imp.ensureMapped(), offset, data),
       staleDmaRead(len) {

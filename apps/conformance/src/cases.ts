@@ -1,0 +1,74 @@
+import { Kernel, TOPOLOGY_NAMES, buildTopology, topologyKernelOptions, type Topology, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import type { FixtureSet } from "./discovery.js";
+import type { CaseSpec } from "./types.js";
+
+/** Filters of a run: comma-separated names with `*` wildcards. */
+export interface CaseFilter {
+  readonly exporter?: string;
+  readonly importer?: string;
+  readonly topology?: string;
+  /** Include the non-pair scenarios (default true). */
+  readonly scenarios?: boolean;
+}
+
+function matcher(pattern: string | undefined): (name: string) => boolean {
+  if (!pattern) return () => true;
+  const res = pattern
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`));
+  return (name) => res.some((r) => r.test(name));
+}
+
+/** One scratch machine per topology, for placement questions only. */
+function scratchTopologies(): Map<TopologyName, Topology> {
+  const m = new Map<TopologyName, Topology>();
+  for (const name of TOPOLOGY_NAMES) m.set(name, buildTopology(new Kernel(topologyKernelOptions(name)), name));
+  return m;
+}
+
+/**
+ * Every case the fixtures can be placed in: (topology, exporter, importer)
+ * for each pair whose fixtures are placeable on the topology, then the
+ * scenarios. Sorted by id, so a run and its shards see the same order.
+ */
+export function enumerateCases(set: FixtureSet, filter: CaseFilter = {}): CaseSpec[] {
+  const topo = matcher(filter.topology);
+  const exp = matcher(filter.exporter);
+  const imp = matcher(filter.importer);
+  const topologies = scratchTopologies();
+  const cases: CaseSpec[] = [];
+  for (const name of TOPOLOGY_NAMES) {
+    if (!topo(name)) continue;
+    const t = topologies.get(name)!;
+    for (const e of set.exporters) {
+      if (!exp(e.fixture.name) || !e.fixture.placeable(t)) continue;
+      for (const i of set.importers) {
+        if (!imp(i.fixture.name) || !i.fixture.placeable(t)) continue;
+        cases.push({
+          id: `${name}/${e.fixture.name}/${i.fixture.name}`,
+          topology: name,
+          exporter: e.fixture.name,
+          importer: i.fixture.name,
+          scenario: "lifecycle",
+          packages: [...new Set([e.package, i.package])],
+        });
+      }
+    }
+  }
+  if (filter.scenarios !== false && !filter.exporter && !filter.importer) {
+    for (const s of set.scenarios) {
+      if (!topo(s.fixture.topology)) continue;
+      cases.push({ id: `${s.fixture.topology}/${s.fixture.name}`, topology: s.fixture.topology, exporter: null, importer: null, scenario: s.fixture.name, packages: [s.package] });
+    }
+  }
+  return cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** A 32-bit seed for a case, from the run's seed and the case id (FNV-1a). */
+export function caseSeed(runSeed: number, id: string): number {
+  let h = (0x811c9dc5 ^ runSeed) >>> 0;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}

@@ -1,0 +1,13 @@
+import type { CaseResult } from "../types.js";
+
+/** A cell's text: the negotiated type and route, the stopping errno and step, or a scenario's outcome. */
+export function cellLabel(c: CaseResult): string {
+  const a = c.actual;
+  if (c.exporter === null) return a.outcome ?? (a.errno ? `${a.errno}@${a.step ?? "?"}` : "-");
+  if (a.errno) return `${a.errno}@${a.step ?? "?"}`;
+  if (!a.mapType) return "-";
+  return a.p2p ? `${a.mapType}/${a.p2p}` : a.mapType;
+}
+
+/** One-character status marks. */
+export const STATUS_MARK: Record<CaseResult["status"], string> = { pass: "✓", fail: "✗", skip: "-", unverified: "?" };

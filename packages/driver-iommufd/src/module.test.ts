@@ -1,0 +1,85 @@
+import "reflect-metadata";
+import { describe, expect, it } from "vitest";
+import { Kernel, KernelError, O_RDWR, VMLINUX_EXPORTS, modpost, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
+import { DMA_BUF_PAL_MAP_PHYS, dmaBufPalModule } from "@dmabuf-sdk/map-pal";
+import { compatDynamicImporterModule, compatExporterModule, compatStaticImporterModule, dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
+import { vfioPciModule } from "@dmabuf-sdk/driver-vfio-pci";
+import * as iommufdPackage from "@dmabuf-sdk/driver-iommufd";
+import { iommufdModule } from "@dmabuf-sdk/driver-iommufd";
+
+function reachable(root: unknown, depth = 5, seen = new Set<unknown>()): Set<unknown> {
+  if (root === null || (typeof root !== "object" && typeof root !== "function") || seen.has(root) || depth < 0) return seen;
+  seen.add(root);
+  for (const key of Reflect.ownKeys(root as object)) {
+    const d = Object.getOwnPropertyDescriptor(root, key);
+    if (d && "value" in d) reachable(d.value, depth - 1, seen);
+  }
+  return seen;
+}
+
+/** The modules named and everything they require, dependencies first. */
+function withRequires(mods: readonly KernelModule[], out: KernelModule[] = []): KernelModule[] {
+  for (const m of mods) {
+    if (out.includes(m)) continue;
+    withRequires(m.requires ?? [], out);
+    out.push(m);
+  }
+  return out;
+}
+
+const ALL: readonly KernelModule[] = withRequires([dmaBufSgtModule, dmaBufPalModule, compatExporterModule, compatStaticImporterModule, compatDynamicImporterModule, vfioPciModule, iommufdModule]);
+
+describe("iommufd is the only module that uses dma_buf_pal_map_phys", () => {
+  it("of every module descriptor in the tree, only iommufd links it, and the loader grants it", () => {
+    expect(ALL.filter((m) => (m.uses ?? []).some((u) => (typeof u === "string" ? u : u.name) === DMA_BUF_PAL_MAP_PHYS.name)).map((m) => m.name)).toEqual(["iommufd"]);
+    const k = new Kernel();
+    for (const m of ALL) k.modprobe(m);
+    expect(k.modules.find("dma_buf_mapping_pal")!.usedBy).toEqual(expect.arrayContaining(["iommufd", "vfio-pci"]));
+    expect(modpost({ modules: ALL, vmlinux: VMLINUX_EXPORTS }).errors).toEqual([]);
+  });
+
+  it("the same driver under another name does not load: EINVAL and the kernel's two messages", () => {
+    const k = new Kernel();
+    k.modprobe(dmaBufPalModule);
+    let err: unknown;
+    try {
+      k.loadModule({ ...iommufdModule, name: "iommufd_clone", requires: [] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).errno).toBe("EINVAL");
+    expect(k.printk.contains("iommufd_clone: module uses symbol (dma_buf_pal_map_phys) from namespace module:iommufd, but does not import it.")).toBe(true);
+    expect(k.printk.contains("iommufd_clone: Unknown symbol dma_buf_pal_map_phys (err -22)")).toBe(true);
+    expect(k.devfs.lookup("iommu")).toBeUndefined();
+  });
+
+  it("nothing reachable from the iommufd package's entry point is the function", () => {
+    const k = new Kernel();
+    k.modprobe(iommufdModule);
+    const fn = k.modules.find("iommufd")!.container.resolve(DMA_BUF_PAL_MAP_PHYS.token);
+    expect(typeof fn).toBe("function");
+    expect(reachable(iommufdPackage).has(fn)).toBe(false);
+  });
+
+  it("iommufd's own exports are ordinary IOMMUFD-namespace symbols", () => {
+    const k = new Kernel();
+    k.modprobe(iommufdModule);
+    expect(k.modules.lookup("iommufd_device_bind")).toEqual({ decl: { name: "iommufd_device_bind", license: "GPL", namespace: "IOMMUFD" }, owner: "iommufd" });
+    let got: unknown;
+    k.loadModule({ name: "vfio", license: "GPL", importNs: ["IOMMUFD"], uses: ["iommufd_device_bind"], init: (ctx) => (got = ctx.symbol("iommufd_device_bind")) });
+    expect(got).toBe(iommufdPackage.iommufdDeviceBind);
+  });
+
+  it("an open /dev/iommu holds the module; unloading afterwards removes the node and forgets the function", () => {
+    const k = new Kernel();
+    k.modprobe(iommufdModule);
+    const fd = k.init.sys.open("/dev/iommu", O_RDWR);
+    expect(fd).toBeGreaterThanOrEqual(0);
+    expect(() => k.unloadModule("iommufd")).toThrow(expect.objectContaining({ errno: "EAGAIN" }));
+    k.init.sys.close(fd);
+    k.unloadModule("iommufd");
+    expect(k.init.sys.open("/dev/iommu", O_RDWR)).toBe(-2);
+    expect(k.leakReport().text()).toBe("");
+  });
+});

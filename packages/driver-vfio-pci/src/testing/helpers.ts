@@ -1,0 +1,128 @@
+// Test-only helpers (not built into dist).
+import { expect } from "vitest";
+import {
+  Kernel,
+  O_CLOEXEC,
+  O_RDWR,
+  UserStruct,
+  buildTopology,
+  dmaBufGet,
+  errnoName,
+  topologyKernelOptions,
+  type DmaBuf,
+  type Task,
+  type Topology,
+  type TopologyName,
+  type TopologyOptions,
+} from "@dmabuf-sdk/dmabuf-core";
+import {
+  PCI_PM_CTRL,
+  VFIO_DEVICE_FEATURE,
+  VFIO_DEVICE_FEATURE_DMA_BUF,
+  VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_SET,
+  VFIO_PCI_CONFIG_REGION_INDEX,
+  VFIO_PCI_PM_CAP,
+  vfioDeviceFeature,
+  vfioDeviceFeatureDmaBuf,
+  vfioDeviceFeatureDmaBufRevoke,
+  vfioPciIndexToOffset,
+  vfioPciModule,
+  vfioPciProbe,
+  vfioWriteCommand,
+  type VfioDeviceFeatureDmaBuf,
+  type VfioPciCoreDevice,
+  type VfioPciDmaBuf,
+  type VfioPciProbeOptions,
+  type VfioRegionDmaRange,
+} from "@dmabuf-sdk/driver-vfio-pci";
+
+export const P = 0x1000n;
+
+export interface Env {
+  readonly k: Kernel;
+  readonly t: Topology;
+  readonly vdev: VfioPciCoreDevice;
+  readonly user: Task;
+  /** The device fd of `user` (cdev), or -1 when not opened. */
+  readonly devFd: number;
+}
+
+/** A kernel on topology `name` with vfio-pci bound to the exporter slot and opened by a VMM process. */
+export function boot(name: TopologyName = "same-switch", opts: { topo?: TopologyOptions; probe?: VfioPciProbeOptions; beforeOpen?: (t: Topology) => void; open?: boolean } = {}): Env {
+  const k = new Kernel(topologyKernelOptions(name));
+  const t = buildTopology(k, name, opts.topo);
+  k.modprobe(vfioPciModule);
+  const vdev = vfioPciProbe(k, t.exporterSlot, opts.probe);
+  opts.beforeOpen?.(t);
+  const user = k.fork({ comm: "vmm" });
+  const devFd = opts.open === false ? -1 : user.sys.open(vdev.cdevPath, O_RDWR);
+  if (opts.open !== false) expect(devFd).toBeGreaterThanOrEqual(0);
+  return { k, t, vdev, user, devFd };
+}
+
+/** `VFIO_DEVICE_FEATURE(GET | DMA_BUF)` with the given request; returns the syscall result. */
+export function exportRaw(e: Env, req: Partial<VfioDeviceFeatureDmaBuf> & { ranges: readonly VfioRegionDmaRange[] }, devFd = e.devFd): number {
+  return e.user.sys.ioctl(devFd, VFIO_DEVICE_FEATURE, vfioDeviceFeature(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF, vfioDeviceFeatureDmaBuf({ regionIndex: 0, openFlags: O_RDWR | O_CLOEXEC, ...req })));
+}
+
+/** Exports and returns the fd and the buffer (a reference of the test's own is not taken). */
+export function exportBuf(e: Env, ranges: readonly VfioRegionDmaRange[] = [{ offset: 0n, length: 4n * P }], regionIndex = 0, devFd = e.devFd): { fd: number; dmabuf: DmaBuf<VfioPciDmaBuf>; priv: VfioPciDmaBuf } {
+  const fd = exportRaw(e, { ranges, regionIndex }, devFd);
+  if (fd < 0) throw new Error(`export failed: ${errnoName(fd)}`);
+  const dmabuf = e.k.runAs(e.user, () => dmaBufGet(e.k, fd)) as DmaBuf<VfioPciDmaBuf>;
+  dmabuf.file.put(); // the fd keeps it; tests look at it through the fd's reference
+  return { fd, dmabuf, priv: dmabuf.priv };
+}
+
+/** Clears or sets PCI_COMMAND.MEMORY through the config region. */
+export function setMemory(e: Env, on: boolean, devFd = e.devFd): void {
+  expect(vfioWriteCommand(e.user, devFd, on)).toBe(2);
+}
+
+/** Writes the power state to PMCSR. */
+export function setPowerState(e: Env, state: 0 | 3, devFd = e.devFd): void {
+  const v = UserStruct.alloc(2);
+  v.view.setUint16(0, state, true);
+  expect(e.user.sys.pwrite(devFd, v.bytes, vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(VFIO_PCI_PM_CAP + PCI_PM_CTRL))).toBe(2);
+}
+
+/** `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE` of `fd`: the syscall result. */
+export function revokeRaw(e: Env, fd: number, devFd = e.devFd): number {
+  return e.user.sys.ioctl(devFd, VFIO_DEVICE_FEATURE, vfioDeviceFeature(VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE, vfioDeviceFeatureDmaBufRevoke(fd)));
+}
+
+/** A recognisable byte pattern. */
+export function pattern(n: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + (i >> 12)) & 0xff);
+}
+
+/** Writes `data` at BAR offset `off` through the device fd's BAR region. */
+export function barWrite(e: Env, bar: number, off: bigint, data: Uint8Array, devFd = e.devFd): void {
+  expect(e.user.sys.pwrite(devFd, data, vfioPciIndexToOffset(bar) + off)).toBe(data.length);
+}
+
+/** Reads `len` bytes at BAR offset `off` through the device fd's BAR region. */
+export function barRead(e: Env, bar: number, off: bigint, len: number, devFd = e.devFd): Uint8Array {
+  const buf = new Uint8Array(len);
+  expect(e.user.sys.pread(devFd, buf, vfioPciIndexToOffset(bar) + off)).toBe(len);
+  return buf;
+}
+
+/** Closes everything the test's process holds and checks the machine is clean. */
+export function teardown(e: Env): void {
+  e.k.exitTask(e.user, 0);
+  e.k.clock.flush();
+  expect(e.k.leakReport().text()).toBe("");
+  expect(e.vdev.registrations).toBe(1);
+  expect(e.vdev.openCount).toBe(0);
+  expect(e.k.lockdep.reports()).toEqual([]);
+  expect(e.k.oopses()).toEqual([]);
+}
+
+/** Expects `ret` to be `-errno` of `name`. */
+export function expectErrno(ret: number | bigint, name: string): void {
+  expect(errnoName(Number(ret)) ?? ret).toBe(name);
+  expect(Number(ret)).toBeLessThan(0);
+}

@@ -1,0 +1,149 @@
+import {
+  KernelError,
+  XE_LMEM_BAR,
+  pcimP2pdmaInit,
+  type Kernel,
+  type LoadedModule,
+  type PciBar,
+  type PciDev,
+  type PhysRegionBacking,
+} from "@dmabuf-sdk/dmabuf-core";
+import type { XeBo } from "./xe-bo.js";
+import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
+import { XeVram } from "./xe-ttm-vram-mgr.js";
+
+/** `LMEM_BAR` (regs/xe_bars.h): the BAR through which the CPU and peers reach VRAM. */
+export const LMEM_BAR = XE_LMEM_BAR;
+/** `XE_PAGE_SIZE`: the GPU page. */
+export const XE_PAGE_SIZE = 4096;
+/** PCI device ids the model's `xe_pci_table` binds (a Battlemage PF). VFs are left to vfio-pci. */
+export const XE_PCI_IDS: readonly { readonly vendor: number; readonly device: number }[] = [{ vendor: 0x8086, device: 0xe20b }];
+
+/** SR-IOV mode of the driver (`xe->sriov.__mode`). */
+export type XeSriovMode = "XE_SRIOV_MODE_NONE" | "XE_SRIOV_MODE_PF";
+
+/** Options of {@link xeDeviceProbe}. */
+export interface XeProbeOptions {
+  /**
+   * Enter SR-IOV PF mode (`max_vfs` > 0). Default: when the function has an
+   * SR-IOV capability with VFs enabled.
+   */
+  readonly sriov?: boolean;
+  /** PF mode: provisioning of the VFs' LMEM at probe (see `xeSriovPfInit`). */
+  readonly pf?: XeSriovPfOptions;
+}
+
+/**
+ * `struct xe_device` of a discrete Xe GPU with one tile: its PCI function,
+ * VRAM behind the LMEM BAR (the BAR maps all of VRAM: offset X is DPA
+ * `dpaBase + X`), the buffer objects it owns, and in SR-IOV PF mode the VF
+ * configurations.
+ */
+export class XeDevice {
+  readonly kernel: Kernel;
+  /** The PCI function (`to_pci_dev(xe->drm.dev)`). */
+  readonly pdev: PciDev;
+  /** VRAM of tile 0 and its manager. */
+  readonly vram: XeVram;
+  /** `LMEM_BAR` of the function. */
+  readonly lmemBar: PciBar;
+  /** PF state when in `XE_SRIOV_MODE_PF`. */
+  sriovPf: XeSriovPf | null = null;
+  /** Live buffer objects, least recently placed first (the VRAM eviction LRU). */
+  readonly bos = new Set<XeBo>();
+  /** @internal the LMEM BAR's backing before probe */
+  readonly _savedBacking: PhysRegionBacking;
+
+  constructor(pdev: PciDev, lmemBar: PciBar) {
+    this.kernel = pdev.kernel;
+    this.pdev = pdev;
+    this.lmemBar = lmemBar;
+    this.vram = new XeVram(pdev.kernel, lmemBar.size);
+    this._savedBacking = lmemBar.backing;
+  }
+
+  /** `IS_SRIOV_PF(xe)`. */
+  get sriovMode(): XeSriovMode {
+    return this.sriovPf ? "XE_SRIOV_MODE_PF" : "XE_SRIOV_MODE_NONE";
+  }
+
+  /** The module that owns the driver's dma-bufs. */
+  get module(): LoadedModule {
+    const m = this.kernel.modules.find("xe");
+    if (!m) throw new KernelError("ENODEV", "xe", "module xe is not loaded");
+    return m;
+  }
+
+  /** `xe <pci name>`, for messages. */
+  toString(): string {
+    return `xe ${this.pdev.name}`;
+  }
+}
+
+const DEVICES = new WeakMap<PciDev, XeDevice>();
+const BY_KERNEL = new WeakMap<Kernel, Set<XeDevice>>();
+
+/** The Xe device bound to `pdev` (`pci_get_drvdata()`), if any. */
+export function xeDeviceOf(pdev: PciDev): XeDevice | undefined {
+  return DEVICES.get(pdev);
+}
+
+/** Every Xe device of a kernel, in probe order. */
+export function xeDevices(kernel: Kernel): XeDevice[] {
+  return [...(BY_KERNEL.get(kernel) ?? [])];
+}
+
+/** Does `xe_pci_table` list this function (a PF; VFs are not bound by the PF driver)? */
+export function xePciMatch(pdev: PciDev): boolean {
+  return !pdev.isVirtfn && XE_PCI_IDS.some((id) => id.vendor === pdev.vendor && id.device === pdev.device);
+}
+
+/**
+ * `xe_pci_probe()`: binds the driver to `pdev` (the module must be loaded;
+ * fixtures bind any endpoint this way, as `driver_override` does). VRAM is
+ * the LMEM BAR's size, and the BAR is made to decode onto VRAM. In PF mode
+ * the VFs' LMEM is provisioned. Errors, nothing left behind:
+ * `ENODEV` (module not loaded, no memory LMEM BAR), `EBUSY` (already bound),
+ * `ENOMEM`/`ENOSPC` (allocations).
+ */
+export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice {
+  const k = pdev.kernel;
+  if (!k.modules.find("xe")) throw new KernelError("ENODEV", "xe_pci_probe", "module xe is not loaded");
+  if (pdev.driver) throw new KernelError("EBUSY", "xe_pci_probe", `${pdev.name} is bound to ${pdev.driver}`);
+  const bar = pdev.bars[LMEM_BAR];
+  if (!bar || bar.type !== "mem") throw new KernelError("ENODEV", "xe_pci_probe", `${pdev.name} has no memory BAR${LMEM_BAR}`);
+  k.alloc.kzalloc("xe_device");
+  pcimP2pdmaInit(k.alloc, pdev);
+  const xe = new XeDevice(pdev, bar);
+  const vram = xe.vram;
+  bar.backing = { page: (i, w) => vram.page(i, w) };
+  pdev.driver = "xe";
+  DEVICES.set(pdev, xe);
+  let set = BY_KERNEL.get(k);
+  if (!set) BY_KERNEL.set(k, (set = new Set()));
+  set.add(xe);
+  if (opts.sriov ?? (pdev.sriov !== null && pdev.sriov.vfs.length > 0)) {
+    try {
+      xeSriovPfInit(xe, opts.pf);
+    } catch (e) {
+      xeDeviceRemove(xe);
+      throw e;
+    }
+  }
+  k.printk.info(`xe ${pdev.name}: [drm] VRAM: ${vram.size >> 20n} MiB${xe.sriovPf ? `, SR-IOV PF with ${xe.sriovPf.totalVfs} VFs` : ""}`);
+  return xe;
+}
+
+/**
+ * `xe_pci_remove()`: unprovisions the VFs (PF mode), unbinds and gives the
+ * LMEM BAR its old backing. Buffer objects still alive WARN (they keep the
+ * memory they hold).
+ */
+export function xeDeviceRemove(xe: XeDevice): void {
+  if (xe.sriovPf) xeSriovPfFini(xe);
+  if (xe.bos.size) xe.kernel.warn(`xe ${xe.pdev.name}: ${xe.bos.size} buffer object(s) alive at remove`);
+  xe.lmemBar.backing = xe._savedBacking;
+  xe.pdev.driver = undefined;
+  DEVICES.delete(xe.pdev);
+  BY_KERNEL.get(xe.kernel)?.delete(xe);
+}

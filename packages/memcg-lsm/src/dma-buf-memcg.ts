@@ -1,0 +1,31 @@
+import { PAGE_SIZE, pageAlign, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
+import { memCgroupPut, memCgroupUnchargeDmabuf, type MemCgroup } from "./memcontrol.js";
+
+const MEMCG = new WeakMap<DmaBuf, MemCgroup>();
+
+/**
+ * `dmabuf->memcg` (patch 1/5): the memcg the buffer is charged to, or null.
+ * Set once, at allocation; sharing the buffer never moves the charge.
+ */
+export function dmaBufMemcg(dmabuf: DmaBuf): MemCgroup | null {
+  return MEMCG.get(dmabuf) ?? null;
+}
+
+/**
+ * Records a successful charge as `dmabuf->memcg = memcg` (the buffer takes
+ * over the caller's css reference) and arranges for `dma_buf_release()` to
+ * uncharge `PAGE_ALIGN(size) / PAGE_SIZE` pages and put the memcg before the
+ * exporter's `release`: once, when the last reference goes away.
+ */
+export function dmaBufSetMemcg(dmabuf: DmaBuf, memcg: MemCgroup): void {
+  if (MEMCG.has(dmabuf)) {
+    dmabuf.kernel.warn(`dma-buf ino ${dmabuf.ino} is already charged to ${MEMCG.get(dmabuf)!.cgroup.path}`);
+    return;
+  }
+  MEMCG.set(dmabuf, memcg);
+  dmabuf.onRelease(() => {
+    MEMCG.delete(dmabuf);
+    memCgroupUnchargeDmabuf(memcg, Number(pageAlign(dmabuf.size) / BigInt(PAGE_SIZE)));
+    memCgroupPut(memcg);
+  });
+}
