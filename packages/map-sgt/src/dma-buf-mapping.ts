@@ -129,12 +129,7 @@ export function dmaBufPhysVecToSgt(
 
   let nents = 0;
   if (useIova) nents = entriesFor(size);
-  else
-    for (let i = 0; i < nrRanges; i++) {
-      const len = physVec[i]!.len;
-      // A range that fits one entry is the common case (bigint compares are cheap).
-      nents += len <= UINT_MAX_N && len !== 0n ? 1 : entriesFor(len);
-    }
+  else for (let i = 0; i < nrRanges; i++) nents += entriesFor(physVec[i]!.len);
 
   let sgt: SgTable;
   try {

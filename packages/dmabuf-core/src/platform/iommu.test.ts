@@ -50,7 +50,7 @@ describe("iommu", () => {
       { desc: "paddr past 2^44, unaligned", iova: 0x1000n, pa: (1n << 44n) + 0x8n, size: 0x1000n, errno: "EINVAL" },
       { desc: "size of 4 GiB + 2 KiB", iova: 0x1000n, pa: 0x10_0000n, size: (1n << 32n) + 0x800n, errno: "EINVAL" },
       { desc: "iova 2^47 - 2 pages, paddr past 2^51, aligned", iova: (1n << 47n) - 0x2000n, pa: (1n << 51n) + 0x7_0000_3000n, size: 0x2000n, errno: undefined },
-    ])("$desc", ({ iova, pa, size, errno, wide }) => {
+])("$desc", ({ iova, pa, size, errno, wide }) => {
       const { k } = boot();
       const iommu = k.platform.iommu!;
       const d = iommu.domainAlloc("IOMMU_DOMAIN_UNMANAGED", "test", wide ? { apertureStart: 0n, apertureEnd: U64 - 1n } : undefined);
@@ -66,6 +66,20 @@ describe("iommu", () => {
       expect(iommu.iovaToPhys(d, iova + size - 1n)).toBe(pa + size - 1n);
       expect(iommu.unmap(d, iova, size)).toBe(size);
       expect(iommu.iovaToPhys(d, iova)).toBe(0n);
+    });
+
+    it.each([
+      { desc: "NaN iova", iova: NaN, pa: 0x10_0000, size: 0x1000 },
+      { desc: "NaN paddr", iova: 0x1000, pa: NaN, size: 0x1000 },
+      { desc: "negative iova", iova: -0x1000, pa: 0x10_0000, size: 0x1000 },
+      { desc: "negative size", iova: 0x1000, pa: 0x10_0000, size: -0x1000 },
+      { desc: "iova unaligned past 2^32", iova: 2 ** 33 + 0x200, pa: 0x10_0000, size: 0x1000 },
+    ])("mapSafe (number path): $desc → EINVAL, nothing installed", ({ iova, pa, size }) => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      expect(() => iommu.mapSafe(d, iova, pa, size, IOMMU_READ)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
+      expect(d.pgtable!.ptes).toBe(0);
     });
 
     it("EEXIST for an overlapping map leaves the first mapping intact and nothing of the second", () => {

@@ -192,14 +192,16 @@ export class Iommu implements LeakSource {
   }
 
   /**
-   * `iommu_map()` with the arguments as numbers below 2^52 (the fast path of
-   * the DMA API). Same checks and errnos as {@link Iommu.map}.
+   * `iommu_map()` with the arguments as integer numbers below 2^52 (the fast
+   * path of the DMA API). Same checks and errnos as {@link Iommu.map}; NaN or
+   * a negative value is `EINVAL`.
    */
   mapSafe(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): void {
     const pt = domain.pgtable;
     if (!pt) throw new KernelError("EINVAL", "iommu_map", `${domain.type} is not a paging domain`);
-    // `>>> 0`: mod 2^32, exact below 2^53, cheaper than `%` on large doubles.
-    if (size === 0 || (((iova >>> 0) | (paddr >>> 0) | (size >>> 0)) & 4095) !== 0) {
+    // `>>> 0`: mod 2^32, exact for integers below 2^53, cheaper than `%` on
+    // large doubles; it maps NaN to 0, so NaN and negatives are refused first.
+    if (!(size > 0 && iova >= 0 && paddr >= 0) || (((iova >>> 0) | (paddr >>> 0) | (size >>> 0)) & 4095) !== 0) {
       throw new KernelError("EINVAL", "iommu_map", `unaligned: iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)} min_pagesz 0x1000`);
     }
     const g = domain.geometry;
