@@ -240,7 +240,7 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
         }
         case "map":
           (a.import as ImportedBuffer).map();
-          outcome.value = (a.import as ImportedBuffer).attachment.mapType?.type.shortName ?? (a.import as ImportedBuffer).attachment.mapType?.type.name;
+          outcome.value = (a.import as ImportedBuffer).attachment?.mapType?.type.shortName ?? (a.import as ImportedBuffer).attachment?.mapType?.type.name;
           break;
         case "unmap":
           (a.import as ImportedBuffer).unmap();

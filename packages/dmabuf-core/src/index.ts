@@ -242,6 +242,7 @@ export {
   type VmFault,
   type VmFaultResult,
   type VmOperations,
+  type MmuNotifierOps,
 } from "./uapi/mm.js";
 
 // conformance contract

@@ -86,12 +86,26 @@ interface Pte {
 }
 
 /**
+ * `struct mmu_notifier_ops`: a secondary MMU (KVM's stage-2, an IOMMU with
+ * SVA) told when CPU page-table entries of a range go away.
+ */
+export interface MmuNotifierOps {
+  /** `invalidate_range_start`: before the PTEs of [start, end) are zapped. */
+  invalidateRangeStart(mm: Mm, start: bigint, end: bigint): void;
+  /** `invalidate_range_end`: after they are gone. */
+  invalidateRangeEnd(mm: Mm, start: bigint, end: bigint): void;
+  /** `release`: the mm is going away (`exit_mmap()`). */
+  release?(mm: Mm): void;
+}
+
+/**
  * `struct mm_struct`: VMAs and the CPU page table of one process. Accesses
  * fault in through the VMA's handler; a handler that fails delivers SIGBUS.
  */
 export class Mm {
   readonly vmas: VmArea[] = [];
   readonly #ptes = new Map<number, Pte>();
+  readonly #notifiers = new Set<MmuNotifierOps>();
   #mmapBase = 0x7f00_0000_0000n;
 
   constructor(readonly kernel: Kernel) {}
@@ -120,10 +134,38 @@ export class Mm {
     return "VM_FAULT_NOPAGE";
   }
 
-  /** Zaps PTEs of `vma` in [start, end). */
+  /** `mmu_notifier_register()`. */
+  mmuNotifierRegister(n: MmuNotifierOps): void {
+    this.#notifiers.add(n);
+  }
+
+  /** `mmu_notifier_unregister()`. */
+  mmuNotifierUnregister(n: MmuNotifierOps): void {
+    this.#notifiers.delete(n);
+  }
+
+  /** Zaps PTEs of `vma` in [start, end), between the notifiers' `invalidate_range_start`/`end`. */
   zapVmaRange(vma: VmArea, start: bigint, end: bigint): void {
+    const ns = [...this.#notifiers];
+    for (const n of ns) n.invalidateRangeStart(this, start, end);
     for (let a = start; a < end; a += 0x1000n) this.#ptes.delete(Number(a >> 12n));
+    for (const n of ns) n.invalidateRangeEnd(this, start, end);
     void vma;
+  }
+
+  /**
+   * `fixup_user_fault()`: faults `addr` in as a CPU access would, for a
+   * secondary MMU that found no PTE. `EFAULT` when there is no VMA, the VMA
+   * does not allow the access, or its fault handler fails (SIGBUS).
+   */
+  fixupUserFault(addr: bigint, write: boolean): 0 | "EFAULT" {
+    try {
+      this.#page(addr, write);
+      return 0;
+    } catch (e) {
+      if (e instanceof UserSignal) return "EFAULT";
+      throw e;
+    }
   }
 
   /** Number of present PTEs. */
@@ -154,6 +196,7 @@ export class Mm {
 
   /** `exit_mmap()`. */
   exitMmap(): void {
+    for (const n of [...this.#notifiers]) n.release?.(this);
     for (const v of [...this.vmas]) this.#removeVma(v);
   }
 
