@@ -42,11 +42,29 @@ function describe(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** Boots the case's machine and loads its modules; module load failures are setup failures. */
+/** A module of the case that the loader refused (insmod's errno): an outcome, not a broken machine. */
+class LoadRefused extends Error {
+  constructor(readonly error: KernelError) {
+    super(error.message);
+  }
+}
+
+/**
+ * Boots the case's machine and loads its modules. A module the loader
+ * refuses with an errno (a restricted symbol, a namespace) is the case's
+ * outcome at step `load`; anything else going wrong is a setup failure.
+ */
 function boot(topologyName: Parameters<typeof topologyKernelOptions>[0], seed: number, modules: readonly KernelModule[]): FixtureContext {
   const kernel = new Kernel({ ...topologyKernelOptions(topologyName), seed });
   const topology = buildTopology(kernel, topologyName);
-  for (const m of modules) kernel.modprobe(m);
+  for (const m of modules) {
+    try {
+      kernel.modprobe(m);
+    } catch (e) {
+      if (e instanceof KernelError) throw new LoadRefused(e);
+      throw e;
+    }
+  }
   const task = kernel.fork({ comm: "conformance" });
   // Whatever the machine and its modules hold now is not the case's to release.
   kernel.leaks.setBaseline();
@@ -95,6 +113,10 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
     // The importer's first: a fixture may bring a differently built module the exporter also requires (kvm's PAL naming kvm).
     ctx = boot(topologyName, seed, [...importer.modules, ...exporter.modules]);
   } catch (e) {
+    if (e instanceof LoadRefused) {
+      stop("load", e.error);
+      return { actual, violations, steps };
+    }
     stop("setup", e);
     violations.push(`setup failed: ${describe(e)}`);
     return { actual, violations, steps };

@@ -4,7 +4,7 @@ import type { Errno, TopologyName } from "@dmabuf-sdk/dmabuf-core";
 export const REPORT_SCHEMA = "dmabuf-conformance/v1";
 
 /** Where in the lifecycle something happened. */
-export type LifecycleStep = "setup" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
+export type LifecycleStep = "setup" | "load" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
 
 /** Case status, as the JSON schema defines it. */
 export type CaseStatus = "pass" | "fail" | "skip" | "unverified";

@@ -1,5 +1,5 @@
 // A VMM in a few calls: /dev/kvm, a VM, a vCPU, memslots, and guest loads and stores run with KVM_RUN.
-import { KernelError, O_RDWR, errnoName, type Task } from "@dmabuf-sdk/dmabuf-core";
+import { ERRNO, KernelError, O_RDWR, errnoName, type Task } from "@dmabuf-sdk/dmabuf-core";
 import type { Kvm } from "../kvm-main.js";
 import { kvmFromFd } from "../kvm-main.js";
 import {
@@ -9,6 +9,7 @@ import {
   KVM_DEV_TYPE_VFIO,
   KVM_DEV_VFIO_FILE,
   KVM_DEV_VFIO_FILE_ADD,
+  KVM_DEV_VFIO_FILE_DEL,
   KVM_RUN,
   KVM_SET_DEVICE_ATTR,
   KVM_SET_MEMORY_ATTRIBUTES,
@@ -40,6 +41,8 @@ export interface KvmSession {
   setAttributes(address: bigint, size: bigint, attributes: bigint): number;
   /** `KVM_CREATE_DEVICE(VFIO)` once, then `KVM_DEV_VFIO_FILE_ADD` of `fd`: 0 or `-errno`. */
   addVfioFile(fd: number): number;
+  /** `KVM_DEV_VFIO_FILE_DEL` of `fd`: 0 or `-errno`. */
+  delVfioFile(fd: number): number;
   /** Queues `access` and runs `KVM_RUN`: 0 or `-errno`. */
   run(...access: GuestAccess[]): number;
   /** A guest load of `len` bytes at `gpa` (shared unless `priv`): the bytes, or `-errno` of `KVM_RUN`. */
@@ -86,6 +89,10 @@ export function kvmOpenSession(task: Task, type = 0): KvmSession {
         devFd = new DataView(cd.buffer).getUint32(4, true);
       }
       return sys.ioctl(devFd, KVM_SET_DEVICE_ATTR, kvmDeviceAttrFd(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, fd));
+    },
+    delVfioFile(fd) {
+      if (devFd < 0) return -ERRNO.ENOENT;
+      return sys.ioctl(devFd, KVM_SET_DEVICE_ATTR, kvmDeviceAttrFd(KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_DEL, fd));
     },
     run(...access) {
       vcpu.program.push(...access);
