@@ -10,7 +10,7 @@ export interface KvmBindRow {
   readonly topology: TopologyName;
   /** The guest read the buffer's first page through stage-2. */
   readonly bound: boolean;
-  /** Where it stopped: `setup` (module load), `export`, `attach` (mmap or slot), `map` (guest access). */
+  /** Where it stopped: `load` (a module the loader refused), `export`, `attach` (mmap or slot), `map` (guest access). */
   readonly step?: string;
   readonly errno?: Errno;
 }
@@ -29,7 +29,7 @@ export function kvmBindReport(exporters: readonly ExporterFixture[], topology: T
       const topo = buildTopology(k, topology);
       if (!exp.placeable(topo)) continue;
       const row = { importer: imp.name, exporter: exp.name, topology };
-      let step = "setup";
+      let step = "load";
       try {
         for (const m of [...imp.modules, ...exp.modules]) k.modprobe(m);
         const task = k.fork({ comm: "kvm-bind-report" });
