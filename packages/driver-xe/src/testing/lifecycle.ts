@@ -48,7 +48,7 @@ export function lifecycle(topology: TopologyName, exporter: ExporterFixture, imp
       stop("attach", e);
       return out;
     }
-    out.mapType = imp.attachment.mapType?.type.shortName;
+    out.mapType = imp.attachment?.mapType?.type.shortName;
     const data = (pass: number) => {
       const down = kernel.random.getRandomBytes(Number(SIZE));
       buf.write(0n, down);
@@ -65,7 +65,7 @@ export function lifecycle(topology: TopologyName, exporter: ExporterFixture, imp
     }
     out.p2p = imp.route() ?? null;
     data(1);
-    if (buf.invalidate && dmaBufAttachmentIsDynamic(imp.attachment)) {
+    if (buf.invalidate && (!imp.attachment || dmaBufAttachmentIsDynamic(imp.attachment))) {
       const o = buf.invalidate();
       out.invalidated = o.kind;
       if (imp.mapped) out.problems.push("still mapped after invalidation");
