@@ -201,6 +201,21 @@ describe.each<KvmPfnVersion>(["yilun-v1", "yilun-v2", "pfn-attachment", "maptype
     expect(m.kernel.warnings()).toEqual([]);
   });
 
+  it("a revoked buffer: the exporter's attach refuses it (ENODEV), nothing behind", () => {
+    const m = boot();
+    const buf = m.exportMmio(MB2, { private: version === "yilun-v1" });
+    const s = kvmOpenSession(m.task, KVM_X86_SW_PROTECTED_VM);
+    buf.priv.sideData.kvm = s.kvm;
+    buf.priv.revoked = true;
+    const fd = fdOf(m, buf);
+    expect(s.setRegion(slot(fd))).toBe(E("ENODEV"));
+    expect(buf.attachments.length).toBe(0);
+    s.close();
+    m.task.sys.close(fd);
+    dmaBufPut(buf);
+    expect(m.kernel.leakReport().empty).toBe(true);
+  });
+
   it("the fd of another VM's buffer", () => {
     const m = boot();
     const buf = m.exportMmio(MB2, { private: version === "yilun-v1" });

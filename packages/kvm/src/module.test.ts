@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Kernel, KernelError, VMLINUX_EXPORTS, modpost, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
-import { DMA_BUF_PAL_MAP_PHYS_MODULES, dmaBufPalModule, dmaBufPalModuleBuild } from "@dmabuf-sdk/map-pal";
+import { DMA_BUF_PAL_IMPORTERS, dmaBufPalModule, dmaBufPalModuleBuild } from "@dmabuf-sdk/map-pal";
 import { KVM_PFN_VERSIONS, kvmModule, kvmModuleBuild } from "@dmabuf-sdk/kvm";
 
 function loadErr(k: Kernel, m: KernelModule): KernelError | undefined {
@@ -31,7 +31,7 @@ describe("the kvm module builds", () => {
 
 describe("KVM importing PAL: EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, …)", () => {
   it("the kernel's restriction names iommufd only", () => {
-    expect(DMA_BUF_PAL_MAP_PHYS_MODULES).toBe("iommufd");
+    expect(DMA_BUF_PAL_IMPORTERS).toBe("iommufd");
     expect(dmaBufPalModule).toEqual(expect.objectContaining({ name: "dma_buf_mapping_pal" }));
   });
 

@@ -5,6 +5,7 @@ import {
   dmaBufDetach,
   dmaBufGet,
   dmaBufPut,
+  dmaResvAssertHeld,
   isKernelError,
   type DmaBuf,
   type DmaBufAttachOps,
@@ -48,6 +49,7 @@ export interface KvmDmabufSlot {
  */
 function kvmDmabufInvalidate(attach: DmaBufAttachment): void {
   const s = attach.importerPriv as KvmDmabufSlot;
+  dmaResvAssertHeld(s.dmabuf.resv, "kvm_vfio_dmabuf_move_notify");
   const slot = s.slot;
   if (slot) kvmZapGfnRange(s.kvm, slot.baseGfn, slot.baseGfn + slot.npages);
   if (s.kvm.version === "maptype-pal") kvmPalRelease(s);

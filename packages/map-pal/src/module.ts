@@ -45,13 +45,13 @@ const NS = "DMA_BUF";
 /**
  * The importers the kernel names: `EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, "iommufd")`.
  */
-export const DMA_BUF_PAL_MAP_PHYS_MODULES = "iommufd";
+export const DMA_BUF_PAL_IMPORTERS = "iommufd";
 
 /**
  * The PAL mapping type as a kernel module built from a tree whose
  * `EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, …)` names `importers` (a
  * comma-separated list of module names, `*` tail globs). The kernel's list is
- * {@link DMA_BUF_PAL_MAP_PHYS_MODULES}; another list models a patched tree
+ * {@link DMA_BUF_PAL_IMPORTERS}; another list models a patched tree
  * (e.g. `"iommufd,kvm"` for a KVM importer). Its exports:
  * - `dma_buf_mapping_pal_type` and `dma_buf_pal_unmap_phys`:
  *   `EXPORT_SYMBOL_NS_GPL(…, "DMA_BUF")`, for every exporter and importer;
@@ -79,4 +79,4 @@ export function dmaBufPalModuleBuild(importers: string): KernelModule {
  * The PAL mapping type as the kernel has it (the kernel builds it into
  * `drivers/dma-buf/dma-buf-mapping.c`): `dma_buf_pal_map_phys` for `iommufd` only.
  */
-export const dmaBufPalModule: KernelModule = dmaBufPalModuleBuild(DMA_BUF_PAL_MAP_PHYS_MODULES);
+export const dmaBufPalModule: KernelModule = dmaBufPalModuleBuild(DMA_BUF_PAL_IMPORTERS);
