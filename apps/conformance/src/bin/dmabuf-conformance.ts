@@ -117,8 +117,9 @@ async function main(argv: string[]): Promise<number> {
   throw new Error(`unknown command "${command}" (run, merge, scenario)`);
 }
 
+// Exit only once stdout is flushed: process.exit() drops what a pipe has not taken yet (large JSON reports).
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => process.stdout.write("", () => process.exit(code)),
   (e: unknown) => {
     process.stderr.write(`dmabuf-conformance: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(2);
