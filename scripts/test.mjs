@@ -59,7 +59,8 @@ const release = [
 if (process.env.DMABUF_TEST_RELEASE !== "0") {
   for (const [name, args] of release) {
     console.log(`\n> node scripts/${name}.mjs ${args.join(" ")}`);
-    const c = spawnSync(process.execPath, [join(root, "scripts", `${name}.mjs`), ...args], { cwd: root, stdio: "inherit", timeout: 300_000 });
+    // 15 minutes each: on a shared 2-core box (load ~35) check-api-reports alone took 7 min of wall time for 1.5 min of CPU.
+    const c = spawnSync(process.execPath, [join(root, "scripts", `${name}.mjs`), ...args], { cwd: root, stdio: "inherit", timeout: 900_000 });
     if (c.status !== 0 && !existsSync(join(root, "reports", `${name}.summary.json`))) extra.push(`scripts/${name}.mjs`);
   }
 }
