@@ -3,6 +3,7 @@ import { KernelError } from "../kernel/kernel-error.js";
 import type { Device } from "./device.js";
 import { IOMMU_READ, IOMMU_WRITE, type IoPageTable } from "./io-pgtable.js";
 import type { PhysRegion } from "./phys-mem.js";
+import type { SparseMemory } from "./sparse-memory.js";
 import { PAGE_SIZE, U64_LIMIT, hex } from "./page.js";
 import { PciDev, findParentPciDev, pciBarDecodes, pciBusAddress, type PciBar } from "./pci.js";
 import { calcMapTypeAndDist, pciHostBridgeRoutesP2p } from "./p2pdma.js";
@@ -148,7 +149,12 @@ function routePage(r: Route, pfn: number, off: number): Uint8Array {
 
 const LAST_PFN = Number((U64_LIMIT - 1n) >> 12n);
 
-/** Copies between the DMA address space and `buf` page by page (read: into `buf`; write: from it). */
+/**
+ * Copies between the DMA address space and `buf` page by page (read: into
+ * `buf`; write: from it). Whole pages that lie in order in one backing
+ * buffer (a {@link SparseMemory} chunk) are copied as one run; a fault
+ * copies the run so far first, so what reached memory before it is the same.
+ */
 function transfer(dev: Device, addr: bigint, buf: Uint8Array, write: boolean): void {
   if (addr < 0n || addr >= U64_LIMIT) fault(dev, addr, write, "address-overflow");
   const r = route(dev, write);
@@ -156,18 +162,49 @@ function transfer(dev: Device, addr: bigint, buf: Uint8Array, write: boolean): v
   let pfn = Number(addr >> 12n);
   let off = Number(addr & 0xfffn);
   let pos = 0;
+  let runBuf: ArrayBufferLike | undefined;
+  let runOff = 0;
+  let runPos = 0;
+  let runLen = 0;
+  const flush = (): void => {
+    if (runLen === 0) return;
+    const mem = new Uint8Array(runBuf!, runOff, runLen);
+    if (write) mem.set(buf.subarray(runPos, runPos + runLen));
+    else buf.set(mem, runPos);
+    runLen = 0;
+  };
   while (pos < len) {
-    if (pfn > LAST_PFN) fault(dev, addr + BigInt(pos), write, "address-overflow");
+    if (pfn > LAST_PFN) {
+      flush();
+      fault(dev, addr + BigInt(pos), write, "address-overflow");
+    }
     const n = Math.min(PAGE_SIZE - off, len - pos);
-    const page = routePage(r, pfn, off);
-    if (write) page.set(n === len ? buf : buf.subarray(pos, pos + n), off);
-    // A whole page needs no view.
-    else if (n === PAGE_SIZE && page.length === PAGE_SIZE) buf.set(page, pos);
-    else buf.set(page.subarray(off, off + n), pos);
+    let page: Uint8Array;
+    try {
+      page = routePage(r, pfn, off);
+    } catch (e) {
+      flush();
+      throw e;
+    }
+    if (n === PAGE_SIZE && page.length === PAGE_SIZE) {
+      if (runLen !== 0 && page.buffer === runBuf && page.byteOffset === runOff + runLen) runLen += PAGE_SIZE;
+      else {
+        flush();
+        runBuf = page.buffer;
+        runOff = page.byteOffset;
+        runPos = pos;
+        runLen = PAGE_SIZE;
+      }
+    } else {
+      flush();
+      if (write) page.set(buf.subarray(pos, pos + n), off);
+      else buf.set(page.subarray(off, off + n), pos);
+    }
     pos += n;
     off = 0;
     pfn++;
   }
+  flush();
 }
 
 /**

@@ -52,6 +52,9 @@ export class IoPageTable {
   // so most lookups skip the Map.
   #lastKey = -1;
   #lastLeaf: Leaf | undefined;
+  #lastBlock: Block | undefined;
+  #lastBlockIova = 0;
+  #lastBlockPages = 0;
   #ptes = 0;
   readonly #alloc: KernelAllocator;
   readonly #what: string;
@@ -221,6 +224,7 @@ export class IoPageTable {
         if (this.#blocks1G.has(g)) {
           if (pfn !== g * GIG_ENTRIES) return done;
           this.#blocks1G.delete(g);
+          this.#lastBlock = undefined;
           this.#ptes--;
           done += GIG_ENTRIES;
           continue;
@@ -228,6 +232,7 @@ export class IoPageTable {
         if (this.#blocks2M.has(key)) {
           if (pfn !== key * LEAF_ENTRIES) return done;
           this.#blocks2M.delete(key);
+          this.#lastBlock = undefined;
           this.#dropUnder1G(key);
           this.#ptes--;
           done += LEAF_ENTRIES;
@@ -294,6 +299,10 @@ export class IoPageTable {
    * when present without the permission.
    */
   translate(iovaPfn: number, need: number): number {
+    const lb = this.#lastBlock;
+    if (lb && iovaPfn >= this.#lastBlockIova && iovaPfn < this.#lastBlockIova + this.#lastBlockPages) {
+      return (lb.prot & need) !== need ? -2 : lb.pfn + (iovaPfn - this.#lastBlockIova);
+    }
     const key = Math.floor(iovaPfn / LEAF_ENTRIES);
     let leaf = this.#lastLeaf;
     if (key !== this.#lastKey) {
@@ -309,11 +318,28 @@ export class IoPageTable {
       if (v === 0) return -1;
       return (leaf.prot[idx]! & need) === need ? v - 1 : -2;
     }
-    const b = this.#blocks2M.size + this.#blocks1G.size === 0 ? undefined : this.#block(iovaPfn);
-    if (!b) return -1;
+    if (this.#blocks2M.size + this.#blocks1G.size === 0) return -1;
+    // The last large IOPTE used (consecutive pages of a DMA stay in it).
+    let first = this.#lastBlockIova;
+    let b = this.#lastBlock;
+    if (!b || iovaPfn < first || iovaPfn >= first + this.#lastBlockPages) {
+      const b2 = this.#blocks2M.get(key);
+      if (b2) {
+        b = b2;
+        first = key * LEAF_ENTRIES;
+        this.#lastBlockPages = LEAF_ENTRIES;
+      } else {
+        const g = Math.floor(iovaPfn / GIG_ENTRIES);
+        b = this.#blocks1G.get(g);
+        if (!b) return -1;
+        first = g * GIG_ENTRIES;
+        this.#lastBlockPages = GIG_ENTRIES;
+      }
+      this.#lastBlock = b;
+      this.#lastBlockIova = first;
+    }
     if ((b.prot & need) !== need) return -2;
-    const size = this.#blocks2M.has(key) ? LEAF_ENTRIES : GIG_ENTRIES;
-    return b.pfn + (iovaPfn - Math.floor(iovaPfn / size) * size);
+    return b.pfn + (iovaPfn - first);
   }
 
   /** Present entries in ascending IOVA order, as `[iovaPfn, physPfn, prot]` runs of one page. */
