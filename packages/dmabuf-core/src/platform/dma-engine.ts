@@ -3,7 +3,6 @@ import { KernelError } from "../kernel/kernel-error.js";
 import type { Device } from "./device.js";
 import { IOMMU_READ, IOMMU_WRITE, type IoPageTable } from "./io-pgtable.js";
 import type { PhysRegion } from "./phys-mem.js";
-import type { SparseMemory } from "./sparse-memory.js";
 import { PAGE_SIZE, U64_LIMIT, hex } from "./page.js";
 import { PciDev, findParentPciDev, pciBarDecodes, pciBusAddress, type PciBar } from "./pci.js";
 import { calcMapTypeAndDist, pciHostBridgeRoutesP2p } from "./p2pdma.js";
@@ -152,7 +151,7 @@ const LAST_PFN = Number((U64_LIMIT - 1n) >> 12n);
 /**
  * Copies between the DMA address space and `buf` page by page (read: into
  * `buf`; write: from it). Whole pages that lie in order in one backing
- * buffer (a {@link SparseMemory} chunk) are copied as one run; a fault
+ * buffer (a `SparseMemory` chunk) are copied as one run; a fault
  * copies the run so far first, so what reached memory before it is the same.
  */
 function transfer(dev: Device, addr: bigint, buf: Uint8Array, write: boolean): void {
