@@ -161,6 +161,7 @@ describe("kvm_set_memory_region(): the checks in the kernel's order", () => {
     const m = kvmTestBoot("mainline-vma");
     const kvmFd = m.task.sys.open("/dev/kvm", O_RDWR);
     expect(m.task.sys.ioctl(kvmFd, KVM_CREATE_VM, 42)).toBe(E("EINVAL"));
+    expect(m.task.sys.ioctl(kvmFd, KVM_CREATE_VM, new Uint8Array(8))).toBe(E("EINVAL"));
     const s = kvmOpenSession(m.task, KVM_X86_DEFAULT_VM);
     const child = m.kernel.fork({ parent: m.task, comm: "child" });
     expect(child.sys.ioctl(s.vmFd, KVM_SET_USER_MEMORY_REGION, kvmUserspaceMemoryRegion(base))).toBe(E("EIO"));

@@ -402,6 +402,14 @@ export function kvmVmIoctlSetMemAttributes(kvm: Kvm, arg: UserArg): number {
   return 0;
 }
 
+/** An ioctl's `unsigned long` argument: a number (a buffer is not one: `EINVAL`). */
+function ioctlScalar(arg: UserArg): number {
+  if (arg === null) return 0;
+  if (typeof arg === "number" && Number.isInteger(arg) && arg >= 0) return arg;
+  if (typeof arg === "bigint" && arg >= 0n && arg <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(arg);
+  throw new KernelError("EINVAL", "kvm_ioctl", "argument is not an unsigned long");
+}
+
 /** `kvm_vm_fops`. */
 export const kvmVmFops: FileOperations = {
   name: "kvm-vm",
@@ -416,7 +424,7 @@ export const kvmVmFops: FileOperations = {
       case KVM_SET_MEMORY_ATTRIBUTES:
         return kvmVmIoctlSetMemAttributes(kvm, arg);
       case KVM_CREATE_VCPU:
-        return kvmVcpuCreate(kvm, Number(arg ?? 0));
+        return kvmVcpuCreate(kvm, ioctlScalar(arg));
       case KVM_CREATE_DEVICE:
         return kvmIoctlCreateDevice(kvm, arg);
       default:
@@ -476,7 +484,7 @@ export function kvmDevFops(build: KvmBuild): FileOperations {
           if (arg) throw new KernelError("EINVAL", "kvm_dev_ioctl", "arg");
           return KVM_API_VERSION;
         case KVM_CREATE_VM:
-          return kvmDevIoctlCreateVm(file.kernel, build, Number(arg ?? 0));
+          return kvmDevIoctlCreateVm(file.kernel, build, ioctlScalar(arg));
         default:
           throw new KernelError("EINVAL", "kvm_dev_ioctl", `cmd ${cmd.toString(16)}`);
       }
