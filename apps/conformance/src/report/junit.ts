@@ -23,6 +23,8 @@ function properties(report: ConformanceReport, indent: string): string[] {
     ["tool", `${report.tool.name} ${report.tool.version}`],
     ["node", report.tool.node],
     ["seed", String(report.seed)],
+    ["startedAt", report.startedAt],
+    ["finishedAt", report.finishedAt],
     ...(report.shard ? ([["shard", report.shard]] as [string, string][]) : []),
     ...report.packages.map((p): [string, string] => [`package:${p.name}`, p.version]),
   ];
