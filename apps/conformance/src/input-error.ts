@@ -34,7 +34,7 @@ export class LocatedDocument {
       } catch (e) {
         const message = (e as Error).message;
         const at = offsetPos(text, jsonErrorOffset(text, message));
-        throw new InputError([{ file, ...at, message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, "").replace(/, ".*" is not valid JSON$/s, "")}` }]);
+        throw new InputError([{ file, ...at, message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, "").replace(/, (\.\.\.)?".*" is not valid JSON$/s, "")}` }]);
       }
     }
     this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false });
