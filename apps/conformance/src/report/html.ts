@@ -34,6 +34,7 @@ td.cell.selected{outline:3px solid #2f6fde;outline-offset:-3px}
 #failures button.unverified{background:#fdf0c4;border-color:#9a6700}
 #details{position:fixed;inset:auto 0 0 0;max-height:70vh;overflow:auto;background:#fff;border-top:3px solid #2f6fde;padding:.6rem 1.5rem;box-shadow:0 -4px 16px #0002}
 #details[hidden]{display:none}
+body.details-open{padding-bottom:72vh}
 #details pre{background:#f6f8fa;padding:.5rem;overflow:auto;max-height:24vh;margin:0}
 #details .close{float:right}
 table.trace{border-collapse:collapse} table.trace td,table.trace th{border:1px solid #d0d7de;padding:.2rem .4rem;font-family:ui-monospace,monospace;font-size:12px;text-align:left}
@@ -79,8 +80,11 @@ function drawRoute(c) {
   let ids = [], what;
   if (c.actual.p2p === "BUS_ADDR") { ids = r.busAddr; what = "peer-to-peer through the common switch (BUS_ADDR)"; }
   else if (c.actual.p2p === "THRU_HOST_BRIDGE") { ids = r.hostBridge; what = "peer-to-peer through the host bridge (THRU_HOST_BRIDGE)"; }
-  else if (c.actual.mapType) { ids = r.memory; what = "importer to memory through the host bridge (no P2P map type)"; }
-  else what = c.actual.errno ? "no route: " + c.actual.errno + " at " + c.actual.step : "no route";
+  else if (c.actual.mapType === "IOV") { ids = r.busAddr; what = "SR-IOV interconnect: the PF reaches its VF's memory inside the device (no P2P map type)"; }
+  else if (c.actual.mapType === "PAL") { ids = r.hostBridge; what = "physical address list: the importer's IOMMU maps the exporter's MMIO, through the host bridge (no P2P map type computed)"; }
+  else if (c.actual.mapType) { ids = r.memory; what = "importer to system memory through the host bridge (no P2P map type)"; }
+  else what = "no route";
+  if (c.actual.errno) what += (ids.length ? "; then " : ": ") + c.actual.errno + " at " + c.actual.step;
   for (const id of ids) holder.querySelector("#" + CSS.escape(id))?.classList.add("route");
   text("details-route", what);
 }
@@ -91,6 +95,8 @@ function show(id, from) {
   document.querySelectorAll("td.cell.selected").forEach((e) => e.classList.remove("selected"));
   document.querySelector('td.cell[data-case-id="' + CSS.escape(id) + '"]')?.classList.add("selected");
   details.hidden = false;
+  // The panel covers the bottom of the page: room below the matrix keeps every cell reachable.
+  document.body.classList.add("details-open");
   text("details-id", c.id);
   text("details-status", c.status);
   text("details-duration", c.durationMs.toFixed(3) + " ms");
@@ -112,6 +118,7 @@ function show(id, from) {
 function hide() {
   if (details.hidden) return;
   details.hidden = true;
+  document.body.classList.remove("details-open");
   document.querySelectorAll("td.cell.selected").forEach((e) => e.classList.remove("selected"));
   opener?.focus();
 }
@@ -122,7 +129,11 @@ document.addEventListener("click", (ev) => {
 document.getElementById("details-close").addEventListener("click", hide);
 document.addEventListener("keydown", (ev) => {
   if (ev.key === "Escape") hide();
-  else if (ev.key === "Enter" && ev.target.matches && ev.target.matches("td.cell")) show(ev.target.dataset.caseId, ev.target);
+  else if (ev.key === "Enter" && ev.target.matches && ev.target.matches("td.cell")) {
+    // Focus moves to the close button: the Enter must not press it too.
+    ev.preventDefault();
+    show(ev.target.dataset.caseId, ev.target);
+  }
 });
 `;
 
