@@ -41,16 +41,23 @@ function expectedOutput(code: string): string[] {
     .map((l) => l.slice(l.lastIndexOf("; // ") + 5).trim());
 }
 
+/** The environment of a user's terminal-less shell: no forced colours (nx sets FORCE_COLOR for its tasks). */
+function plainEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1" };
+  delete env.FORCE_COLOR;
+  return env;
+}
+
 function runTs(b: Block, name: string) {
   mkdirSync(WORK, { recursive: true });
   const js = ts.transpileModule(b.text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
   const file = join(WORK, `${name}.mjs`);
   writeFileSync(file, js);
-  return spawnSync(process.execPath, [file], { cwd: WORK, encoding: "utf8" });
+  return spawnSync(process.execPath, [file], { cwd: WORK, encoding: "utf8", env: plainEnv() });
 }
 
 function runSh(text: string, cwd: string) {
-  return spawnSync("bash", ["-euo", "pipefail", "-c", text], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }, maxBuffer: 1 << 28 });
+  return spawnSync("bash", ["-euo", "pipefail", "-c", text], { cwd, encoding: "utf8", env: plainEnv(), maxBuffer: 1 << 28 });
 }
 
 describe("the README's code blocks run as written", () => {
