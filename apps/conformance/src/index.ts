@@ -5,7 +5,21 @@
  *
  * @packageDocumentation
  */
-export { runMatrix, planMatrix, listCases, runCase, judge, scenarioFileCase, rerunCommand, SelectionError, type RunOptions, type MatrixPlan, type WorkerJob } from "./matrix.js";
+export {
+  runMatrix,
+  planMatrix,
+  listCases,
+  runCase,
+  judge,
+  scenarioFileCase,
+  rerunCommand,
+  matrixWorkers,
+  MIN_CASES_PER_THREAD,
+  SelectionError,
+  type RunOptions,
+  type MatrixPlan,
+  type WorkerJob,
+} from "./matrix.js";
 export { loadFixtures, loadPackageModule, defaultRequests, IN_TREE_PACKAGES, type FixtureSet, type PackageRequest, type Sourced } from "./discovery.js";
 export { enumerateCases, caseSeed, idGlob, matchesAny, matcher, selectIds, type CaseFilter } from "./cases.js";
 export { runPairCase, runScenarioCase, describeEntry, negotiationOf, CASE_BUFFER_SIZE, type CaseRun } from "./lifecycle.js";

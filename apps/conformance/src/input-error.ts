@@ -1,5 +1,11 @@
 // Errors in the files a user hands the CLI (scenario files, reports), located as file:line:col.
-import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from "yaml";
+import { createRequire } from "node:module";
+import type { Document, Node } from "yaml";
+
+// yaml is loaded on first use: a plain `run` reads no YAML, and loading it costs start-up time.
+const requireLazy = createRequire(import.meta.url);
+let yamlLib: typeof import("yaml") | undefined;
+const yaml = (): typeof import("yaml") => (yamlLib ??= requireLazy("yaml") as typeof import("yaml"));
 
 /** One problem in an input file; line and column are 1-based. */
 export interface InputProblem {
@@ -22,7 +28,7 @@ export class InputError extends Error {
 /** A parsed YAML or JSON text that can say where a path of keys sits. */
 export class LocatedDocument {
   readonly doc: Document;
-  readonly #lines = new LineCounter();
+  readonly #lines = new (yaml().LineCounter)();
   readonly file: string;
 
   /** @throws InputError for a syntax error (YAML's own position; JSON's from `JSON.parse`). */
@@ -37,7 +43,7 @@ export class LocatedDocument {
         throw new InputError([{ file, ...at, message: `invalid JSON: ${message.replace(/ in JSON at position \d+.*$/, "").replace(/, (\.\.\.)?".*" is not valid JSON$/s, "")}` }]);
       }
     }
-    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false });
+    this.doc = yaml().parseDocument(text, { lineCounter: this.#lines, prettyErrors: false });
     if (this.doc.errors.length) {
       throw new InputError(
         this.doc.errors.map((e) => {
@@ -66,6 +72,7 @@ export class LocatedDocument {
       node = next;
       at = next as Node;
     }
+    const { isMap, isPair, isScalar } = yaml();
     if (key !== undefined && isMap(node)) {
       const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && it.key.value === key);
       if (pair && isScalar(pair.key) && pair.key.range) at = pair.key;

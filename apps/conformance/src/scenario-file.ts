@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, extname, join, resolve } from "node:path";
-import { Ajv, type ErrorObject } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { Kernel, KernelError, TOPOLOGY_NAMES, buildTopology, isErrno, topologyKernelOptions, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
 import { InputError, LocatedDocument, pointerPath, type InputProblem } from "./input-error.js";
@@ -80,9 +80,17 @@ export function scenarioSchema(): JsonSchema {
   };
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-const checkTop = ajv.compile(TOP);
-const checkArgs = new Map(Object.entries(SCENARIO_STEPS).map(([kind, d]) => [kind, ajv.compile(d.args)]));
+// ajv and the compiled schemas are made on first use: no import-time work, and `run` without scenario files never needs them.
+const requireLazy = createRequire(import.meta.url);
+let validators: { top: ValidateFunction; args: Map<string, ValidateFunction> } | undefined;
+function compiled(): { top: ValidateFunction; args: Map<string, ValidateFunction> } {
+  if (!validators) {
+    const { Ajv } = requireLazy("ajv") as typeof import("ajv");
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    validators = { top: ajv.compile(TOP), args: new Map(Object.entries(SCENARIO_STEPS).map(([kind, d]) => [kind, ajv.compile(d.args)])) };
+  }
+  return validators;
+}
 
 function problems(doc: LocatedDocument, base: (string | number)[], errors: readonly ErrorObject[] | null | undefined): InputProblem[] {
   const out: InputProblem[] = [];
@@ -111,6 +119,7 @@ export function parseScenarioFile(text: string, path = "<scenario>"): ScenarioFi
   const doc = new LocatedDocument(text, path);
   const data = doc.value() as Record<string, unknown> | null;
   const found: InputProblem[] = [];
+  const { top: checkTop, args: checkArgs } = compiled();
   if (!checkTop(data)) found.push(...problems(doc, [], checkTop.errors));
   const steps = data && Array.isArray(data.steps) ? (data.steps as unknown[]) : [];
   steps.forEach((raw, i) => {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import addFormatsModule from "ajv-formats";
+import { createRequire } from "node:module";
+import type { ValidateFunction } from "ajv";
 import { InputError, LocatedDocument, pointerPath } from "../input-error.js";
 import type { ConformanceReport } from "../types.js";
 
@@ -9,9 +9,18 @@ export function reportSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL("../../schema/report.schema.json", import.meta.url), "utf8")) as Record<string, unknown>;
 }
 
-// ajv-formats is CommonJS: its default export is the plugin itself.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-let validate: ReturnType<Ajv2020["compile"]> | undefined;
+// ajv is loaded, and the schema compiled, the first time a report is read (merge, diff, --rerun-failed).
+const requireLazy = createRequire(import.meta.url);
+let validator: ValidateFunction | undefined;
+function reportValidator(): ValidateFunction {
+  if (!validator) {
+    const { Ajv2020 } = requireLazy("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js");
+    // ajv-formats is CommonJS: the module itself is the plugin.
+    const addFormats = requireLazy("ajv-formats") as (ajv: InstanceType<typeof Ajv2020>) => InstanceType<typeof Ajv2020>;
+    validator = addFormats(new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true })).compile(reportSchema());
+  }
+  return validator;
+}
 
 /** The JSON report (schema `dmabuf-conformance/v1`, see {@link reportSchema}). */
 export function formatJson(report: ConformanceReport): string {
@@ -30,7 +39,7 @@ export function parseJsonReport(text: string, file = "<report>"): ConformanceRep
     // Locates the syntax error.
     new LocatedDocument(text, file, true);
   }
-  validate ??= addFormats(new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true })).compile(reportSchema());
+  const validate = reportValidator();
   if (!validate(data)) {
     const doc = new LocatedDocument(text, file);
     throw new InputError(
