@@ -84,7 +84,18 @@ export {
 } from "./platform/p2pdma.js";
 export { IoPageTable, IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO } from "./platform/io-pgtable.js";
 export { IovaDomain, type Iova } from "./platform/iova.js";
-export { Iommu, IommuDomain, IommuGroup, type IommuDomainType, type IommuGeometry, type IommuOptions } from "./platform/iommu.js";
+export { Iommu, IommuDomain, IommuGroup, iommuIsDmaDomain, type IommuDomainType, type IommuGeometry, type IommuOptions } from "./platform/iommu.js";
+export {
+  IOVA_FQ_SIZE,
+  IOVA_FQ_TIMEOUT_MS,
+  iommuDmaStats,
+  iommuDmaStatsSnapshot,
+  iommuDmaIsFq,
+  iommuDmaFqDepth,
+  iommuDmaFlushFq,
+  iommuDmaQueueIova,
+  type IommuDmaStats,
+} from "./platform/dma-iommu.js";
 export {
   DMA_ATTR_MMIO,
   DMA_ATTR_SKIP_CPU_SYNC,
@@ -106,6 +117,10 @@ export {
   dmaIovaDestroy,
   iommuDmaAllocIova,
   iommuDmaFreeIova,
+  iommuDmaMap,
+  iommuDmaUnmap,
+  dmaSyncSingleForDevice,
+  dmaSyncSingleForCpu,
   type DmaDataDirection,
   type DmaIovaState,
 } from "./platform/dma-mapping.js";
