@@ -2,7 +2,7 @@ import { ERRNO } from "../kernel/errno.js";
 import { KernelError, isKernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { File, FMODE_READ, FMODE_WRITE, O_CLOEXEC } from "./file.js";
-import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, UserSignal, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE } from "./mm.js";
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, vmaSetAnonymous, PROT_READ, PROT_WRITE, UserSignal, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE } from "./mm.js";
 import { PIDFD_NONBLOCK, pidfdCreate, pidfdPid } from "./pidfd.js";
 import type { Task } from "./task.js";
 import type { UserArg } from "./user-buffer.js";
@@ -142,6 +142,15 @@ export class UserSyscalls {
       if (type !== MAP_SHARED && type !== MAP_PRIVATE) throw new KernelError("EINVAL", "mmap", "need MAP_SHARED or MAP_PRIVATE");
       const mm = this.task.mm;
       if (!mm) throw new KernelError("EINVAL", "mmap", "no mm");
+      if (flags & MAP_ANONYMOUS) {
+        let vmFlags = (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0);
+        if (type === MAP_SHARED) vmFlags |= VM_SHARED | VM_MAYSHARE;
+        const vma = mm.createVma(size, vmFlags, 0n, null);
+        vmaSetAnonymous(vma);
+        mm.insertVma(vma);
+        addr = vma.start;
+        return 0;
+      }
       const file = this.task.files.fget(fd);
       try {
         if ((prot & PROT_READ) && !(file.mode & FMODE_READ)) throw new KernelError("EACCES", "mmap", "file not open for reading");
