@@ -26,8 +26,10 @@ export interface MockBlkdev {
   latencyNs: number;
   /** Requests submitted and not yet completed. */
   readonly inflight: number;
-  /** Calls of the token `map` op. */
+  /** The token ops called, in order (`map`, `unmap`, `release`). */
   readonly log: string[];
+  /** Every dma-buf I/O context created on this device. */
+  readonly ctxs: DmaBufIoCtx[];
   /** Removes the node. */
   remove(): void;
 }
@@ -45,6 +47,7 @@ interface MockMap {
 export function mockBlkdev(kernel: Kernel, dev: PciDev, name: string, size: number): MockBlkdev {
   const data = new Uint8Array(size);
   const log: string[] = [];
+  const ctxs: DmaBufIoCtx[] = [];
   let inflight = 0;
   const state = { latencyNs: 10_000 };
 
@@ -101,6 +104,7 @@ export function mockBlkdev(kernel: Kernel, dev: PciDev, name: string, size: numb
     readIter: (kiocb, iter) => rw(false, kiocb, iter),
     writeIter: (kiocb, iter) => rw(true, kiocb, iter),
     initDmaBufIoCtx(_file: File, ctx: DmaBufIoCtx) {
+      ctxs.push(ctx);
       const attach: DmaBufAttachment = dmaBufDynamicAttach(ctx.dmabuf, dev, { allowPeer2peer: true, invalidateMappings: () => dmaBufIoInvalidateMappings(ctx) }, ctx);
       ctx.devPriv = attach;
       ctx.devOps = {
@@ -137,6 +141,7 @@ export function mockBlkdev(kernel: Kernel, dev: PciDev, name: string, size: numb
       return inflight;
     },
     log,
+    ctxs,
     remove,
   };
 }
