@@ -62,5 +62,6 @@ export {
   type Kiocb,
   type IoUringFileOperations,
 } from "./iov-iter.js";
+export { IoUring, userAlloc, userCopy, negErrno } from "./liburing.js";
 export { queueWork, waitEvent, wouldBlock, kworker, type WorkFn } from "./workqueue.js";
 export * from "./io-uring-uapi.js";

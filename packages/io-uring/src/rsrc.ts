@@ -24,6 +24,7 @@ import {
   MAX_RW_COUNT,
   __IO_REGBUF_TYPE_MAX,
 } from "./io-uring-uapi.js";
+import { queueWork, wouldBlock } from "./workqueue.js";
 import { iovIterBvec, iovIterDmabufMap, type BioVec, type IovIter, type IterDir } from "./iov-iter.js";
 
 /** `IO_REGBUF_F_DMABUF`: the imu is a dma-buf registration (no bvecs). */
@@ -128,15 +129,23 @@ function trackNode(ctx: IoRingCtx, node: IoRsrcNode): IoRsrcNode {
 
 /**
  * `io_buffer_unmap()`: drops an imu reference; the last one releases it:
- * UADDR unpins its pages, a dma-buf registration (`io_release_reg_dmabuf()`)
- * puts the target file and releases the layer context.
+ * UADDR unpins its pages; a dma-buf registration (`io_release_reg_dmabuf()`)
+ * puts the target file and releases the layer context from a worker, so an
+ * update or unregister returns before the attachment is gone.
  */
 function ioBufferUnmap(kernel: Kernel, imu: IoMappedUbuf): void {
   if (--imu.refs) return;
-  if (imu.priv) {
-    imu.priv.targetFile.put();
-    dmaBufIoRelease(imu.priv.ctx);
-  } else unpinUserPages(kernel, imu.pinned);
+  const rd = imu.priv;
+  if (!rd) {
+    unpinUserPages(kernel, imu.pinned);
+    return;
+  }
+  queueWork(kernel, "io_release_reg_dmabuf", () => {
+    if (wouldBlock(kernel, rd.ctx.dmabuf.resv.lock)) return false;
+    rd.targetFile.put();
+    dmaBufIoRelease(rd.ctx);
+    return true;
+  });
 }
 
 // ---- registration ------------------------------------------------------------

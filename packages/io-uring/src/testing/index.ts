@@ -5,6 +5,6 @@
  *
  * @packageDocumentation
  */
-export { IoUring, userAlloc, userCopy, negErrno } from "./liburing.js";
+export { IoUring, userAlloc, userCopy, negErrno } from "../liburing.js";
 export { mockBlkdev, type MockBlkdev } from "./mock-blkdev.js";
 export { ioUringMachine, type IoUringMachine } from "./machine.js";

@@ -1,6 +1,6 @@
-// liburing (src/queue.c, src/register.c) as a test helper: what a program calls, on top of the model's syscalls.
+// liburing (src/queue.c, src/register.c): what a program calls, on top of the model's io_uring syscalls.
 import { ERRNO, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, UserStruct, type Task } from "@dmabuf-sdk/dmabuf-core";
-import { ioUringEnter, ioUringRings, ioUringSetup, type IoUringParams } from "../io-uring.js";
+import { ioUringEnter, ioUringRings, ioUringSetup, type IoUringParams } from "./io-uring.js";
 import {
   IO_REGBUF_TYPE_DMABUF,
   IO_REGBUF_TYPE_EMPTY,
@@ -20,9 +20,9 @@ import {
   ioUringSqe,
   type IoUringCqe,
   type IoUringSqe,
-} from "../io-uring-uapi.js";
-import { ioUringRegister } from "../register.js";
-import { ioUringRegbufDesc, type IoUringRegbufDesc } from "../rsrc.js";
+} from "./io-uring-uapi.js";
+import { ioUringRegister } from "./register.js";
+import { ioUringRegbufDesc, type IoUringRegbufDesc } from "./rsrc.js";
 
 /** Anonymous user memory of `task` (`mmap(MAP_ANONYMOUS)`), faulted in. Returns its address. */
 export function userAlloc(task: Task, size: number): bigint {
