@@ -59,6 +59,8 @@ export const NVME_SMALL_POOL_ENTRIES = 32;
 /** Entries of one PRP list page. */
 const PRP_PER_PAGE = NVME_CTRL_PAGE_SIZE / 8;
 const ADMIN_DEPTH = 32;
+/** `BLK_MQ_RESOURCE_DELAY`: 3 ms before a queue stopped on resources is run again. */
+const BLK_MQ_RESOURCE_DELAY_NS = 3e6;
 
 /** Driver options (module parameters of nvme-pci). */
 export interface NvmeDevOptions {
@@ -330,7 +332,11 @@ export class NvmeDev {
       this.#submitCmd(q, cmd);
       return true;
     };
-    if (q.requeue.length || !attempt()) q.requeue.push(attempt);
+    if (q.requeue.length || !attempt()) {
+      q.requeue.push(attempt);
+      // blk_mq_delay_run_hw_queue(BLK_MQ_RESOURCE_DELAY): rerun even when no completion will come.
+      this.kernel.clock.schedule(BLK_MQ_RESOURCE_DELAY_NS, () => this.#runRequeue(q));
+    }
   }
 
   /** `nvme_map_data()`: DMA addresses for the command, then PRPs or an SGL. */
