@@ -17,6 +17,7 @@ export {
   nvmeInitDmaBufIoCtx,
   type NvmeDevOptions,
   type NvmeDevStats,
+  type NvmeIod,
   type NvmeNsInfo,
   type NvmeData,
   type NvmeDmabufToken,

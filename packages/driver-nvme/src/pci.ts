@@ -78,7 +78,7 @@ export interface NvmeNsInfo {
 }
 
 /** How one command's data was mapped, to undo at completion (`struct nvme_iod`). */
-interface NvmeIod {
+export interface NvmeIod {
   readonly cmd: NvmeCommand;
   readonly dir: DmaDataDirection;
   /** Per-I/O mappings (`dma_map_phys` ranges or one IOVA state). */
@@ -291,7 +291,7 @@ export class NvmeDev {
   // ---- I/O --------------------------------------------------------------------------
 
   /**
-   * `nvme_queue_rq()` for one command of at most {@link maxTransfer} bytes:
+   * `nvme_queue_rq()` for one command of at most {@link NvmeDev.maxTransfer} bytes:
    * `data` is either pinned pages (mapped now, per I/O) or a slice of a
    * dma-buf map (its addresses exist already; only cache syncs). Without a
    * tag or a PRP page the request waits in the requeue list

@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { KernelBug, O_CLOEXEC, dmaBufFd, dmaBufInvalidateMappings, dmaResvFences, dmaResvLock, dmaResvUnlock, dmaResvWaitTimeout, MAX_SCHEDULE_TIMEOUT, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";
 import { IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_SINGLE_ISSUER, dmaBufIoDetach, type IoDmabufVersion } from "@dmabuf-sdk/io-uring";
-import { IoUring, ioUringMachine, negErrno, type IoUringMachine } from "@dmabuf-sdk/io-uring/testing";
+import { IoUring, negErrno } from "@dmabuf-sdk/io-uring";
+import { ioUringMachine, type IoUringMachine } from "@dmabuf-sdk/io-uring/testing";
 
 const N = 4;
 

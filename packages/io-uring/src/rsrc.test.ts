@@ -12,7 +12,8 @@ import {
   ioUringRegister,
   type IoUringRegbufDesc,
 } from "@dmabuf-sdk/io-uring";
-import { IoUring, ioUringMachine, negErrno, userAlloc, type IoUringMachine } from "@dmabuf-sdk/io-uring/testing";
+import { IoUring, negErrno, userAlloc } from "@dmabuf-sdk/io-uring";
+import { ioUringMachine, type IoUringMachine } from "@dmabuf-sdk/io-uring/testing";
 
 function setup() {
   const m = ioUringMachine();

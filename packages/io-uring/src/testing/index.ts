@@ -1,10 +1,9 @@
 /**
- * Test kit of `@dmabuf-sdk/io-uring`: a liburing-like {@link IoUring}
- * helper, user memory helpers, and a mock block device with dma-buf I/O
- * context support for subsystem-level tests.
+ * Test kit of `@dmabuf-sdk/io-uring`: a machine with the io_uring module and
+ * a mock block device with dma-buf I/O context support, for subsystem-level
+ * tests (the liburing-like `IoUring` helper is in the main entry).
  *
  * @packageDocumentation
  */
-export { IoUring, userAlloc, userCopy, negErrno } from "../liburing.js";
 export { mockBlkdev, type MockBlkdev } from "./mock-blkdev.js";
 export { ioUringMachine, type IoUringMachine } from "./machine.js";
