@@ -19,6 +19,7 @@ import {
   type TopologyName,
 } from "@dmabuf-sdk/dmabuf-core";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
+import { IO_URING_STEP_KINDS, ioUringStep } from "./io-uring-steps.js";
 
 /** A parsed scenario file. */
 export interface ScenarioFile {
@@ -69,6 +70,7 @@ const STEP_KINDS = [
   "fork",
   "exit",
   "set",
+  ...IO_URING_STEP_KINDS,
 ] as const;
 
 /** Reads and validates a YAML or JSON scenario file. @throws Error with what is wrong. */
@@ -296,6 +298,8 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
           break;
         case "set":
           break;
+        default:
+          outcome = ioUringStep(kind, a, ctx);
       }
     } catch (e) {
       if (e instanceof KernelError) outcome = { errno: e.errno };
