@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { Kernel, O_CLOEXEC, O_RDWR, buildTopology, dmaBufFd, getDmaBuf, dmaBufPut, topologyKernelOptions, type ExporterFixture, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import { Kernel, O_CLOEXEC, O_RDWR, buildTopology, dmaBufFd, getDmaBuf, dmaBufPut, topologyKernelOptions, type ExporterFixture, type TopologyName, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { vfioPciExporterFixture } from "@dmabuf-sdk/driver-vfio-pci";
 import { xeVramExporterFixture } from "@dmabuf-sdk/driver-xe";
-import { IoUring, O_DIRECT, negErrno, type IoDmabufVersion } from "@dmabuf-sdk/io-uring";
+import { IoUring, negErrno, type IoDmabufVersion } from "@dmabuf-sdk/io-uring";
 import { nvmeHwAttach, nvmeModule, nvmeProbe, nvmeRemove } from "@dmabuf-sdk/driver-nvme";
 
 // Cross-driver: an exporter invalidates (VFIO revoke, Xe eviction) while NVMe READ_FIXEDs into its buffer are in flight.

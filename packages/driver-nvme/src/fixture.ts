@@ -13,8 +13,9 @@ import {
   type ImportedBuffer,
   type ImporterFixture,
   type KernelModule,
+  O_DIRECT,
 } from "@dmabuf-sdk/dmabuf-core";
-import { IoUring, O_DIRECT, type DmaBufIoCtx } from "@dmabuf-sdk/io-uring";
+import { IoUring, type DmaBufIoCtx } from "@dmabuf-sdk/io-uring";
 import { dmaBufSgtRoute } from "@dmabuf-sdk/map-sgt";
 import { nvmeHwAttach, nvmeHwOf, nvmeModule, nvmeProbe, nvmeRemove } from "./module.js";
 import type { NvmeDmabufMap, NvmeDmabufToken } from "./pci.js";

@@ -1,6 +1,6 @@
 // block/fops.c + block/blk-mq.c: the namespace block device file (/dev/nvmeXnY): direct I/O into NVMe commands, splitting by MDTS, and blkdev_create_dmabuf_token().
-import { ERRNO, KernelError, type File } from "@dmabuf-sdk/dmabuf-core";
-import { EIOCBQUEUED, O_DIRECT, copyFromIterBvec, copyToIterBvec, type DmaBufIoCtx, type DmaBufIoMap, type IoUringFileOperations, type IovIter, type Kiocb } from "@dmabuf-sdk/io-uring";
+import { ERRNO, KernelError, type File, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
+import { EIOCBQUEUED, copyFromIterBvec, copyToIterBvec, type DmaBufIoCtx, type DmaBufIoMap, type IoUringFileOperations, type IovIter, type Kiocb } from "@dmabuf-sdk/io-uring";
 import { nvmeInitDmaBufIoCtx, type NvmeDev, type NvmeDmabufMap, type NvmeNsInfo } from "./pci.js";
 
 /** `struct block_device` of one namespace. */

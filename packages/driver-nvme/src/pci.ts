@@ -579,7 +579,12 @@ function nvmeDmabufMap(ctx: DmaBufIoCtx): DmaBufIoMap<NvmeDmabufMap> {
     for (let off = 0; off < len; off += NVME_CTRL_PAGE_SIZE) dmaList.push(sgt.dmaAddress[i]! + BigInt(off));
     lens.push(len);
   }
-  return dmaBufIoInitMap<NvmeDmabufMap>(ctx, { sgt, dmaList }, lens);
+  try {
+    return dmaBufIoInitMap<NvmeDmabufMap>(ctx, { sgt, dmaList }, lens);
+  } catch (e) {
+    dmaBufSgtUnmapAttachment(token.attach, sgt, ctx.dir);
+    throw e;
+  }
 }
 
 /** `nvme_dmabuf_unmap()` (resv held): the exporter unmaps (one IOMMU unmap + invalidation or flush-queue entry). */

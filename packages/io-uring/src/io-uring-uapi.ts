@@ -64,8 +64,6 @@ export const IO_URING_REGBUF_DESC_SIZE = 80;
 /** `struct iovec` (16 bytes): iov_base u64 @0, iov_len u64 @8. */
 export const IOVEC_SIZE = 16;
 
-/** `O_DIRECT` (x86-64). */
-export const O_DIRECT = 0o40000;
 /** `MAX_RW_COUNT`: INT_MAX & PAGE_MASK. */
 export const MAX_RW_COUNT = 0x7fff_f000;
 /** v3's registration cap for a dma-buf (`SZ_1G`); v6 relaxed it. */

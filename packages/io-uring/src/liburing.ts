@@ -45,6 +45,8 @@ export class IoUring {
   readonly params: IoUringParams;
   readonly #rings: NonNullable<ReturnType<typeof ioUringRings>>;
   readonly #scratch: [bigint, number][] = [];
+  /** One page of user memory for update structs, allocated up front (liburing passes its stack). */
+  readonly #page: bigint;
 
   /** `io_uring_queue_init_params()`; throws on a negative return. */
   constructor(
@@ -57,6 +59,8 @@ export class IoUring {
     if (fd < 0) throw new Error(`io_uring_setup: ${fd}`);
     this.fd = fd;
     this.#rings = ioUringRings(task, fd)!;
+    this.#page = userAlloc(task, 4096);
+    this.#scratch.push([this.#page, 4096]);
   }
 
   /** Queues an SQE (`io_uring_get_sqe()` + prep); false when the SQ is full. */
@@ -98,7 +102,11 @@ export class IoUring {
     return this.#rings.reapCqes();
   }
 
-  #user(bytes: Uint8Array): bigint {
+  #user(bytes: Uint8Array, at = 0): bigint {
+    if (at + bytes.length <= 4096) {
+      this.task.sys.poke(this.#page + BigInt(at), bytes);
+      return this.#page + BigInt(at);
+    }
     const a = userCopy(this.task, bytes);
     this.#scratch.push([a, Math.max(bytes.length, 1)]);
     return a;
@@ -141,7 +149,7 @@ export class IoUring {
     if (opts.tags) {
       const t = UserStruct.alloc(8 * opts.tags.length);
       opts.tags.forEach((v, i) => t.setU64(8 * i, v));
-      tags = this.#user(t.bytes);
+      tags = this.#user(t.bytes, 4096 - t.bytes.length);
     }
     const up = UserStruct.alloc(IO_URING_RSRC_UPDATE2_SIZE)
       .setU32(0, offset)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStatsSnapshot, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
+import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStatsSnapshot, type DmaBuf, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";
-import { IORING_OP_READ, IORING_OP_READV_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_READ_FIXED, IOSQE_FIXED_FILE, O_DIRECT } from "@dmabuf-sdk/io-uring";
+import { IORING_OP_READ, IORING_OP_READV_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_READ_FIXED, IOSQE_FIXED_FILE } from "@dmabuf-sdk/io-uring";
 import { IoUring, negErrno, userAlloc } from "@dmabuf-sdk/io-uring";
 import { ioUringMachine, type IoUringMachine } from "@dmabuf-sdk/io-uring/testing";
 

@@ -3,7 +3,7 @@ import { KernelBug, KernelError, isKernelError } from "../kernel/kernel-error.js
 import { MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
 import { eventfdFile } from "./eventfd.js";
 import type { Kernel } from "../kernel/kernel.js";
-import { File, FMODE_READ, FMODE_WRITE, O_CLOEXEC } from "./file.js";
+import { File, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, O_CLOEXEC, SETFL_MASK } from "./file.js";
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, vmaSetAnonymous, PROT_READ, PROT_WRITE, UserSignal, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE } from "./mm.js";
 import { PIDFD_NONBLOCK, pidfdCreate, pidfdPid } from "./pidfd.js";
 import type { Task } from "./task.js";
@@ -78,6 +78,24 @@ export class UserSyscalls {
       const f = this.task.files.fget(fd);
       try {
         return this.task.files.installNew(f, 0);
+      } finally {
+        f.put();
+      }
+    });
+  }
+
+  /**
+   * `fcntl(fd, F_GETFL)` / `fcntl(fd, F_SETFL, flags)`: the status flags;
+   * F_SETFL changes only `SETFL_MASK` bits. `EBADF`, `EINVAL` for other commands.
+   */
+  fcntl(fd: number, cmd: number, arg = 0): number {
+    return this.#call("fcntl", () => {
+      const f = this.task.files.fget(fd);
+      try {
+        if (cmd === F_GETFL) return f.flags;
+        if (cmd !== F_SETFL) throw new KernelError("EINVAL", "fcntl", `cmd ${cmd}`);
+        f.flags = (f.flags & ~SETFL_MASK) | (arg & SETFL_MASK);
+        return 0;
       } finally {
         f.put();
       }

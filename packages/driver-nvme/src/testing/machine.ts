@@ -1,6 +1,6 @@
 // Boot helper for NVMe tests: a topology, the nvme module, a controller on the importer slot, and a user task.
-import { Kernel, buildTopology, topologyKernelOptions, type KernelOptions, type Task, type Topology, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
-import { O_DIRECT } from "@dmabuf-sdk/io-uring";
+import { Kernel, buildTopology, topologyKernelOptions, type KernelOptions, type Task, type Topology, type TopologyName, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
+
 import { nvmeHwAttach, nvmeModule, nvmeProbe } from "../module.js";
 import type { NvmeHwOptions } from "../nvme-hw.js";
 import type { NvmeDev, NvmeDevOptions } from "../pci.js";

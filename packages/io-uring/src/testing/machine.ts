@@ -1,8 +1,8 @@
 // Boot helper for io_uring tests: a topology, the io_uring and SGT modules, a user task and a mock block device on the importer slot.
-import { Kernel, O_RDWR, buildTopology, topologyKernelOptions, type KernelOptions, type Task, type Topology, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import { Kernel, O_RDWR, buildTopology, topologyKernelOptions, type KernelOptions, type Task, type Topology, type TopologyName, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
 import { ioUringModule } from "../module.js";
-import { O_DIRECT } from "../io-uring-uapi.js";
+
 import { mockBlkdev, type MockBlkdev } from "./mock-blkdev.js";
 
 export interface IoUringMachine {

@@ -113,7 +113,12 @@ export function mockBlkdev(kernel: Kernel, dev: PciDev, name: string, size: numb
           const sgt = dmaBufSgtMapAttachment(c.devPriv as DmaBufAttachment, c.dir);
           const lens: number[] = [];
           for (let i = 0; i < sgt.nents; i++) lens.push(sgt.dmaLength[i]!);
-          return dmaBufIoInitMap(c, { sgt }, lens);
+          try {
+            return dmaBufIoInitMap(c, { sgt }, lens);
+          } catch (e) {
+            dmaBufSgtUnmapAttachment(c.devPriv as DmaBufAttachment, sgt, c.dir);
+            throw e;
+          }
         },
         unmap(c, m) {
           log.push("unmap");
