@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Kernel, O_CLOEXEC, O_RDWR, buildTopology, dmaBufFd, getDmaBuf, dmaBufPut, topologyKernelOptions, type ExporterFixture, type TopologyName, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
+import { Kernel, O_CLOEXEC, O_RDWR, buildTopology, dmaBufFd, getDmaBuf, topologyKernelOptions, type ExporterFixture, type TopologyName, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { vfioPciExporterFixture } from "@dmabuf-sdk/driver-vfio-pci";
 import { xeVramExporterFixture } from "@dmabuf-sdk/driver-xe";
 import { IoUring, negErrno, type IoDmabufVersion } from "@dmabuf-sdk/io-uring";
