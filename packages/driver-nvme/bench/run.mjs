@@ -34,7 +34,7 @@ function workload(mode, kind) {
   const ring = new IoUring(task, 64);
   const blk = task.sys.open(`/dev/nvme${dev.instance}n1`, O_RDWR | O_DIRECT);
   let base = 0n;
-  let dmabuf;
+  let dmabuf; // its pages go with the last reference: the fd (closed after registration) and the registration
   if (kind === "dmabuf") {
     dmabuf = compatExporterAlloc(k, k.modules.vmlinux, BigInt(BUF));
     const fd = k.runAs(task, () => dmaBufFd(dmabuf, O_CLOEXEC));
@@ -80,7 +80,6 @@ function workload(mode, kind) {
   if (kind !== "dmabuf") task.sys.munmap(base, BUF);
   k.clock.advance(100e6);
   nvmeRemove(dev);
-  if (dmabuf) dmabuf.kernel; // the exporter's pages go with the fd's last reference (closed above)
   k.exitTask(task, 0);
   k.clock.advance(100e6);
   if (!k.leakReport().empty) throw new Error(k.leakReport().text());
