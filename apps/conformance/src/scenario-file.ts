@@ -18,7 +18,6 @@ import {
   type TopologyName,
 } from "@dmabuf-sdk/dmabuf-core";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
-import { IO_URING_STEP_KINDS, ioUringStep } from "./io-uring-steps.js";
 
 // yaml is loaded on first use: `run` never parses YAML, and loading it is a tenth of the start-up.
 const requireLazy = createRequire(import.meta.url);
@@ -77,7 +76,6 @@ const STEP_KINDS = [
   "fork",
   "exit",
   "set",
-  ...IO_URING_STEP_KINDS,
 ] as const;
 
 /** Reads and validates a YAML or JSON scenario file. @throws Error with what is wrong. */
@@ -305,8 +303,6 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
           break;
         case "set":
           break;
-        default:
-          outcome = ioUringStep(kind, a, ctx);
       }
     } catch (e) {
       if (e instanceof KernelError) outcome = { errno: e.errno };
