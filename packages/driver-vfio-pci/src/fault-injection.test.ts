@@ -15,7 +15,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { CompatDynamicImporter } from "@dmabuf-sdk/map-sgt";
 import { vfioPciModule, vfioPciProbe, vfioWriteCommand } from "@dmabuf-sdk/driver-vfio-pci";
-import { exportRaw, revokeRaw, type Env } from "./testing/helpers.js";
+import { exportRaw, revokeRaw, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
 
 const ok = (ret: number | bigint, op: string): number => {
   if (ret < 0) throw new KernelError(errnoName(Number(ret)) ?? "EIO", op);

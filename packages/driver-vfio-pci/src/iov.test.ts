@@ -4,7 +4,7 @@ import { dmaBufImappingIov, dmaBufIovMapRanges, dmaBufIovMatchData, dmaBufIovUnm
 import { dmaBufImappingPal, dmaBufMappingPalType } from "@dmabuf-sdk/map-pal";
 import { dmaBufImappingSgt, dmaBufMappingSgtType } from "@dmabuf-sdk/map-sgt";
 import { vfioPciDmaBufOffers } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, boot, exportBuf, revokeRaw, setPowerState, teardown, type Env } from "./testing/helpers.js";
+import { P, boot, exportBuf, revokeRaw, setPowerState, teardown, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
 
 const BAR = XE_LMEM_BAR;
 const revocable: DmaBufAttachOps = { allowPeer2peer: true, invalidateMappings: () => undefined };

@@ -4,7 +4,7 @@ import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { compatDynamicImporterFixture, compatExporterFixture, compatStaticImporterFixture, dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
 import { LMEM_BAR, xeDeviceOf, xeDevices, xeGtSriovPfConfigGetLmem, xeImporterFixture, xeModule, xeSystemExporterFixture, xeVramExporterFixture } from "@dmabuf-sdk/driver-xe";
 import { lifecycle } from "./testing/lifecycle.js";
-import { vfExporterFixture } from "./testing/vf-exporter.js";
+import { vfExporterFixture } from "@dmabuf-sdk/driver-xe/testing";
 
 describe("xe module", () => {
   it("modprobe loads the SGT and IOV types first; on sriov the PF binds in PF mode and provisions its VFs; other functions stay unbound", () => {

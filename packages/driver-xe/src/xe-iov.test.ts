@@ -25,8 +25,7 @@ import {
   type XeBo,
   type XeDevice,
 } from "@dmabuf-sdk/driver-xe";
-import { bootSriov, bytes, teardown } from "./testing/machine.js";
-import { vfExport, vfRevoke, type VfExporterPriv } from "./testing/vf-exporter.js";
+import { bootSriov, bytes, teardown, vfExport, type VfExporterPriv, vfRevoke } from "@dmabuf-sdk/driver-xe/testing";
 
 const MiB = 1n << 20n;
 const GiB = 1n << 30n;

@@ -13,7 +13,7 @@ import {
   type DmaBufMappingType,
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingIov, dmaBufIovMapRanges, dmaBufIovUnmapRanges, type DmaBufIovRanges } from "@dmabuf-sdk/map-iov";
-import { iovExporter, type IovExporterPriv } from "./testing/iov-exporter.js";
+import { iovExporter, type IovExporterPriv } from "@dmabuf-sdk/map-iov/testing";
 
 const otherType: DmaBufMappingType = {
   name: "Other",

@@ -23,7 +23,7 @@ import {
   dmaBufMappingIovType,
   rangeLen,
 } from "@dmabuf-sdk/map-iov";
-import { iovExporter } from "./testing/iov-exporter.js";
+import { iovExporter } from "@dmabuf-sdk/map-iov/testing";
 
 /** A second mapping type, offered after IOV on both sides: where a refused IOV match must land. */
 const nextType: DmaBufMappingType = {

@@ -1,6 +1,6 @@
-// Test-only helpers (not built into dist): machines with the xe module loaded.
+// Test kit of xe: machines with the xe module loaded (the sriov one with its PF in PF mode), byte patterns, teardown.
 import { Kernel, buildTopology, topologyKernelOptions, type PciDev, type Topology, type TopologyName, type TopologyOptions } from "@dmabuf-sdk/dmabuf-core";
-import { xeDeviceOf, xeDeviceProbe, xeModule, type XeDevice, type XeProbeOptions } from "@dmabuf-sdk/driver-xe";
+import { xeDeviceOf, xeDeviceProbe, xeModule, type XeDevice, type XeProbeOptions } from "../index.js";
 
 export interface Machine {
   readonly k: Kernel;

@@ -1,4 +1,4 @@
-// Test-only converted exporters (not built into dist).
+// Test kit of map-sgt: converted exporters (MMIO ranges offered as SGT/SGT_P2P, pinned pages) for SGT importers.
 import {
   O_RDWR,
   dmaBufExport,
@@ -25,7 +25,7 @@ import {
   type DmaBufMappingSgtExpOps,
   type PhysVec,
   type SgTable,
-} from "@dmabuf-sdk/map-sgt";
+} from "../index.js";
 
 export interface MmioPriv {
   readonly pdev: PciDev;

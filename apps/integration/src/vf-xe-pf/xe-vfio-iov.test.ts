@@ -1,5 +1,4 @@
-// The IOV path with the real exporter: vfio-pci bound to a VF exports its LMEM
-// BAR with VFIO_DEVICE_FEATURE_DMA_BUF and the Xe PF imports it.
+// Integration: the IOV path with the real exporter: vfio-pci bound to a VF exports its LMEM BAR (VFIO_DEVICE_FEATURE_DMA_BUF) and the Xe PF imports it.
 import { describe, expect, it } from "vitest";
 import { DmaFault, O_CLOEXEC, O_RDWR, dmaBufGet, dmaBufPut, errnoName, type DmaBuf, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufMappingIovType } from "@dmabuf-sdk/map-iov";
@@ -18,7 +17,7 @@ import {
   type VfioRegionDmaRange,
 } from "@dmabuf-sdk/driver-vfio-pci";
 import { LMEM_BAR, xeBoAddr, xeBoPut, xeGemPrimeImport, xeGpuDmaRead, xeGtSriovPfConfigSetLmem, xeVmBind, xeVmCreate, xeVmDestroy, xeVmRead, xeVmRebind, xeVmWrite, type XeBo } from "@dmabuf-sdk/driver-xe";
-import { bootSriov, bytes, teardown } from "./testing/machine.js";
+import { bootSriov, bytes, teardown } from "@dmabuf-sdk/driver-xe/testing";
 
 const MiB = 1n << 20n;
 const VA = 0x20_0000_0000n;

@@ -1,3 +1,4 @@
+// Integration: fault injection over the vfio-pci → iommufd import path (VFIO_DEVICE_FEATURE_DMA_BUF, IOMMU_IOAS_MAP_FILE); every failure unwinds.
 import { describe, expect, it } from "vitest";
 import { Kernel, KernelError, O_CLOEXEC, O_RDWR, buildTopology, dmaRead, errnoName, topologyKernelOptions, type AllocSite } from "@dmabuf-sdk/dmabuf-core";
 import {
