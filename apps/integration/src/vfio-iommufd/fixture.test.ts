@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DmaFault, Kernel, TOPOLOGY_NAMES, buildTopology, topologyKernelOptions, type ExporterFixture, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterFixture } from "@dmabuf-sdk/map-sgt";
 import { vfioPciExporterFixture } from "@dmabuf-sdk/driver-vfio-pci";
-import { iommufdImporterFixture, iommufdModule } from "@dmabuf-sdk/driver-iommufd";
+import { iommufdImporterFixture } from "@dmabuf-sdk/driver-iommufd";
 import { pattern } from "./env.js";
 
 function ctxFor(name: TopologyName, exp: ExporterFixture) {

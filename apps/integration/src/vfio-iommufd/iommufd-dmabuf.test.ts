@@ -13,9 +13,6 @@ import {
   vfioWritePowerState,
 } from "@dmabuf-sdk/driver-vfio-pci";
 import {
-  IOMMU_IOAS_MAP_FILE,
-  IOMMU_IOAS_MAP_READABLE,
-  iommuIoasMapFile,
   iommufdCtxFromFd,
   iommufdCtxPut,
   iommufdDeviceAttach,
