@@ -59,7 +59,7 @@ const release = [
 if (process.env.DMABUF_TEST_RELEASE !== "0") {
   for (const [name, args] of release) {
     console.log(`\n> node scripts/${name}.mjs ${args.join(" ")}`);
-    const c = spawnSync(process.execPath, [join(root, "scripts", `${name}.mjs`), ...args], { cwd: root, stdio: "inherit", timeout: 300_000 });
+    const c = spawnSync(process.execPath, [join(root, "scripts", `${name}.mjs`), ...args], { cwd: root, stdio: "inherit", timeout: 1_800_000 });
     if (c.status !== 0 && !existsSync(join(root, "reports", `${name}.summary.json`))) extra.push(`scripts/${name}.mjs`);
   }
 }
