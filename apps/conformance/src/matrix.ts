@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { caseSeed, enumerateCases, type CaseFilter } from "./cases.js";
 import { defaultRequests, loadFixtures, type FixtureSet, type PackageRequest } from "./discovery.js";
-import { runPairCase, runScenarioCase, type CaseRun } from "./lifecycle.js";
+import { runPairCase, runScenarioCase, type CaseRun } from "@dmabuf-sdk/dmabuf-core";
 import { compare, expectationFor, oracleFor, type Oracle } from "./oracle.js";
 import { selectShard, type Shard } from "./shard.js";
 import { REPORT_SCHEMA, summarize, type CaseResult, type CaseSpec, type ConformanceReport } from "./types.js";

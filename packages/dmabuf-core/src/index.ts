@@ -330,3 +330,12 @@ export {
   type ConformanceScenario,
   type ConformanceExpectation,
 } from "./conformance/fixture.js";
+export {
+  CASE_BUFFER_SIZE,
+  caseTopologyOptions,
+  runPairCase,
+  runScenarioCase,
+  type CaseActual,
+  type CaseRun,
+  type LifecycleStep,
+} from "./conformance/pair-lifecycle.js";

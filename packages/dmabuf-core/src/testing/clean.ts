@@ -7,12 +7,16 @@ export function check(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
 }
 
-/** Nothing leaked, no lockdep report, no oops: throws on the first that is not clean. */
-export function checkClean(k: Kernel): void {
+/**
+ * Nothing leaked, no lockdep report, no oops (and with `warnings`, no WARN):
+ * throws on the first that is not clean.
+ */
+export function checkClean(k: Kernel, opts: { readonly warnings?: boolean } = {}): void {
   const leaks = k.leakReport().text();
   check(leaks === "", `leaks:\n${leaks}`);
   const lockdep = k.lockdep.reports();
-  check(lockdep.length === 0, `lockdep: ${JSON.stringify(lockdep)}`);
+  check(lockdep.length === 0, `lockdep: ${lockdep.map((r) => r.message.split("\n")[0]).join("; ")}`);
+  if (opts.warnings) check(k.warnings().length === 0, `WARN: ${k.warnings().join("; ")}`);
   const oopses = k.oopses();
   check(oopses.length === 0, `oopses: ${oopses.map((o) => `${o.syscall}: ${String(o.error)}`).join("; ")}`);
 }

@@ -9,6 +9,7 @@ import {
   errnoName,
   topologyKernelOptions,
   type DmaBuf,
+  type PciDev,
   type Task,
   type Topology,
   type TopologyName,
@@ -40,26 +41,44 @@ import { check, checkClean } from "@dmabuf-sdk/dmabuf-core/testing";
 
 export const P = 0x1000n;
 
-export interface Env {
+export interface Env extends VfioOpen {
   readonly k: Kernel;
   readonly t: Topology;
+}
+
+/** A VMM process with a vfio-pci device open. */
+export interface VfioOpen {
   readonly vdev: VfioPciCoreDevice;
   readonly user: Task;
   /** The device fd of `user` (cdev), or -1 when not opened. */
   readonly devFd: number;
 }
 
-/** A kernel on topology `name` with vfio-pci bound to the exporter slot and opened by a VMM process. */
-export function boot(name: TopologyName = "same-switch", opts: { topo?: TopologyOptions; probe?: VfioPciProbeOptions; beforeOpen?: (t: Topology) => void; open?: boolean } = {}): Env {
-  const k = new Kernel(topologyKernelOptions(name));
-  const t = buildTopology(k, name, opts.topo);
+/** Options of {@link vfioOpen} and {@link boot}. */
+export interface VfioOpenOptions {
+  readonly probe?: VfioPciProbeOptions;
+  /** Runs after the probe, before the VMM opens the device. */
+  readonly beforeOpen?: () => void;
+  /** False: the VMM does not open the device (`devFd` is -1). */
+  readonly open?: boolean;
+}
+
+/** vfio-pci loaded and bound to `pdev` in `k`, and a VMM process (comm "vmm") with the device open. */
+export function vfioOpen(k: Kernel, pdev: PciDev, opts: VfioOpenOptions = {}): VfioOpen {
   k.modprobe(vfioPciModule);
-  const vdev = vfioPciProbe(k, t.exporterSlot, opts.probe);
-  opts.beforeOpen?.(t);
+  const vdev = vfioPciProbe(k, pdev, opts.probe);
+  opts.beforeOpen?.();
   const user = k.fork({ comm: "vmm" });
   const devFd = opts.open === false ? -1 : user.sys.open(vdev.cdevPath, O_RDWR);
   if (opts.open !== false) check(devFd >= 0, `open ${vdev.cdevPath}: ${errnoName(devFd)}`);
-  return { k, t, vdev, user, devFd };
+  return { vdev, user, devFd };
+}
+
+/** A kernel on topology `name` with vfio-pci bound to the exporter slot and opened by a VMM process. */
+export function boot(name: TopologyName = "same-switch", opts: Omit<VfioOpenOptions, "beforeOpen"> & { topo?: TopologyOptions; beforeOpen?: (t: Topology) => void } = {}): Env {
+  const k = new Kernel(topologyKernelOptions(name));
+  const t = buildTopology(k, name, opts.topo);
+  return { k, t, ...vfioOpen(k, t.exporterSlot, { ...opts, beforeOpen: () => opts.beforeOpen?.(t) }) };
 }
 
 /** `VFIO_DEVICE_FEATURE(GET | DMA_BUF)` with the given request; returns the syscall result. */
