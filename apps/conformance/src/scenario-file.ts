@@ -9,6 +9,7 @@ import {
   TOPOLOGY_NAMES,
   UserStruct,
   buildTopology,
+  caseTopologyOptions,
   errnoName,
   isErrno,
   topologyKernelOptions,
@@ -198,7 +199,8 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
     : defaultRequests([], cwd, true);
   const set: FixtureSet = await loadFixtures(requests);
   const kernel = new Kernel({ ...topologyKernelOptions(scn.topology), seed: scn.seed ?? 1 });
-  const topology = buildTopology(kernel, scn.topology);
+  // Device identities the loaded fixtures' drivers need (the Xe PF of `sriov`).
+  const topology = buildTopology(kernel, scn.topology, caseTopologyOptions([...set.exporters, ...set.importers].map((x) => x.fixture)));
   const task = kernel.fork({ comm: "scenario" });
   const vars: Vars = new Map<string, unknown>([
     ["kernel", kernel],

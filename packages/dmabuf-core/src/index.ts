@@ -116,11 +116,12 @@ export {
   topologyKernelOptions,
   TOPOLOGY_NAMES,
   DEFAULT_ENDPOINT_BARS,
-  XE_LMEM_BAR,
+  GENERIC_SRIOV_PF,
   type Topology,
   type TopologyName,
   type TopologyOptions,
   type BarSpec,
+  type SriovPfSpec,
 } from "./platform/topologies.js";
 
 // dma-buf core

@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import { ConformanceFixtures, Kernel, TOPOLOGY_NAMES, VMLINUX_EXPORTS, buildTopology, modpost, runPairCase, topologyKernelOptions, type ExporterFixture, type ImporterFixture, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { compatDynamicImporterFixture, compatExporterFixture, compatStaticImporterFixture, dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
-import { LMEM_BAR, xeDeviceOf, xeDevices, xeGtSriovPfConfigGetLmem, xeImporterFixture, xeModule, xeSystemExporterFixture, xeVramExporterFixture } from "@dmabuf-sdk/driver-xe";
+import { LMEM_BAR, XE_SRIOV_PF, xeDeviceOf, xeDevices, xeGtSriovPfConfigGetLmem, xeImporterFixture, xeModule, xeSystemExporterFixture, xeVramExporterFixture } from "@dmabuf-sdk/driver-xe";
 import { vfExporterFixture } from "@dmabuf-sdk/driver-xe/testing";
 
 describe("xe module", () => {
   it("modprobe loads the SGT and IOV types first; on sriov the PF binds in PF mode and provisions its VFs; other functions stay unbound", () => {
     const k = new Kernel(topologyKernelOptions("sriov"));
-    const t = buildTopology(k, "sriov");
+    const t = buildTopology(k, "sriov", { sriovPf: XE_SRIOV_PF });
     const vfBacking = t.sriov!.vfs[0]!.bars[LMEM_BAR]!.backing;
     k.modprobe(xeModule);
     expect(k.modules.modules().map((m) => m.name)).toEqual(["dma_buf_mapping_sgt", "dma_buf_mapping_iov", "xe"]);

@@ -4,6 +4,7 @@ import { dmaBufMappingIovType } from "@dmabuf-sdk/map-iov";
 import { dmaBufMappingSgtType, dmaBufSgtRoute } from "@dmabuf-sdk/map-sgt";
 import {
   LMEM_BAR,
+  XE_SRIOV_PF,
   XE_PPGTT_PTE_DM,
   xeBoAddr,
   xeBoPut,
@@ -209,7 +210,7 @@ describe("IOV import", () => {
     {
       desc: "an Xe PF of another SR-IOV device",
       importer: (m: Sriov) => {
-        const t2 = buildTopology(m.k, "sriov", { mem64Base: 0x80_0000_0000n });
+        const t2 = buildTopology(m.k, "sriov", { sriovPf: XE_SRIOV_PF, mem64Base: 0x80_0000_0000n });
         return xeDeviceProbe(t2.sriov!.pf);
       },
       bar: LMEM_BAR,
