@@ -4,7 +4,7 @@ import type { AllocRecord } from "../kernel/fault-inject.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 
-/** A syscall-style result as a value, or a {@link KernelError} with its errno (so a scenario unwinds like a careful program). */
+/** A syscall-style result as a value, or a `KernelError` with its errno (so a scenario unwinds like a careful program). */
 export function syscallOk(ret: number | bigint, op: string): number {
   if (ret < 0) throw new KernelError(errnoName(Number(ret)) ?? "EIO", op);
   return Number(ret);
