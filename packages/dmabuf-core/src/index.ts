@@ -15,14 +15,53 @@ export { ERRNO, errnoName, errnoNumber, isErrno, type Errno } from "./kernel/err
 export { KernelError, KernelBug, isKernelError } from "./kernel/kernel-error.js";
 export { Kref } from "./kernel/kref.js";
 export { LeakChecker, LeakSource, ObjectTracker, type LeakEntry, type LeakReport } from "./kernel/leak.js";
-export { Lockdep, LockClass, type LockOwner, type LockdepMap, type LockdepReport, type LockdepReportKind, type LockdepOptions } from "./kernel/lockdep.js";
+export {
+  Lockdep,
+  LockClass,
+  type LockOwner,
+  type LockdepMap,
+  type LockdepReport,
+  type LockdepReportKind,
+  type LockdepOptions,
+  type LockClassKey,
+  type LockWaitType,
+  type AcquireOptions,
+} from "./kernel/lockdep.js";
 export { Mutex, WwMutex, WwAcquireCtx, type LockEnv } from "./kernel/mutex.js";
 export { RwSemaphore } from "./kernel/rwsem.js";
 export { SpinLock } from "./kernel/spinlock.js";
+export { RwLock } from "./kernel/rwlock.js";
+export { requestIrq, freeIrq, handleIrq, raiseIrq, irqActions, type IrqHandler, type IrqReturn } from "./kernel/irq.js";
+export { Scheduler, TaskWouldBlock, type StepOptions } from "./kernel/sched.js";
+export {
+  Workqueue,
+  Workqueues,
+  WorkStruct,
+  DelayedWork,
+  allocWorkqueue,
+  allocOrderedWorkqueue,
+  workqueueLockdepMap,
+  initWork,
+  initDelayedWork,
+  queueWork,
+  scheduleWork,
+  queueDelayedWork,
+  modDelayedWork,
+  scheduleDelayedWork,
+  flushWork,
+  flushDelayedWork,
+  cancelWorkSync,
+  cancelDelayedWorkSync,
+  cancelDelayedWork,
+  flushWorkqueue,
+  destroyWorkqueue,
+  workPending,
+  type WorkqueueFlags,
+} from "./kernel/workqueue.js";
 export { FaultInjector, type AllocSite, type AllocRecord, type FaultRule } from "./kernel/fault-inject.js";
 export { KernelAllocator } from "./kernel/slab.js";
 export { KernelRandom } from "./kernel/random.js";
-export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, type TimerHandle } from "./kernel/time.js";
+export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, pickFirst, type TimerHandle, type ClockEvent, type PickNextPolicy, type ScheduleOptions } from "./kernel/time.js";
 export { Printk, type LogLevel, type LogRecord } from "./kernel/printk.js";
 export { Trace, type TraceEvent, type TraceValue } from "./kernel/trace.js";
 export { ModuleContext, provideSymbol, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
