@@ -243,6 +243,7 @@ export { Task, type TaskState } from "./uapi/task.js";
 export { type Cred, INIT_CRED, prepareCreds, securityContextType } from "./uapi/cred.js";
 export { Cgroup, CgroupRoot } from "./uapi/cgroup.js";
 export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, FMODE_READ, FMODE_WRITE, type FileOperations } from "./uapi/file.js";
+export { fput } from "./uapi/file-table.js";
 export { FdTable } from "./uapi/fdtable.js";
 export { Devfs, type DevNode } from "./uapi/devfs.js";
 export {
