@@ -8,6 +8,7 @@ describe("drm module", () => {
     const mod = k.modules.find("drm");
     expect(mod?.descriptor).toBe(drmModule);
     expect(mod?.proprietary).toBe(false);
+    expect(drmModule.exports?.map((e) => e.name)).toEqual(expect.arrayContaining(["drm_sched_init", "drm_sched_job_arm", "drm_sched_entity_push_job", "drm_sched_entity_destroy"]));
     k.modules.unload("drm");
     expect(k.leakReport().empty).toBe(true);
   });
