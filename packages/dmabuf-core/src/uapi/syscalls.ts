@@ -1,11 +1,20 @@
 import { ERRNO } from "../kernel/errno.js";
-import { KernelError, isKernelError } from "../kernel/kernel-error.js";
+import { KernelBug, KernelError, isKernelError } from "../kernel/kernel-error.js";
+import { MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
+import { eventfdFile } from "./eventfd.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { File, FMODE_READ, FMODE_WRITE, O_CLOEXEC } from "./file.js";
 import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, UserSignal, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE } from "./mm.js";
 import { PIDFD_NONBLOCK, pidfdCreate, pidfdPid } from "./pidfd.js";
 import type { Task } from "./task.js";
 import type { UserArg } from "./user-buffer.js";
+
+/** `POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLNVAL`. */
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
 
 /** `PIDFD_THREAD` (= O_EXCL). */
 export const PIDFD_THREAD = 0o200;
@@ -233,6 +242,44 @@ export class UserSyscalls {
       const file = this.task.files.fget(fd);
       try {
         return to.files.installNew(file, O_CLOEXEC);
+      } finally {
+        file.put();
+      }
+    });
+  }
+
+  /**
+   * `poll(fds, nfds, timeout_ms)`: fills each entry's `revents` and returns
+   * how many are ready, 0 on timeout. A negative timeout waits forever;
+   * closed fds report `POLLNVAL`.
+   */
+  poll(fds: { fd: number; events: number; revents?: number }[], timeoutMs: number): number {
+    return this.#call("poll", () => {
+      const scan = (): number => {
+        let n = 0;
+        for (const p of fds) {
+          const f = this.task.files.lookup(p.fd);
+          const mask = !f ? POLLNVAL : (f.fops.poll ? f.fops.poll(f) : POLLIN | POLLOUT) & (p.events | POLLERR | POLLHUP);
+          p.revents = mask;
+          if (mask) n++;
+        }
+        return n;
+      };
+      let ready = scan();
+      if (ready || timeoutMs === 0) return ready;
+      const ns = timeoutMs < 0 ? MAX_SCHEDULE_TIMEOUT : timeoutMs * 1e6;
+      this.kernel.clock.waitUntil(() => (ready = scan()) > 0, ns);
+      if (!ready && timeoutMs < 0) throw new KernelBug("hung_task", `task ${this.task.comm}:${this.task.pid} polls forever`);
+      return ready;
+    });
+  }
+
+  /** `eventfd2(initval, flags)`: a new eventfd, or `-EINVAL` for bad flags. */
+  eventfd(initval: number | bigint, flags = 0): number {
+    return this.#call("eventfd2", () => {
+      const file = eventfdFile(this.kernel, initval, flags);
+      try {
+        return this.task.files.installNew(file, flags);
       } finally {
         file.put();
       }
