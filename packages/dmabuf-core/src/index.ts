@@ -31,6 +31,7 @@ export { Mutex, WwMutex, WwAcquireCtx, type LockEnv } from "./kernel/mutex.js";
 export { RwSemaphore } from "./kernel/rwsem.js";
 export { SpinLock } from "./kernel/spinlock.js";
 export { RwLock } from "./kernel/rwlock.js";
+export { irqWorkQueue } from "./kernel/irq-work.js";
 export { XArray, type XArrayFlags } from "./kernel/xarray.js";
 export { requestIrq, freeIrq, handleIrq, raiseIrq, irqActions, type IrqHandler, type IrqReturn } from "./kernel/irq.js";
 export { Scheduler, TaskWouldBlock, type StepOptions } from "./kernel/sched.js";
