@@ -418,7 +418,7 @@ export class Lockdep {
     }
   }
 
-  /** `local_irq_save()`: returns the flags to give back to {@link localIrqRestore}. */
+  /** `local_irq_save()`: returns the flags to give back to `localIrqRestore`. */
   localIrqSave(): boolean {
     const wasOn = this.hardirqsEnabled();
     this.irqsOff(1);
