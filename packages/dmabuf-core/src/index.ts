@@ -38,6 +38,7 @@ export { Scheduler, TaskWouldBlock, type StepOptions } from "./kernel/sched.js";
 export {
   Workqueue,
   Workqueues,
+  WorkerPool,
   WorkStruct,
   DelayedWork,
   allocWorkqueue,

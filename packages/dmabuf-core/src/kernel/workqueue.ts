@@ -29,7 +29,7 @@ class LockMap implements LockdepMap {
 }
 
 /** A pool of kworkers; a new worker is created when every worker is busy (on the stack). */
-class WorkerPool {
+export class WorkerPool {
   readonly workers: Task[] = [];
   constructor(
     private readonly k: Kernel,

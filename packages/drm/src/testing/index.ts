@@ -26,6 +26,10 @@ import {
 } from "../sched-main.js";
 import { drmSchedEntityDestroy, drmSchedEntityInit, drmSchedEntityPushJob, type DrmSchedEntity } from "../sched-entity.js";
 
+export type { DrmGpuScheduler, DrmSchedJob, DrmSchedKillVersion, DrmSchedInitArgs, DrmSchedBackendOps, DrmSchedRq, DrmGpuSchedStat } from "../sched-main.js";
+export type { DrmSchedFence } from "../sched-fence.js";
+export type { DrmSchedEntity } from "../sched-entity.js";
+
 /** A kernel with the DRM core module loaded. */
 export function bootDrm(opts: Partial<KernelOptions> = {}): Kernel {
   const k = new Kernel(opts);
