@@ -66,6 +66,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /** The universal checks after everything was released. */
 function checkInvariants(k: Kernel, violations: string[]): void {
+  // Quiescence first: deferred work (kworkers, device interrupts) that is due runs before the leak check.
+  k.clock.flush();
+  const blocked = k.clock.pendingEvents().filter((e) => e.atNs <= k.clock.nowNs);
+  for (const e of blocked) violations.push(`blocked at the end: ${e.label}`);
   const leaks = k.leakReport();
   if (!leaks.empty) violations.push(`leak report not empty after release:\n${leaks.text()}`);
   for (const r of k.lockdep.reports()) violations.push(`lockdep: ${r.message.split("\n")[0]} [${r.classes.join(" -> ")}]`);

@@ -308,6 +308,7 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
     steps.push({ index: index + 1, step: kind, ok: !problem, detail: problem ?? (outcome.errno ? `${outcome.errno} (expected)` : "ok") });
   }
   kernel.exitTask(task, 0);
+  kernel.clock.flush(); // quiescence: due kworker/IRQ work runs before the checks
   const checks: string[] = [];
   if (scn.checks?.leaks !== false && !kernel.leakReport().empty) checks.push(`leak report not empty:\n${kernel.leakReport().text()}`);
   if (scn.checks?.lockdep !== false) for (const r of kernel.lockdep.reports()) checks.push(`lockdep: ${r.message.split("\n")[0]}`);

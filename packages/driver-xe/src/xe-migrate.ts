@@ -70,14 +70,11 @@ export function xeMigrateCopy(bo: XeBo, src: XeMigrateRes, dst: XeMigrateRes): v
   xe.kernel.trace.emit("xe_migrate_copy", { bo: bo.id, pages: bo.npages, from: "vram" in src ? "vram" : "tt", to: "vram" in dst ? "vram" : "tt" });
 }
 
-/** `xe_migrate_clear()`: a job whose batch zeroes the BO's VRAM pages (new VRAM placements are cleared). */
+/** `xe_migrate_clear()`: a job whose batch fills the BO's VRAM with zeros (new VRAM placements are cleared). */
 export function xeMigrateClear(bo: XeBo): void {
   const xe = bo.xe;
-  const addrs = Array.from({ length: bo.npages }, (_, i) => addrOf({ vram: bo }, i));
-  xeSchedJobRun(migrateQueue(xe), "migrate-clear", () => {
-    const zero = new Uint8Array(PAGE_SIZE);
-    for (const a of addrs) xeGpuDmaWrite(xe, a, zero);
-  });
+  const blocks = [...(bo.vram ?? [])];
+  xeSchedJobRun(migrateQueue(xe), "migrate-clear", () => xe.vram.clear(blocks));
   xe.kernel.trace.emit("xe_migrate_clear", { bo: bo.id, pages: bo.npages });
 }
 

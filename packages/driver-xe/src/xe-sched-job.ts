@@ -126,9 +126,14 @@ export class XeExecQueue {
     return "IRQ_HANDLED";
   }
 
-  /** Tear down: the entity drains, the scheduler stops, the interrupt is freed. */
+  /** Tear down: the entity drains, finished jobs are freed, the scheduler stops, the interrupt is freed. */
   fini(): void {
+    const k = this.xe.kernel;
     drmSchedEntityDestroy(this.entity);
+    // xe_sched_fini() comes after the queue went idle: every job handed to the engine completed and was freed.
+    if (k.clock.waitUntil(() => this.sched.pendingList.length === 0, MAX_SCHEDULE_TIMEOUT) === 0) {
+      k.warn(`xe ${this.xe.pdev.name}: ${this.name} queue has jobs that never complete`);
+    }
     drmSchedFini(this.sched);
     freeIrq(this.xe.kernel, this.irq, this);
   }

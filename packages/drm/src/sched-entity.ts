@@ -194,6 +194,24 @@ function drmSchedEntityAddDependencyCb(entity: DrmSchedEntity): boolean {
 }
 
 /**
+ * `rcu_assign_pointer(entity->last_scheduled, …)`: the entity keeps the
+ * finished fence (with its scheduled fence and hardware parent) for as long
+ * as it lives; the leak checker treats them as held by the entity.
+ */
+function setLastScheduled(entity: DrmSchedEntity, fence: DmaFence | null): void {
+  const objects = entity.kernel.objects;
+  const trio = (f: DmaFence | null): (DmaFence | null | undefined)[] => {
+    const s = f ? toDrmSchedFence(f) : undefined;
+    return [f, s?.scheduled, s?.parent];
+  };
+  const old = entity.lastScheduled;
+  for (const f of trio(old)) if (f) objects.unhold(f);
+  dmaFencePut(old);
+  entity.lastScheduled = fence;
+  for (const f of trio(fence)) if (f) objects.hold(f, "drm_sched_entity last_scheduled");
+}
+
+/**
  * `drm_sched_entity_pop_job()`: the head job once it has no unsignalled
  * dependency (else null, with a callback installed); it becomes the
  * entity's `last_scheduled`.
@@ -205,8 +223,7 @@ export function drmSchedEntityPopJob(entity: DrmSchedEntity): DrmSchedJob | null
     if (drmSchedEntityAddDependencyCb(entity)) return null;
   }
   if (entity.guilty && entity.guilty.value) dmaFenceSetError(job.sFence!.finished!, "ECANCELED");
-  dmaFencePut(entity.lastScheduled);
-  entity.lastScheduled = dmaFenceGet(job.sFence!.finished!);
+  setLastScheduled(entity, dmaFenceGet(job.sFence!.finished!));
   entity.jobQueue.shift();
   job.entity = null;
   return job;
@@ -345,8 +362,7 @@ export function drmSchedEntityFini(entity: DrmSchedEntity): void {
     dmaFencePut(entity.dependency);
     entity.dependency = null;
   }
-  dmaFencePut(entity.lastScheduled);
-  entity.lastScheduled = null;
+  setLastScheduled(entity, null);
 }
 
 /** `drm_sched_entity_destroy()`: flush (1 s) then fini. */

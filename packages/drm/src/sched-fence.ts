@@ -77,7 +77,12 @@ export function drmSchedFenceFree(fence: DrmSchedFence): void {
 
 /** `drm_sched_fence_scheduled()`: records the hardware fence and signals `scheduled`. */
 export function drmSchedFenceScheduled(fence: DrmSchedFence, parent: DmaFence | null): void {
-  if (parent) fence.parent = dmaFenceGet(parent);
+  if (parent) {
+    fence.parent = dmaFenceGet(parent);
+    // The parent is reachable from an entity's last_scheduled as well.
+    const by = fence.kernel.objects.heldBy(fence.finished!);
+    if (by) fence.kernel.objects.hold(parent, by);
+  }
   dmaFenceSignal(fence.scheduled!);
 }
 

@@ -93,6 +93,7 @@ export function lifecycle(topology: TopologyName, exporter: ExporterFixture, imp
     imp?.detach();
     buf.release();
     kernel.exitTask(task, 0);
+    kernel.clock.flush(); // quiescence: due kworker/IRQ work (free_job) runs before the leak check
     const leaks = kernel.leakReport();
     if (!leaks.empty) out.problems.push(leaks.text());
     out.problems.push(...kernel.warnings().map((w) => `WARN ${w}`), ...kernel.lockdep.reports().map((r) => r.message), ...kernel.oopses().map((o) => `oops ${o.syscall}`));
