@@ -26,6 +26,16 @@ export interface CaseRun {
   readonly violations: string[];
   readonly steps: string[];
   readonly details?: Record<string, string>;
+  /** Where deferred work and completions ran (pair cases): work items on kworkers, events in hard-IRQ context. */
+  readonly contexts?: CaseContexts;
+}
+
+/** Counts of the execution contexts a case exercised. */
+export interface CaseContexts {
+  /** Work items that ran on a kworker (`workqueue_execute_start` by `kworker/…`). */
+  kworkerWork: number;
+  /** Trace events emitted in hard-IRQ context on the idle task (device completions, irq_work). */
+  hardirqEvents: number;
 }
 
 class Violation extends Error {}
@@ -65,9 +75,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The universal checks after everything was released. */
-function checkInvariants(k: Kernel, violations: string[]): void {
+function checkInvariants(k: Kernel, violations: string[], contexts?: CaseContexts): void {
   // Quiescence first: deferred work (kworkers, device interrupts) that is due runs before the leak check.
   k.clock.flush();
+  if (contexts) {
+    contexts.kworkerWork = k.trace.events("workqueue_execute_start").filter((e) => e.comm.startsWith("kworker/")).length;
+    contexts.hardirqEvents = k.trace.events().filter((e) => e.comm === "swapper/0").length;
+  }
   const blocked = k.clock.pendingEvents().filter((e) => e.atNs <= k.clock.nowNs);
   for (const e of blocked) violations.push(`blocked at the end: ${e.label}`);
   const leaks = k.leakReport();
@@ -85,6 +99,7 @@ function checkInvariants(k: Kernel, violations: string[]): void {
  */
 export function runPairCase(topologyName: Parameters<typeof topologyKernelOptions>[0], exporter: ExporterFixture, importer: ImporterFixture, seed: number): CaseRun {
   const actual: Actual = {};
+  const contexts: CaseContexts = { kworkerWork: 0, hardirqEvents: 0 };
   const violations: string[] = [];
   const steps: string[] = [];
   const stop = (step: LifecycleStep, e: unknown): void => {
@@ -100,7 +115,7 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
   } catch (e) {
     stop("setup", e);
     violations.push(`setup failed: ${describe(e)}`);
-    return { actual, violations, steps };
+    return { actual, violations, steps, contexts };
   }
   const k = ctx.kernel;
   let buf: ExportedBuffer | undefined;
@@ -138,13 +153,13 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       steps.push(`export: ${exporter.name} exported ${CASE_BUFFER_SIZE} bytes (${buf.dmabuf.expName})`);
     } catch (e) {
       stop("export", e);
-      return { actual, violations, steps };
+      return { actual, violations, steps, contexts };
     }
     try {
       imp = importer.import(ctx, buf);
     } catch (e) {
       stop("attach", e);
-      return { actual, violations, steps };
+      return { actual, violations, steps, contexts };
     }
     const mt = imp.attachment.mapType;
     actual.mapType = shortType(mt?.type.name, mt?.type.shortName);
@@ -153,7 +168,7 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       imp.map();
     } catch (e) {
       stop("map", e);
-      return { actual, violations, steps };
+      return { actual, violations, steps, contexts };
     }
     actual.p2p = imp.route() ?? null;
     // An importer may fall back to another type while mapping (Xe: IOV → SGT): report what is in use.
@@ -163,7 +178,7 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       steps.push(`map: fell back to ${used.type.name}`);
     }
     steps.push(`map: mapped${actual.p2p ? ` via ${actual.p2p}` : ""}`);
-    if (!dataPath("first")) return { actual, violations, steps };
+    if (!dataPath("first")) return { actual, violations, steps, contexts };
 
     const dynamic = dmaBufAttachmentIsDynamic(imp.attachment);
     if (buf.invalidate && dynamic) {
@@ -202,9 +217,9 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
         imp.map();
       } catch (e) {
         stop("remap", e);
-        return { actual, violations, steps };
+        return { actual, violations, steps, contexts };
       }
-      if (!dataPath("after invalidation")) return { actual, violations, steps };
+      if (!dataPath("after invalidation")) return { actual, violations, steps, contexts };
     } else if (buf.invalidate) {
       steps.push("invalidate: skipped (static importer: pinned, nothing to invalidate)");
     }
@@ -230,9 +245,9 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       violations.push(`release threw ${describe(e)}`);
     }
     k.exitTask(ctx.task, 0);
-    checkInvariants(k, violations);
+    checkInvariants(k, violations, contexts);
   }
-  return { actual, violations, steps };
+  return { actual, violations, steps, contexts };
 }
 
 /** Runs a scenario case on a fresh kernel and checks the invariants afterwards. */
