@@ -60,7 +60,7 @@ export interface DrmSchedBackendOps {
   runJob(job: DrmSchedJob): DmaFence | null | KernelError;
   /** `timedout_job`: the job's timeout expired. */
   timedoutJob(job: DrmSchedJob): DrmGpuSchedStat;
-  /** `free_job`: the driver's cleanup; must call {@link drmSchedJobCleanup}. */
+  /** `free_job`: the driver's cleanup; must call `drmSchedJobCleanup()`. */
   freeJob(job: DrmSchedJob): void;
   /** `cancel_job`: at `drm_sched_fini()`, make the hardware fence of a pending job signal with `-ECANCELED`. */
   cancelJob?(job: DrmSchedJob): void;

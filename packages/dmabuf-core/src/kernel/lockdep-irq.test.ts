@@ -78,8 +78,13 @@ describe("lockdep IRQ-state rules", () => {
     const l = new SpinLock(env, "l");
     const inIrq = (): void => k.sched.irq(() => l.with(() => undefined));
     const on = (): void => l.with(() => undefined);
-    if (irqFirst) (inIrq(), on());
-    else (on(), inIrq());
+    if (irqFirst) {
+      inIrq();
+      on();
+    } else {
+      on();
+      inIrq();
+    }
     expect(k.lockdep.reports().map((r) => r.usage)).toEqual([{ old, new: nw }]);
     expect(k.lockdep.reports()[0]!.message).toContain(`inconsistent {${old}} -> {${nw}} usage.`);
   });

@@ -180,8 +180,8 @@ interface TaskState {
 }
 
 // Dependency kinds (lockdep.c DEP_*_BIT): E/S = prev exclusive/shared, N/R = next non-recursive/recursive.
+// (DEP_ER = 2 is the remaining kind; no rule needs it by name.)
 const DEP_SR = 1;
-const DEP_ER = 2;
 const DEP_SN = 4;
 const DEP_EN = 8;
 /** `__calc_dep_bit()`: the kind of a prev → next dependency, as a mask bit. */
