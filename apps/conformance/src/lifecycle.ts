@@ -4,7 +4,10 @@ import {
   KernelError,
   buildTopology,
   dmaBufAttachmentIsDynamic,
+  registerTraceDmaBufMatchMapping,
   topologyKernelOptions,
+  type DmaBufMappingMatch,
+  type DmaBufMatchTrace,
   type ConformanceScenario,
   type Errno,
   type ExportedBuffer,
@@ -14,7 +17,7 @@ import {
   type ImporterFixture,
   type KernelModule,
 } from "@dmabuf-sdk/dmabuf-core";
-import type { Actual, LifecycleStep } from "./types.js";
+import type { Actual, LifecycleStep, Negotiation, NegotiationTry } from "./types.js";
 
 /** Size of the buffer every pair exchanges: 16 pages, so lists have several entries. */
 export const CASE_BUFFER_SIZE = 64n * 1024n;
@@ -26,16 +29,52 @@ export interface CaseRun {
   readonly violations: string[];
   readonly steps: string[];
   readonly details?: Record<string, string>;
+  /** The case's kernel log, as `dmesg` prints it. */
+  readonly log: string[];
   /** Where deferred work and completions ran (pair cases): work items on kworkers, events in hard-IRQ context. */
   readonly contexts?: CaseContexts;
+  /** The negotiation of the importer's attach, from the `dma_buf_match_mapping` tracepoint. */
+  readonly negotiation?: Negotiation;
 }
 
-/** Counts of the execution contexts a case exercised. */
-export interface CaseContexts {
-  /** Work items that ran on a kworker (`workqueue_execute_start` by `kworker/…`). */
-  kworkerWork: number;
-  /** Trace events emitted in hard-IRQ context on the idle task (device completions, irq_work). */
-  hardirqEvents: number;
+function fieldText(v: unknown): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === "object") return typeof (v as { name?: unknown }).name === "string" ? (v as { name: string }).name : undefined;
+  return String(v);
+}
+
+/** An entry as reports show it: the type's short name and its data (`SGT exporterRequiresP2p=… exportingP2pDevice=0000:03:00.0`). */
+export function describeEntry(m: DmaBufMappingMatch): string {
+  const data =
+    m.data && typeof m.data === "object"
+      ? Object.entries(m.data as Record<string, unknown>)
+          .map(([k, v]) => [k, fieldText(v)] as const)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k}=${v}`)
+      : [];
+  return [m.type.shortName ?? m.type.name, ...data].join(" ");
+}
+
+/** The report's view of a match trace: a refusal that logged a P2P distance failure is `p2p-distance`. */
+export function negotiationOf(t: DmaBufMatchTrace): Negotiation {
+  const tries = t.tries.map((x): NegotiationTry => {
+    const why = [...x.log, ...(x.errno ? [`-${x.errno}`] : [])].join("; ") || undefined;
+    const verdict =
+      x.verdict === "refused"
+        ? x.log.some((l) => l.includes("peer-to-peer DMA"))
+          ? "p2p-distance"
+          : "match-refused"
+        : x.verdict === "aborted"
+          ? "match-aborted"
+          : x.verdict;
+    return { exp: x.exp, imp: x.imp, verdict, ...(why ? { why } : {}) };
+  });
+  return { exporter: t.exporter.map(describeEntry), importer: t.importer.map(describeEntry), tries };
+}
+
+function dmesg(k: Kernel): string[] {
+  const text = k.printk.dmesg();
+  return text ? text.split("\n") : [];
 }
 
 class Violation extends Error {}
@@ -74,16 +113,23 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** Counts of the execution contexts a case exercised. */
+export interface CaseContexts {
+  /** Work items that ran on a kworker (`workqueue_execute_start` by `kworker/…`). */
+  kworkerWork: number;
+  /** Trace events emitted in hard-IRQ context on the idle task (device completions, irq_work). */
+  hardirqEvents: number;
+}
+
 /** The universal checks after everything was released. */
 function checkInvariants(k: Kernel, violations: string[], contexts?: CaseContexts): void {
   // Quiescence first: deferred work (kworkers, device interrupts) that is due runs before the leak check.
   k.clock.flush();
+  for (const e of k.clock.pendingEvents().filter((x) => x.atNs <= k.clock.nowNs)) violations.push(`blocked at the end: ${e.label}`);
   if (contexts) {
     contexts.kworkerWork = k.trace.events("workqueue_execute_start").filter((e) => e.comm.startsWith("kworker/")).length;
     contexts.hardirqEvents = k.trace.events().filter((e) => e.comm === "swapper/0").length;
   }
-  const blocked = k.clock.pendingEvents().filter((e) => e.atNs <= k.clock.nowNs);
-  for (const e of blocked) violations.push(`blocked at the end: ${e.label}`);
   const leaks = k.leakReport();
   if (!leaks.empty) violations.push(`leak report not empty after release:\n${leaks.text()}`);
   for (const r of k.lockdep.reports()) violations.push(`lockdep: ${r.message.split("\n")[0]} [${r.classes.join(" -> ")}]`);
@@ -99,7 +145,6 @@ function checkInvariants(k: Kernel, violations: string[], contexts?: CaseContext
  */
 export function runPairCase(topologyName: Parameters<typeof topologyKernelOptions>[0], exporter: ExporterFixture, importer: ImporterFixture, seed: number): CaseRun {
   const actual: Actual = {};
-  const contexts: CaseContexts = { kworkerWork: 0, hardirqEvents: 0 };
   const violations: string[] = [];
   const steps: string[] = [];
   const stop = (step: LifecycleStep, e: unknown): void => {
@@ -115,11 +160,19 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
   } catch (e) {
     stop("setup", e);
     violations.push(`setup failed: ${describe(e)}`);
-    return { actual, violations, steps, contexts };
+    return { actual, violations, steps, log: [] };
   }
   const k = ctx.kernel;
   let buf: ExportedBuffer | undefined;
   let imp: ImportedBuffer | undefined;
+  let importing = false;
+  let trace: DmaBufMatchTrace | undefined;
+  const untrace = registerTraceDmaBufMatchMapping(k, (t) => {
+    if (importing && t.dmabuf === buf?.dmabuf) trace = t;
+  });
+  // Early returns hand this out before the finally below fills in the log and the trace.
+  const contexts: CaseContexts = { kworkerWork: 0, hardirqEvents: 0 };
+  const result: { actual: Actual; violations: string[]; steps: string[]; log: string[]; negotiation?: Negotiation; contexts: CaseContexts } = { actual, violations, steps, log: [], contexts };
 
   const dataPath = (pass: string): boolean => {
     const len = Number(CASE_BUFFER_SIZE);
@@ -153,13 +206,16 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       steps.push(`export: ${exporter.name} exported ${CASE_BUFFER_SIZE} bytes (${buf.dmabuf.expName})`);
     } catch (e) {
       stop("export", e);
-      return { actual, violations, steps, contexts };
+      return result;
     }
     try {
+      importing = true;
       imp = importer.import(ctx, buf);
     } catch (e) {
       stop("attach", e);
-      return { actual, violations, steps, contexts };
+      return result;
+    } finally {
+      importing = false;
     }
     const mt = imp.attachment.mapType;
     actual.mapType = shortType(mt?.type.name, mt?.type.shortName);
@@ -168,7 +224,7 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       imp.map();
     } catch (e) {
       stop("map", e);
-      return { actual, violations, steps, contexts };
+      return result;
     }
     actual.p2p = imp.route() ?? null;
     // An importer may fall back to another type while mapping (Xe: IOV → SGT): report what is in use.
@@ -178,7 +234,7 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       steps.push(`map: fell back to ${used.type.name}`);
     }
     steps.push(`map: mapped${actual.p2p ? ` via ${actual.p2p}` : ""}`);
-    if (!dataPath("first")) return { actual, violations, steps, contexts };
+    if (!dataPath("first")) return result;
 
     const dynamic = dmaBufAttachmentIsDynamic(imp.attachment);
     if (buf.invalidate && dynamic) {
@@ -217,9 +273,9 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
         imp.map();
       } catch (e) {
         stop("remap", e);
-        return { actual, violations, steps, contexts };
+        return result;
       }
-      if (!dataPath("after invalidation")) return { actual, violations, steps, contexts };
+      if (!dataPath("after invalidation")) return result;
     } else if (buf.invalidate) {
       steps.push("invalidate: skipped (static importer: pinned, nothing to invalidate)");
     }
@@ -246,8 +302,11 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
     }
     k.exitTask(ctx.task, 0);
     checkInvariants(k, violations, contexts);
+    untrace();
+    result.log.push(...dmesg(k));
+    if (trace) result.negotiation = negotiationOf(trace);
   }
-  return { actual, violations, steps, contexts };
+  return result;
 }
 
 /** Runs a scenario case on a fresh kernel and checks the invariants afterwards. */
@@ -260,7 +319,7 @@ export function runScenarioCase(scenario: ConformanceScenario, seed: number): Ca
     ctx = boot(scenario.topology, seed, scenario.modules);
   } catch (e) {
     violations.push(`setup failed: ${describe(e)}`);
-    return { actual, violations, steps };
+    return { actual, violations, steps, log: [] };
   }
   let details: Record<string, string> | undefined;
   try {
@@ -276,5 +335,5 @@ export function runScenarioCase(scenario: ConformanceScenario, seed: number): Ca
     ctx.kernel.exitTask(ctx.task, 0);
     checkInvariants(ctx.kernel, violations);
   }
-  return { actual, violations, steps, details };
+  return { actual, violations, steps, details, log: dmesg(ctx.kernel) };
 }
