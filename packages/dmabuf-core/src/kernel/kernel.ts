@@ -32,6 +32,8 @@ export interface KernelOptions {
   allowMissingNamespaceImports: boolean;
   /** IOMMU mode of the machine. */
   iommu: "dma" | "identity" | "off";
+  /** `iommu.strict=`: with `iommu: 'dma'`, strict (true, the default) or lazy flush-queue (false) unmapping. */
+  iommuStrict: boolean;
   /** IOMMU input address width (bits). */
   iommuAddressWidth: number;
   /** `RLIMIT_NOFILE` of new processes. */
@@ -45,6 +47,7 @@ const DEFAULTS: KernelOptions = {
   panicOnWarn: false,
   allowMissingNamespaceImports: false,
   iommu: "dma",
+  iommuStrict: true,
   iommuAddressWidth: 48,
   nrOpen: 1024,
   lockdepOneShot: false,
@@ -105,7 +108,7 @@ export class Kernel {
     this.lockdep = new Lockdep(() => this.#current, { panicOnWarn: this.options.panicOnWarn, log: (t) => this.printk.warn(t), oneShot: this.options.lockdepOneShot });
     this.sched = new Scheduler(this);
     this.workqueues = new Workqueues(this);
-    this.platform = new Platform(this.alloc, this.trace, { iommu: this.options.iommu, iommuAddressWidth: this.options.iommuAddressWidth });
+    this.platform = new Platform(this.alloc, this.trace, { iommu: this.options.iommu, iommuStrict: this.options.iommuStrict, iommuAddressWidth: this.options.iommuAddressWidth });
     this.modules = new ModuleLoader(this);
     this.init = this.#newTask("init", INIT_CRED, this.cgroups.root, null);
     this.#current = this.init;

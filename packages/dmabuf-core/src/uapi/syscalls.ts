@@ -3,8 +3,8 @@ import { KernelBug, KernelError, isKernelError } from "../kernel/kernel-error.js
 import { MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
 import { eventfdFile } from "./eventfd.js";
 import type { Kernel } from "../kernel/kernel.js";
-import { File, FMODE_READ, FMODE_WRITE, O_CLOEXEC } from "./file.js";
-import { MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE, UserSignal, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE } from "./mm.js";
+import { File, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, O_CLOEXEC, SETFL_MASK } from "./file.js";
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, vmaSetAnonymous, PROT_READ, PROT_WRITE, UserSignal, VM_MAYSHARE, VM_READ, VM_SHARED, VM_WRITE } from "./mm.js";
 import { PIDFD_NONBLOCK, pidfdCreate, pidfdPid } from "./pidfd.js";
 import type { Task } from "./task.js";
 import type { UserArg } from "./user-buffer.js";
@@ -84,6 +84,24 @@ export class UserSyscalls {
     });
   }
 
+  /**
+   * `fcntl(fd, F_GETFL)` / `fcntl(fd, F_SETFL, flags)`: the status flags;
+   * F_SETFL changes only `SETFL_MASK` bits. `EBADF`, `EINVAL` for other commands.
+   */
+  fcntl(fd: number, cmd: number, arg = 0): number {
+    return this.#call("fcntl", () => {
+      const f = this.task.files.fget(fd);
+      try {
+        if (cmd === F_GETFL) return f.flags;
+        if (cmd !== F_SETFL) throw new KernelError("EINVAL", "fcntl", `cmd ${cmd}`);
+        f.flags = (f.flags & ~SETFL_MASK) | (arg & SETFL_MASK);
+        return 0;
+      } finally {
+        f.put();
+      }
+    });
+  }
+
   /** `ioctl(fd, cmd, arg)`: `EBADF`, `ENOTTY` when the file has no ioctl, else the driver's result. */
   ioctl(fd: number, cmd: number, arg: UserArg = null): number {
     return this.#call("ioctl", () => {
@@ -151,6 +169,15 @@ export class UserSyscalls {
       if (type !== MAP_SHARED && type !== MAP_PRIVATE) throw new KernelError("EINVAL", "mmap", "need MAP_SHARED or MAP_PRIVATE");
       const mm = this.task.mm;
       if (!mm) throw new KernelError("EINVAL", "mmap", "no mm");
+      if (flags & MAP_ANONYMOUS) {
+        let vmFlags = (prot & PROT_READ ? VM_READ : 0) | (prot & PROT_WRITE ? VM_WRITE : 0);
+        if (type === MAP_SHARED) vmFlags |= VM_SHARED | VM_MAYSHARE;
+        const vma = mm.createVma(size, vmFlags, 0n, null);
+        vmaSetAnonymous(vma);
+        mm.insertVma(vma);
+        addr = vma.start;
+        return 0;
+      }
       const file = this.task.files.fget(fd);
       try {
         if ((prot & PROT_READ) && !(file.mode & FMODE_READ)) throw new KernelError("EACCES", "mmap", "file not open for reading");
