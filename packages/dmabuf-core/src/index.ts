@@ -25,7 +25,7 @@ export { KernelRandom } from "./kernel/random.js";
 export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, type TimerHandle } from "./kernel/time.js";
 export { Printk, type LogLevel, type LogRecord } from "./kernel/printk.js";
 export { Trace, type TraceEvent, type TraceValue } from "./kernel/trace.js";
-export { ModuleContext, provideSymbol, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
+export { ModuleContext, provideSymbol, defineModule, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
 export { ModuleLoader, moduleMangledName, type LoadOptions } from "./kernel/module-loader.js";
 export { MODULE_NS_PREFIX, modStrncmp, strncmp, verifyModuleNamespace, licenseIsGplCompatible } from "./kernel/module-namespace.js";
 export {
