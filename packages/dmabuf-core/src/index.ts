@@ -203,7 +203,7 @@ export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
 export { Task, type TaskState } from "./uapi/task.js";
 export { type Cred, INIT_CRED, prepareCreds, securityContextType } from "./uapi/cred.js";
 export { Cgroup, CgroupRoot } from "./uapi/cgroup.js";
-export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, FMODE_READ, FMODE_WRITE, type FileOperations } from "./uapi/file.js";
+export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, FMODE_READ, FMODE_WRITE, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from "./uapi/file.js";
 export { FdTable } from "./uapi/fdtable.js";
 export { Devfs, type DevNode } from "./uapi/devfs.js";
 export {
@@ -229,6 +229,27 @@ export {
   PROT_WRITE,
   MAP_SHARED,
   MAP_PRIVATE,
+  MAP_SHARED_VALIDATE,
+  MAP_TYPE,
+  MAP_FIXED,
+  MAP_ANONYMOUS,
+  MAP_GROWSDOWN,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
+  MAP_LOCKED,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_NONBLOCK,
+  MAP_STACK,
+  MAP_HUGETLB,
+  MAP_SYNC,
+  MAP_FIXED_NOREPLACE,
+  MAP_UNINITIALIZED,
+  LEGACY_MAP_MASK,
+  TASK_SIZE,
+  MMAP_MIN_ADDR,
+  MMAP_BASE,
+  MAX_MAP_COUNT,
   VM_READ,
   VM_WRITE,
   VM_SHARED,
