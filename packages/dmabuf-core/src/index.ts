@@ -173,6 +173,19 @@ export {
   dmaFenceBeginSignalling,
   dmaFenceEndSignalling,
   dmaFenceDescribe,
+  dmaFenceSetCoreVersion,
+  dmaFenceCoreVersion,
+  dmaFenceDriverName,
+  dmaFenceTimelineName,
+  dmaFenceSetDeadline,
+  dmaFenceGetStatusNumber,
+  dmaFenceTimestamp,
+  dmaFenceSeqnoIsLater,
+  dmaFenceIsSeqno64,
+  dmaFenceIsLater,
+  dmaFenceGetStub,
+  dmaFenceAllocatePrivateStub,
+  type FenceCoreVersion,
   type DmaFenceOps,
   type DmaFenceCb,
   type DmaFenceStatus,
@@ -196,6 +209,63 @@ export {
   dmaResvUsageRw,
   type DmaResvUsage,
 } from "./dma-buf/dma-resv.js";
+export {
+  DmaFenceArray,
+  DMA_FENCE_ARRAY_PENDING_ERROR,
+  dmaFenceArrayCreate,
+  dmaFenceArrayFirst,
+  dmaFenceArrayNext,
+  dmaFenceIsArray,
+  dmaFenceMatchContext,
+  toDmaFenceArray,
+} from "./dma-buf/dma-fence-array.js";
+export {
+  DmaFenceChain,
+  dmaFenceChainAlloc,
+  dmaFenceChainFree,
+  dmaFenceChainInit,
+  dmaFenceChainWalk,
+  dmaFenceChainForEach,
+  dmaFenceChainFindSeqno,
+  dmaFenceChainContained,
+  dmaFenceIsChain,
+  dmaFenceIsContainer,
+  toDmaFenceChain,
+  type DmaFenceChainSlot,
+} from "./dma-buf/dma-fence-chain.js";
+export { dmaFenceUnwrapFirst, dmaFenceUnwrapNext, dmaFenceUnwrapForEach, dmaFenceDedupArray, dmaFenceUnwrapMerge, type DmaFenceUnwrap } from "./dma-buf/dma-fence-unwrap.js";
+export {
+  SyncFile,
+  SYNC_FILE_FOPS,
+  SYNC_IOC_MAGIC,
+  SYNC_IOC_MERGE,
+  SYNC_IOC_FILE_INFO,
+  SYNC_IOC_SET_DEADLINE,
+  SYNC_MERGE_DATA_SIZE,
+  SYNC_FENCE_INFO_SIZE,
+  SYNC_FILE_INFO_SIZE,
+  SYNC_SET_DEADLINE_SIZE,
+  EPOLLIN,
+  syncFileCreate,
+  syncFileFromFile,
+  syncFileGetFence,
+  syncFileGetName,
+} from "./dma-buf/sync-file.js";
+export {
+  SyncTimeline,
+  SyncPt,
+  SW_SYNC_PATH,
+  SW_SYNC_FOPS,
+  SW_SYNC_IOC_MAGIC,
+  SW_SYNC_IOC_CREATE_FENCE,
+  SW_SYNC_IOC_INC,
+  SW_SYNC_GET_DEADLINE,
+  SW_SYNC_CREATE_FENCE_DATA_SIZE,
+  SW_SYNC_GET_DEADLINE_SIZE,
+  SW_SYNC_CLOSED_ERROR,
+  swSyncDebugfsInit,
+  syncTimelineSignal,
+} from "./dma-buf/sw-sync.js";
 export { dmaBufDebugShow } from "./dma-buf/dma-buf-debugfs.js";
 export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
 
@@ -216,7 +286,10 @@ export {
   PIDFD_SELF_THREAD_GROUP,
   type Pid,
 } from "./uapi/pidfd.js";
-export { UserSyscalls, PIDFD_THREAD } from "./uapi/syscalls.js";
+export { UserSyscalls, PIDFD_THREAD, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL } from "./uapi/syscalls.js";
+export { UserMemory, userMemory } from "./uapi/user-ptr.js";
+export { LibSync, type SyncFenceInfo, type SyncFileInfo } from "./uapi/libsync.js";
+export { EventfdCtx, EVENTFD_FOPS, EFD_SEMAPHORE, EFD_CLOEXEC, EFD_NONBLOCK, eventfdFile, eventfdSignal, eventfdCtxFdget, eventfdCtxPut } from "./uapi/eventfd.js";
 export { copyFromUser, copyToUser, UserStruct, type UserArg } from "./uapi/user-buffer.js";
 export { ioc, io, ior, iow, iowr, iocNr, iocType, iocSize, iocDir, IOC_NONE, IOC_READ, IOC_WRITE } from "./uapi/ioctl.js";
 export {

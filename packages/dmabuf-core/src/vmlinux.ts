@@ -8,6 +8,11 @@ import * as dmaBuf from "./dma-buf/dma-buf.js";
 import * as mapping from "./dma-buf/dma-buf-mapping.js";
 import * as fence from "./dma-buf/dma-fence.js";
 import * as resv from "./dma-buf/dma-resv.js";
+import * as fenceArray from "./dma-buf/dma-fence-array.js";
+import * as fenceChain from "./dma-buf/dma-fence-chain.js";
+import * as unwrap from "./dma-buf/dma-fence-unwrap.js";
+import * as syncFile from "./dma-buf/sync-file.js";
+import * as eventfd from "./uapi/eventfd.js";
 import * as dma from "./platform/dma-mapping.js";
 import * as p2p from "./platform/p2pdma.js";
 import * as engine from "./platform/dma-engine.js";
@@ -45,6 +50,23 @@ export const VMLINUX_SYMBOLS: readonly VmlinuxSymbol[] = [
   plain("dma_fence_wait_timeout", fence.dmaFenceWaitTimeout),
   plain("dma_fence_get_status", fence.dmaFenceGetStatus),
   plain("dma_fence_context_alloc", fence.dmaFenceContextAlloc),
+  plain("dma_fence_set_deadline", fence.dmaFenceSetDeadline),
+  plain("dma_fence_get_stub", fence.dmaFenceGetStub),
+  plain("dma_fence_allocate_private_stub", fence.dmaFenceAllocatePrivateStub),
+  plain("dma_fence_array_create", fenceArray.dmaFenceArrayCreate),
+  plain("dma_fence_match_context", fenceArray.dmaFenceMatchContext),
+  plain("dma_fence_chain_init", fenceChain.dmaFenceChainInit),
+  plain("dma_fence_chain_walk", fenceChain.dmaFenceChainWalk),
+  plain("dma_fence_chain_find_seqno", fenceChain.dmaFenceChainFindSeqno),
+  gpl("dma_fence_unwrap_first", unwrap.dmaFenceUnwrapFirst),
+  gpl("dma_fence_unwrap_next", unwrap.dmaFenceUnwrapNext),
+  gpl("dma_fence_dedup_array", unwrap.dmaFenceDedupArray),
+  gpl("__dma_fence_unwrap_merge", unwrap.dmaFenceUnwrapMerge),
+  plain("sync_file_create", syncFile.syncFileCreate),
+  plain("sync_file_get_fence", syncFile.syncFileGetFence),
+  gpl("eventfd_ctx_fdget", eventfd.eventfdCtxFdget),
+  gpl("eventfd_signal", eventfd.eventfdSignal),
+  gpl("eventfd_ctx_put", eventfd.eventfdCtxPut),
   plain("dma_resv_reserve_fences", resv.dmaResvReserveFences),
   plain("dma_resv_add_fence", resv.dmaResvAddFence),
   plain("dma_resv_wait_timeout", resv.dmaResvWaitTimeout),

@@ -2,7 +2,7 @@ import { ERRNO, errnoName, type Errno } from "../kernel/errno.js";
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import { Kref } from "../kernel/kref.js";
 import type { Kernel } from "../kernel/kernel.js";
-import type { SpinLock } from "../kernel/spinlock.js";
+import { SpinLock } from "../kernel/spinlock.js";
 import { HZ, MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
 
 /** `struct dma_fence_ops`: what the fence's driver provides. */
@@ -21,6 +21,8 @@ export interface DmaFenceOps {
   signaled?(fence: DmaFence): boolean;
   /** `release`: last reference dropped. */
   release?(fence: DmaFence): void;
+  /** `set_deadline`: a waiter would like the fence signaled by `deadlineNs` (CLOCK_MONOTONIC). */
+  setDeadline?(fence: DmaFence, deadlineNs: bigint): void;
 }
 
 /** `struct dma_fence_cb`: a callback node. `func` runs with the fence lock held, IRQs off. */
@@ -312,4 +314,114 @@ export function dmaFenceDescribe(fence: DmaFence): string {
   const timeline = signaled ? "" : fence.ops.getTimelineName(fence);
   const driver = signaled ? "" : fence.ops.getDriverName(fence);
   return `${fence.context}:${fence.seqno} ${timeline} ${driver} ${signaled ? "" : "un"}signalled`;
+}
+
+/**
+ * Which fence core the kernel models, for the behaviours that changed:
+ * `"6.12"` always asks the driver for names; `"6.17-names"` (default) answers
+ * signaled fences with the placeholders `"detached-driver"` /
+ * `"signaled-timeline"` because the driver may already be gone.
+ */
+export type FenceCoreVersion = "6.12" | "6.17-names";
+
+const FENCE_CORE_VERSION = new WeakMap<Kernel, FenceCoreVersion>();
+
+/** Selects the fence core version of `kernel` (see {@link FenceCoreVersion}). */
+export function dmaFenceSetCoreVersion(kernel: Kernel, version: FenceCoreVersion): void {
+  FENCE_CORE_VERSION.set(kernel, version);
+}
+
+/** The fence core version of `kernel`. */
+export function dmaFenceCoreVersion(kernel: Kernel): FenceCoreVersion {
+  return FENCE_CORE_VERSION.get(kernel) ?? "6.17-names";
+}
+
+/** `dma_fence_driver_name()`: the driver's name, or `"detached-driver"` once signaled (6.17+). */
+export function dmaFenceDriverName(fence: DmaFence): string {
+  if (fence.signaledFlag && dmaFenceCoreVersion(fence.kernel) !== "6.12") return "detached-driver";
+  return fence.ops.getDriverName(fence);
+}
+
+/** `dma_fence_timeline_name()`: the timeline's name, or `"signaled-timeline"` once signaled (6.17+). */
+export function dmaFenceTimelineName(fence: DmaFence): string {
+  if (fence.signaledFlag && dmaFenceCoreVersion(fence.kernel) !== "6.12") return "signaled-timeline";
+  return fence.ops.getTimelineName(fence);
+}
+
+/** `dma_fence_set_deadline()`: forwards to the `set_deadline` op, if any. */
+export function dmaFenceSetDeadline(fence: DmaFence, deadlineNs: bigint): void {
+  fence.ops.setDeadline?.(fence, deadlineNs);
+}
+
+/** `dma_fence_get_status()` as the kernel's int: 0 pending, 1 signaled, or the negative error. */
+export function dmaFenceGetStatusNumber(fence: DmaFence): number {
+  const s = dmaFenceGetStatus(fence);
+  return s === "unsignaled" ? 0 : s === "signaled" ? 1 : -ERRNO[s];
+}
+
+/** `dma_fence_timestamp()`: the signal time, 0n while unsignaled. */
+export function dmaFenceTimestamp(fence: DmaFence): bigint {
+  return fence.signaledFlag && fence.timestamp !== undefined ? BigInt(Math.round(fence.timestamp)) : 0n;
+}
+
+/**
+ * `__dma_fence_is_later(fence, f1, f2)`: with 64-bit seqnos (chains) a plain
+ * comparison, else the low 32 bits with wrap-around.
+ */
+export function dmaFenceSeqnoIsLater(seqno64: boolean, f1: bigint, f2: bigint): boolean {
+  if (seqno64) return f1 > f2;
+  const d = BigInt.asIntN(32, BigInt.asUintN(32, f1) - BigInt.asUintN(32, f2));
+  return d > 0n;
+}
+
+/** Whether `fence` uses 64-bit seqnos (`DMA_FENCE_FLAG_SEQNO64_BIT`, set by `dma_fence_init64`). */
+export function dmaFenceIsSeqno64(fence: DmaFence): boolean {
+  return (fence as { readonly seqno64?: boolean }).seqno64 === true;
+}
+
+/** `dma_fence_is_later(f1, f2)`: both of one context; f1 is after f2. */
+export function dmaFenceIsLater(f1: DmaFence, f2: DmaFence): boolean {
+  if (f1.context !== f2.context) f1.kernel.warn("dma_fence_is_later on fences of different contexts");
+  return dmaFenceSeqnoIsLater(dmaFenceIsSeqno64(f1), f1.seqno, f2.seqno);
+}
+
+const STUB_OPS: DmaFenceOps = { getDriverName: () => "stub", getTimelineName: () => "stub" };
+const GLOBAL_STUB = new WeakMap<Kernel, DmaFence>();
+
+function stubLock(kernel: Kernel): SpinLock {
+  return new SpinLock({ lockdep: kernel.lockdep, current: () => kernel.current }, "dma_fence_stub_lock");
+}
+
+/**
+ * `dma_fence_get_stub()`: a new reference to the kernel's one static,
+ * signaled fence (context 0, seqno 0). It is never freed, so it is not
+ * reported by the leak checker.
+ */
+export function dmaFenceGetStub(kernel: Kernel): DmaFence {
+  let stub = GLOBAL_STUB.get(kernel);
+  if (!stub) {
+    stub = new DmaFence(kernel, STUB_OPS, stubLock(kernel), 0n, 0n);
+    kernel.objects.untrack(stub);
+    dmaFenceEnableSwSignaling(stub);
+    dmaFenceSignal(stub);
+    GLOBAL_STUB.set(kernel, stub);
+  }
+  return dmaFenceGet(stub);
+}
+
+/**
+ * `dma_fence_allocate_private_stub(timestamp)`: a new signaled fence with the
+ * stub ops, context 0 and seqno 0, signaled at `timestampNs`; null when the
+ * allocation fails.
+ */
+export function dmaFenceAllocatePrivateStub(kernel: Kernel, timestampNs: number): DmaFence | null {
+  try {
+    kernel.alloc.kzalloc("dma_fence stub");
+  } catch {
+    return null;
+  }
+  const f = new DmaFence(kernel, STUB_OPS, stubLock(kernel), 0n, 0n);
+  dmaFenceEnableSwSignaling(f);
+  dmaFenceSignalTimestamp(f, timestampNs);
+  return f;
 }

@@ -36,6 +36,11 @@ export interface FileOperations {
   read?(file: File, buf: Uint8Array, pos: bigint): number;
   /** `write` at a position (`pwrite64()`): returns the number of bytes written. Throws `KernelError` to fail. */
   write?(file: File, data: Uint8Array, pos: bigint): number;
+  /**
+   * `poll`: `sys_poll()` / `epoll` asking for the ready mask (`EPOLLIN`, ...).
+   * Without it a file is always readable and writable (`DEFAULT_POLLMASK`).
+   */
+  poll?(file: File): number;
   /** `release`: the last `fput()`. */
   release?(file: File): void;
 }

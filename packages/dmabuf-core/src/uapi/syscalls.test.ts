@@ -305,6 +305,39 @@ describe("syscall arguments are taken as their C types, with the kernel's errno"
       expect(s.sys.pidfdGetfd(p, (target ?? s.dev) as number, flags)).toBe(E(ret as keyof typeof ERRNO));
     });
 
+    it.each([
+      { desc: "fds not an array", fds: 3, timeout: 0, ret: "EFAULT" },
+      { desc: "an entry that is not an object", fds: [null], timeout: 0, ret: "EFAULT" },
+      { desc: "a NaN fd field", fds: [{ fd: Number.NaN, events: 1 }], timeout: 0, ret: "EINVAL" },
+      { desc: "a fractional events field", fds: [{ fd: 0, events: 0.5 }], timeout: 0, ret: "EINVAL" },
+      { desc: "a NaN timeout", fds: [], timeout: Number.NaN, ret: "EINVAL" },
+      { desc: "more entries than RLIMIT_NOFILE", fds: "many", timeout: 0, ret: "EINVAL" },
+    ])("poll: $desc is $ret", ({ fds, timeout, ret }) => {
+      const list = fds === "many" ? Array.from({ length: s.k.init.files.nofile + 1 }, () => ({ fd: -1, events: 1 })) : fds;
+      expect(s.sys.poll(list as never, timeout)).toBe(E(ret as keyof typeof ERRNO));
+    });
+
+    it("poll: a negative fd is skipped with revents 0, a closed one is POLLNVAL", () => {
+      const fds = [
+        { fd: -1, events: 1, revents: 99 },
+        { fd: 77, events: 1 },
+      ];
+      expect(s.sys.poll(fds, 0)).toBe(1);
+      expect(fds.map((f) => f.revents)).toEqual([0, 0x20]);
+    });
+
+    it.each([
+      { desc: "NaN initval", init: Number.NaN, flags: 0, ret: "EINVAL" },
+      { desc: "initval 2^32", init: 2 ** 32, flags: 0, ret: "EINVAL" },
+      { desc: "bigint initval 2^32", init: 1n << 32n, flags: 0, ret: "EINVAL" },
+      { desc: "fractional flags", init: 0, flags: 0.5, ret: "EINVAL" },
+      { desc: "unknown flags", init: 0, flags: 0x4, ret: "EINVAL" },
+    ])("eventfd2: $desc is $ret, no fd consumed", ({ init, flags, ret }) => {
+      const before = state(s.k);
+      expect(s.sys.eventfd(init as number, flags)).toBe(E(ret as keyof typeof ERRNO));
+      expect(state(s.k)).toEqual(before);
+    });
+
     it("sendmsg to a task that is not a live process of this kernel: EPIPE", () => {
       const other = new Kernel();
       expect(s.sys.sendFd(other.init, s.dev)).toBe(E("EPIPE"));

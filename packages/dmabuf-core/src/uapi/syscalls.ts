@@ -1,6 +1,8 @@
 // The syscall entry points of one task (fs/open.c, fs/read_write.c, fs/ioctl.c, mm/mmap.c, kernel/pid.c, fs/file.c).
 import { ERRNO } from "../kernel/errno.js";
-import { KernelError, isKernelError } from "../kernel/kernel-error.js";
+import { KernelBug, KernelError, isKernelError } from "../kernel/kernel-error.js";
+import { MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
+import { eventfdFile } from "./eventfd.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { File, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE, O_CLOEXEC } from "./file.js";
 import {
@@ -28,6 +30,13 @@ import { PIDFD_NONBLOCK, pidfdCreate, pidfdPid } from "./pidfd.js";
 import { argFd, argInt32, argLoff, argUlong, argUserBuf } from "./syscall-args.js";
 import type { Task } from "./task.js";
 import type { UserArg } from "./user-buffer.js";
+
+/** `POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLNVAL`. */
+export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
 
 /** `PIDFD_THREAD` (= O_EXCL). */
 export const PIDFD_THREAD = 0o200;
@@ -336,6 +345,59 @@ export class UserSyscalls {
         // A peer that is not a live process of this kernel has no socket to receive on.
         if (!this.kernel.tasks().includes(to) || to.state !== "running") throw new KernelError("EPIPE", "sendmsg", "the peer is gone");
         return to.files.installNew(file, O_CLOEXEC);
+      } finally {
+        file.put();
+      }
+    });
+  }
+
+  /**
+   * `poll(fds, nfds, timeout_ms)` (`do_sys_poll()`): fills each entry's
+   * `revents` and returns how many are ready, 0 on timeout. `EFAULT` for an
+   * array or entry that is not user memory, `EINVAL` for more entries than
+   * `RLIMIT_NOFILE` or a field or timeout that is not an int. A negative fd is
+   * skipped (`revents` 0), a closed one reports `POLLNVAL`; `events` is a
+   * `short`. A negative timeout waits forever.
+   */
+  poll(fds: { fd: number; events: number; revents?: number }[], timeoutMs: number): number {
+    return this.#call("poll", () => {
+      if (!Array.isArray(fds)) throw new KernelError("EFAULT", "poll", "fds is not user memory");
+      if (fds.length > this.task.files.nofile) throw new KernelError("EINVAL", "poll", "nfds above RLIMIT_NOFILE");
+      const timeout = argInt32(timeoutMs, "poll", "timeout", true);
+      const entries = fds.map((p) => {
+        if (typeof p !== "object" || p === null) throw new KernelError("EFAULT", "poll", "entry is not user memory");
+        return { fd: argInt32(p.fd, "poll", "fd", true), events: argInt32(p.events, "poll", "events", true) & 0xffff };
+      });
+      const scan = (): number => {
+        let n = 0;
+        entries.forEach((e, i) => {
+          let mask = 0;
+          if (e.fd >= 0) {
+            const f = this.task.files.lookup(e.fd);
+            mask = !f ? POLLNVAL : (f.fops.poll ? f.fops.poll(f) : POLLIN | POLLOUT) & (e.events | POLLERR | POLLHUP);
+          }
+          fds[i]!.revents = mask;
+          if (mask) n++;
+        });
+        return n;
+      };
+      let ready = scan();
+      if (ready || timeout === 0) return ready;
+      const ns = timeout < 0 ? MAX_SCHEDULE_TIMEOUT : timeout * 1e6;
+      this.kernel.clock.waitUntil(() => (ready = scan()) > 0, ns);
+      if (!ready && timeout < 0) throw new KernelBug("hung_task", `task ${this.task.comm}:${this.task.pid} polls forever`);
+      return ready;
+    });
+  }
+
+  /** `eventfd2(unsigned int initval, int flags)`: a new eventfd, or `-EINVAL` for bad flags or values that are not those types. */
+  eventfd(initval: number | bigint, flags = 0): number {
+    return this.#call("eventfd2", () => {
+      const count = typeof initval === "bigint" && initval >= 0n && initval <= 0xffff_ffffn ? Number(initval) : argInt32(initval, "eventfd2", "initval", false);
+      const fl = argInt32(flags, "eventfd2", "flags", true);
+      const file = eventfdFile(this.kernel, count, fl);
+      try {
+        return this.task.files.installNew(file, fl);
       } finally {
         file.put();
       }
