@@ -38,7 +38,7 @@ const PAGES_KEY = Symbol("iopt_pages");
 /**
  * One-shot hand-over of this file's capabilities to the rest of iommufd,
  * claimed when the package is evaluated: a deep import of this file by
- * anyone else gets a {@link KernelBug}, or, if it came first, makes the
+ * anyone else gets a `KernelBug`, or, if it came first, makes the
  * iommufd package fail to load (fail closed).
  */
 function once<T>(what: string, value: T): () => T {
@@ -97,7 +97,7 @@ export class IoptPages {
   /** Areas using these pages (`iopt_put_pages()` releases at zero). */
   users = 0;
 
-  /** @internal Built by iommufd's `IOMMU_IOAS_MAP_FILE` only: any other caller gets a {@link KernelBug}. */
+  /** @internal Built by iommufd's `IOMMU_IOAS_MAP_FILE` only: any other caller gets a `KernelBug`. */
   constructor(key: unknown, kernel: Kernel, dmabuf: DmaBuf, start: bigint, npages: number, writable: boolean) {
     if (key !== PAGES_KEY) throw new KernelBug("iommufd", "iopt_pages are built by IOMMU_IOAS_MAP_FILE only");
     this.kernel = kernel;

@@ -141,8 +141,8 @@ export class Mm {
 
   /**
    * Creates a VMA of `len` bytes (page aligned, non-zero) at a free address;
-   * the caller runs the file's `mmap` and then {@link insertVma}. Nothing
-   * changes until then. @throws KernelError `ENOMEM` (see {@link getUnmappedArea}).
+   * the caller runs the file's `mmap` and then {@link Mm.insertVma}. Nothing
+   * changes until then. @throws KernelError `ENOMEM` (see {@link Mm.getUnmappedArea}).
    */
   createVma(len: bigint, flags: number, pgoff: bigint, file: File | null): VmArea {
     const size = (len + 0xfffn) & ~0xfffn;

@@ -168,7 +168,7 @@ export class UserSyscalls {
 
   /**
    * `pwrite64(fd, data, data.length, pos)`: the bytes written, or `-errno`,
-   * with the checks of {@link pread} for writing (`FMODE_WRITE`,
+   * with the checks of {@link UserSyscalls.pread} for writing (`FMODE_WRITE`,
    * `FMODE_PWRITE`, `write`).
    */
   pwrite(fd: number, data: Uint8Array, offset: bigint | number): number {
