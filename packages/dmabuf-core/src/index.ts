@@ -84,7 +84,18 @@ export {
 } from "./platform/p2pdma.js";
 export { IoPageTable, IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO } from "./platform/io-pgtable.js";
 export { IovaDomain, type Iova } from "./platform/iova.js";
-export { Iommu, IommuDomain, IommuGroup, type IommuDomainType, type IommuGeometry, type IommuOptions } from "./platform/iommu.js";
+export { Iommu, IommuDomain, IommuGroup, iommuIsDmaDomain, type IommuDomainType, type IommuGeometry, type IommuOptions } from "./platform/iommu.js";
+export {
+  IOVA_FQ_SIZE,
+  IOVA_FQ_TIMEOUT_MS,
+  iommuDmaStats,
+  iommuDmaStatsSnapshot,
+  iommuDmaIsFq,
+  iommuDmaFqDepth,
+  iommuDmaFlushFq,
+  iommuDmaQueueIova,
+  type IommuDmaStats,
+} from "./platform/dma-iommu.js";
 export {
   DMA_ATTR_MMIO,
   DMA_ATTR_SKIP_CPU_SYNC,
@@ -106,6 +117,10 @@ export {
   dmaIovaDestroy,
   iommuDmaAllocIova,
   iommuDmaFreeIova,
+  iommuDmaMap,
+  iommuDmaUnmap,
+  dmaSyncSingleForDevice,
+  dmaSyncSingleForCpu,
   type DmaDataDirection,
   type DmaIovaState,
 } from "./platform/dma-mapping.js";
@@ -284,7 +299,7 @@ export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
 export { Task, type TaskState } from "./uapi/task.js";
 export { type Cred, INIT_CRED, prepareCreds, securityContextType } from "./uapi/cred.js";
 export { Cgroup, CgroupRoot } from "./uapi/cgroup.js";
-export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, FMODE_READ, FMODE_WRITE, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from "./uapi/file.js";
+export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_APPEND, O_DIRECT, O_NOATIME, SETFL_MASK, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from "./uapi/file.js";
 export { FdTable } from "./uapi/fdtable.js";
 export { Devfs, type DevNode } from "./uapi/devfs.js";
 export {
@@ -334,6 +349,9 @@ export {
   MMAP_MIN_ADDR,
   MMAP_BASE,
   MAX_MAP_COUNT,
+  vmaSetAnonymous,
+  pinUserPages,
+  unpinUserPages,
   VM_READ,
   VM_WRITE,
   VM_SHARED,

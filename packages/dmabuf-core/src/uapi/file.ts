@@ -10,6 +10,14 @@ export const O_RDWR = 0o2;
 export const O_ACCMODE = 0o3;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+export const O_APPEND = 0o2000;
+export const O_DIRECT = 0o40000;
+export const O_NOATIME = 0o1000000;
+/** `SETFL_MASK`: the status flags `fcntl(F_SETFL)` may change. */
+export const SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
+/** `fcntl()` commands. */
+export const F_GETFL = 3;
+export const F_SETFL = 4;
 
 /** `FMODE_*` bits. */
 export const FMODE_READ = 0x1;
@@ -51,8 +59,8 @@ export interface FileOperations {
  */
 export class File {
   readonly #ref: Kref;
-  /** `f_flags`. */
-  readonly flags: number;
+  /** `f_flags` (the status bits in `SETFL_MASK` change with `fcntl(F_SETFL)`). */
+  flags: number;
   /** `f_mode`. */
   readonly mode: number;
   /** Inode number (`file_inode(file)->i_ino`). */

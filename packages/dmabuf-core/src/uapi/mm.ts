@@ -259,6 +259,101 @@ export class Mm {
   }
 }
 
+/** Pages of anonymous VMAs: the pfn per user page and the pins (`FOLL_PIN`) on each. */
+interface AnonPages {
+  readonly pfns: Map<number, number>;
+}
+const PINS = new WeakMap<Kernel, Map<number, number>>();
+const ORPHANS = new WeakMap<Kernel, Set<number>>();
+
+function pinsOf(kernel: Kernel): Map<number, number> {
+  let m = PINS.get(kernel);
+  if (!m) PINS.set(kernel, (m = new Map()));
+  return m;
+}
+
+/**
+ * `vma_set_anonymous()` + the anonymous fault path (mm/memory.c
+ * `do_anonymous_page()`): a zeroed RAM page is allocated on first touch and
+ * freed when the VMA goes, unless a `pin_user_pages()` pin still holds it;
+ * the last unpin frees it then.
+ */
+export function vmaSetAnonymous(vma: VmArea): void {
+  const kernel = vma.mm.kernel;
+  const anon: AnonPages = { pfns: new Map() };
+  vma.privateData = anon;
+  vma.ops = {
+    name: "anon",
+    fault(vmf) {
+      const pfn = kernel.platform.physmem.allocPages(0, "anon");
+      anon.pfns.set(Number(vmf.address >> 12n), pfn);
+      return vma.mm.vmfInsertPfn(vma, vmf.address, pfn);
+    },
+    close() {
+      const pins = pinsOf(kernel);
+      for (const pfn of anon.pfns.values()) {
+        if (pins.get(pfn)) {
+          let o = ORPHANS.get(kernel);
+          if (!o) ORPHANS.set(kernel, (o = new Set()));
+          o.add(pfn);
+        } else kernel.platform.physmem.freePages(pfn, 0);
+      }
+      anon.pfns.clear();
+    },
+  };
+}
+
+/**
+ * `pin_user_pages(start, nr_pages, FOLL_WRITE | FOLL_LONGTERM)`: faults in
+ * and pins `nrPages` user pages from `start` (page aligned). Only anonymous
+ * memory can be pinned long-term in the model; `VM_IO`/`VM_PFNMAP` ranges
+ * (device memory, dma-buf mmaps) and holes fail with `EFAULT`, with nothing
+ * left pinned.
+ */
+export function pinUserPages(mm: Mm, start: bigint, nrPages: number): number[] {
+  const out: number[] = [];
+  const pins = pinsOf(mm.kernel);
+  try {
+    for (let i = 0; i < nrPages; i++) {
+      const addr = start + (BigInt(i) << 12n);
+      const vma = mm.findVma(addr);
+      if (!vma || (vma.flags & (VM_IO | VM_PFNMAP)) || vma.ops?.name !== "anon") throw new KernelError("EFAULT", "pin_user_pages", `no pinnable page at ${addr}`);
+      try {
+        mm.read(addr, 1);
+      } catch (e) {
+        if (e instanceof UserSignal) throw new KernelError("EFAULT", "pin_user_pages", e.message);
+        throw e;
+      }
+      const pfn = mm.ptePfn(addr)!;
+      pins.set(pfn, (pins.get(pfn) ?? 0) + 1);
+      out.push(pfn);
+    }
+  } catch (e) {
+    unpinUserPages(mm.kernel, out);
+    throw e;
+  }
+  return out;
+}
+
+/** `unpin_user_pages()`: the last pin of a page whose VMA is gone frees it. */
+export function unpinUserPages(kernel: Kernel, pfns: readonly number[]): void {
+  const pins = pinsOf(kernel);
+  for (const pfn of pfns) {
+    const n = (pins.get(pfn) ?? 0) - 1;
+    if (n < 0) {
+      kernel.warn(`unpin_user_pages: pfn ${pfn} is not pinned`);
+      continue;
+    }
+    if (n > 0) {
+      pins.set(pfn, n);
+      continue;
+    }
+    pins.delete(pfn);
+    const orphans = ORPHANS.get(kernel);
+    if (orphans?.delete(pfn)) kernel.platform.physmem.freePages(pfn, 0);
+  }
+}
+
 /**
  * `unmap_mapping_range(file->f_mapping, holebegin, holelen, 1)`: zaps the PTEs
  * of every VMA of every process that maps `file` in the byte range, so the

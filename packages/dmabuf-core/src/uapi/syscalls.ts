@@ -4,7 +4,7 @@ import { KernelBug, KernelError, isKernelError } from "../kernel/kernel-error.js
 import { MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
 import { eventfdFile } from "./eventfd.js";
 import type { Kernel } from "../kernel/kernel.js";
-import { File, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE, O_CLOEXEC } from "./file.js";
+import { File, F_GETFL, F_SETFL, FMODE_PREAD, FMODE_PWRITE, FMODE_READ, FMODE_WRITE, O_CLOEXEC, SETFL_MASK } from "./file.js";
 import {
   LEGACY_MAP_MASK,
   MAP_ANONYMOUS,
@@ -25,6 +25,7 @@ import {
   VM_READ,
   VM_SHARED,
   VM_WRITE,
+  vmaSetAnonymous,
 } from "./mm.js";
 import { PIDFD_NONBLOCK, pidfdCreate, pidfdPid } from "./pidfd.js";
 import { argFd, argInt32, argLoff, argUlong, argUserBuf } from "./syscall-args.js";
@@ -131,6 +132,27 @@ export class UserSyscalls {
   }
 
   /**
+   * `fcntl(fd, F_GETFL)` / `fcntl(fd, F_SETFL, flags)`: the status flags;
+   * F_SETFL changes only `SETFL_MASK` bits. `EBADF`, `EINVAL` for other
+   * commands or a cmd/arg that is not an int.
+   */
+  fcntl(fd: number, cmd: number, arg = 0): number {
+    return this.#call("fcntl", () => {
+      const f = this.task.files.fget(argFd(fd));
+      try {
+        const c = argInt32(cmd, "fcntl", "cmd", false);
+        if (c === F_GETFL) return f.flags;
+        if (c !== F_SETFL) throw new KernelError("EINVAL", "fcntl", `cmd ${c}`);
+        const a = argInt32(arg, "fcntl", "arg", false);
+        f.flags = (f.flags & ~SETFL_MASK) | (a & SETFL_MASK);
+        return 0;
+      } finally {
+        f.put();
+      }
+    });
+  }
+
+  /**
    * `ioctl(unsigned int fd, unsigned int cmd, unsigned long arg)`: `EBADF`,
    * `EINVAL` for a cmd or integer arg that is not one, `EFAULT` for an arg
    * that is neither an integer nor user memory, `ENOTTY` when the file has
@@ -219,9 +241,27 @@ export class UserSyscalls {
       let fl = argInt32(flags, "mmap", "flags", false);
       const off = argUlong(offset, "mmap", "offset");
       if (off & 0xfffn) throw new KernelError("EINVAL", "mmap", "unaligned offset");
-      if (fl & MAP_ANONYMOUS) throw new KernelError("EINVAL", "mmap", "anonymous memory is not modelled");
       const mm = this.task.mm;
       if (!mm) throw new KernelError("EINVAL", "mmap", "no mm");
+      if (fl & MAP_ANONYMOUS) {
+        // do_mmap() without a file: the fd is ignored.
+        if (size === 0n) throw new KernelError("EINVAL", "mmap", "zero length");
+        const aligned = (size + 0xfffn) & ULONG_MAX & ~0xfffn;
+        if (aligned === 0n) throw new KernelError("ENOMEM", "mmap", "length wraps when page aligned");
+        if (mm.vmas.length > MAX_MAP_COUNT) throw new KernelError("ENOMEM", "mmap", "max_map_count");
+        if (fl & (MAP_FIXED | MAP_FIXED_NOREPLACE)) throw new KernelError("EINVAL", "mmap", "fixed mappings are not modelled");
+        mm.getUnmappedArea(aligned);
+        const type = fl & MAP_TYPE;
+        if (type !== MAP_SHARED && type !== MAP_SHARED_VALIDATE && type !== MAP_PRIVATE) throw new KernelError("EINVAL", "mmap", "unknown mapping type");
+        if (type !== MAP_PRIVATE && fl & MAP_GROWSDOWN) throw new KernelError("EINVAL", "mmap", "MAP_GROWSDOWN shared");
+        let vmFlags = (p & PROT_READ ? VM_READ : 0) | (p & PROT_WRITE ? VM_WRITE : 0);
+        if (type !== MAP_PRIVATE) vmFlags |= VM_SHARED | VM_MAYSHARE;
+        const vma = mm.createVma(aligned, vmFlags, 0n, null);
+        vmaSetAnonymous(vma);
+        mm.insertVma(vma);
+        addr = vma.start;
+        return 0;
+      }
       const file = this.task.files.fget(argFd(fd));
       try {
         if (fl & MAP_HUGETLB) throw new KernelError("EINVAL", "mmap", "MAP_HUGETLB on a file that is not hugetlbfs");
