@@ -230,8 +230,8 @@ export class UserSyscalls {
    * writable mapping of a file not open for writing or any mapping of a file
    * not open for reading, `ENODEV` without `mmap`, `EINVAL` for
    * `MAP_GROWSDOWN` or an unknown mapping type; then the driver's `mmap`.
-   * The model maps files only at addresses it picks: `MAP_ANONYMOUS`,
-   * `MAP_FIXED` and `MAP_FIXED_NOREPLACE` are `EINVAL`.
+   * `MAP_ANONYMOUS` ignores the fd and maps zeroed memory; the model picks
+   * every address, so `MAP_FIXED` and `MAP_FIXED_NOREPLACE` are `EINVAL`.
    */
   mmap(len: bigint | number, prot: number, flags: number, fd: number, offset: bigint | number = 0n): bigint {
     let addr = 0n;
