@@ -122,6 +122,14 @@ export const coreEntryPoints: readonly UapiEntryPoint[] = [
   { name: "close", errnos: FILE_ERRNOS, command: (a) => a.fd.map((fd) => cmd(`close(${show(fd)})`, (_w, p) => p.sys.close(fd))) },
   { name: "dup", errnos: ["EBADF", "EMFILE"], command: (a) => a.fd.map((fd) => cmd(`dup(${show(fd)})`, (_w, p) => p.sys.dup(fd))) },
   {
+    name: "fcntl(F_GETFL/F_SETFL)",
+    errnos: ["EBADF", "EINVAL"],
+    command: (a) =>
+      fc
+        .record({ fd: a.fd, cmd: fc.oneof(fc.constantFrom(3, 4), a.anyNumber), arg: fc.oneof(fc.constantFrom(0, O_NONBLOCK, 0o2000, 0o40000), a.anyNumber) })
+        .map(({ fd, cmd: c, arg }) => cmd(`fcntl(${show(fd)}, ${show(c)}, ${show(arg)})`, (_w, p) => p.sys.fcntl(fd, c, arg))),
+  },
+  {
     name: "pread64",
     errnos: ["EINVAL", "EBADF", "ESPIPE", "EFAULT", "EAGAIN", "EIO", "ENXIO"],
     command: (a) =>
@@ -145,7 +153,7 @@ export const coreEntryPoints: readonly UapiEntryPoint[] = [
         .record({
           len: fc.oneof(a.u64, fc.constantFrom(-1, 0.5, 0x1000)),
           prot: fc.oneof(fc.constantFrom(PROT_READ, PROT_WRITE, PROT_READ | PROT_WRITE, 0), a.anyNumber),
-          flags: fc.oneof(fc.constantFrom(MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, 0), a.u32),
+          flags: fc.oneof(fc.constantFrom(MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, 0, MAP_PRIVATE | 0x20, MAP_SHARED | 0x20), a.u32),
           fd: a.fd,
           off: fc.oneof(a.u64, fc.constantFrom(-4096, Number.NaN)),
         })
