@@ -4,7 +4,10 @@ import {
   KernelError,
   buildTopology,
   dmaBufAttachmentIsDynamic,
+  registerTraceDmaBufMatchMapping,
   topologyKernelOptions,
+  type DmaBufMappingMatch,
+  type DmaBufMatchTrace,
   type ConformanceScenario,
   type Errno,
   type ExportedBuffer,
@@ -14,7 +17,7 @@ import {
   type ImporterFixture,
   type KernelModule,
 } from "@dmabuf-sdk/dmabuf-core";
-import type { Actual, LifecycleStep } from "./types.js";
+import type { Actual, LifecycleStep, Negotiation, NegotiationTry } from "./types.js";
 
 /** Size of the buffer every pair exchanges: 16 pages, so lists have several entries. */
 export const CASE_BUFFER_SIZE = 64n * 1024n;
@@ -26,6 +29,50 @@ export interface CaseRun {
   readonly violations: string[];
   readonly steps: string[];
   readonly details?: Record<string, string>;
+  /** The case's kernel log, as `dmesg` prints it. */
+  readonly log: string[];
+  /** The negotiation of the importer's attach, from the `dma_buf_match_mapping` tracepoint. */
+  readonly negotiation?: Negotiation;
+}
+
+function fieldText(v: unknown): string | undefined {
+  if (v === null || v === undefined) return undefined;
+  if (typeof v === "object") return typeof (v as { name?: unknown }).name === "string" ? (v as { name: string }).name : undefined;
+  return String(v);
+}
+
+/** An entry as reports show it: the type's short name and its data (`SGT exporterRequiresP2p=… exportingP2pDevice=0000:03:00.0`). */
+export function describeEntry(m: DmaBufMappingMatch): string {
+  const data =
+    m.data && typeof m.data === "object"
+      ? Object.entries(m.data as Record<string, unknown>)
+          .map(([k, v]) => [k, fieldText(v)] as const)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k}=${v}`)
+      : [];
+  return [m.type.shortName ?? m.type.name, ...data].join(" ");
+}
+
+/** The report's view of a match trace: a refusal that logged a P2P distance failure is `p2p-distance`. */
+export function negotiationOf(t: DmaBufMatchTrace): Negotiation {
+  const tries = t.tries.map((x): NegotiationTry => {
+    const why = [...x.log, ...(x.errno ? [`-${x.errno}`] : [])].join("; ") || undefined;
+    const verdict =
+      x.verdict === "refused"
+        ? x.log.some((l) => l.includes("peer-to-peer DMA"))
+          ? "p2p-distance"
+          : "match-refused"
+        : x.verdict === "aborted"
+          ? "match-aborted"
+          : x.verdict;
+    return { exp: x.exp, imp: x.imp, verdict, ...(why ? { why } : {}) };
+  });
+  return { exporter: t.exporter.map(describeEntry), importer: t.importer.map(describeEntry), tries };
+}
+
+function dmesg(k: Kernel): string[] {
+  const text = k.printk.dmesg();
+  return text ? text.split("\n") : [];
 }
 
 class Violation extends Error {}
@@ -96,11 +143,18 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
   } catch (e) {
     stop("setup", e);
     violations.push(`setup failed: ${describe(e)}`);
-    return { actual, violations, steps };
+    return { actual, violations, steps, log: [] };
   }
   const k = ctx.kernel;
   let buf: ExportedBuffer | undefined;
   let imp: ImportedBuffer | undefined;
+  let importing = false;
+  let trace: DmaBufMatchTrace | undefined;
+  const untrace = registerTraceDmaBufMatchMapping(k, (t) => {
+    if (importing && t.dmabuf === buf?.dmabuf) trace = t;
+  });
+  // Early returns hand this out before the finally below fills in the log and the trace.
+  const result: { actual: Actual; violations: string[]; steps: string[]; log: string[]; negotiation?: Negotiation } = { actual, violations, steps, log: [] };
 
   const dataPath = (pass: string): boolean => {
     const len = Number(CASE_BUFFER_SIZE);
@@ -134,13 +188,16 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       steps.push(`export: ${exporter.name} exported ${CASE_BUFFER_SIZE} bytes (${buf.dmabuf.expName})`);
     } catch (e) {
       stop("export", e);
-      return { actual, violations, steps };
+      return result;
     }
     try {
+      importing = true;
       imp = importer.import(ctx, buf);
     } catch (e) {
       stop("attach", e);
-      return { actual, violations, steps };
+      return result;
+    } finally {
+      importing = false;
     }
     const mt = imp.attachment.mapType;
     actual.mapType = shortType(mt?.type.name, mt?.type.shortName);
@@ -149,7 +206,7 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       imp.map();
     } catch (e) {
       stop("map", e);
-      return { actual, violations, steps };
+      return result;
     }
     actual.p2p = imp.route() ?? null;
     // An importer may fall back to another type while mapping (Xe: IOV → SGT): report what is in use.
@@ -159,7 +216,7 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
       steps.push(`map: fell back to ${used.type.name}`);
     }
     steps.push(`map: mapped${actual.p2p ? ` via ${actual.p2p}` : ""}`);
-    if (!dataPath("first")) return { actual, violations, steps };
+    if (!dataPath("first")) return result;
 
     const dynamic = dmaBufAttachmentIsDynamic(imp.attachment);
     if (buf.invalidate && dynamic) {
@@ -198,9 +255,9 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
         imp.map();
       } catch (e) {
         stop("remap", e);
-        return { actual, violations, steps };
+        return result;
       }
-      if (!dataPath("after invalidation")) return { actual, violations, steps };
+      if (!dataPath("after invalidation")) return result;
     } else if (buf.invalidate) {
       steps.push("invalidate: skipped (static importer: pinned, nothing to invalidate)");
     }
@@ -227,8 +284,11 @@ export function runPairCase(topologyName: Parameters<typeof topologyKernelOption
     }
     k.exitTask(ctx.task, 0);
     checkInvariants(k, violations);
+    untrace();
+    result.log.push(...dmesg(k));
+    if (trace) result.negotiation = negotiationOf(trace);
   }
-  return { actual, violations, steps };
+  return result;
 }
 
 /** Runs a scenario case on a fresh kernel and checks the invariants afterwards. */
@@ -241,7 +301,7 @@ export function runScenarioCase(scenario: ConformanceScenario, seed: number): Ca
     ctx = boot(scenario.topology, seed, scenario.modules);
   } catch (e) {
     violations.push(`setup failed: ${describe(e)}`);
-    return { actual, violations, steps };
+    return { actual, violations, steps, log: [] };
   }
   let details: Record<string, string> | undefined;
   try {
@@ -257,5 +317,5 @@ export function runScenarioCase(scenario: ConformanceScenario, seed: number): Ca
     ctx.kernel.exitTask(ctx.task, 0);
     checkInvariants(ctx.kernel, violations);
   }
-  return { actual, violations, steps, details };
+  return { actual, violations, steps, details, log: dmesg(ctx.kernel) };
 }

@@ -151,7 +151,18 @@ export {
   type DmaBufAttachOps,
   type DmaBufExportInfo,
 } from "./dma-buf/dma-buf.js";
-export { dmaBufMatchMapping, type DmaBufMappingType, type DmaBufMappingMatch, type DmaBufMappingExpOps, type DmaBufMatchArgs } from "./dma-buf/dma-buf-mapping.js";
+export {
+  dmaBufMatchMapping,
+  registerTraceDmaBufMatchMapping,
+  type DmaBufMatchTrace,
+  type DmaBufMatchTry,
+  type DmaBufMatchVerdict,
+  type DmaBufMatchProbe,
+  type DmaBufMappingType,
+  type DmaBufMappingMatch,
+  type DmaBufMappingExpOps,
+  type DmaBufMatchArgs,
+} from "./dma-buf/dma-buf-mapping.js";
 export {
   DmaFence,
   dmaFenceContextAlloc,
