@@ -30,6 +30,8 @@ export interface KernelOptions {
   allowMissingNamespaceImports: boolean;
   /** IOMMU mode of the machine. */
   iommu: "dma" | "identity" | "off";
+  /** `iommu.strict=`: with `iommu: 'dma'`, strict (true, the default) or lazy flush-queue (false) unmapping. */
+  iommuStrict: boolean;
   /** IOMMU input address width (bits). */
   iommuAddressWidth: number;
   /** `RLIMIT_NOFILE` of new processes. */
@@ -41,6 +43,7 @@ const DEFAULTS: KernelOptions = {
   panicOnWarn: false,
   allowMissingNamespaceImports: false,
   iommu: "dma",
+  iommuStrict: true,
   iommuAddressWidth: 48,
   nrOpen: 1024,
 };
@@ -94,7 +97,7 @@ export class Kernel {
     this.faults = new FaultInjector(() => this.random.getRandomU32() / 0x1_0000_0000);
     this.alloc = new KernelAllocator(this.faults);
     this.lockdep = new Lockdep(() => this.#current, { panicOnWarn: this.options.panicOnWarn, log: (t) => this.printk.warn(t) });
-    this.platform = new Platform(this.alloc, this.trace, { iommu: this.options.iommu, iommuAddressWidth: this.options.iommuAddressWidth });
+    this.platform = new Platform(this.alloc, this.trace, { iommu: this.options.iommu, iommuStrict: this.options.iommuStrict, iommuAddressWidth: this.options.iommuAddressWidth });
     this.modules = new ModuleLoader(this);
     this.init = this.#newTask("init", INIT_CRED, this.cgroups.root, null);
     this.#current = this.init;
