@@ -67,7 +67,7 @@ export { KernelRandom } from "./kernel/random.js";
 export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, pickFirst, type TimerHandle, type ClockEvent, type PickNextPolicy, type ScheduleOptions } from "./kernel/time.js";
 export { Printk, type LogLevel, type LogRecord } from "./kernel/printk.js";
 export { Trace, type TraceEvent, type TraceValue } from "./kernel/trace.js";
-export { ModuleContext, provideSymbol, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
+export { ModuleContext, provideSymbol, defineModule, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
 export { ModuleLoader, moduleMangledName, type LoadOptions } from "./kernel/module-loader.js";
 export { MODULE_NS_PREFIX, modStrncmp, strncmp, verifyModuleNamespace, licenseIsGplCompatible } from "./kernel/module-namespace.js";
 export {
@@ -341,7 +341,7 @@ export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
 export { Task, type TaskState } from "./uapi/task.js";
 export { type Cred, INIT_CRED, prepareCreds, securityContextType } from "./uapi/cred.js";
 export { Cgroup, CgroupRoot } from "./uapi/cgroup.js";
-export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_APPEND, O_DIRECT, O_NOATIME, SETFL_MASK, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, type FileOperations } from "./uapi/file.js";
+export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_APPEND, O_DIRECT, O_NOATIME, SETFL_MASK, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from "./uapi/file.js";
 export { fput } from "./uapi/file-table.js";
 export { FdTable } from "./uapi/fdtable.js";
 export { Devfs, type DevNode } from "./uapi/devfs.js";
@@ -371,7 +371,27 @@ export {
   PROT_WRITE,
   MAP_SHARED,
   MAP_PRIVATE,
+  MAP_SHARED_VALIDATE,
+  MAP_TYPE,
+  MAP_FIXED,
   MAP_ANONYMOUS,
+  MAP_GROWSDOWN,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
+  MAP_LOCKED,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_NONBLOCK,
+  MAP_STACK,
+  MAP_HUGETLB,
+  MAP_SYNC,
+  MAP_FIXED_NOREPLACE,
+  MAP_UNINITIALIZED,
+  LEGACY_MAP_MASK,
+  TASK_SIZE,
+  MMAP_MIN_ADDR,
+  MMAP_BASE,
+  MAX_MAP_COUNT,
   vmaSetAnonymous,
   pinUserPages,
   unpinUserPages,
