@@ -14,13 +14,9 @@ const nx = join(root, "node_modules", ".bin", "nx");
 const targets = process.env.DMABUF_TEST_TARGETS ?? "build,test,lint,typecheck,api,modpost";
 rmSync(join(root, "reports"), { recursive: true, force: true });
 
-// The conformance app's HTML report is tested in a real headless Chromium:
-// Debian's package, installed here when the machine does not have it yet.
-if (!process.env.CHROMIUM_PATH && !existsSync("/usr/bin/chromium")) {
-  console.log("> installing Debian's chromium for the HTML report test");
-  const apt = spawnSync("bash", ["-c", "apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)"], { stdio: "inherit", timeout: 600_000 });
-  if (apt.status !== 0) console.log("chromium could not be installed: the HTML report test will fail");
-}
+// Real validators for the conformance app's reports (chromium, xmllint, the kernel's
+// kunit_parser.py), installed from Debian when the machine does not have them yet.
+spawnSync(process.execPath, [join(root, "scripts", "install-test-tools.mjs")], { stdio: "inherit", timeout: 1_800_000 });
 
 const r = spawnSync(nx, ["run-many", "-t", ...targets.split(","), "--output-style=static"], {
   cwd: root,

@@ -144,12 +144,17 @@ export function mergeOracles(...oracles: readonly Oracle[]): Oracle {
 
 /** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. */
 export function expectationFor(oracle: Oracle, spec: CaseSpec): Expectation | undefined {
-  const rows: readonly { topology: TopologyName | "*"; expect: Expectation }[] =
+  return oracleRowFor(oracle, spec)?.expect;
+}
+
+/** The oracle row that judges a case, with its reason (same precedence as {@link expectationFor}). */
+export function oracleRowFor(oracle: Oracle, spec: CaseSpec): { readonly expect: Expectation; readonly why: string } | undefined {
+  const rows: readonly { topology: TopologyName | "*"; expect: Expectation; why: string }[] =
     spec.exporter === null || spec.importer === null
       ? oracle.scenarios.filter((r) => r.scenario === spec.scenario)
       : oracle.pairs.filter((r) => r.exporter === spec.exporter && r.importer === spec.importer);
   const last = (topology: string) => [...rows].reverse().find((r) => r.topology === topology);
-  return (last(spec.topology) ?? last("*"))?.expect;
+  return last(spec.topology) ?? last("*");
 }
 
 /** Differences between an expectation and what happened (empty when they agree). */

@@ -21,6 +21,8 @@ import {
   type DmaBufAttachment,
   type Kernel,
   type Task,
+  initDelayedWork,
+  queueDelayedWork,
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingPal } from "@dmabuf-sdk/map-pal";
 import { CompatDynamicImporter, dmaBufImappingSgt, dmaBufSgtUnmapAttachment, dmaBufSgtMapAttachment, sgtDmaRead, type SgTable } from "@dmabuf-sdk/map-sgt";
@@ -188,16 +190,20 @@ describe("revocation", () => {
     const e = boot();
     const { dmabuf, priv } = exportBuf(e);
     let sgt: SgTable | null = null;
+    const unmapWork = initDelayedWork(e.k, "&importer->unmap_work", () => {
+      dmaResvLock(dmabuf.resv);
+      try {
+        dmaBufSgtUnmapAttachment(attach, sgt!, "DMA_BIDIRECTIONAL");
+      } finally {
+        dmaResvUnlock(dmabuf.resv);
+      }
+      sgt = null;
+    });
     const attach: DmaBufAttachment = dmaBufMappingAttach(dmabuf, [dmaBufImappingSgt(e.t.importerSlot, true)], {
       allowPeer2peer: true,
       invalidateMappings: () => {
-        // like io_uring's token: unmap when in-flight I/O drains, 5 ms later
-        e.k.clock.schedule(5e6, () => {
-          dmaResvLock(dmabuf.resv);
-          dmaBufSgtUnmapAttachment(attach, sgt!, "DMA_BIDIRECTIONAL");
-          dmaResvUnlock(dmabuf.resv);
-          sgt = null;
-        });
+        // like io_uring's token: unmap from a kworker when in-flight I/O drains, 5 ms later
+        queueDelayedWork(e.k.workqueues.systemWq, unmapWork, 5e6);
       },
     });
     const lock = new SpinLock({ lockdep: e.k.lockdep, current: () => e.k.current }, "fence");
@@ -207,7 +213,7 @@ describe("revocation", () => {
     dmaResvReserveFences(dmabuf.resv, 1);
     dmaResvAddFence(dmabuf.resv, fence, "DMA_RESV_USAGE_BOOKKEEP");
     dmaResvUnlock(dmabuf.resv);
-    e.k.clock.schedule(2e6, () => dmaFenceSignal(fence));
+    e.k.sched.raiseIrq("fence", () => dmaFenceSignal(fence), 2e6); // the device completes: IRQ
     const t0 = e.k.clock.nowNs;
     setMemory(e, false);
     expect(e.k.clock.nowNs - t0).toBe(5e6);

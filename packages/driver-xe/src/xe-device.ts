@@ -11,6 +11,7 @@ import {
 import type { XeBo } from "./xe-bo.js";
 import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
 import { XeVram } from "./xe-ttm-vram-mgr.js";
+import { XeExecQueue } from "./xe-sched-job.js";
 
 /** `LMEM_BAR` (regs/xe_bars.h): the BAR through which the CPU and peers reach VRAM. */
 export const LMEM_BAR = 2;
@@ -67,6 +68,8 @@ export class XeDevice {
   readonly lmemBar: PciBar;
   /** PF state when in `XE_SRIOV_MODE_PF`. */
   sriovPf: XeSriovPf | null = null;
+  /** The migration engine's exec queue (`tile->migrate->q`): copies, clears and page-table binds go through drm_sched. */
+  migrateQ: XeExecQueue | null = null;
   /** Live buffer objects, least recently placed first (the VRAM eviction LRU). */
   readonly bos = new Set<XeBo>();
   /** @internal the LMEM BAR's backing before probe */
@@ -140,6 +143,7 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
   let set = BY_KERNEL.get(k);
   if (!set) BY_KERNEL.set(k, (set = new Set()));
   set.add(xe);
+  xe.migrateQ = new XeExecQueue(xe, "migrate");
   if (opts.sriov ?? (pdev.sriov !== null && pdev.sriov.vfs.length > 0)) {
     try {
       xeSriovPfInit(xe, opts.pf);
@@ -159,6 +163,8 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
  */
 export function xeDeviceRemove(xe: XeDevice): void {
   if (xe.sriovPf) xeSriovPfFini(xe);
+  xe.migrateQ?.fini();
+  xe.migrateQ = null;
   if (xe.bos.size) xe.kernel.warn(`xe ${xe.pdev.name}: ${xe.bos.size} buffer object(s) alive at remove`);
   xe.lmemBar.backing = xe._savedBacking;
   xe.pdev.driver = undefined;

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   Kernel,
   GENERIC_SRIOV_PF,
+  KernelError,
   buildTopology,
   dmaBufDetach,
   dmaBufMappingAttach,
@@ -100,6 +101,37 @@ describe("dma_buf_iov_map_ranges", () => {
     expect(k.lockdep.reports().map((r) => r.kind)).toEqual(assert ? ["assert"] : []);
     if (got) locked(a, () => dmaBufIovUnmapRanges(a, got!));
     expect(d.priv.outstanding).toBe(0);
+    dmaBufDetach(d, a);
+    dmaBufPut(d);
+    expect(k.leakReport().text()).toBe("");
+  });
+
+  it.each([
+    { desc: "without mapRanges", drop: "mapRanges" as const },
+    { desc: "without unmapRanges", drop: "unmapRanges" as const },
+  ])("an exporter offering IOV $desc: WARN, EINVAL, no TypeError, nothing called", ({ drop }) => {
+    const { k, vf, pf } = boot();
+    const d = iovExporter(k, vf, GENERIC_SRIOV_PF.memBar, [{ offset: 0n, len: 0x1000n }]);
+    const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pf, GENERIC_SRIOV_PF.memBar)], { invalidateMappings: () => undefined });
+    const full = a.mapType!.expOps as Record<string, unknown>;
+    const partial = Object.fromEntries(Object.entries(full).filter(([key]) => key !== drop));
+    a.mapType = { ...a.mapType!, expOps: partial };
+    let err: unknown;
+    locked(a, () => {
+      try {
+        dmaBufIovMapRanges(a);
+      } catch (e) {
+        err = e;
+      }
+    });
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).errno).toBe("EINVAL");
+    expect(k.warnings()).toEqual(["dma_buf_iov_map_ranges: test_iov_exporter offers IOV without map_ranges/unmap_ranges"]);
+    expect(d.priv.log).toEqual([]);
+    if (drop === "unmapRanges") {
+      locked(a, () => dmaBufIovUnmapRanges(a, { barNumber: GENERIC_SRIOV_PF.memBar, nranges: 0, ranges: [] } as unknown as DmaBufIovRanges));
+      expect(k.warnings()).toHaveLength(2);
+    }
     dmaBufDetach(d, a);
     dmaBufPut(d);
     expect(k.leakReport().text()).toBe("");

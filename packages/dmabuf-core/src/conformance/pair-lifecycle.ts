@@ -6,6 +6,7 @@ import type { KernelModule } from "../kernel/module.js";
 import { DmaFault } from "../platform/dma-engine.js";
 import { buildTopology, topologyKernelOptions, type TopologyName, type TopologyOptions } from "../platform/topologies.js";
 import { dmaBufAttachmentIsDynamic } from "../dma-buf/dma-buf.js";
+import { registerTraceDmaBufMatchMapping, type DmaBufMatchTrace } from "../dma-buf/dma-buf-mapping.js";
 import type { ConformanceScenario, ExportedBuffer, ExporterFixture, FixtureBase, FixtureContext, ImportedBuffer, ImporterFixture } from "./fixture.js";
 
 /** Size of the buffer every pair exchanges: 16 pages, so lists have several entries. */
@@ -32,6 +33,25 @@ export interface CaseRun {
   /** The exporter-side invalidation the case went through (`'evict'`, `'revoke'`, …), if any. */
   readonly invalidated?: string;
   readonly details?: Record<string, string>;
+  /** The case's kernel log, as `dmesg` prints it. */
+  readonly log: string[];
+  /** Where deferred work and completions ran (pair cases). */
+  readonly contexts?: CaseContexts;
+  /** The importer's attach as the `dma_buf_match_mapping` tracepoint saw it (pair cases that reached attach). */
+  readonly matchTrace?: DmaBufMatchTrace;
+}
+
+/** Counts of the execution contexts a case exercised. */
+export interface CaseContexts {
+  /** Work items that ran on a kworker (`workqueue_execute_start` by `kworker/…`). */
+  kworkerWork: number;
+  /** Trace events emitted in hard-IRQ context on the idle task (device completions, irq_work). */
+  hardirqEvents: number;
+}
+
+function dmesg(k: Kernel): string[] {
+  const text = k.printk.dmesg();
+  return text ? text.split("\n") : [];
 }
 
 class Violation extends Error {}
@@ -67,7 +87,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** The universal checks after everything was released. */
-function checkInvariants(k: Kernel, violations: string[]): void {
+function checkInvariants(k: Kernel, violations: string[], contexts?: CaseContexts): void {
+  // Quiescence first: deferred work (kworkers, device interrupts) that is due runs before the leak check.
+  k.clock.flush();
+  for (const e of k.clock.pendingEvents().filter((x) => x.atNs <= k.clock.nowNs)) violations.push(`blocked at the end: ${e.label}`);
+  if (contexts) {
+    contexts.kworkerWork = k.trace.events("workqueue_execute_start").filter((e) => e.comm.startsWith("kworker/")).length;
+    contexts.hardirqEvents = k.trace.events().filter((e) => e.comm === "swapper/0").length;
+  }
   const leaks = k.leakReport();
   if (!leaks.empty) violations.push(`leak report not empty after release:\n${leaks.text()}`);
   for (const r of k.lockdep.reports()) violations.push(`lockdep: ${r.message.split("\n")[0]} [${r.classes.join(" -> ")}]`);
@@ -86,7 +113,19 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
   const violations: string[] = [];
   const steps: string[] = [];
   let invalidated: string | undefined;
-  const result = (): CaseRun => (invalidated === undefined ? { actual, violations, steps } : { actual, violations, steps, invalidated });
+  const log: string[] = [];
+  const contexts: CaseContexts = { kworkerWork: 0, hardirqEvents: 0 };
+  let matchTrace: DmaBufMatchTrace | undefined;
+  // Early returns hand this out before the finally below fills in the log and the trace: build it lazily.
+  const result = (): CaseRun => ({
+    actual,
+    violations,
+    steps,
+    log,
+    ...(invalidated !== undefined ? { invalidated } : {}),
+    ...(ctx ? { contexts } : {}),
+    ...(matchTrace ? { matchTrace } : {}),
+  });
   const stop = (step: LifecycleStep, e: unknown): CaseRun => {
     actual.errno = errnoOf(e) ?? "EIO";
     actual.step = step;
@@ -95,7 +134,7 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
     return result();
   };
 
-  let ctx: FixtureContext;
+  let ctx: FixtureContext | undefined;
   try {
     ctx = boot(topologyName, seed, [...exporter.modules, ...importer.modules], caseTopologyOptions([exporter, importer]));
   } catch (e) {
@@ -104,8 +143,14 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
     return result();
   }
   const k = ctx.kernel;
+  const task = ctx.task;
+  const fctx: FixtureContext = ctx;
   let buf: ExportedBuffer | undefined;
   let imp: ImportedBuffer | undefined;
+  let importing = false;
+  const untrace = registerTraceDmaBufMatchMapping(k, (t) => {
+    if (importing && t.dmabuf === buf?.dmabuf) matchTrace = t;
+  });
 
   /** Exporter writes, importer DMA-reads; importer DMA-writes, exporter reads. False when the DMA faulted (the case stops there). */
   const dataPath = (pass: string): boolean => {
@@ -146,9 +191,12 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
   };
 
   try {
-    if (step("export", () => (buf = exporter.export(ctx, CASE_BUFFER_SIZE)))) return result();
+    if (step("export", () => (buf = exporter.export(fctx, CASE_BUFFER_SIZE)))) return result();
     steps.push(`export: ${exporter.name} exported ${CASE_BUFFER_SIZE} bytes (${buf!.dmabuf.expName})`);
-    if (step("attach", () => (imp = importer.import(ctx, buf!)))) return result();
+    importing = true;
+    const failed = step("attach", () => (imp = importer.import(fctx, buf!)));
+    importing = false;
+    if (failed) return result();
     const mt = imp!.attachment.mapType;
     actual.mapType = mt?.type.shortName ?? mt?.type.name;
     steps.push(`attach: negotiated ${mt?.type.name ?? "nothing"}${dmaBufAttachmentIsDynamic(imp!.attachment) ? " (dynamic)" : " (static)"}`);
@@ -197,8 +245,10 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
     } catch (e) {
       violations.push(`release threw ${describe(e)}`);
     }
-    k.exitTask(ctx.task, 0);
-    checkInvariants(k, violations);
+    k.exitTask(task, 0);
+    checkInvariants(k, violations, contexts);
+    untrace();
+    log.push(...dmesg(k));
   }
   return result();
 }
@@ -241,7 +291,7 @@ export function runScenarioCase(scenario: ConformanceScenario, seed: number): Ca
     ctx = boot(scenario.topology, seed, scenario.modules, {});
   } catch (e) {
     violations.push(`setup failed: ${describe(e)}`);
-    return { actual, violations, steps };
+    return { actual, violations, steps, log: [] };
   }
   let details: Record<string, string> | undefined;
   try {
@@ -257,5 +307,5 @@ export function runScenarioCase(scenario: ConformanceScenario, seed: number): Ca
     ctx.kernel.exitTask(ctx.task, 0);
     checkInvariants(ctx.kernel, violations);
   }
-  return { actual, violations, steps, details };
+  return { actual, violations, steps, log: dmesg(ctx.kernel), ...(details ? { details } : {}) };
 }
