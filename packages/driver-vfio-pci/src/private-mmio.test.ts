@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { MAP_SHARED, PROT_READ, PROT_WRITE, dmaBufMappingAttach, dmaResvLock, dmaResvUnlock, KernelError, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingPal } from "@dmabuf-sdk/map-pal";
 import { vfioDmaBufGetData, vfioFileIsValid, vfioFileSetKvm, vfioPciDmabufOps, vfioPciPrivateDmabufOps } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, boot, exportBuf, expectErrno, setMemory, teardown } from "./testing/helpers.js";
+import { P, boot, exportBuf, setMemory, teardown } from "@dmabuf-sdk/driver-vfio-pci/testing";
+import { expectErrno } from "@dmabuf-sdk/dmabuf-core/testing";
 
 describe("private MMIO (Xu Yilun's RFC 08/12–10/12)", () => {
   it("a private device's dma-buf cannot be mmapped (EINVAL), offers no mapping type (EINVAL at attach), and only get_pfn", () => {

@@ -1,5 +1,6 @@
 import {
   KernelError,
+  defineModule,
   dmaResvAssertHeld,
   exportSymbolForModules,
   exportSymbolNsGpl,
@@ -60,7 +61,7 @@ export const DMA_BUF_PAL_IMPORTERS = "iommufd";
  *   symbol … from namespace module:…, but does not import it.").
  */
 export function dmaBufPalModuleBuild(importers: string): KernelModule {
-  return {
+  return defineModule({
     name: "dma_buf_mapping_pal",
     license: "GPL",
     description: "DMA-buf physical address list (PAL) mapping type",
@@ -72,7 +73,7 @@ export function dmaBufPalModuleBuild(importers: string): KernelModule {
       provideSymbol(ctx, DMA_BUF_PAL_UNMAP_PHYS, dmaBufPalUnmapPhys);
       provideSymbol(ctx, DMA_BUF_PAL_MAP_PHYS, dmaBufPalMapPhys);
     },
-  };
+  });
 }
 
 /**
