@@ -80,9 +80,9 @@ describe("dma-fence", () => {
     const order: string[] = [];
     const held: string[][] = [];
     const cbs: DmaFenceCb[] = [{ func: null }, { func: null }, { func: null }];
-    dmaFenceAddCallback(f, cbs[0]!, () => (order.push("a"), held.push(k.lockdep.heldLocks())));
-    dmaFenceAddCallback(f, cbs[1]!, () => order.push("b"));
-    dmaFenceAddCallback(f, cbs[2]!, () => order.push("c"));
+    dmaFenceAddCallback(k, f, cbs[0]!, () => (order.push("a"), held.push(k.lockdep.heldLocks())));
+    dmaFenceAddCallback(k, f, cbs[1]!, () => order.push("b"));
+    dmaFenceAddCallback(k, f, cbs[2]!, () => order.push("c"));
     expect(dmaFenceRemoveCallback(f, cbs[1]!)).toBe(true);
     dmaFenceSignal(f);
     dmaFenceSignal(f);
@@ -96,38 +96,47 @@ describe("dma-fence", () => {
     const f = fence();
     dmaFenceSignal(f);
     let called = false;
-    expect(() => dmaFenceAddCallback(f, { func: null }, () => (called = true))).toThrow(expect.objectContaining({ errno: "ENOENT" }));
+    expect(() => dmaFenceAddCallback(k, f, { func: null }, () => (called = true))).toThrow(expect.objectContaining({ errno: "ENOENT" }));
     expect(called).toBe(false);
   });
 
-  it("add_callback with a NULL func: WARN_ON and EINVAL, the callback node untouched", () => {
-    const f = fence();
+  it.each([
+    { desc: "a NULL func", withFence: true, withFunc: false, warn: "dma_fence_add_callback: WARN_ON(!func)" },
+    { desc: "a NULL fence", withFence: false, withFunc: true, warn: "dma_fence_add_callback: WARN_ON(!fence)" },
+    { desc: "a NULL fence and a NULL func", withFence: false, withFunc: false, warn: "dma_fence_add_callback: WARN_ON(!fence)" },
+  ])("add_callback with $desc: WARN_ON in the caller's kernel log and EINVAL, the callback node untouched, nothing leaked", ({ withFence, withFunc, warn }) => {
+    const f = withFence ? fence() : null;
     const cb: DmaFenceCb = { func: null };
     const before = k.warnings().length;
-    expect(() => dmaFenceAddCallback(f, cb, null)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
-    expect(k.warnings().slice(before)).toEqual(["dma_fence_add_callback: WARN_ON(!func)"]);
+    const log = k.printk.dmesg().length;
+    expect(() => dmaFenceAddCallback(k, f, cb, withFunc ? () => undefined : null)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
+    expect(k.warnings().slice(before)).toEqual([warn]);
+    expect(k.printk.dmesg().slice(log)).toContain(`WARNING: CPU: 0 PID: 1 ${warn}`);
     expect(cb.func).toBeNull();
-    expect(f.cbList).toHaveLength(0);
+    expect(cb._pending ?? null).toBeNull();
+    if (f) {
+      expect(f.cbList).toHaveLength(0);
+      dmaFencePut(f);
+    }
+    expect(k.leakReport().empty).toBe(true);
   });
 
-  it("add_callback with a NULL fence is the WARN itself: no kernel to log it on", () => {
-    const cb: DmaFenceCb = { func: null };
-    expect(() => dmaFenceAddCallback(null, cb, () => undefined)).toThrow(KernelBug);
-    expect(() => dmaFenceAddCallback(null, cb, () => undefined)).toThrow(/WARN_ON\(!fence\)/);
-    expect(cb.func).toBeNull();
+  it("add_callback with a NULL fence under panic_on_warn: the WARN panics (KernelBug) instead of returning", () => {
+    const pk = new Kernel({ panicOnWarn: true });
+    expect(() => dmaFenceAddCallback(pk, null, { func: null }, () => undefined)).toThrow(KernelBug);
   });
 
   it("add_callback on a signaled fence leaves cb->func unset, as the kernel sets it only when queued", () => {
     const f = fence();
     dmaFenceSignal(f);
     const cb: DmaFenceCb = { func: null };
-    expect(() => dmaFenceAddCallback(f, cb, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
+    expect(() => dmaFenceAddCallback(k, f, cb, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
     expect(cb.func).toBeNull();
   });
 
   it("enable_signaling returning false signals on the spot and add_callback is ENOENT", () => {
     const f = fence({ ...OPS, enableSignaling: () => false });
-    expect(() => dmaFenceAddCallback(f, { func: null }, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
+    expect(() => dmaFenceAddCallback(k, f, { func: null }, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
     expect(dmaFenceIsSignaled(f)).toBe(true);
   });
 
@@ -145,9 +154,9 @@ describe("dma-fence", () => {
     const f1 = fence();
     const f2 = fence();
     let err: unknown;
-    dmaFenceAddCallback(f1, { func: null }, () => {
+    dmaFenceAddCallback(k, f1, { func: null }, () => {
       try {
-        dmaFenceAddCallback(f2, { func: null }, () => undefined);
+        dmaFenceAddCallback(k, f2, { func: null }, () => undefined);
       } catch (e) {
         err = e;
       }
@@ -159,7 +168,7 @@ describe("dma-fence", () => {
   it("taking a sleeping lock in a fence callback splats", () => {
     const f = fence();
     const resv = new DmaResv(k);
-    dmaFenceAddCallback(f, { func: null }, () => {
+    dmaFenceAddCallback(k, f, { func: null }, () => {
       dmaResvLock(resv);
       dmaResvUnlock(resv);
     });
@@ -170,7 +179,7 @@ describe("dma-fence", () => {
   it("releasing a fence with callbacks pending WARNs and signals it with EDEADLK", () => {
     const f = fence();
     let status: string | undefined;
-    dmaFenceAddCallback(f, { func: null }, (ff) => (status = ff.error === -35 ? "EDEADLK" : String(ff.error)));
+    dmaFenceAddCallback(k, f, { func: null }, (ff) => (status = ff.error === -35 ? "EDEADLK" : String(ff.error)));
     dmaFencePut(f);
     expect(status).toBe("EDEADLK");
     expect(k.warnings()[0]).toMatch(/released with pending signals/);
