@@ -230,16 +230,37 @@ describe("dma-fence", () => {
       expect(dmaResvFences(resv, u)).toEqual(fences.filter((x) => want.includes(x.usage)).map((x) => x.f));
     });
 
-    it("a newer fence of the same context replaces the older one and keeps the higher usage", () => {
+    it.each([
+      { desc: "a later fence of the context at a lower usage value replaces the slot", first: "READ", second: "KERNEL", order: "f1f2", want: [["f2", "KERNEL"]] },
+      { desc: "a later fence of the context at the same usage replaces the slot", first: "WRITE", second: "WRITE", order: "f1f2", want: [["f2", "WRITE"]] },
+      { desc: "a later fence at a higher usage value is appended (old_usage >= usage fails)", first: "KERNEL", second: "READ", order: "f1f2", want: [["f1", "KERNEL"], ["f2", "READ"]] },
+      { desc: "an earlier fence of the context is appended (not later_or_same)", first: "READ", second: "READ", order: "f2f1", want: [["f2", "READ"], ["f1", "READ"]] },
+      { desc: "the same fence again takes its own slot (dma_fence_is_later_or_same)", first: "READ", second: "WRITE", order: "f1f1", want: [["f1", "WRITE"]] },
+    ])("dma_resv_add_fence: $desc", ({ first, second, order, want }) => {
       const resv = new DmaResv(k);
       dmaResvLock(resv);
-      const f1 = fence();
-      const f2 = fence();
+      const byName = { f1: fence(), f2: fence() };
+      const [a, b] = [order.slice(0, 2), order.slice(2)] as ("f1" | "f2")[];
       dmaResvReserveFences(resv, 2);
-      dmaResvAddFence(resv, f1, "DMA_RESV_USAGE_READ");
-      dmaResvAddFence(resv, f2, "DMA_RESV_USAGE_KERNEL");
+      dmaResvAddFence(resv, byName[a!], `DMA_RESV_USAGE_${first}` as DmaResvUsage);
+      dmaResvAddFence(resv, byName[b!], `DMA_RESV_USAGE_${second}` as DmaResvUsage);
       dmaResvUnlock(resv);
-      expect(resv.fences.map((e) => [e.fence, e.usage])).toEqual([[f2, "DMA_RESV_USAGE_READ"]]);
+      expect(resv.fences.map((e) => [e.fence === byName.f1 ? "f1" : "f2", e.usage.replace("DMA_RESV_USAGE_", "")])).toEqual(want);
+      expect(k.warnings()).toEqual([]);
+    });
+
+    it("dma_resv_add_fence: a signaled fence's slot is reused by a fence of any context", () => {
+      const resv = new DmaResv(k);
+      const other = new DmaFence(k, OPS, lock, dmaFenceContextAlloc(k, 1), 1n);
+      const f1 = fence();
+      dmaResvLock(resv);
+      dmaResvReserveFences(resv, 1);
+      dmaResvAddFence(resv, f1, "DMA_RESV_USAGE_WRITE");
+      dmaFenceSignal(f1);
+      dmaResvAddFence(resv, other, "DMA_RESV_USAGE_BOOKKEEP");
+      dmaResvUnlock(resv);
+      expect(resv.fences.map((e) => [e.fence, e.usage])).toEqual([[other, "DMA_RESV_USAGE_BOOKKEEP"]]);
+      expect(k.warnings()).toEqual([]);
     });
 
     it("add_fence requires the lock and a reserved slot; reserving can fail", () => {

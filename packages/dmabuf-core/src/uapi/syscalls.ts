@@ -414,7 +414,7 @@ export class UserSyscalls {
           let mask = 0;
           if (e.fd >= 0) {
             const f = this.task.files.lookup(e.fd);
-            mask = !f ? POLLNVAL : (f.fops.poll ? f.fops.poll(f) : POLLIN | POLLOUT) & (e.events | POLLERR | POLLHUP);
+            mask = !f ? POLLNVAL : (f.fops.poll ? f.fops.poll(f, e.events | POLLERR | POLLHUP) : POLLIN | POLLOUT) & (e.events | POLLERR | POLLHUP);
           }
           fds[i]!.revents = mask;
           if (mask) n++;
