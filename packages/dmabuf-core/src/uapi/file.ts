@@ -66,6 +66,8 @@ export class File {
   readonly mode: number;
   /** Inode number (`file_inode(file)->i_ino`). */
   readonly ino: number;
+  /** `f_pos`: where `read(2)`/`write(2)` continue (positional I/O leaves it alone). */
+  pos = 0n;
   released = false;
 
   constructor(
