@@ -12,12 +12,17 @@ import { dmaFenceAddCallback, dmaFenceGet, dmaFenceGetStub, dmaFencePut, type Dm
 import { dmaResvAddFence, dmaResvFences, dmaResvGetSingleton, dmaResvLock, dmaResvReserveFences, dmaResvUnlock, dmaResvUsageRw, type DmaResvUsage } from "./dma-resv.js";
 import { syncFileCreate, syncFileGetFence } from "./sync-file.js";
 
-/** `DMA_BUF_SYNC_READ`, `_WRITE`, `_RW`, `_START`, `_END`, `DMA_BUF_SYNC_VALID_FLAGS_MASK`. */
+/** `DMA_BUF_SYNC_READ`: the CPU access reads. */
 export const DMA_BUF_SYNC_READ = 1 << 0;
+/** `DMA_BUF_SYNC_WRITE`: the CPU access writes. */
 export const DMA_BUF_SYNC_WRITE = 2 << 0;
+/** `DMA_BUF_SYNC_RW`: both. */
 export const DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
+/** `DMA_BUF_SYNC_START` (0): the access begins. */
 export const DMA_BUF_SYNC_START = 0 << 2;
+/** `DMA_BUF_SYNC_END`: the access ends. */
 export const DMA_BUF_SYNC_END = 1 << 2;
+/** `DMA_BUF_SYNC_VALID_FLAGS_MASK`: any other bit of `dma_buf_sync.flags` is `EINVAL`. */
 export const DMA_BUF_SYNC_VALID_FLAGS_MASK = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END;
 /** `DMA_BUF_NAME_LEN`: a name is at most 31 bytes and its NUL. */
 export const DMA_BUF_NAME_LEN = 32;
@@ -29,8 +34,9 @@ export const DMA_BUF_SYNC_SIZE = 8;
 export const DMA_BUF_SYNC_FILE_SIZE = 8;
 /** `DMA_BUF_IOCTL_SYNC`. */
 export const DMA_BUF_IOCTL_SYNC = iow(DMA_BUF_BASE, 0, DMA_BUF_SYNC_SIZE);
-/** `DMA_BUF_SET_NAME_A` (32-bit user pointer) and `DMA_BUF_SET_NAME_B` (64-bit; also `DMA_BUF_SET_NAME` on 64-bit). */
+/** `DMA_BUF_SET_NAME_A`: the name's user pointer as a 32-bit value. */
 export const DMA_BUF_SET_NAME_A = iow(DMA_BUF_BASE, 1, 4);
+/** `DMA_BUF_SET_NAME_B`: as a 64-bit value (`DMA_BUF_SET_NAME` on 64-bit). */
 export const DMA_BUF_SET_NAME_B = iow(DMA_BUF_BASE, 1, 8);
 /** `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`. */
 export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = iowr(DMA_BUF_BASE, 2, DMA_BUF_SYNC_FILE_SIZE);
@@ -61,7 +67,7 @@ export function dmaBufSyncFile(flags: number, fd = -1): Uint8Array {
  * - `DMA_BUF_SET_NAME_A`/`_B`: `strndup_user(arg, DMA_BUF_NAME_LEN)`:
  *   `EFAULT`, `EINVAL` for a name without a NUL in 32 bytes, `ENOMEM`.
  * - `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` / `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`:
- *   see {@link dmaBufExportSyncFile}, {@link dmaBufImportSyncFile}.
+ *   see `dma_buf_export_sync_file()` and `dma_buf_import_sync_file()` below.
  * - anything else: `ENOTTY`.
  */
 export function dmaBufIoctl(dmabuf: DmaBuf, cmd: number, arg: UserArg): number {
