@@ -240,7 +240,7 @@ describe("DMA_BUF_IOCTL_EXPORT_SYNC_FILE / DMA_BUF_IOCTL_IMPORT_SYNC_FILE", () =
     const fds = t.files.fds().length;
     k.faults.inject({ ...rule, nth: 1 });
     const arg = dmaBufSyncFile(DMA_BUF_SYNC_WRITE);
-    expect(t.sys.ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg)).toBe(E("errno" in rule ? rule.errno : "ENOMEM"));
+    expect(t.sys.ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, arg)).toBe(E("errno" in rule ? rule.errno! : "ENOMEM"));
     expect(t.files.fds().length).toBe(fds);
     expect(new DataView(arg.buffer).getInt32(4, true)).toBe(-1);
     finish(f1, f2);
