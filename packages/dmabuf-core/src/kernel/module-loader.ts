@@ -397,7 +397,7 @@ export class ModuleLoader {
     if (e.decl.license !== "GPL") return undefined;
     const ns = e.decl.namespace;
     if (ns?.startsWith(MODULE_NS_PREFIX) && !verifyModuleNamespace(ns, by.name)) return undefined;
-    if (!this.tryModuleGet(e.owner)) return undefined;
+    if (!this.tryModuleGet(e.owner?.view ?? null)) return undefined;
     return e.value;
   }
 
@@ -405,7 +405,7 @@ export class ModuleLoader {
   symbolPut(name: string): void {
     const e = this.#symbols.get(name);
     if (!e) throw new KernelBug("module", `symbol_put(${name}): not exported`);
-    this.modulePut(e.owner);
+    this.modulePut(e.owner?.view ?? null);
   }
 
   /** `try_module_get()`: false once the module is going away. */
