@@ -276,6 +276,16 @@ export class Lockdep {
     this.#debugLocks = true;
   }
 
+  /**
+   * `/proc/lockdep`: one line per class used so far, `<usage>: <name>` with
+   * the `{....}` usage characters (hardirq-W, hardirq-R, softirq-W, softirq-R).
+   */
+  procLockdep(): string[] {
+    const out: string[] = [];
+    for (const byKey of this.#classes.values()) for (const c of byKey.values()) if (c.usageMask) out.push(`${c.usageChars}: ${c.printedName}`);
+    return out;
+  }
+
   /** Dependency edges recorded so far, as `"A -> B"` strings of printed class names. */
   dependencies(): string[] {
     const out: string[] = [];
