@@ -150,6 +150,46 @@ describe("drm_sched_concurrent_tests", () => {
       });
     },
   );
+
+  it.each([{ description: "Interleaved submission of multiple jobs per worker", testDurationMs: 1000, jobBaseDurationUs: 100, numWorkers: 16, numInFlightJobs: 8 }])(
+    "drm_sched_interleaved_submit_test: $description",
+    ({ testDurationMs, jobBaseDurationUs, numWorkers, numInFlightJobs }) => {
+      withMock(MAX_SCHEDULE_TIMEOUT, (k, sched) => {
+        const subWq = allocWorkqueue(k, "drm-sched-submitters-wq", { unbound: true });
+        // The test time is shared equally among the workers; each submits jobs of (id + 1) base durations.
+        const shareUs = (testDurationMs * 1000) / numWorkers;
+        const workers = Array.from({ length: numWorkers }, (_, id) => {
+          const durationUs = jobBaseDurationUs * (id + 1);
+          const count = Math.max(1, Math.floor(shareUs / durationUs));
+          const entity = drmMockSchedEntityNew(sched, DRM_SCHED_PRIORITY_NORMAL);
+          const jobs = Array.from({ length: count }, () => {
+            const j = drmMockSchedJobNew(sched, entity);
+            drmMockSchedJobSetDurationUs(j, durationUs);
+            return j;
+          });
+          return { id, entity, jobs };
+        });
+        for (const w of workers) {
+          queueWork(
+            subWq,
+            initWork(k, "&worker->work", () => {
+              // Fill the submission window, then keep it full: one new job per finished one.
+              const window = Math.min(w.jobs.length, numInFlightJobs);
+              for (let i = 0; i < window; i++) drmMockSchedJobSubmit(w.jobs[i]!);
+              for (let i = 0; i < w.jobs.length; i++) {
+                drmMockSchedJobWaitFinished(w.jobs[i]!, jiffies((testDurationMs * 2 * HZ) / 1000));
+                if (i + window < w.jobs.length) drmMockSchedJobSubmit(w.jobs[i + window]!);
+              }
+            }),
+          );
+        }
+        flushWorkqueue(subWq);
+        for (const w of workers) for (const j of w.jobs) expect(drmMockSchedJobIsFinished(j)).toBe(true);
+        for (const w of workers) drmMockSchedEntityFree(w.entity);
+        destroyWorkqueue(subWq);
+      });
+    },
+  );
 });
 
 describe("drm_sched_basic_timeout_tests", () => {
