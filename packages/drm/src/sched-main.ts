@@ -378,7 +378,7 @@ function drmSchedJobDoneCb(f: DmaFence, job: DrmSchedJob): void {
 function addDoneCallback(job: DrmSchedJob, fence: DmaFence): boolean {
   job.cb.func = null;
   try {
-    dmaFenceAddCallback(fence, job.cb, (f) => drmSchedJobDoneCb(f, job));
+    dmaFenceAddCallback(job.sched!.kernel, fence, job.cb, (f) => drmSchedJobDoneCb(f, job));
     return true;
   } catch (e) {
     if (!isKernelError(e, "ENOENT")) throw e;
