@@ -164,13 +164,14 @@ export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser,
 
   const record = (actor: string, label: string, preempted: boolean): void => {
     steps++;
-    trace.push(`${"  ".repeat(stack.length)}${actor}: ${label}${preempted ? "  <- preemption" : ""}`);
+    trace.push(`${"  ".repeat(stack.length)}${actor === label ? actor : `${actor}: ${label}`}${preempted ? "  <- preemption" : ""}`);
     if (steps > bounds.maxSteps) throw new Oopsed({ kind: "steps", signature: "steps: execution does not terminate", message: `more than ${bounds.maxSteps} steps in one execution` });
   };
 
   const asOops = (e: unknown, where: string): Oopsed => {
     if (e instanceof Oopsed) return e;
-    const msg = e instanceof Error ? e.message : String(e);
+    // A KernelBug's message starts with its kind ("oops: BUG: ..."): the signature says it once.
+    const msg = (e instanceof Error ? e.message : String(e)).replace(/^oops: /, "");
     kernel.printk.err(`BUG: ${where}: ${msg}`);
     return new Oopsed({ kind: "oops", signature: `oops: ${firstLine(msg)}`, message: `${where}: ${msg}` });
   };
