@@ -37,6 +37,8 @@ export interface ExploreInstance {
   finish?(): void;
   /** The scenario's own assertions; each string returned is a failure. */
   check?(outcomes: readonly ExploreStepOutcome[]): readonly string[];
+  /** End checks this scenario turns off (a scenario file's `checks: { leaks: false }`). */
+  readonly skipChecks?: readonly ("leak" | "lockdep")[];
 }
 
 /** A race scenario: how to boot its kernel and build its tasks, once per execution. */
@@ -172,7 +174,8 @@ export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser,
     if (e instanceof Oopsed) return e;
     // A KernelBug's message starts with its kind ("oops: BUG: ..."): the signature says it once.
     const msg = (e instanceof Error ? e.message : String(e)).replace(/^oops: /, "");
-    kernel.printk.err(`BUG: ${where}: ${msg}`);
+    kernel.printk.err(msg.startsWith("BUG") ? msg : `BUG: ${msg}`);
+    kernel.printk.err(`in ${where}`);
     return new Oopsed({ kind: "oops", signature: `oops: ${firstLine(msg)}`, message: `${where}: ${msg}` });
   };
 
@@ -268,7 +271,7 @@ export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser,
       }
       for (const e of kernel.clock.pendingEvents()) failures.push({ kind: "hung", signature: `hung: ${e.label}`, message: `INFO: task blocked: ${e.label} never became runnable` });
       const leaks = kernel.leakReport();
-      if (!leaks.empty) failures.push({ kind: "leak", signature: `leak: ${[...new Set(leaks.entries.map((x) => x.kind))].sort().join(", ")}`, message: leaks.text() });
+      if (!leaks.empty && !inst.skipChecks?.includes("leak")) failures.push({ kind: "leak", signature: `leak: ${[...new Set(leaks.entries.map((x) => x.kind))].sort().join(", ")}`, message: leaks.text() });
       for (const a of inst.check?.(outcomes) ?? []) failures.push({ kind: "assertion", signature: `assertion: ${firstLine(a)}`, message: a });
     } catch (e) {
       failures.push(asOops(e, "teardown").failure);
@@ -277,7 +280,7 @@ export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser,
   if (!pruned) {
     for (const o of kernel.oopses()) failures.push({ kind: "oops", signature: `oops: ${o.syscall}`, message: `${o.syscall}: ${o.error instanceof Error ? o.error.message : String(o.error)}` });
     for (const w of kernel.warnings()) failures.push({ kind: "warn", signature: `WARN: ${firstLine(w)}`, message: w });
-    for (const r of kernel.lockdep.reports()) failures.push({ kind: "lockdep", signature: `lockdep: ${firstLine(r.message)}`, message: r.message });
+    if (!inst.skipChecks?.includes("lockdep")) for (const r of kernel.lockdep.reports()) failures.push({ kind: "lockdep", signature: `lockdep: ${firstLine(r.message)}`, message: r.message });
   }
   // Lockdep first: it names the cause of what follows (an oops after a splat).
   const rank: Record<ExploreFailureKind, number> = { lockdep: 0, oops: 1, warn: 2, assertion: 3, hung: 4, leak: 5, steps: 6 };
