@@ -12,7 +12,7 @@ function label(raw: Readonly<Record<string, unknown>>): string {
 /**
  * The explorer scenario of a scenario file with `tasks:`. Every schedule
  * boots the file's kernel, runs `steps:` (a failing set-up step is an
- * {@link ExploreError}: the file is wrong, not the kernel), forks one process
+ * `ExploreError`: the file is wrong, not the kernel), forks one process
  * per task and lets the explorer order the tasks' steps; `teardown:` runs at
  * the end. A step's unmet `expect`/`expectOneOf` is an assertion failure; the
  * file's `checks` turn the leak and lockdep checks off.

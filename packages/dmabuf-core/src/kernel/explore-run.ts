@@ -24,8 +24,10 @@ export interface ExploreTask {
 
 /** What a step returned: a value, or the errno it failed with. */
 export interface ExploreStepOutcome {
+  /** The task and step label. */
   readonly task: string;
   readonly step: string;
+  /** What `run()` returned, or the errno of the {@link KernelError} it threw. */
   readonly value?: unknown;
   readonly errno?: string;
 }
@@ -53,9 +55,11 @@ export type ExploreFailureKind = "oops" | "lockdep" | "warn" | "hung" | "leak" |
 
 /** One failure of one execution. */
 export interface ExploreCheckFailure {
+  /** What was wrong: an oops, a lockdep report, a WARN, a hung task, a leak, an assertion, or no end. */
   readonly kind: ExploreFailureKind;
   /** Kind and first line: what shrinking keeps and what tells two failures apart. */
   readonly signature: string;
+  /** The whole report (a lockdep splat, the leak report, the assertion). */
   readonly message: string;
 }
 
@@ -82,13 +86,17 @@ export interface ExploreChooser {
 
 /** The result of one execution. */
 export interface ExecutionResult {
+  /** Every decision taken, in order. */
   readonly decisions: readonly ExploreDecision[];
+  /** Their codes: what `encodeSchedule()` writes as the schedule string. */
   readonly codes: readonly number[];
   /** Steps and events run. */
   readonly steps: number;
+  /** Decisions that switched away from a task that could have gone on. */
   readonly preemptions: number;
   /** The execution could not be completed in the single-threaded model (a nested step needed a suspended frame's lock); not a bug. */
   readonly pruned: boolean;
+  /** Its failures, lockdep reports first. */
   readonly failures: readonly ExploreCheckFailure[];
   /** What ran, in order (nested steps indented). */
   readonly trace: readonly string[];
@@ -96,6 +104,7 @@ export interface ExecutionResult {
   readonly log: string;
   /** The lockdep reports, as printed. */
   readonly lockdep: string;
+  /** What each task step returned, in the order they ran. */
   readonly outcomes: readonly ExploreStepOutcome[];
 }
 
