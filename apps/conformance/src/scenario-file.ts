@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { basename, extname, join, resolve } from "node:path";
 import type { ErrorObject, ValidateFunction } from "ajv";
 import { pathToFileURL } from "node:url";
-import { Kernel, KernelError, TOPOLOGY_NAMES, buildTopology, isErrno, topologyKernelOptions, type Task, type Topology, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import { Kernel, KernelError, TOPOLOGY_NAMES, buildTopology, caseTopologyOptions, isErrno, topologyKernelOptions, type Task, type Topology, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
 import { InputError, LocatedDocument, pointerPath, type InputProblem } from "./input-error.js";
 import { SCENARIO_STEPS, bytesOf, type JsonSchema, type StepContext, type StepOutcome } from "./scenario-steps.js";
@@ -337,7 +337,8 @@ export class ScenarioInstance {
     readonly kernel: Kernel,
     readonly strict: boolean,
   ) {
-    this.topology = buildTopology(kernel, prep.file.topology);
+    // Device identities the loaded fixtures' drivers need (the Xe PF of `sriov`).
+    this.topology = buildTopology(kernel, prep.file.topology, caseTopologyOptions([...prep.set.exporters, ...prep.set.importers].map((x) => x.fixture)));
     this.task = kernel.fork({ comm: "scenario" });
     this.#vars = new Map<string, unknown>([
       ["kernel", kernel],

@@ -191,11 +191,12 @@ export {
   topologyKernelOptions,
   TOPOLOGY_NAMES,
   DEFAULT_ENDPOINT_BARS,
-  XE_LMEM_BAR,
+  GENERIC_SRIOV_PF,
   type Topology,
   type TopologyName,
   type TopologyOptions,
   type BarSpec,
+  type SriovPfSpec,
 } from "./platform/topologies.js";
 
 // dma-buf core
@@ -226,6 +227,28 @@ export {
   type DmaBufAttachOps,
   type DmaBufExportInfo,
 } from "./dma-buf/dma-buf.js";
+export { dmaBufBeginCpuAccess, dmaBufEndCpuAccess } from "./dma-buf/dma-buf-cpu-access.js";
+export {
+  DMA_BUF_BASE,
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_FILE_SIZE,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_SIZE,
+  DMA_BUF_SYNC_START,
+  DMA_BUF_SYNC_VALID_FLAGS_MASK,
+  DMA_BUF_SYNC_WRITE,
+  dmaBufIoctl,
+  dmaBufPoll,
+  dmaBufSync,
+  dmaBufSyncFile,
+} from "./dma-buf/dma-buf-ioctl.js";
 export {
   dmaBufMatchMapping,
   registerTraceDmaBufMatchMapping,
@@ -289,6 +312,8 @@ export {
   dmaResvReserveFences,
   dmaResvAddFence,
   dmaResvFences,
+  dmaResvGetFences,
+  dmaResvGetSingleton,
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
   dmaResvDescribe,
@@ -377,7 +402,7 @@ export { UserSyscalls, PIDFD_THREAD, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL
 export { UserMemory, userMemory } from "./uapi/user-ptr.js";
 export { LibSync, type SyncFenceInfo, type SyncFileInfo } from "./uapi/libsync.js";
 export { EventfdCtx, EVENTFD_FOPS, EFD_SEMAPHORE, EFD_CLOEXEC, EFD_NONBLOCK, eventfdFile, eventfdSignal, eventfdCtxFdget, eventfdCtxPut } from "./uapi/eventfd.js";
-export { copyFromUser, copyToUser, UserStruct, type UserArg } from "./uapi/user-buffer.js";
+export { copyFromUser, copyToUser, strndupUser, UserStruct, type UserArg } from "./uapi/user-buffer.js";
 export { ioc, io, ior, iow, iowr, iocNr, iocType, iocSize, iocDir, IOC_NONE, IOC_READ, IOC_WRITE } from "./uapi/ioctl.js";
 export {
   Mm,
@@ -441,3 +466,13 @@ export {
   type ConformanceScenario,
   type ConformanceExpectation,
 } from "./conformance/fixture.js";
+export {
+  CASE_BUFFER_SIZE,
+  caseTopologyOptions,
+  runPairCase,
+  runScenarioCase,
+  type CaseActual,
+  type CaseContexts,
+  type CaseRun,
+  type LifecycleStep,
+} from "./conformance/pair-lifecycle.js";

@@ -49,7 +49,8 @@ import {
   vfioPciProbe,
   vfioWriteCommand,
 } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, barWrite, boot, exportBuf, expectErrno, pattern, revokeRaw, setMemory, setPowerState, teardown, type Env } from "./testing/helpers.js";
+import { P, barWrite, boot, exportBuf, pattern, revokeRaw, setMemory, setPowerState, teardown, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
+import { expectErrno } from "@dmabuf-sdk/dmabuf-core/testing";
 
 const sysFeature = (e: Env, flags: number, payload: Uint8Array = new Uint8Array(0), devFd = e.devFd): number => e.user.sys.ioctl(devFd, VFIO_DEVICE_FEATURE, vfioDeviceFeature(flags, payload));
 

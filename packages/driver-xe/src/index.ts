@@ -22,6 +22,7 @@ export {
   LMEM_BAR,
   XE_PAGE_SIZE,
   XE_PCI_IDS,
+  XE_SRIOV_PF,
   type XeSriovMode,
   type XeProbeOptions,
 } from "./xe-device.js";

@@ -1,12 +1,12 @@
 import {
   KernelError,
-  XE_LMEM_BAR,
   pcimP2pdmaInit,
   type Kernel,
   type LoadedModule,
   type PciBar,
   type PciDev,
   type PhysRegionBacking,
+  type SriovPfSpec,
 } from "@dmabuf-sdk/dmabuf-core";
 import type { XeBo } from "./xe-bo.js";
 import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
@@ -14,11 +14,29 @@ import { XeVram } from "./xe-ttm-vram-mgr.js";
 import { XeExecQueue } from "./xe-sched-job.js";
 
 /** `LMEM_BAR` (regs/xe_bars.h): the BAR through which the CPU and peers reach VRAM. */
-export const LMEM_BAR = XE_LMEM_BAR;
+export const LMEM_BAR = 2;
 /** `XE_PAGE_SIZE`: the GPU page. */
 export const XE_PAGE_SIZE = 4096;
 /** PCI device ids the model's `xe_pci_table` binds (a Battlemage PF). VFs are left to vfio-pci. */
 export const XE_PCI_IDS: readonly { readonly vendor: number; readonly device: number }[] = [{ vendor: 0x8086, device: 0xe20b }];
+
+/**
+ * The Xe PF of the `sriov` machine (`buildTopology(k, "sriov", { sriovPf:
+ * XE_SRIOV_PF })`): a Battlemage PF with 16 MiB of registers at BAR0 and 4 GiB
+ * of LMEM at LMEM_BAR, up to 7 VFs (device 0xe20c) with 1 GiB LMEM BARs.
+ */
+export const XE_SRIOV_PF: SriovPfSpec = {
+  vendor: 0x8086,
+  device: 0xe20b,
+  bars: [
+    { index: 0, size: 16n << 20n, is64: true, prefetch: false },
+    { index: LMEM_BAR, size: 4n << 30n, is64: true, prefetch: true },
+  ],
+  memBar: LMEM_BAR,
+  vfDevice: 0xe20c,
+  totalVfs: 7,
+  vfBarSizes: [16n << 20n, undefined, 1n << 30n],
+};
 
 /** SR-IOV mode of the driver (`xe->sriov.__mode`). */
 export type XeSriovMode = "XE_SRIOV_MODE_NONE" | "XE_SRIOV_MODE_PF";

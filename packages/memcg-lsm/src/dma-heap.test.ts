@@ -46,7 +46,7 @@ import {
   selinuxAuditRecords,
 } from "@dmabuf-sdk/memcg-lsm";
 import { dmaBufImappingSgt, dmaBufSgtMapAttachmentUnlocked, dmaBufSgtUnmapAttachmentUnlocked } from "@dmabuf-sdk/map-sgt";
-import { ALLOCATOR, ALLOW_CLIENT, CLIENT, boot, dmabuf, exitAll, policy, spawn } from "./testing/boot.js";
+import { ALLOCATOR, ALLOW_CLIENT, CLIENT, boot, dmabuf, exitAll, policy, spawn } from "@dmabuf-sdk/memcg-lsm/testing";
 
 const SZ = 64n * 1024n;
 const err = (ret: number): string => (ret >= 0 ? "ok" : errnoName(ret)!);

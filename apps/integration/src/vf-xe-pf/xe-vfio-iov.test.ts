@@ -1,7 +1,6 @@
-// The IOV path with the real exporter: vfio-pci bound to a VF exports its LMEM
-// BAR with VFIO_DEVICE_FEATURE_DMA_BUF and the Xe PF imports it.
+// Integration: the IOV path with the real exporter: vfio-pci bound to a VF exports its LMEM BAR (VFIO_DEVICE_FEATURE_DMA_BUF) and the Xe PF imports it.
 import { describe, expect, it } from "vitest";
-import { DmaFault, O_CLOEXEC, O_RDWR, dmaBufGet, dmaBufPut, errnoName, type DmaBuf, type Task } from "@dmabuf-sdk/dmabuf-core";
+import { DmaFault, O_CLOEXEC, O_RDWR, dmaBufGet, dmaBufPut, errnoName, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufMappingIovType } from "@dmabuf-sdk/map-iov";
 import { dmaBufMappingSgtType, dmaBufSgtRoute } from "@dmabuf-sdk/map-sgt";
 import {
@@ -11,14 +10,13 @@ import {
   vfioDeviceFeature,
   vfioDeviceFeatureDmaBuf,
   vfioPciIndexToOffset,
-  vfioPciModule,
-  vfioPciProbe,
   vfioWritePowerState,
   type VfioPciDmaBuf,
   type VfioRegionDmaRange,
 } from "@dmabuf-sdk/driver-vfio-pci";
 import { LMEM_BAR, xeBoAddr, xeBoPut, xeGemPrimeImport, xeGpuDmaRead, xeGtSriovPfConfigSetLmem, xeVmBind, xeVmCreate, xeVmDestroy, xeVmRead, xeVmRebind, xeVmWrite, type XeBo } from "@dmabuf-sdk/driver-xe";
-import { bootSriov, bytes, teardown } from "./testing/machine.js";
+import { bootSriov, bytes, teardown } from "@dmabuf-sdk/driver-xe/testing";
+import { vfioOpen as vfioOpenDevice } from "@dmabuf-sdk/driver-vfio-pci/testing";
 
 const MiB = 1n << 20n;
 const VA = 0x20_0000_0000n;
@@ -28,11 +26,7 @@ type Sriov = ReturnType<typeof bootSriov>;
 /** vfio-pci on VF1, opened by a VMM process. */
 function vfioOpen(m: Sriov) {
   const { k } = m;
-  k.modprobe(vfioPciModule);
-  const vdev = vfioPciProbe(k, m.vfs[0]!);
-  const vmm: Task = k.fork({ comm: "vmm" });
-  const devFd = vmm.sys.open(vdev.cdevPath, O_RDWR);
-  expect(devFd).toBeGreaterThanOrEqual(0);
+  const { user: vmm, devFd } = vfioOpenDevice(k, m.vfs[0]!);
   /** Ends the VMM (closing its buffer fds and the device). */
   const exit = (): void => {
     k.exitTask(vmm, 0);

@@ -1,5 +1,6 @@
+// Integration: fault injection over the vfio-pci → iommufd import path (VFIO_DEVICE_FEATURE_DMA_BUF, IOMMU_IOAS_MAP_FILE); every failure unwinds.
 import { describe, expect, it } from "vitest";
-import { Kernel, KernelError, O_CLOEXEC, O_RDWR, buildTopology, dmaRead, errnoName, topologyKernelOptions, type AllocSite } from "@dmabuf-sdk/dmabuf-core";
+import { Kernel, KernelError, O_CLOEXEC, O_RDWR, buildTopology, dmaRead, topologyKernelOptions, type AllocSite } from "@dmabuf-sdk/dmabuf-core";
 import {
   VFIO_DEVICE_FEATURE,
   VFIO_DEVICE_FEATURE_DMA_BUF,
@@ -25,11 +26,7 @@ import {
   iommufdDeviceUnbind,
   iommufdModule,
 } from "@dmabuf-sdk/driver-iommufd";
-
-const ok = (ret: number, op: string): number => {
-  if (ret < 0) throw new KernelError(errnoName(ret) ?? "EIO", op);
-  return ret;
-};
+import { faultSweep, syscallOk } from "@dmabuf-sdk/dmabuf-core/testing";
 
 /**
  * The import path end to end, unwinding like a careful VMM: vfio export,
@@ -44,17 +41,17 @@ function scenario(k: Kernel): void {
   const undo: (() => void)[] = [];
   try {
     const vdev = vfioPciProbe(k, t.exporterSlot);
-    const devFd = ok(user.sys.open(vdev.cdevPath, O_RDWR), "open vfio");
+    const devFd = syscallOk(user.sys.open(vdev.cdevPath, O_RDWR), "open vfio");
     undo.push(() => void user.sys.close(devFd));
-    const bufFd = ok(
+    const bufFd = syscallOk(
       user.sys.ioctl(devFd, VFIO_DEVICE_FEATURE, vfioDeviceFeature(VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF, vfioDeviceFeatureDmaBuf({ regionIndex: 0, openFlags: O_RDWR | O_CLOEXEC, ranges: [{ offset: 0x8000n, length: 0x2000n }, { offset: 0n, length: 0x2000n }] }))),
       "export",
     );
     undo.push(() => void user.sys.close(bufFd));
-    const fd = ok(user.sys.open("/dev/iommu", O_RDWR), "open iommufd");
+    const fd = syscallOk(user.sys.open("/dev/iommu", O_RDWR), "open iommufd");
     undo.push(() => void user.sys.close(fd));
     const alloc = iommuIoasAlloc();
-    ok(user.sys.ioctl(fd, IOMMU_IOAS_ALLOC, alloc), "IOAS_ALLOC");
+    syscallOk(user.sys.ioctl(fd, IOMMU_IOAS_ALLOC, alloc), "IOAS_ALLOC");
     const ioasId = new DataView(alloc.buffer).getUint32(8, true);
     const ictx = k.runAs(user, () => iommufdCtxFromFd(k, fd));
     let idev;
@@ -68,16 +65,16 @@ function scenario(k: Kernel): void {
     iommufdDeviceAttach(bound, ioasId);
     const map = (): bigint => {
       const m = iommuIoasMapFile({ flags: IOMMU_IOAS_MAP_READABLE, ioasId, fd: bufFd, start: 0n, length: 0x4000n });
-      ok(user.sys.ioctl(fd, IOMMU_IOAS_MAP_FILE, m), "MAP_FILE");
+      syscallOk(user.sys.ioctl(fd, IOMMU_IOAS_MAP_FILE, m), "MAP_FILE");
       const iova = new DataView(m.buffer).getBigUint64(32, true);
       undo.push(() => void user.sys.ioctl(fd, IOMMU_IOAS_UNMAP, iommuIoasUnmap(ioasId, iova, 0x4000n)));
       return iova;
     };
     const iova = map();
     dmaRead(t.importerSlot, iova, 0x4000);
-    ok(vfioWriteCommand(user, devFd, false), "memory off");
-    ok(vfioWriteCommand(user, devFd, true), "memory on");
-    ok(user.sys.ioctl(fd, IOMMU_IOAS_UNMAP, iommuIoasUnmap(ioasId, iova, 0x4000n)), "UNMAP");
+    syscallOk(vfioWriteCommand(user, devFd, false), "memory off");
+    syscallOk(vfioWriteCommand(user, devFd, true), "memory on");
+    syscallOk(user.sys.ioctl(fd, IOMMU_IOAS_UNMAP, iommuIoasUnmap(ioasId, iova, 0x4000n)), "UNMAP");
     undo.pop();
     dmaRead(t.importerSlot, map(), 0x4000);
   } finally {
@@ -88,9 +85,8 @@ function scenario(k: Kernel): void {
 }
 
 describe("fault injection over the iommufd import path", () => {
-  const clean = new Kernel(topologyKernelOptions("cross-root"));
-  scenario(clean);
-  const attempts = clean.faults.records();
+  const sweep = faultSweep(() => new Kernel(topologyKernelOptions("cross-root")), scenario);
+  const { clean, attempts } = sweep;
 
   it("the scenario succeeds without injection and leaves nothing behind", () => {
     expect(clean.leakReport().text()).toBe("");
@@ -106,14 +102,7 @@ describe("fault injection over the iommufd import path", () => {
   });
 
   it.each(attempts.map((r) => ({ nth: r.nth, site: r.site, what: r.what })))("failing attempt $nth ($site: $what) unwinds completely", ({ nth }) => {
-    const k = new Kernel(topologyKernelOptions("cross-root"));
-    k.faults.failNth(nth);
-    let err: unknown;
-    try {
-      scenario(k);
-    } catch (e) {
-      err = e;
-    }
+    const { kernel: k, error: err } = sweep.failAttempt(nth);
     expect(k.faults.failures).toBe(1);
     if (err) expect(err).toBeInstanceOf(KernelError);
     expect(k.leakReport().text()).toBe("");

@@ -1,3 +1,4 @@
+// Integration: a vfio-pci BAR dma-buf imported by iommufd (drivers/iommu/iommufd/pages.c), DMA through the IOVA, revoke and remap.
 import { describe, expect, it } from "vitest";
 import { DmaFault, IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE, dmaRead, dmaWrite, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufMappingPalType } from "@dmabuf-sdk/map-pal";
@@ -12,9 +13,6 @@ import {
   vfioWritePowerState,
 } from "@dmabuf-sdk/driver-vfio-pci";
 import {
-  IOMMU_IOAS_MAP_FILE,
-  IOMMU_IOAS_MAP_READABLE,
-  iommuIoasMapFile,
   iommufdCtxFromFd,
   iommufdCtxPut,
   iommufdDeviceAttach,
@@ -23,7 +21,7 @@ import {
   iommufdDeviceUnbind,
   iommufdOpenSession,
 } from "@dmabuf-sdk/driver-iommufd";
-import { P, barWrite, boot, ioptes, palExporter, pattern, teardown, vfioExport, type Env } from "./testing/helpers.js";
+import { P, barWrite, boot, ioptes, pattern, teardown, vfioExport, type Env } from "./env.js";
 
 /** Memory disable on a PF, D3hot on a VF (which has no memory enable of its own). */
 function revokeTemp(e: Env, on: boolean): void {
@@ -54,7 +52,7 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
     expect(area.pages.attach!.mapType!.type).toBe(dmaBufMappingPalType);
     expect(dmabuf.priv.outstandingMaps).toBe(1);
     expect(dev.iommuGroup!.domain.type).toBe("IOMMU_DOMAIN_UNMANAGED");
-    expect(ioptes(e)).toBe(5);
+    expect(ioptes(e.t)).toBe(5);
     expect(dev.iommuGroup!.domain.pgtable!.prot(Number(iova >> 12n))).toBe(IOMMU_READ | IOMMU_WRITE | IOMMU_MMIO);
     expect(dmaRead(dev, iova, data.length)).toEqual(data);
     dmaWrite(dev, iova + 0x1ff8n, pattern(16, 5)); // straddles ranges 0 and 1
@@ -62,14 +60,14 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
 
     revokeTemp(e, false);
     expect(area.pages.revoked).toBe(true);
-    expect(ioptes(e)).toBe(0);
+    expect(ioptes(e.t)).toBe(0);
     expect(dmabuf.priv.outstandingMaps).toBe(0);
     expect(() => dmaRead(dev, iova, 16)).toThrow(expect.objectContaining({ reason: "iommu-not-present" }));
     expect(() => e.s.mapDmaBuf(dmabuf)).toThrow(expect.objectContaining({ errno: "ENODEV" }));
 
     revokeTemp(e, true);
     // iommufd took the invalidation as permanent: still nothing mapped until user space maps again.
-    expect(ioptes(e)).toBe(0);
+    expect(ioptes(e.t)).toBe(0);
     expect(() => dmaRead(dev, iova, 16)).toThrow(DmaFault);
     expect(e.s.unmap(iova, area.length)).toBe(5n * P);
     const iova2 = e.s.mapDmaBuf(dmabuf);
@@ -85,7 +83,7 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
     const e = boot("cross-root-no-p2p");
     const { dmabuf } = threeRanges(e);
     const iova = e.s.mapDmaBuf(dmabuf);
-    expect(ioptes(e)).toBe(5);
+    expect(ioptes(e.t)).toBe(5);
     expect(() => dmaRead(e.t.importerSlot, iova, 16)).toThrow(expect.objectContaining({ reason: "p2p-host-bridge", errno: "EIO" }));
     teardown(e);
   });
@@ -94,7 +92,7 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
     const e = boot();
     const { dmabuf, data } = threeRanges(e);
     const iova = e.s.mapDmaBuf(dmabuf, 2n * P, 2n * P);
-    expect(ioptes(e)).toBe(2);
+    expect(ioptes(e.t)).toBe(2);
     expect(dmaRead(e.t.importerSlot, iova, 0x2000)).toEqual(data.subarray(0x2000, 0x4000));
     teardown(e);
   });
@@ -112,10 +110,10 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
     expect(dmaRead(second, iova, 16)).toEqual(data.subarray(0, 16));
     iommufdDeviceDetach(idev);
     expect(() => iommufdDeviceDetach(idev)).not.toThrow();
-    expect(ioptes(e)).toBe(5);
+    expect(ioptes(e.t)).toBe(5);
     iommufdDeviceUnbind(idev);
     revokeTemp(e, false);
-    expect(ioptes(e)).toBe(0);
+    expect(ioptes(e.t)).toBe(0);
     teardown(e);
   });
 
@@ -129,7 +127,7 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
     expect(dmabuf.attachments).toHaveLength(2);
     expect(dmabuf.priv.outstandingMaps).toBe(2);
     revokeTemp(e, false);
-    expect(ioptes(e)).toBe(0);
+    expect(ioptes(e.t)).toBe(0);
     expect(other.iommuGroup!.domain.pgtable!.ptes).toBe(0);
     expect(dmabuf.priv.outstandingMaps).toBe(0);
     expect(s2.area(iova2)!.pages.revoked).toBe(true);
@@ -149,7 +147,7 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
     const { dmabuf, fd } = threeRanges(e);
     const iova = e.s.mapDmaBuf(dmabuf);
     act(e, fd);
-    expect(ioptes(e)).toBe(0);
+    expect(ioptes(e.t)).toBe(0);
     expect(e.s.area(iova)!.pages.revoked).toBe(true);
     expect(() => dmaRead(e.t.importerSlot, iova, 16)).toThrow(DmaFault);
     expect(e.s.unmap(iova, 5n * P)).toBe(5n * P);
@@ -176,41 +174,9 @@ describe("vfio-pci BAR → iommufd IOAS → device DMA", () => {
     const fds = e.user.files.fds().length;
     expect(e.user.sys.close(e.s.fd)).toBe(0);
     expect(e.user.files.fds().length).toBe(fds - 1);
-    expect(ioptes(e)).toBe(5);
+    expect(ioptes(e.t)).toBe(5);
     expect(dmabuf.attachments).toHaveLength(1);
     e.s.close = () => iommufdDeviceUnbind(e.s.idev);
-    teardown(e);
-  });
-});
-
-describe("the PAL list: the checks the posted PFN walker lacks", () => {
-  const ok = (n: number) => ({ length: n, phys: Array.from({ length: n }, (_, i) => ({ paddr: 0x40_0000_0000n + BigInt(i) * 2n * P, len: P })) });
-  it.each([
-    { desc: "an empty list", list: () => ({ length: 0, phys: [] }), why: /length 0/ },
-    { desc: "length larger than the entries", list: () => ({ length: 3, phys: ok(2).phys }), why: /length 3 with 2 entries/ },
-    { desc: "an empty entry", list: () => ({ length: 2, phys: [ok(1).phys[0]!, { paddr: 0x40_0000_8000n, len: 0n }] }), why: /entry 1 is empty/ },
-    { desc: "an unaligned address", list: () => ({ length: 1, phys: [{ paddr: 0x40_0000_0800n, len: 2n * P }] }), why: /not page aligned/ },
-    { desc: "an unaligned length", list: () => ({ length: 2, phys: [{ paddr: 0x40_0000_0000n, len: P + 8n }, { paddr: 0x40_0001_0000n, len: P }] }), why: /not page aligned/ },
-    { desc: "an entry wrapping 2^64", list: () => ({ length: 1, phys: [{ paddr: (1n << 64n) - P, len: 2n * P }] }), why: /wraps 2\^64/ },
-    { desc: "a list shorter than the import", list: () => ok(1), why: /covers 4096 bytes, the import needs 8192/ },
-  ])("$desc: WARN, EINVAL, the list given back and the attachment gone", ({ list, why }) => {
-    const e = boot();
-    const x = palExporter(e.k, e.user, 2n * P, list);
-    const r = e.user.sys.ioctl(e.s.fd, IOMMU_IOAS_MAP_FILE, iommuIoasMapFile({ flags: IOMMU_IOAS_MAP_READABLE, ioasId: e.s.ioasId, fd: x.fd, start: 0n, length: 2n * P }));
-    expect(r).toBe(-22);
-    expect(x.log).toEqual(["map_phys", "unmap_phys"]);
-    expect(e.k.warnings()).toEqual([expect.stringMatching(why)]);
-    e.user.sys.close(x.fd);
-    expect(x.log).toEqual(["map_phys", "unmap_phys", "release"]);
-    teardown(e);
-  });
-
-  it("a good list from any PAL exporter: more entries than needed, IOPTEs from the right ones", () => {
-    const e = boot();
-    const x = palExporter(e.k, e.user, 2n * P, () => ok(3));
-    const iova = e.s.mapDmaBuf(x.dmabuf, P, P);
-    expect(e.t.importerSlot.iommuGroup!.domain.pgtable!.lookup(Number(iova >> 12n))).toBe(Number((0x40_0000_0000n + 2n * P) >> 12n));
-    e.user.sys.close(x.fd);
     teardown(e);
   });
 });

@@ -1,3 +1,4 @@
+// Integration: the iommufd uAPI (drivers/iommu/iommufd/main.c, ioas.c, device.c) with a vfio-pci device and its dma-bufs.
 import { describe, expect, it } from "vitest";
 import { UserStruct, errnoName, io, type UserArg } from "@dmabuf-sdk/dmabuf-core";
 import {
@@ -22,7 +23,8 @@ import {
   type IommuIoasMapFile,
 } from "@dmabuf-sdk/driver-iommufd";
 import { vfioWriteCommand } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, boot, expectErrno, teardown, vfioExport, type Env } from "./testing/helpers.js";
+import { expectErrno } from "@dmabuf-sdk/dmabuf-core/testing";
+import { P, boot, teardown, vfioExport, type Env } from "./env.js";
 
 const RW = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
 const U64 = 1n << 64n;

@@ -1,4 +1,4 @@
-// Benchmark of driver-iommufd (`pnpm bench`): the vfio-pci → iommufd dma-buf cycle.
+// Benchmark of the vfio-pci → iommufd dma-buf cycle (`pnpm bench`), an integration of two drivers.
 // One cycle: VFIO_DEVICE_FEATURE_DMA_BUF of a 1 GiB buffer made of 64 BAR ranges (16 MiB each,
 // in reverse order), IOMMU_IOAS_MAP_FILE (attach [PAL], map_phys: 512 2 MiB IOPTEs, as iommu_pgsize()
 // picks them for 16 MiB-aligned ranges),

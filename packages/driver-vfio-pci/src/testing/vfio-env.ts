@@ -1,5 +1,4 @@
-// Test-only helpers (not built into dist).
-import { expect } from "vitest";
+// Test kit of vfio-pci (`@dmabuf-sdk/driver-vfio-pci/testing`): a VMM with the device open, export, revoke, BAR access, teardown checks.
 import {
   Kernel,
   O_CLOEXEC,
@@ -10,6 +9,7 @@ import {
   errnoName,
   topologyKernelOptions,
   type DmaBuf,
+  type PciDev,
   type Task,
   type Topology,
   type TopologyName,
@@ -36,30 +36,49 @@ import {
   type VfioPciDmaBuf,
   type VfioPciProbeOptions,
   type VfioRegionDmaRange,
-} from "@dmabuf-sdk/driver-vfio-pci";
+} from "../index.js";
+import { check, checkClean } from "@dmabuf-sdk/dmabuf-core/testing";
 
 export const P = 0x1000n;
 
-export interface Env {
+export interface Env extends VfioOpen {
   readonly k: Kernel;
   readonly t: Topology;
+}
+
+/** A VMM process with a vfio-pci device open. */
+export interface VfioOpen {
   readonly vdev: VfioPciCoreDevice;
   readonly user: Task;
   /** The device fd of `user` (cdev), or -1 when not opened. */
   readonly devFd: number;
 }
 
-/** A kernel on topology `name` with vfio-pci bound to the exporter slot and opened by a VMM process. */
-export function boot(name: TopologyName = "same-switch", opts: { topo?: TopologyOptions; probe?: VfioPciProbeOptions; beforeOpen?: (t: Topology) => void; open?: boolean } = {}): Env {
-  const k = new Kernel(topologyKernelOptions(name));
-  const t = buildTopology(k, name, opts.topo);
+/** Options of {@link vfioOpen} and {@link boot}. */
+export interface VfioOpenOptions {
+  readonly probe?: VfioPciProbeOptions;
+  /** Runs after the probe, before the VMM opens the device. */
+  readonly beforeOpen?: () => void;
+  /** False: the VMM does not open the device (`devFd` is -1). */
+  readonly open?: boolean;
+}
+
+/** vfio-pci loaded and bound to `pdev` in `k`, and a VMM process (comm "vmm") with the device open. */
+export function vfioOpen(k: Kernel, pdev: PciDev, opts: VfioOpenOptions = {}): VfioOpen {
   k.modprobe(vfioPciModule);
-  const vdev = vfioPciProbe(k, t.exporterSlot, opts.probe);
-  opts.beforeOpen?.(t);
+  const vdev = vfioPciProbe(k, pdev, opts.probe);
+  opts.beforeOpen?.();
   const user = k.fork({ comm: "vmm" });
   const devFd = opts.open === false ? -1 : user.sys.open(vdev.cdevPath, O_RDWR);
-  if (opts.open !== false) expect(devFd).toBeGreaterThanOrEqual(0);
-  return { k, t, vdev, user, devFd };
+  if (opts.open !== false) check(devFd >= 0, `open ${vdev.cdevPath}: ${errnoName(devFd)}`);
+  return { vdev, user, devFd };
+}
+
+/** A kernel on topology `name` with vfio-pci bound to the exporter slot and opened by a VMM process. */
+export function boot(name: TopologyName = "same-switch", opts: Omit<VfioOpenOptions, "beforeOpen"> & { topo?: TopologyOptions; beforeOpen?: (t: Topology) => void } = {}): Env {
+  const k = new Kernel(topologyKernelOptions(name));
+  const t = buildTopology(k, name, opts.topo);
+  return { k, t, ...vfioOpen(k, t.exporterSlot, { ...opts, beforeOpen: () => opts.beforeOpen?.(t) }) };
 }
 
 /** `VFIO_DEVICE_FEATURE(GET | DMA_BUF)` with the given request; returns the syscall result. */
@@ -78,14 +97,16 @@ export function exportBuf(e: Env, ranges: readonly VfioRegionDmaRange[] = [{ off
 
 /** Clears or sets PCI_COMMAND.MEMORY through the config region. */
 export function setMemory(e: Env, on: boolean, devFd = e.devFd): void {
-  expect(vfioWriteCommand(e.user, devFd, on)).toBe(2);
+  const r = vfioWriteCommand(e.user, devFd, on);
+  check(r === 2, `PCI_COMMAND write returned ${r}`);
 }
 
 /** Writes the power state to PMCSR. */
 export function setPowerState(e: Env, state: 0 | 3, devFd = e.devFd): void {
   const v = UserStruct.alloc(2);
   v.view.setUint16(0, state, true);
-  expect(e.user.sys.pwrite(devFd, v.bytes, vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(VFIO_PCI_PM_CAP + PCI_PM_CTRL))).toBe(2);
+  const r = e.user.sys.pwrite(devFd, v.bytes, vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(VFIO_PCI_PM_CAP + PCI_PM_CTRL));
+  check(r === 2, `PMCSR write returned ${r}`);
 }
 
 /** `VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE` of `fd`: the syscall result. */
@@ -100,13 +121,15 @@ export function pattern(n: number, seed: number): Uint8Array {
 
 /** Writes `data` at BAR offset `off` through the device fd's BAR region. */
 export function barWrite(e: Env, bar: number, off: bigint, data: Uint8Array, devFd = e.devFd): void {
-  expect(e.user.sys.pwrite(devFd, data, vfioPciIndexToOffset(bar) + off)).toBe(data.length);
+  const r = e.user.sys.pwrite(devFd, data, vfioPciIndexToOffset(bar) + off);
+  check(r === data.length, `BAR ${bar} write returned ${r}`);
 }
 
 /** Reads `len` bytes at BAR offset `off` through the device fd's BAR region. */
 export function barRead(e: Env, bar: number, off: bigint, len: number, devFd = e.devFd): Uint8Array {
   const buf = new Uint8Array(len);
-  expect(e.user.sys.pread(devFd, buf, vfioPciIndexToOffset(bar) + off)).toBe(len);
+  const r = e.user.sys.pread(devFd, buf, vfioPciIndexToOffset(bar) + off);
+  check(r === len, `BAR ${bar} read returned ${r}`);
   return buf;
 }
 
@@ -114,15 +137,7 @@ export function barRead(e: Env, bar: number, off: bigint, len: number, devFd = e
 export function teardown(e: Env): void {
   e.k.exitTask(e.user, 0);
   e.k.clock.flush();
-  expect(e.k.leakReport().text()).toBe("");
-  expect(e.vdev.registrations).toBe(1);
-  expect(e.vdev.openCount).toBe(0);
-  expect(e.k.lockdep.reports()).toEqual([]);
-  expect(e.k.oopses()).toEqual([]);
-}
-
-/** Expects `ret` to be `-errno` of `name`. */
-export function expectErrno(ret: number | bigint, name: string): void {
-  expect(errnoName(Number(ret)) ?? ret).toBe(name);
-  expect(Number(ret)).toBeLessThan(0);
+  checkClean(e.k);
+  check(e.vdev.registrations === 1, `the device is registered ${e.vdev.registrations} times`);
+  check(e.vdev.openCount === 0, `the device is still open ${e.vdev.openCount} times`);
 }
