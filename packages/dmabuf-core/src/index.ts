@@ -7,8 +7,6 @@
  *
  * @packageDocumentation
  */
-import "reflect-metadata";
-
 // kernel base
 export { Kernel, type KernelOptions, type Oops } from "./kernel/kernel.js";
 export { ERRNO, errnoName, errnoNumber, isErrno, type Errno } from "./kernel/errno.js";
