@@ -14,6 +14,7 @@
 export { xeModule } from "./module.js";
 export {
   XeDevice,
+  XE_DRM_DRIVER,
   xeDeviceProbe,
   xeDeviceRemove,
   xeDeviceOf,

@@ -7,12 +7,12 @@ import { lifecycle } from "./testing/lifecycle.js";
 import { vfExporterFixture } from "./testing/vf-exporter.js";
 
 describe("xe module", () => {
-  it("modprobe loads the SGT and IOV types first; on sriov the PF binds in PF mode and provisions its VFs; other functions stay unbound", () => {
+  it("modprobe loads the DRM core, the SGT and IOV types first; on sriov the PF binds in PF mode and provisions its VFs; other functions stay unbound", () => {
     const k = new Kernel(topologyKernelOptions("sriov"));
     const t = buildTopology(k, "sriov");
     const vfBacking = t.sriov!.vfs[0]!.bars[LMEM_BAR]!.backing;
     k.modprobe(xeModule);
-    expect(k.modules.modules().map((m) => m.name)).toEqual(["dma_buf_mapping_sgt", "dma_buf_mapping_iov", "xe"]);
+    expect(k.modules.modules().map((m) => m.name)).toEqual(["drm", "dma_buf_mapping_sgt", "dma_buf_mapping_iov", "xe"]);
     const xe = xeDeviceOf(t.sriov!.pf)!;
     expect([xe.sriovMode, xeGtSriovPfConfigGetLmem(xe, 1), xeGtSriovPfConfigGetLmem(xe, 2), t.sriov!.vfs.map((v) => v.driver)]).toEqual(["XE_SRIOV_MODE_PF", 1n << 30n, 1n << 30n, [undefined, undefined]]);
     expect(k.printk.contains("xe 0000:01:00.0: [drm] PF: VF1 provisioned with 1024 MiB LMEM")).toBe(true);

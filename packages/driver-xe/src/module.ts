@@ -1,6 +1,7 @@
 import { ConformanceFixtures, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
+import { drmModule } from "@dmabuf-sdk/drm";
 import { xeDeviceProbe, xeDeviceRemove, xeDevices, xePciMatch } from "./xe-device.js";
 import { xeFixtures } from "./fixtures.js";
 
@@ -41,7 +42,7 @@ export const xeModule: KernelModule = {
     "device_dma_read",
     "device_dma_write",
   ],
-  requires: [dmaBufSgtModule, dmaBufIovModule],
+  requires: [drmModule, dmaBufSgtModule, dmaBufIovModule],
   init(ctx) {
     const k = ctx.kernel;
     for (const pdev of k.platform.pciDevices()) {

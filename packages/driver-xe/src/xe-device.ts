@@ -8,6 +8,7 @@ import {
   type PciDev,
   type PhysRegionBacking,
 } from "@dmabuf-sdk/dmabuf-core";
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmDevAlloc, drmDevRegister, drmDevUnplug, type DrmDevice, type DrmDriver } from "@dmabuf-sdk/drm";
 import type { XeBo } from "./xe-bo.js";
 import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
 import { XeVram } from "./xe-ttm-vram-mgr.js";
@@ -18,6 +19,18 @@ export const LMEM_BAR = XE_LMEM_BAR;
 export const XE_PAGE_SIZE = 4096;
 /** PCI device ids the model's `xe_pci_table` binds (a Battlemage PF). VFs are left to vfio-pci. */
 export const XE_PCI_IDS: readonly { readonly vendor: number; readonly device: number }[] = [{ vendor: 0x8086, device: 0xe20b }];
+
+/**
+ * `xe_drm_driver`: GEM, render node, binary and timeline syncobjs. Its
+ * hardware fences are signaled without an error when the device goes away
+ * (`xe_hw_fence_irq_finish()`), so the unplug fence error is `null`.
+ */
+export const XE_DRM_DRIVER: DrmDriver = {
+  name: "xe",
+  desc: "Intel Xe2 Graphics",
+  driverFeatures: DRIVER_GEM | DRIVER_RENDER | DRIVER_SYNCOBJ | DRIVER_SYNCOBJ_TIMELINE,
+  unplugFenceError: null,
+};
 
 /** SR-IOV mode of the driver (`xe->sriov.__mode`). */
 export type XeSriovMode = "XE_SRIOV_MODE_NONE" | "XE_SRIOV_MODE_PF";
@@ -51,6 +64,8 @@ export class XeDevice {
   sriovPf: XeSriovPf | null = null;
   /** Live buffer objects, least recently placed first (the VRAM eviction LRU). */
   readonly bos = new Set<XeBo>();
+  /** The DRM device (`xe->drm`), registered at probe: `/dev/dri/card<N>` and `renderD<N>`. */
+  drm: DrmDevice | null = null;
   /** @internal the LMEM BAR's backing before probe */
   readonly _savedBacking: PhysRegionBacking;
 
@@ -122,6 +137,13 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
   let set = BY_KERNEL.get(k);
   if (!set) BY_KERNEL.set(k, (set = new Set()));
   set.add(xe);
+  try {
+    xe.drm = drmDevAlloc(XE_DRM_DRIVER, pdev);
+    drmDevRegister(xe.drm);
+  } catch (e) {
+    xeDeviceRemove(xe);
+    throw e;
+  }
   if (opts.sriov ?? (pdev.sriov !== null && pdev.sriov.vfs.length > 0)) {
     try {
       xeSriovPfInit(xe, opts.pf);
@@ -135,11 +157,19 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
 }
 
 /**
- * `xe_pci_remove()`: unprovisions the VFs (PF mode), unbinds and gives the
- * LMEM BAR its old backing. Buffer objects still alive WARN (they keep the
+ * `xe_pci_remove()`: unplugs the DRM device (open files stay, every ioctl
+ * on them is `ENODEV`; the device is freed with its last file),
+ * unprovisions the VFs (PF mode), unbinds and gives the LMEM BAR its old
+ * backing. Buffer objects still alive WARN (they keep the
  * memory they hold).
  */
 export function xeDeviceRemove(xe: XeDevice): void {
+  // xe_device_remove(): drm_dev_unplug() first, so every ioctl on open files is ENODEV.
+  if (xe.drm) {
+    drmDevUnplug(xe.drm);
+    xe.drm.put();
+    xe.drm = null;
+  }
   if (xe.sriovPf) xeSriovPfFini(xe);
   if (xe.bos.size) xe.kernel.warn(`xe ${xe.pdev.name}: ${xe.bos.size} buffer object(s) alive at remove`);
   xe.lmemBar.backing = xe._savedBacking;

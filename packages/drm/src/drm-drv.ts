@@ -127,9 +127,18 @@ export class DrmDevice {
     const k = dev.kernel;
     this.kernel = k;
     this.#ref = new Kref(() => this.#release(), (m) => k.warn(m));
-    k.objects.track("drm_device", this, () => `drm_device ${driver.name} ${dev.name}${this.unplugged ? " (unplugged)" : ""}`);
+    this._track();
     this.primary = new DrmMinor(this, "primary", minorAlloc(k, "primary"));
     this.render = driver.driverFeatures & DRIVER_RENDER ? new DrmMinor(this, "render", minorAlloc(k, "render")) : null;
+  }
+
+  /**
+   * @internal Leak tracking: a registered device belongs to its bound driver
+   * (machine state, not a leak); allocated-but-unregistered or unregistered
+   * devices are tracked until their last reference goes.
+   */
+  _track(): void {
+    if (!this.kernel.objects.isLive(this)) this.kernel.objects.track("drm_device", this, () => `drm_device ${this.driver.name} ${this.dev.name}${this.unplugged ? " (unplugged)" : ""}`);
   }
 
   /** `drm_dev_get()`. */
@@ -185,6 +194,7 @@ export function drmDevRegister(dev: DrmDevice): void {
     throw e;
   }
   dev.registered = true;
+  dev.kernel.objects.untrack(dev);
   dev.kernel.printk.info(`[drm] Initialized ${dev.driver.name} for ${dev.dev.name} on minor ${dev.primary.index}`);
 }
 
@@ -192,6 +202,7 @@ export function drmDevRegister(dev: DrmDevice): void {
 export function drmDevUnregister(dev: DrmDevice): void {
   if (!dev.registered) return;
   dev.registered = false;
+  dev._track();
   dev.primary._unregister();
   dev.render?._unregister();
 }
