@@ -41,6 +41,7 @@ export {
   xeBoMoveNotify,
   xeBoMigrate,
   xeBoEvict,
+  xeBoPurge,
   xeBoValidate,
   xeBoPin,
   xeBoUnpin,
@@ -55,6 +56,7 @@ export {
   type XeIovFallback,
   type XeTt,
 } from "./xe-bo.js";
+export { xeBoPciDevRemoveAll, type XeBoRemoveOutcome } from "./xe-bo-evict.js";
 export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
 export {
   xeSriovPfInit,

@@ -10,6 +10,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmDevAlloc, drmDevRegister, drmDevUnplug, type DrmDevice, type DrmDriver } from "@dmabuf-sdk/drm";
 import type { XeBo } from "./xe-bo.js";
+import { xeBoPciDevRemoveAll } from "./xe-bo-evict.js";
 import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
 import { XeVram } from "./xe-ttm-vram-mgr.js";
 
@@ -64,6 +65,8 @@ export class XeDevice {
   sriovPf: XeSriovPf | null = null;
   /** Live buffer objects, least recently placed first (the VRAM eviction LRU). */
   readonly bos = new Set<XeBo>();
+  /** Set by the removal path: VRAM is gone, placements there fail (`ENOSPC`). */
+  vramGone = false;
   /** The DRM device (`xe->drm`), registered at probe: `/dev/dri/card<N>` and `renderD<N>`. */
   drm: DrmDevice | null = null;
   /** @internal the LMEM BAR's backing before probe */
@@ -158,7 +161,10 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
 
 /**
  * `xe_pci_remove()`: unplugs the DRM device (open files stay, every ioctl
- * on them is `ENODEV`; the device is freed with its last file),
+ * on them is `ENODEV`; the device is freed with its last file), deals with
+ * its BOs as `xe_bo_pci_dev_remove_all()` does (in-flight DMA of other
+ * devices waited for, exported BOs moved to system memory with their
+ * importers invalidated, the rest purged),
  * unprovisions the VFs (PF mode), unbinds and gives the LMEM BAR its old
  * backing. Buffer objects still alive WARN (they keep the
  * memory they hold).
@@ -167,6 +173,7 @@ export function xeDeviceRemove(xe: XeDevice): void {
   // xe_device_remove(): drm_dev_unplug() first, so every ioctl on open files is ENODEV.
   if (xe.drm) {
     drmDevUnplug(xe.drm);
+    xeBoPciDevRemoveAll(xe);
     xe.drm.put();
     xe.drm = null;
   }
