@@ -56,6 +56,7 @@ export {
   type XeIovFallback,
   type XeTt,
 } from "./xe-bo.js";
+export { xeGemPrimeMmap, xeBoUnplugMmapPolicy } from "./xe-bo-vm.js";
 export { xeBoPciDevRemoveAll, type XeBoRemoveOutcome } from "./xe-bo-evict.js";
 export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
 export {

@@ -1,5 +1,5 @@
 // xe_bo_pci_dev_remove_all(): what a removed Xe device does with its buffer objects (drivers/gpu/drm/xe/xe_bo_evict.c).
-import { MAX_SCHEDULE_TIMEOUT, dmaBufInvalidateMappings, dmaResvLock, dmaResvUnlock, dmaResvWaitTimeout } from "@dmabuf-sdk/dmabuf-core";
+import { MAX_SCHEDULE_TIMEOUT, dmaBufInvalidateMappings, unmapMappingRange, dmaResvLock, dmaResvUnlock, dmaResvWaitTimeout } from "@dmabuf-sdk/dmabuf-core";
 import { XE_PL_SYSTEM, XE_PL_TT, xeBoEvict, xeBoMove, xeBoPurge, type XeBo } from "./xe-bo.js";
 import type { XeDevice } from "./xe-device.js";
 
@@ -34,6 +34,7 @@ export function xeBoPciDevRemoveAll(xe: XeDevice): Map<XeBo, XeBoRemoveOutcome> 
       if (bo.dmaBuf) {
         if (bo.pinned) {
           dmaBufInvalidateMappings(bo.dmaBuf);
+          unmapMappingRange(bo.kernel, bo.dmaBuf.file, 0n, bo.size);
           out.set(bo, "mappings-removed");
         } else {
           if (bo.memType !== XE_PL_SYSTEM) xeBoMove(bo, XE_PL_TT);

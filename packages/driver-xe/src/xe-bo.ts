@@ -8,6 +8,7 @@ import {
   dmaBufInvalidateMappings,
   dmaResvAssertHeld,
   dmaResvFini,
+  unmapMappingRange,
   dmaResvLock,
   dmaResvTrylock,
   dmaResvUnlock,
@@ -386,7 +387,11 @@ function ttUnpopulate(bo: XeBo, tt: XeTt): void {
 export function xeBoMoveNotify(bo: XeBo): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_move_notify");
   for (const vma of bo.vmas) vma.zap();
-  if (bo.dmaBuf) dmaBufInvalidateMappings(bo.dmaBuf);
+  if (bo.dmaBuf) {
+    dmaBufInvalidateMappings(bo.dmaBuf);
+    // ttm_bo_unmap_virtual(): CPU mappings fault again and see the new placement.
+    unmapMappingRange(bo.kernel, bo.dmaBuf.file, 0n, bo.size);
+  }
 }
 
 /**

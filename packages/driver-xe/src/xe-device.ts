@@ -8,7 +8,7 @@ import {
   type PciDev,
   type PhysRegionBacking,
 } from "@dmabuf-sdk/dmabuf-core";
-import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmDevAlloc, drmDevRegister, drmDevUnplug, type DrmDevice, type DrmDriver } from "@dmabuf-sdk/drm";
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmDevAlloc, drmDevRegister, drmDevUnplug, type DrmDevice, type DrmDriver, type DrmUnplugMmapPolicy } from "@dmabuf-sdk/drm";
 import type { XeBo } from "./xe-bo.js";
 import { xeBoPciDevRemoveAll } from "./xe-bo-evict.js";
 import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
@@ -45,6 +45,11 @@ export interface XeProbeOptions {
   readonly sriov?: boolean;
   /** PF mode: provisioning of the VFs' LMEM at probe (see `xeSriovPfInit`). */
   readonly pf?: XeSriovPfOptions;
+  /**
+   * CPU mappings after removal: a dummy page (the documented rule, default)
+   * or SIGBUS (allowed by the maintainer's 2026 statement).
+   */
+  readonly unplugMmap?: DrmUnplugMmapPolicy;
 }
 
 /**
@@ -65,8 +70,10 @@ export class XeDevice {
   sriovPf: XeSriovPf | null = null;
   /** Live buffer objects, least recently placed first (the VRAM eviction LRU). */
   readonly bos = new Set<XeBo>();
-  /** Set by the removal path: VRAM is gone, placements there fail (`ENOSPC`). */
+  /** Set by the removal path: VRAM is gone, placements there fail (`ENOSPC`), CPU faults follow {@link XeDevice.unplugMmap}. */
   vramGone = false;
+  /** What CPU mappings of its buffers see after removal (`XeProbeOptions.unplugMmap`). */
+  unplugMmap: DrmUnplugMmapPolicy = "dummy-page";
   /** The DRM device (`xe->drm`), registered at probe: `/dev/dri/card<N>` and `renderD<N>`. */
   drm: DrmDevice | null = null;
   /** @internal the LMEM BAR's backing before probe */
@@ -133,6 +140,7 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
   k.alloc.kzalloc("xe_device");
   pcimP2pdmaInit(k.alloc, pdev);
   const xe = new XeDevice(pdev, bar);
+  if (opts.unplugMmap) xe.unplugMmap = opts.unplugMmap;
   const vram = xe.vram;
   bar.backing = { page: (i, w) => vram.page(i, w) };
   pdev.driver = "xe";

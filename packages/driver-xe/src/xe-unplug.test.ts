@@ -2,6 +2,12 @@
 import { describe, expect, it } from "vitest";
 import {
   DmaFence,
+  ERRNO,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  UserSignal,
+  dmaBufFd,
   O_RDWR,
   SpinLock,
   dmaBufDetach,
@@ -119,6 +125,37 @@ describe("xe hot-unplug", () => {
     imp.detach();
     dmaBufPut(dmabuf);
     xeBoPut(bo);
+    expect(k.leakReport().text()).toBe("");
+  });
+});
+
+describe("xe hot-unplug: CPU mappings of its exported buffers", () => {
+  it.each([
+    { policy: "dummy-page" as const, after: "reads the dummy page; writes land there" },
+    { policy: "sigbus" as const, after: "SIGBUS" },
+  ])("$policy: before removal the mapping reaches the BO; after it, $after; new mmaps are ENODEV; nothing leaks", ({ policy }) => {
+    const { k, t } = boot("same-switch");
+    const xe = xeOn(t.exporterSlot, { unplugMmap: policy });
+    const bo = xeBoCreate(xe, 2n * 4096n, { placements: [XE_PL_VRAM0, XE_PL_TT] });
+    xeBoWrite(bo, 0n, bytes(4096, 5));
+    const dmabuf = xeGemPrimeExport(bo, O_RDWR);
+    xeBoPut(bo);
+    const task = k.fork({ comm: "cpu-user" });
+    const mine = k.runAs(task, () => dmaBufFd(dmabuf, O_RDWR)); // the fd takes over the export's reference
+    const addr = task.sys.mmap(8192, PROT_READ | PROT_WRITE, MAP_SHARED, mine, 0);
+    expect(addr).toBeGreaterThan(0n);
+    expect(task.sys.peek(addr, 16)).toEqual(bytes(4096, 5).subarray(0, 16));
+    xeDeviceRemove(xe);
+    if (policy === "sigbus") {
+      expect(() => task.sys.peek(addr, 16)).toThrow(UserSignal);
+    } else {
+      expect(task.sys.peek(addr, 16)).toEqual(new Uint8Array(16));
+      task.sys.poke(addr + 4096n, Uint8Array.of(1, 2, 3));
+      expect(task.sys.peek(addr, 3)).toEqual(Uint8Array.of(1, 2, 3)); // one dummy page for the whole VMA
+    }
+    expect(task.sys.mmap(4096, PROT_READ, MAP_SHARED, mine, 0)).toBe(BigInt(-ERRNO.ENODEV));
+    expect(task.sys.munmap(addr, 8192)).toBe(0);
+    task.sys.close(mine);
     expect(k.leakReport().text()).toBe("");
   });
 });
