@@ -7,8 +7,8 @@
 export { runMatrix, runCase, judge, type RunOptions, type WorkerJob } from "./matrix.js";
 export { loadFixtures, loadPackageModule, defaultRequests, IN_TREE_PACKAGES, type FixtureSet, type PackageRequest, type Sourced } from "./discovery.js";
 export { enumerateCases, caseSeed, type CaseFilter } from "./cases.js";
-export { runPairCase, runScenarioCase, CASE_BUFFER_SIZE, type CaseRun } from "./lifecycle.js";
-export { IN_TREE_ORACLE, expectationFor, compare, mergeOracles, oracleFor, type Oracle, type OracleRow, type ScenarioOracleRow } from "./oracle.js";
+export { runPairCase, runScenarioCase, runUnplugCase, CASE_BUFFER_SIZE, type CaseRun, type UnplugFamily } from "./lifecycle.js";
+export { IN_TREE_ORACLE, expectationFor, compare, mergeOracles, oracleFor, type Oracle, type OracleRow, type ScenarioOracleRow, type UnplugOracleRow } from "./oracle.js";
 export { parseShard, selectShard, mergeReports, type Shard } from "./shard.js";
 export { parseScenarioFile, runScenarioFile, runScenarioPath, type ScenarioFile, type ScenarioResult, type ScenarioStepResult } from "./scenario-file.js";
 export { formatJson, parseJsonReport } from "./report/json.js";

@@ -259,3 +259,134 @@ export function runScenarioCase(scenario: ConformanceScenario, seed: number): Ca
   }
   return { actual, violations, steps, details };
 }
+
+/** The members of the unplug family: which side's device leaves the bus mid-lifecycle. */
+export type UnplugFamily = "unplug-exporter" | "unplug-importer";
+
+/**
+ * The unplug family of one pair (syncobj-unplug.md 7.3–7.5): attach → map →
+ * data path, then the exporter's (or the importer's) device is hot-unplugged.
+ * Exporter gone: a dynamic importer must have been invalidated; its next map
+ * either works and reads the same bytes (`'remap'`: the buffer survives in
+ * system memory) or fails for good with an errno (stale DMA faults); a
+ * static importer keeps its pinned mapping (`'kept'`). Importer gone: the
+ * exporter's buffer stays valid (`'ok'`). Then detach, release, and the
+ * leak report and lockdep must be clean.
+ */
+export function runUnplugCase(topologyName: Parameters<typeof topologyKernelOptions>[0], exporter: ExporterFixture, importer: ImporterFixture, family: UnplugFamily, seed: number): CaseRun {
+  const actual: Actual = {};
+  const violations: string[] = [];
+  const steps: string[] = [];
+  const stop = (step: LifecycleStep, e: unknown): void => {
+    actual.errno = errnoOf(e) ?? "EIO";
+    actual.step = step;
+    steps.push(`${step}: ${describe(e)}`);
+    if (!(e instanceof KernelError) && !(e instanceof DmaFault)) violations.push(`${step} threw ${describe(e)} instead of a KernelError`);
+  };
+  let ctx: FixtureContext;
+  try {
+    ctx = boot(topologyName, seed, [...exporter.modules, ...importer.modules]);
+  } catch (e) {
+    stop("setup", e);
+    violations.push(`setup failed: ${describe(e)}`);
+    return { actual, violations, steps };
+  }
+  const k = ctx.kernel;
+  const len = Number(CASE_BUFFER_SIZE);
+  let buf: ExportedBuffer | undefined;
+  let imp: ImportedBuffer | undefined;
+  try {
+    try {
+      buf = exporter.export(ctx, CASE_BUFFER_SIZE);
+    } catch (e) {
+      stop("export", e);
+      return { actual, violations, steps };
+    }
+    try {
+      imp = importer.import(ctx, buf);
+    } catch (e) {
+      stop("attach", e);
+      return { actual, violations, steps };
+    }
+    try {
+      imp.map();
+    } catch (e) {
+      stop("map", e);
+      return { actual, violations, steps };
+    }
+    const mt = imp.attachment.mapType;
+    actual.mapType = shortType(mt?.type.name, mt?.type.shortName);
+    actual.p2p = imp.route() ?? null;
+    const data = pattern(k, len);
+    buf.write(0n, data);
+    try {
+      if (!sameBytes(imp.dmaRead(0n, len), data)) throw new Violation("data path before the unplug: the importer read other bytes");
+    } catch (e) {
+      if (e instanceof DmaFault) {
+        stop("dma", e);
+        return { actual, violations, steps };
+      }
+      throw e;
+    }
+    steps.push(`map + dma: ${len} bytes`);
+    if (family === "unplug-exporter") {
+      if (!buf.unplug) throw new Violation(`${exporter.name} declares hotUnplug but its buffer has no unplug()`);
+      const expected = buf.unplug();
+      steps.push(`unplug: the exporter's device left the bus (maps afterwards: ${expected.remap})`);
+      if (imp.attachment.importerOps?.invalidateMappings && imp.mapped) throw new Violation("after the exporter's unplug the dynamic importer kept its mapping");
+      if (imp.mapped) {
+        if (!sameBytes(imp.dmaRead(0n, len), data)) throw new Violation("the static importer's pinned mapping no longer reaches the bytes");
+        actual.outcome = "kept";
+      } else {
+        try {
+          imp.map();
+          if (!sameBytes(imp.dmaRead(0n, len), data)) throw new Violation("after the exporter's unplug the remapped buffer holds other bytes");
+          actual.outcome = "remap";
+        } catch (e) {
+          if (e instanceof Violation) throw e;
+          actual.outcome = errnoOf(e) ?? describe(e);
+          if (imp.staleDmaRead) {
+            let reached = false;
+            try {
+              imp.staleDmaRead(64);
+              reached = true;
+            } catch (x) {
+              if (!(x instanceof DmaFault)) throw x;
+            }
+            if (reached) throw new Violation("after the exporter's unplug DMA at the old addresses still reached memory");
+          }
+        }
+        if (actual.outcome !== expected.remap) violations.push(`the exporter said maps give ${expected.remap} after its unplug, the importer got ${actual.outcome}`);
+      }
+      steps.push(`after unplug: ${actual.outcome}`);
+    } else {
+      if (!imp.unplug) throw new Violation(`${importer.name} declares hotUnplug but its import has no unplug()`);
+      imp.unplug();
+      steps.push("unplug: the importer's device left the bus");
+      const again = pattern(k, 4096);
+      buf.write(0n, again);
+      actual.outcome = sameBytes(buf.read(0n, again.length), again) ? "ok" : "exporter buffer lost";
+      steps.push(`exporter buffer after the importer's unplug: ${actual.outcome}`);
+    }
+  } catch (e) {
+    if (e instanceof Violation) violations.push(e.message);
+    else {
+      violations.push(`unexpected ${describe(e)}`);
+      actual.errno ??= errnoOf(e);
+    }
+  } finally {
+    try {
+      imp?.detach();
+    } catch (e) {
+      violations.push(`detach threw ${describe(e)}`);
+    }
+    try {
+      buf?.release();
+    } catch (e) {
+      violations.push(`release threw ${describe(e)}`);
+    }
+    k.exitTask(ctx.task, 0);
+    checkInvariants(k, violations);
+  }
+  return { actual, violations, steps };
+}

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import { caseSeed, enumerateCases, type CaseFilter } from "./cases.js";
 import { defaultRequests, loadFixtures, type FixtureSet, type PackageRequest } from "./discovery.js";
-import { runPairCase, runScenarioCase, type CaseRun } from "./lifecycle.js";
+import { runPairCase, runScenarioCase, runUnplugCase, type CaseRun, type UnplugFamily } from "./lifecycle.js";
 import { compare, expectationFor, oracleFor, type Oracle } from "./oracle.js";
 import { selectShard, type Shard } from "./shard.js";
 import { REPORT_SCHEMA, summarize, type CaseResult, type CaseSpec, type ConformanceReport } from "./types.js";
@@ -57,7 +57,7 @@ export function runCase(set: FixtureSet, spec: CaseSpec, runSeed: number, oracle
   if (spec.exporter !== null && spec.importer !== null) {
     const e = set.exporters.find((x) => x.fixture.name === spec.exporter)!.fixture;
     const i = set.importers.find((x) => x.fixture.name === spec.importer)!.fixture;
-    run = runPairCase(spec.topology, e, i, seed);
+    run = spec.scenario === "lifecycle" ? runPairCase(spec.topology, e, i, seed) : runUnplugCase(spec.topology, e, i, spec.scenario as UnplugFamily, seed);
   } else {
     const s = set.scenarios.find((x) => x.fixture.name === spec.scenario)!.fixture;
     run = runScenarioCase(s, seed);

@@ -24,10 +24,22 @@ export interface ScenarioOracleRow {
   readonly why: string;
 }
 
+/** One row of the unplug family: the outcome after one side's device leaves the bus (`'*'` matches any fixture). */
+export interface UnplugOracleRow {
+  readonly scenario: "unplug-exporter" | "unplug-importer";
+  readonly exporter: string;
+  readonly importer: string;
+  readonly topology: TopologyName | "*";
+  readonly expect: Expectation;
+  readonly why: string;
+}
+
 /** The oracle the app judges by. */
 export interface Oracle {
   readonly pairs: readonly OracleRow[];
   readonly scenarios: readonly ScenarioOracleRow[];
+  /** The unplug family; a pair whose lifecycle stops before the data path stops the same way here. */
+  readonly unplug?: readonly UnplugOracleRow[];
 }
 
 const SYSTEM_MEMORY_SGT = "system memory exported by a legacy map_dma_buf through the compat SGT entry (NO_P2P), so any SGT importer matches (mapping-types §6); page-backed, so no P2P route applies";
@@ -122,6 +134,35 @@ export const IN_TREE_ORACLE: Oracle = {
     { scenario: "memcg-lsm/oom-kill-in-target", topology: "*", expect: { outcome: "ok" }, why: "try_charge() invokes the memcg OOM killer in the target cgroup, frees the victim's charge and retries (C.3 'Memcg limit hit')" },
     { scenario: "memcg-lsm/release-after-handoff", topology: "*", expect: { outcome: "ok" }, why: "the charge stays with the first owner and is uncharged once, at the last reference (dma_buf_release), not at the allocator's close (C.3 'When released')" },
   ],
+  unplug: [
+    {
+      scenario: "unplug-exporter",
+      exporter: "xe-vram",
+      importer: "*",
+      topology: "*",
+      expect: { outcome: "remap" },
+      why: "xe_device_remove → xe_bo_pci_dev_remove_all: other devices' in-flight DMA is waited for, exported BOs move to system memory and their importers are invalidated; the next map serves the same bytes from pages (syncobj-unplug.md 7.4 xe step 3, 7.3 items 2–3)",
+    },
+    {
+      scenario: "unplug-exporter",
+      exporter: "xe-system",
+      importer: "*",
+      topology: "*",
+      expect: { outcome: "remap" },
+      why: "an exported Xe BO already in system memory stays there; importers are invalidated with the move notification and map the same pages again (7.4 xe step 3)",
+    },
+    { scenario: "unplug-exporter", exporter: "xe-vram", importer: "compat-static-importer", topology: "*", expect: { outcome: "kept" }, why: "a static importer pinned the BO: xe removes the pinned external BO's dynamic mappings only; the pinned pages stay (7.4 xe step 3)" },
+    { scenario: "unplug-exporter", exporter: "xe-system", importer: "compat-static-importer", topology: "*", expect: { outcome: "kept" }, why: "a static importer pinned the BO: the pinned pages stay with it (7.4 xe step 3)" },
+    {
+      scenario: "unplug-exporter",
+      exporter: "vfio-pci",
+      importer: "*",
+      topology: "*",
+      expect: { outcome: "ENODEV" },
+      why: "the BAR goes with the device: vfio_pci_dma_buf_cleanup revokes every buffer for good after waiting for in-flight DMA; importers are invalidated, maps fail with -ENODEV and DMA at the old addresses faults (vfio-resv-fence.md C.3 items 1–3, A.7)",
+    },
+    { scenario: "unplug-importer", exporter: "*", importer: "*", topology: "*", expect: { outcome: "ok" }, why: "\"as long as the exporter stays around the buffers stay around\": the importer's mappings go with its device, the exporter's buffer stays valid (syncobj-unplug.md 7.3 item 3, 7.5)" },
+  ],
 };
 
 /**
@@ -139,11 +180,23 @@ export function oracleFor(set: FixtureSet, extra?: Oracle): Oracle {
 
 /** Joins oracles (later rows win over earlier ones for the same key). */
 export function mergeOracles(...oracles: readonly Oracle[]): Oracle {
-  return { pairs: oracles.flatMap((o) => o.pairs), scenarios: oracles.flatMap((o) => o.scenarios) };
+  return { pairs: oracles.flatMap((o) => o.pairs), scenarios: oracles.flatMap((o) => o.scenarios), unplug: oracles.flatMap((o) => o.unplug ?? []) };
 }
 
 /** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. */
 export function expectationFor(oracle: Oracle, spec: CaseSpec): Expectation | undefined {
+  if (spec.exporter !== null && spec.importer !== null && spec.scenario.startsWith("unplug-")) {
+    // A pair that stops before the data path (refused attach, faulting DMA) stops the same way in the family.
+    const pair = expectationFor(oracle, { ...spec, scenario: "lifecycle" });
+    if (pair?.errno !== undefined) return pair;
+    if (!pair) return undefined;
+    const matches = (oracle.unplug ?? []).filter(
+      (r) => r.scenario === spec.scenario && (r.exporter === "*" || r.exporter === spec.exporter) && (r.importer === "*" || r.importer === spec.importer) && (r.topology === "*" || r.topology === spec.topology),
+    );
+    // The most specific row wins: named fixtures and topology count.
+    const score = (r: UnplugOracleRow): number => (r.exporter !== "*" ? 1 : 0) + (r.importer !== "*" ? 2 : 0) + (r.topology !== "*" ? 4 : 0);
+    return matches.sort((a, b) => score(b) - score(a))[0]?.expect;
+  }
   const rows: readonly { topology: TopologyName | "*"; expect: Expectation }[] =
     spec.exporter === null || spec.importer === null
       ? oracle.scenarios.filter((r) => r.scenario === spec.scenario)

@@ -1,6 +1,6 @@
 // xe_bo_pci_dev_remove_all(): what a removed Xe device does with its buffer objects (drivers/gpu/drm/xe/xe_bo_evict.c).
 import { MAX_SCHEDULE_TIMEOUT, dmaBufInvalidateMappings, unmapMappingRange, dmaResvLock, dmaResvUnlock, dmaResvWaitTimeout } from "@dmabuf-sdk/dmabuf-core";
-import { XE_PL_SYSTEM, XE_PL_TT, xeBoEvict, xeBoMove, xeBoPurge, type XeBo } from "./xe-bo.js";
+import { XE_PL_SYSTEM, XE_PL_TT, XE_PL_VRAM0, xeBoEvict, xeBoMove, xeBoMoveNotify, xeBoPurge, type XeBo } from "./xe-bo.js";
 import type { XeDevice } from "./xe-device.js";
 
 /** What happened to one BO at removal. */
@@ -37,7 +37,10 @@ export function xeBoPciDevRemoveAll(xe: XeDevice): Map<XeBo, XeBoRemoveOutcome> 
           unmapMappingRange(bo.kernel, bo.dmaBuf.file, 0n, bo.size);
           out.set(bo, "mappings-removed");
         } else {
-          if (bo.memType !== XE_PL_SYSTEM) xeBoMove(bo, XE_PL_TT);
+          // Out of VRAM into system pages; pages already in system memory lose this device's DMA
+          // mapping of them either way, so the importers hear about it too.
+          if (bo.memType === XE_PL_VRAM0) xeBoMove(bo, XE_PL_TT);
+          else xeBoMoveNotify(bo);
           out.set(bo, "moved-to-system");
         }
       } else if (!bo.pinned) {

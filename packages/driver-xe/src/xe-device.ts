@@ -186,7 +186,9 @@ export function xeDeviceRemove(xe: XeDevice): void {
     xe.drm = null;
   }
   if (xe.sriovPf) xeSriovPfFini(xe);
-  if (xe.bos.size) xe.kernel.warn(`xe ${xe.pdev.name}: ${xe.bos.size} buffer object(s) alive at remove`);
+  // BOs shared through dma-bufs outlive the device (their references keep them); others still alive were leaked by their users.
+  const unshared = [...xe.bos].filter((bo) => !bo.dmaBuf && !bo.import).length;
+  if (unshared) xe.kernel.warn(`xe ${xe.pdev.name}: ${unshared} buffer object(s) alive at remove`);
   xe.lmemBar.backing = xe._savedBacking;
   xe.pdev.driver = undefined;
   DEVICES.delete(xe.pdev);

@@ -117,10 +117,13 @@ async function main(argv: string[]): Promise<number> {
   throw new Error(`unknown command "${command}" (run, merge, scenario)`);
 }
 
+// exitCode, not exit(): a large report written to a pipe must drain before the process ends.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code;
+  },
   (e: unknown) => {
     process.stderr.write(`dmabuf-conformance: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(2);
+    process.exitCode = 2;
   },
 );

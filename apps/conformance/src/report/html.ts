@@ -60,7 +60,7 @@ export function formatHtml(report: ConformanceReport): string {
   const s = report.summary;
   const parts: string[] = [];
   for (const topo of TOPOLOGY_NAMES) {
-    const cases = report.cases.filter((c) => c.topology === topo && c.exporter !== null);
+    const cases = report.cases.filter((c) => c.topology === topo && c.exporter !== null && c.scenario === "lifecycle");
     if (!cases.length) continue;
     const exporters = [...new Set(cases.map((c) => c.exporter!))];
     const importers = [...new Set(cases.map((c) => c.importer!))];
@@ -73,6 +73,13 @@ export function formatHtml(report: ConformanceReport): string {
       }
       parts.push("</tr>");
     }
+    parts.push("</tbody></table>");
+  }
+  // Pair families beyond the lifecycle (the unplug family): one row per case.
+  const families = report.cases.filter((c) => c.exporter !== null && c.scenario !== "lifecycle");
+  if (families.length) {
+    parts.push('<h2>pair families</h2><table class="matrix" data-topology="families"><tbody>');
+    for (const c of families) parts.push(`<tr><th>${esc(c.id)}</th>${cell(c)}</tr>`);
     parts.push("</tbody></table>");
   }
   const scenarios = report.cases.filter((c) => c.exporter === null);

@@ -71,6 +71,12 @@ export interface FixtureBase {
   readonly modules: readonly KernelModule[];
   /** Whether the fixture can be placed on this topology's slot. */
   placeable(topology: Topology): boolean;
+  /**
+   * Its device can be hot-unplugged mid-lifecycle: its buffers (exporter) or
+   * imports (importer) implement `unplug()`, and the matrix runs the unplug
+   * family for its pairs.
+   */
+  readonly hotUnplug?: boolean;
 }
 
 /** What an exporter-side invalidation does to the importers' next map. */
@@ -102,6 +108,14 @@ export interface ExportedBuffer {
   read(offset: bigint, len: number): Uint8Array;
   /** An exporter-side invalidation (move, evict, revoke), or absent when the exporter cannot do one. */
   invalidate?(): InvalidationOutcome;
+  /**
+   * Hot-unplug of the exporting device mid-lifecycle (it leaves the PCI bus
+   * while the buffer is shared). Returns what a map does afterwards:
+   * `'remap'` when the buffer survives elsewhere (Xe moves exported BOs to
+   * system memory), or the errno maps fail with for good (vfio-pci: `ENODEV`).
+   * Absent when the exporter has no device to remove.
+   */
+  unplug?(): InvalidationOutcome;
   /** Ends a revoke (memory re-enabled, device back); maps work again. */
   restore?(): void;
   /** Drops the fixture's references (fds, devices). After every importer detached, nothing may remain. */
@@ -135,6 +149,12 @@ export interface ImportedBuffer {
    * invalidation, without remapping: after a revoke this must fault.
    */
   staleDmaRead?(len: number): Uint8Array;
+  /**
+   * Hot-unplug of the importing device mid-lifecycle: its mappings go away
+   * with it; `detach()` still works afterwards. Absent when the importer has
+   * no device to remove.
+   */
+  unplug?(): void;
   /** Gives the mapping back (no-op when not mapped). */
   unmap(): void;
   /** Detaches (unmapping first if needed). */
