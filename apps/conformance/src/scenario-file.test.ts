@@ -10,7 +10,7 @@ const EXAMPLES = fileURLToPath(new URL("../examples", import.meta.url));
 const CLI = fileURLToPath(new URL("../dist/bin/dmabuf-conformance.js", import.meta.url));
 
 describe("scenario files", () => {
-  it.each(["map-fault.yaml", "pidfd.yaml"])("the README example %s passes", async (file) => {
+  it.each(["map-fault.yaml", "pidfd.yaml", "gpu-unplug-syncobj.yaml", "exporter-unplug.yaml", "xe-unplug.yaml"])("the README example %s passes", async (file) => {
     const r = await runScenarioPath(join(EXAMPLES, file));
     expect(r.steps.filter((s) => !s.ok)).toEqual([]);
     expect(r.checks).toEqual([]);

@@ -12,12 +12,18 @@ import {
   errnoName,
   isErrno,
   topologyKernelOptions,
+  LibSync,
+  SW_SYNC_PATH,
+  swSyncDebugfsInit,
   type AllocSite,
+  type Errno,
   type ExportedBuffer,
   type ImportedBuffer,
   type Task,
   type TopologyName,
 } from "@dmabuf-sdk/dmabuf-core";
+import { drmDevUnplug, drmModule, type DrmDevice } from "@dmabuf-sdk/drm";
+import { IgtSyncobj, drmTestDevice } from "@dmabuf-sdk/drm/testing";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
 
 /** A parsed scenario file. */
@@ -69,6 +75,11 @@ const STEP_KINDS = [
   "fork",
   "exit",
   "set",
+  "unplug",
+  "sw-sync",
+  "sync-file",
+  "drm-device",
+  "syncobj",
 ] as const;
 
 /** Reads and validates a YAML or JSON scenario file. @throws Error with what is wrong. */
@@ -167,6 +178,21 @@ function syscall(task: Task, a: Record<string, unknown>): { value?: unknown; err
     case "munmap":
       r = sys.munmap(big(a.addr), big(a.length));
       break;
+    case "eventfd":
+      r = sys.eventfd(Number(a.initval ?? 0), Number(a.flags ?? 0));
+      break;
+    case "read": {
+      const buf = new Uint8Array(Number(a.length ?? 8));
+      const n = sys.pread(Number(a.fd), buf, big(a.offset ?? 0));
+      r = n < 0 ? n : buf.subarray(0, n);
+      break;
+    }
+    case "poll": {
+      const fds: { fd: number; events: number; revents?: number }[] = [{ fd: Number(a.fd), events: Number(a.events ?? 1) }];
+      const n = sys.poll(fds, Number(a.timeout ?? 0));
+      r = n < 0 ? n : (fds[0]!.revents ?? 0);
+      break;
+    }
     case "pidfd_open":
       r = sys.pidfdOpen(Number(a.pid), Number(a.flags ?? 0));
       break;
@@ -183,6 +209,99 @@ function syscall(task: Task, a: Record<string, unknown>): { value?: unknown; err
   if (typeof r === "number" && r < 0) return { errno: errnoName(r) ?? String(r) };
   if (typeof r === "bigint" && r < 0n) return { errno: errnoName(Number(r)) ?? String(r) };
   return { value: r };
+}
+
+/** Turns a helper's `-errno`/value result into a step outcome. */
+function ret(v: unknown): { value?: unknown; errno?: string } {
+  if (typeof v === "number" && v < 0) return { errno: errnoName(v) ?? String(v) };
+  if (typeof v === "bigint" && v < 0n) return { errno: errnoName(Number(v)) ?? String(v) };
+  return { value: v };
+}
+
+/** `sw-sync` steps: `op: timeline | fence | inc` (the debugfs timeline is created on first use). */
+function swSyncStep(kernel: Kernel, task: Task, a: Record<string, unknown>): { value?: unknown; errno?: string } {
+  if (!kernel.devfs.lookup(SW_SYNC_PATH)) swSyncDebugfsInit(kernel);
+  const lib = new LibSync(kernel, task.sys);
+  switch (a.op) {
+    case "timeline":
+      return ret(lib.timelineCreate());
+    case "fence":
+      return ret(lib.createFence(Number(a.timeline), Number(a.value)));
+    case "inc":
+      return ret(lib.inc(Number(a.timeline), Number(a.count ?? 1)));
+    default:
+      return fail(`unknown sw-sync op ${String(a.op)}`);
+  }
+}
+
+/** `sync-file` steps: `op: merge | info | status | wait | set-deadline`. */
+function syncFileStep(kernel: Kernel, task: Task, a: Record<string, unknown>): { value?: unknown; errno?: string } {
+  const lib = new LibSync(kernel, task.sys);
+  switch (a.op) {
+    case "merge":
+      return ret(lib.merge(Number(a.fd), Number(a.fd2), (a.name as string | undefined) ?? "merge"));
+    case "info": {
+      const i = lib.fileInfo(Number(a.fd));
+      return typeof i === "number" ? ret(i) : { value: { name: i.name, status: i.status, fences: i.fences.map((f) => f.status) } };
+    }
+    case "status":
+      return { value: lib.status(Number(a.fd)) };
+    case "wait":
+      return ret(lib.fenceWait(Number(a.fd), Number(a.timeout ?? 0)));
+    case "set-deadline":
+      return ret(lib.setDeadline(Number(a.fd), big(a.deadline)));
+    default:
+      return fail(`unknown sync-file op ${String(a.op)}`);
+  }
+}
+
+/**
+ * `syncobj` steps on a DRM fd (`fd`): `op: create | destroy | handle-to-fd |
+ * fd-to-handle | import-sync-file | export-sync-file | wait | timeline-wait |
+ * reset | signal | timeline-signal | query | transfer | eventfd`, with the
+ * igt helpers' arguments.
+ */
+function syncobjStep(kernel: Kernel, task: Task, a: Record<string, unknown>): { value?: unknown; errno?: string } {
+  const so = new IgtSyncobj(kernel, task.sys, Number(a.fd));
+  const handles = ((a.handles as unknown[] | undefined) ?? [a.handle]).map(Number);
+  const points = a.points === undefined ? null : (a.points as unknown[]).map(big);
+  const flags = Number(a.flags ?? 0);
+  switch (a.op) {
+    case "create":
+      return ret(so.create(flags));
+    case "destroy":
+      return ret(so.destroy(Number(a.handle)));
+    case "handle-to-fd":
+      return ret(so.handleToFdRaw(Number(a.handle), flags, big(a.point ?? 0)));
+    case "fd-to-handle":
+      return ret(so.fdToHandleRaw(Number(a.syncobjFd), flags, Number(a.handle ?? 0), big(a.point ?? 0)));
+    case "import-sync-file":
+      return ret(a.point === undefined ? so.importSyncFile(Number(a.handle), Number(a.syncFile)) : so.importSyncFilePoint(Number(a.handle), Number(a.syncFile), big(a.point)));
+    case "export-sync-file":
+      return ret(so.exportSyncFile(Number(a.handle), a.point === undefined ? undefined : big(a.point)));
+    case "wait": {
+      const r = so.wait(handles, big(a.timeout ?? 0), flags);
+      return r.ret < 0 ? ret(r.ret) : { value: r.firstSignaled };
+    }
+    case "timeline-wait": {
+      const r = so.timelineWait(handles, points, big(a.timeout ?? 0), flags);
+      return r.ret < 0 ? ret(r.ret) : { value: r.firstSignaled };
+    }
+    case "reset":
+      return ret(so.reset(handles));
+    case "signal":
+      return ret(so.signal(handles));
+    case "timeline-signal":
+      return ret(so.timelineSignal(handles, points));
+    case "query":
+      return ret(so.query(handles, flags));
+    case "transfer":
+      return ret(so.transfer(Number(a.dst), big(a.dstPoint ?? 0), Number(a.src), big(a.srcPoint ?? 0), flags));
+    case "eventfd":
+      return ret(so.eventfd(Number(a.handle), big(a.point ?? 0), flags, Number(a.eventfd)));
+    default:
+      return fail(`unknown syncobj op ${String(a.op)}`);
+  }
 }
 
 /**
@@ -295,6 +414,37 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
           kernel.exitTask((a.task as Task) ?? task, Number(a.code ?? 0));
           break;
         case "set":
+          break;
+        case "unplug":
+          // The exporter's device (a buffer) or the importer's (an import) leaves the bus; a DRM device is unplugged as a whole.
+          if (a.buffer) {
+            // The value says what maps do afterwards: "remap", or "revoked <errno>".
+            const r = ((a.buffer as ExportedBuffer).unplug ?? fail("exporter has no unplug"))().remap;
+            outcome.value = r === "remap" ? r : `revoked ${r}`;
+          }
+          else if (a.import) ((a.import as ImportedBuffer).unplug ?? fail("importer has no unplug"))();
+          else if (a.device) {
+            // The device's removal: drm_dev_unplug(), then the driver drops its reference (files keep theirs).
+            drmDevUnplug(a.device as DrmDevice);
+            (a.device as DrmDevice).put();
+          }
+          else fail("unplug needs buffer, import or device");
+          break;
+        case "sw-sync":
+          outcome = swSyncStep(kernel, (a.task as Task | undefined) ?? task, a);
+          break;
+        case "sync-file":
+          outcome = syncFileStep(kernel, (a.task as Task | undefined) ?? task, a);
+          break;
+        case "drm-device":
+          if (!loaded.has("drm")) {
+            kernel.modprobe(drmModule);
+            loaded.add("drm");
+          }
+          outcome.value = drmTestDevice(kernel, { name: (a.name as string | undefined) ?? "drm-test", ...(a.fenceError !== undefined ? { unplugFenceError: a.fenceError as Errno | null } : {}) });
+          break;
+        case "syncobj":
+          outcome = syncobjStep(kernel, (a.task as Task | undefined) ?? task, a);
           break;
       }
     } catch (e) {
