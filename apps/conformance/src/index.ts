@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-export { runMatrix, runCase, judge, type RunOptions, type WorkerJob } from "./matrix.js";
+export { runMatrix, runCase, judge, matrixWorkers, MIN_CASES_PER_THREAD, type RunOptions, type WorkerJob } from "./matrix.js";
 export { loadFixtures, loadPackageModule, defaultRequests, IN_TREE_PACKAGES, type FixtureSet, type PackageRequest, type Sourced } from "./discovery.js";
 export { enumerateCases, caseSeed, type CaseFilter } from "./cases.js";
 export { runPairCase, runScenarioCase, runUnplugCase, CASE_BUFFER_SIZE, type CaseRun, type UnplugFamily } from "./lifecycle.js";

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { dmaBufDetach, dmaBufMappingAttach, type ExporterFixture, type ImporterFixture } from "@dmabuf-sdk/dmabuf-core";
 import { compatDynamicImporterFixture, compatExporterFixture, dmaBufImappingSgt } from "@dmabuf-sdk/map-sgt";
@@ -12,6 +12,7 @@ import {
   formatKtap,
   formatTable,
   judge,
+  matrixWorkers,
   mergeReports,
   parseShard,
   runMatrix,
@@ -51,6 +52,30 @@ describe("conformance matrix", () => {
     const used = new Set(r.cases.filter((c) => c.exporter).map((c) => `${c.exporter}|${c.importer}`));
     const rows = IN_TREE_ORACLE.pairs.map((p) => `${p.exporter}|${p.importer}`);
     expect(rows.filter((k) => !used.has(k))).toEqual([]);
+  });
+
+  it.each([
+    { jobs: 1, cases: 10_000, min: 150, cores: 8, workers: 0 },
+    { jobs: 2, cases: 124, min: 150, cores: 2, workers: 0 },
+    { jobs: 2, cases: 299, min: 150, cores: 2, workers: 0 },
+    { jobs: 2, cases: 300, min: 150, cores: 2, workers: 1 },
+    { jobs: 4, cases: 10_000, min: 150, cores: 2, workers: 1 },
+    { jobs: 4, cases: 450, min: 150, cores: 8, workers: 2 },
+    { jobs: 8, cases: 10_000, min: 150, cores: 8, workers: 7 },
+    { jobs: 2, cases: 0, min: 150, cores: 2, workers: 0 },
+  ])("--jobs $jobs over $cases cases ($cores cores, $min a thread): $workers worker(s) beside the main thread", ({ jobs, cases, min, cores, workers }) => {
+    expect(matrixWorkers(jobs, cases, min, cores)).toBe(workers);
+  });
+
+  it.each([
+    { desc: "shared between this thread and a worker", opts: { jobs: 2, minCasesPerThread: 1, cores: 2 } },
+    { desc: "all run by two workers", opts: { jobs: 2, mainThreadRuns: false } },
+  ])("cases $desc give the same report as one thread", async ({ opts }) => {
+    // The built runner: its worker thread runs dist/worker.js.
+    const built = (await import(pathToFileURL(join(APP, "dist", "index.js")).href)) as { runMatrix: typeof runMatrix };
+    const one = await built.runMatrix({ seed: 3 });
+    const shared = await built.runMatrix({ seed: 3, ...opts });
+    expect(shared).toEqual(one);
   });
 
   it("shard k/n is a deterministic slice and merging the shards equals one run", async () => {

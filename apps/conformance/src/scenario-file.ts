@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parse as parseYaml } from "yaml";
 import {
   Kernel,
   KernelError,
@@ -25,6 +24,14 @@ import {
 import { drmDevUnplug, drmModule, type DrmDevice } from "@dmabuf-sdk/drm";
 import { IgtSyncobj, drmTestDevice } from "@dmabuf-sdk/drm/testing";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
+
+// yaml is loaded on first use: `run` never parses YAML, and loading it is a tenth of the start-up.
+const requireLazy = createRequire(import.meta.url);
+let yamlParse: ((text: string) => unknown) | undefined;
+function parseYaml(text: string): unknown {
+  yamlParse ??= (requireLazy("yaml") as typeof import("yaml")).parse;
+  return yamlParse(text);
+}
 
 /** A parsed scenario file. */
 export interface ScenarioFile {

@@ -45,7 +45,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovRanges, type DmaBufMappingIovExpOps } from "@dmabuf-sdk/map-iov";
 import { dmaBufEmappingPal, type DmaBufMappingPalExpOps, type DmaBufPhysList, type DmaBufPhysVec } from "@dmabuf-sdk/map-pal";
-import { dmaBufEmappingSgtP2p, dmaBufFreeSgt, dmaBufPhysVecToSgt, type DmaBufMappingSgtExpOps } from "@dmabuf-sdk/map-sgt";
+import { dmaBufEmappingSgtP2p, dmaBufFreeSgt, dmaBufPhysVecToSgt, physVecColumns, type DmaBufMappingSgtExpOps, type PhysVecColumns } from "@dmabuf-sdk/map-sgt";
 import type { VfioPciCoreDevice } from "./vfio-pci-core.js";
 import {
   VFIO_DEVICE_DMA_BUF_MEMATTR_NC,
@@ -102,6 +102,8 @@ export class VfioPciDmaBuf {
   readonly nrRanges: number;
   /** `phys_vec[nr_ranges]`: CPU physical ranges of the BAR. */
   readonly physVec: readonly DmaBufPhysVec[];
+  /** The same ranges as u64 columns (16 bytes a range), what the SGT path hands to `dma_buf_phys_vec_to_sgt()`. */
+  readonly physCols: PhysVecColumns;
   /** `provider`: the BAR's p2pdma provider. */
   readonly provider: P2pdmaProvider;
   /** OK, or revoked for now or for good. */
@@ -119,6 +121,7 @@ export class VfioPciDmaBuf {
     this.size = size;
     this.nrRanges = physVec.length;
     this.physVec = physVec;
+    this.physCols = physVecColumns(physVec);
     this.provider = provider;
     this.kref = new Kref(() => this.comp.complete(), (m) => vdev.kernel.warn(m));
   }
@@ -151,7 +154,7 @@ const vfioPciDmaBufSgtOps: DmaBufMappingSgtExpOps = {
     const priv = privOf(attach.dmabuf);
     dmaResvAssertHeld(attach.dmabuf!.resv, "vfio_pci_dma_buf_map");
     if (priv.status !== OK) throw new KernelError("ENODEV", "vfio_pci_dma_buf_map", "revoked");
-    const sgt = dmaBufPhysVecToSgt(attach, priv.provider, priv.physVec, priv.nrRanges, priv.size, dir);
+    const sgt = dmaBufPhysVecToSgt(attach, priv.provider, priv.physCols, priv.nrRanges, priv.size, dir);
     priv.kref.get();
     return sgt;
   },

@@ -32,7 +32,8 @@ import {
   sgFreeTable,
   sgSetPage,
   type DmaBufMappingSgtExpOps,
-  type PhysVec,
+  physVecColumns,
+  type PhysVecColumns,
   type SgTable,
 } from "@dmabuf-sdk/map-sgt";
 import { XE_PL_SYSTEM, XE_PL_TT, XE_PL_VRAM0, XeBo, xeBoEvict, xeBoGet, xeBoMigrate, xeBoPin, xeBoPut, xeBoUnpin, xeBoValidate } from "./xe-bo.js";
@@ -46,8 +47,8 @@ function boOf(attach: DmaBufAttachment): XeBo {
   return attach.dmabuf!.priv as XeBo;
 }
 
-/** The BO's VRAM as CPU physical ranges of the LMEM BAR (adjacent blocks merged). */
-function lmemPhysVec(bo: XeBo): PhysVec[] {
+/** The BO's VRAM as CPU physical ranges of the LMEM BAR (adjacent blocks merged), in columns. */
+function lmemPhysVec(bo: XeBo): PhysVecColumns {
   const base = bo.xe.lmemBar.start;
   const out: { paddr: bigint; len: bigint }[] = [];
   for (const b of bo.vram!) {
@@ -57,7 +58,7 @@ function lmemPhysVec(bo: XeBo): PhysVec[] {
     if (last && last.paddr + last.len === paddr) last.len += len;
     else out.push({ paddr, len });
   }
-  return out;
+  return physVecColumns(out);
 }
 
 /**
@@ -92,7 +93,7 @@ function xeDmaBufMap(attach: DmaBufAttachment, dir: Parameters<DmaBufMappingSgtE
     case XE_PL_VRAM0: {
       if (!p2p) throw new KernelError("EINVAL", "xe_dma_buf_map", `${bo.name} is pinned in VRAM and ${dev.name} cannot do P2P`);
       const vec = lmemPhysVec(bo);
-      return dmaBufPhysVecToSgt(attach, pcimP2pdmaProvider(bo.xe.pdev, LMEM_BAR), vec, vec.length, bo.size, dir);
+      return dmaBufPhysVecToSgt(attach, pcimP2pdmaProvider(bo.xe.pdev, LMEM_BAR), vec, vec.paddr.length, bo.size, dir);
     }
     default:
       throw new KernelError("EINVAL", "xe_dma_buf_map", `${bo.name} is not populated`);

@@ -25,8 +25,10 @@ import {
   dmaBufSgtModule,
   dmaBufSgtRoute,
   dmaBufSgtUnmapAttachment,
+  physVecColumns,
   sgtDmaRead,
   type PhysVec,
+  type PhysVecColumns,
 } from "@dmabuf-sdk/map-sgt";
 import { mmioExporter } from "./testing/exporters.js";
 
@@ -68,7 +70,7 @@ function scatteredRanges(k: Kernel, bar: { start: bigint }): { ranges: PhysVec[]
   return { ranges, bytes };
 }
 
-function attachP2p(k: Kernel, t: ReturnType<typeof boot>["t"], ranges: PhysVec[]) {
+function attachP2p(k: Kernel, t: ReturnType<typeof boot>["t"], ranges: PhysVec[] | PhysVecColumns) {
   const d = mmioExporter(k, t.exporterSlot, ranges);
   const a = dmaBufMappingAttach(d, [dmaBufImappingSgt(t.importerSlot, true)], { invalidateMappings: () => undefined });
   return { d, a };
@@ -84,15 +86,20 @@ function withResv<T>(a: DmaBufAttachment, fn: () => T): T {
 }
 
 describe("dma_buf_phys_vec_to_sgt", () => {
-  it.each([
-    { topo: "same-switch" as const, route: "bus-addr", nents: 3 },
-    { topo: "same-switch-acs" as const, route: "iova", nents: 1 },
-    { topo: "cross-root" as const, route: "iova", nents: 1 },
-    { topo: "iommu-off" as const, route: "per-range", nents: 3 },
-  ])("$topo: $route route, $nents entries, the importer's DMA reads every range in order", ({ topo, route, nents }) => {
+  it.each(
+    [
+      { topo: "same-switch" as const, route: "bus-addr", nents: 3 },
+      { topo: "same-switch-acs" as const, route: "iova", nents: 1 },
+      { topo: "cross-root" as const, route: "iova", nents: 1 },
+      { topo: "iommu-off" as const, route: "per-range", nents: 3 },
+    ].flatMap((c) => [
+      { ...c, form: "objects" },
+      { ...c, form: "columns" },
+    ]),
+  )("$topo: $route route, $nents entries, the importer's DMA reads every range in order ($form)", ({ topo, route, nents, form }) => {
     const { k, t } = boot(topo);
     const { ranges, bytes } = scatteredRanges(k, t.exporterSlot.bars[0]!);
-    const { d, a } = attachP2p(k, t, ranges);
+    const { d, a } = attachP2p(k, t, form === "columns" ? physVecColumns(ranges) : ranges);
     const sgt = withResv(a, () => dmaBufSgtMapAttachment(a, "DMA_BIDIRECTIONAL"));
     expect(dmaBufSgtRoute(sgt)).toBe(route);
     expect([sgt.nents, sgt.origNents, sgt.pagePfn]).toEqual([nents, 0, null]);
@@ -107,6 +114,82 @@ describe("dma_buf_phys_vec_to_sgt", () => {
     dmaBufDetach(d, a);
     dmaBufPut(d);
     expect(k.leakReport().text()).toBe("");
+  });
+
+  describe("columnar phys_vec", () => {
+    function mapBoth(topo: TopologyName, ranges: (bar: bigint) => PhysVec[], barSize = 8n * GiB) {
+      const { k, t } = boot(topo, { endpointBars: [{ index: 0, size: barSize }] });
+      const bar = t.exporterSlot.bars[0]!;
+      const vec = ranges(bar.start);
+      const out = (["objects", "columns"] as const).map((form) => {
+        const { d, a } = attachP2p(k, t, form === "columns" ? physVecColumns(vec) : vec);
+        const sgt = withResv(a, () => dmaBufSgtMapAttachment(a, "DMA_BIDIRECTIONAL"));
+        const entries = [[...sgt.dmaAddress.subarray(0, sgt.nents)], [...sgt.dmaLength.subarray(0, sgt.nents)]];
+        withResv(a, () => dmaBufSgtUnmapAttachment(a, sgt, "DMA_BIDIRECTIONAL"));
+        dmaBufDetach(d, a);
+        dmaBufPut(d);
+        return entries;
+      });
+      expect(k.leakReport().text()).toBe("");
+      return out;
+    }
+
+    it.each([
+      { desc: "ranges around the 4 GiB boundaries of the low half (carry into the high half)", ranges: (s: bigint) => [0xffff_f000n, 0x1_0000_0000n, 0x1_ffff_e000n].map((o) => ({ paddr: s + o, len: 0x2000n })) },
+      { desc: "a zero-length range takes no entry", ranges: (s: bigint) => [{ paddr: s, len: 0x1000n }, { paddr: s + 0x2000n, len: 0n }, { paddr: s + 0x3000n, len: 0x1000n }] },
+      { desc: "a 5 GiB range among single pages splits at UINT_MAX", ranges: (s: bigint) => [{ paddr: s, len: 0x1000n }, { paddr: s + 0x1000n, len: 5n * GiB }, { paddr: s + 6n * GiB, len: 0x1000n }] },
+      { desc: "a range of exactly 2^32 - 1 bytes is one entry", ranges: (s: bigint) => [{ paddr: s, len: BigInt(UINT_MAX) }] },
+    ])("BUS_ADDR: the same table as the object form: $desc", ({ ranges }) => {
+      const [objects, columns] = mapBoth("same-switch", ranges);
+      expect(columns).toEqual(objects);
+    });
+
+    it.each(["cross-root", "iommu-off"] as const)("%s: the same table as the object form", (topo) => {
+      const [objects, columns] = mapBoth(topo, (s) => [
+        { paddr: s + 0x30_0000n, len: 0x3000n },
+        { paddr: s + 0x1000n, len: 0x1000n },
+      ]);
+      expect(columns).toEqual(objects);
+    });
+
+    it.each([
+      { desc: "columns of different lengths", vec: () => ({ paddr: new BigUint64Array(2), len: new BigUint64Array(1) }), errno: "EINVAL" },
+      { desc: "a column that is not a BigUint64Array", vec: () => ({ paddr: new BigUint64Array(1), len: new BigInt64Array(1) as unknown as BigUint64Array }), errno: "EINVAL" },
+    ])("$desc: $errno, nothing mapped or allocated", ({ vec, errno }) => {
+      const { k, t } = boot("same-switch");
+      const { d, a } = attachP2p(k, t, [{ paddr: t.exporterSlot.bars[0]!.start, len: 0x1000n }]);
+      pcimP2pdmaInit(k.alloc, t.exporterSlot);
+      const provider = pcimP2pdmaProvider(t.exporterSlot, 0);
+      const attempts = k.faults.attempts;
+      expect(() => withResv(a, () => dmaBufPhysVecToSgt(a, provider, vec(), 1, 0x1000n, "DMA_BIDIRECTIONAL"))).toThrow(expect.objectContaining({ errno }));
+      expect(k.faults.attempts).toBe(attempts);
+      dmaBufDetach(d, a);
+      dmaBufPut(d);
+      expect(k.leakReport().text()).toBe("");
+    });
+
+    it("nr_ranges beyond the columns is the same oops as beyond an array", () => {
+      const { k, t } = boot("same-switch");
+      const { d, a } = attachP2p(k, t, [{ paddr: t.exporterSlot.bars[0]!.start, len: 0x1000n }]);
+      const provider = pcimP2pdmaProvider(t.exporterSlot, 0);
+      expect(() => withResv(a, () => dmaBufPhysVecToSgt(a, provider, physVecColumns(1), 2, 0x1000n, "DMA_BIDIRECTIONAL"))).toThrow(/nr_ranges 2 beyond the 1-entry array/);
+      dmaBufDetach(d, a);
+      dmaBufPut(d);
+    });
+
+    it.each([
+      { desc: "a negative count", arg: -1 },
+      { desc: "a fractional count", arg: 1.5 },
+      { desc: "a paddr beyond u64", arg: [{ paddr: 1n << 64n, len: 1n }] },
+      { desc: "a negative length", arg: [{ paddr: 0n, len: -1n }] },
+    ])("physVecColumns refuses $desc with EINVAL", ({ arg }) => {
+      expect(() => physVecColumns(arg)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
+    });
+
+    it("columns take 16 bytes a range", () => {
+      const c = physVecColumns(1000);
+      expect((c.paddr.byteLength + c.len.byteLength) / 1000).toBe(16);
+    });
   });
 
   it("per-range mode through a paging IOMMU when no IOVA range can be allocated up front", () => {

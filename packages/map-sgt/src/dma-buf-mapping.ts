@@ -23,13 +23,13 @@ import {
   type P2pdmaProvider,
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufSgtDmaDevice } from "./dma-buf-mapping-sgt.js";
+import { isPhysVecColumns, physVecAt, physVecColumnsCheck, physVecLength, type PhysVecInput } from "./phys-vec.js";
 import { sgAllocTable, sgFreeTable, type SgTable } from "./scatterlist.js";
 
-/** `struct phys_vec` (v1: `struct dma_buf_phys_vec`): a CPU physical range. */
-export interface PhysVec {
-  readonly paddr: bigint;
-  readonly len: bigint;
-}
+// The columnar fast path reads and writes u64 values as two u32 halves, low half first.
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+const TWO32 = 4294967296;
+
 
 /** How a table from {@link dmaBufPhysVecToSgt} was mapped. */
 export type DmaBufSgtRoute = "bus-addr" | "iova" | "per-range";
@@ -78,6 +78,28 @@ function fillSgEntry(sgt: SgTable, idx: number, length: bigint, addr: bigint): n
 }
 
 /**
+ * The `BUS_ADDR` fill over u32 halves: from range `from`, one entry per
+ * range of 1 to 2^32 - 1 bytes at `paddr + off` (a u64 add with carry,
+ * wrapping at 2^64 as a u64 store does). Stops at the first other range;
+ * returns how many ranges (= entries) it filled.
+ */
+function fillBusAddrHalves(out: Uint32Array, l: Uint32Array, idx: number, pv: Uint32Array, lv: Uint32Array, from: number, to: number, offLo: number, offHi: number): number {
+  let i = from;
+  let o = 2 * idx;
+  for (; i < to; i++) {
+    const i2 = 2 * i;
+    const llo = lv[i2]!;
+    if (lv[i2 + 1] !== 0 || llo === 0) break;
+    const lo = pv[i2]! + offLo;
+    out[o] = lo;
+    out[o + 1] = pv[i2 + 1]! + offHi + (lo >= TWO32 ? 1 : 0);
+    l[idx++] = llo;
+    o += 2;
+  }
+  return i - from;
+}
+
+/**
  * `dma_buf_phys_vec_to_sgt(attach, provider, phys_vec, nr_ranges, size, dir)`:
  * maps MMIO ranges of `provider` for the attachment's SGT DMA device and
  * returns a page-less table (`orig_nents` 0, DMA list only). The caller
@@ -96,14 +118,19 @@ function fillSgEntry(sgt: SgTable, idx: number, length: bigint, addr: bigint): n
 export function dmaBufPhysVecToSgt(
   attach: DmaBufAttachment,
   provider: P2pdmaProvider | null,
-  physVec: readonly PhysVec[],
+  physVec: PhysVecInput,
   nrRanges: number,
   size: bigint,
   dir: DmaDataDirection,
 ): SgTable {
   if (!attach?.dmabuf) throw new KernelBug("oops", "BUG: kernel NULL pointer dereference in dma_buf_phys_vec_to_sgt");
   const k = attach.kernel;
-  if (nrRanges > physVec.length) throw new KernelBug("oops", `dma_buf_phys_vec_to_sgt: nr_ranges ${nrRanges} beyond the ${physVec.length}-entry array`);
+  const cols = isPhysVecColumns(physVec) ? physVec : null;
+  if (cols) physVecColumnsCheck(cols, "dma_buf_phys_vec_to_sgt");
+  if (nrRanges > physVecLength(physVec)) throw new KernelBug("oops", `dma_buf_phys_vec_to_sgt: nr_ranges ${nrRanges} beyond the ${physVecLength(physVec)}-entry array`);
+  // u32 views of the columns (fast paths); null for the object form or a big-endian host.
+  const pv = cols && LITTLE_ENDIAN ? new Uint32Array(cols.paddr.buffer, cols.paddr.byteOffset, 2 * cols.paddr.length) : null;
+  const lv = cols && LITTLE_ENDIAN ? new Uint32Array(cols.len.buffer, cols.len.byteOffset, 2 * cols.len.length) : null;
   dmaResvAssertHeld(attach.dmabuf.resv, "dma_buf_phys_vec_to_sgt");
   if (!provider) {
     k.warn("dma_buf_phys_vec_to_sgt: no p2pdma provider (MMIO only)");
@@ -129,7 +156,13 @@ export function dmaBufPhysVecToSgt(
 
   let nents = 0;
   if (useIova) nents = entriesFor(size);
-  else for (let i = 0; i < nrRanges; i++) nents += entriesFor(physVec[i]!.len);
+  else if (lv) {
+    // A range below 2^32 bytes takes one entry (none when empty): only the high halves need a look.
+    for (let i = 0; i < nrRanges; i++) {
+      if (lv[2 * i + 1] === 0) nents += lv[2 * i] === 0 ? 0 : 1;
+      else nents += entriesFor(cols!.len[i]!);
+    }
+  } else for (let i = 0; i < nrRanges; i++) nents += entriesFor(physVecAt(physVec, i).len);
 
   let sgt: SgTable;
   try {
@@ -145,14 +178,31 @@ export function dmaBufPhysVecToSgt(
   let fastLen = 0; // bytes linked by the number path, not yet in mappedLen
   let idx = 0;
   try {
-    if (route === "bus-addr") {
+    if (route === "bus-addr" && pv && lv) {
+      // Columnar hot path: u64 adds as two u32 halves with a carry (wrapping
+      // at 2^64 as the bigint store does), no bigint per range.
+      const off = BigInt.asUintN(64, provider.busOffset);
+      const offLo = Number(off & 0xffff_ffffn);
+      const offHi = Number(off >> 32n);
+      const out = new Uint32Array(sgt.dmaAddress.buffer, sgt.dmaAddress.byteOffset, 2 * sgt.capacity);
+      let i = 0;
+      while (i < nrRanges) {
+        const done = fillBusAddrHalves(out, sgt.dmaLength, idx, pv, lv, i, nrRanges, offLo, offHi);
+        idx += done;
+        i += done;
+        // A range of 0 or >= 2^32 bytes: the general fill.
+        if (i < nrRanges) idx = fillSgEntry(sgt, idx, cols!.len[i]!, cols!.paddr[i]! + provider.busOffset);
+        i++;
+      }
+    } else if (route === "bus-addr") {
       // Hot path: a bigint add and two stores per range that fits one entry
       // (cheaper than converting the bigints to numbers).
       const off = provider.busOffset;
       const a = sgt.dmaAddress;
       const l = sgt.dmaLength;
+      const vec = physVec as readonly { paddr: bigint; len: bigint }[];
       for (let i = 0; i < nrRanges; i++) {
-        const v = physVec[i]!;
+        const v = vec[i]!;
         const len = v.len;
         if (len <= UINT_MAX_N && len !== 0n) {
           a[idx] = v.paddr + off;
@@ -167,9 +217,16 @@ export function dmaBufPhysVecToSgt(
         // Number path while every value is below 2^52 (sums stay exact); a
         // bigint beyond converts to a number that is still >= 2^52.
         for (; i < nrRanges; i++) {
-          const v = physVec[i]!;
-          const paddr = Number(v.paddr);
-          const len = Number(v.len);
+          let paddr: number;
+          let len: number;
+          if (pv && lv) {
+            paddr = pv[2 * i + 1]! * TWO32 + pv[2 * i]!;
+            len = lv[2 * i + 1]! * TWO32 + lv[2 * i]!;
+          } else {
+            const v = physVecAt(physVec, i);
+            paddr = Number(v.paddr);
+            len = Number(v.len);
+          }
           if (paddr >= SAFE_NUM || len >= SAFE_NUM || fastLen >= SAFE_NUM) break;
           dmaIovaLinkSafe(dev!, state!, paddr, fastLen, len, prot);
           fastLen += len;
@@ -178,7 +235,7 @@ export function dmaBufPhysVecToSgt(
         fastLen = 0;
       }
       for (; i < nrRanges; i++) {
-        const v = physVec[i]!;
+        const v = physVecAt(physVec, i);
         dmaIovaLink(dev!, state!, v.paddr, mappedLen, v.len, dir, DMA_ATTR_MMIO);
         mappedLen += v.len;
       }
@@ -187,7 +244,7 @@ export function dmaBufPhysVecToSgt(
       idx = fillSgEntry(sgt, idx, mappedLen, state!.addr);
     } else {
       for (let i = 0; i < nrRanges; i++) {
-        const v = physVec[i]!;
+        const v = physVecAt(physVec, i);
         const addr = dmaMapPhys(dev!, v.paddr, v.len, dir, DMA_ATTR_MMIO);
         if (dmaMappingError(dev!, addr)) throw new KernelError("ENOMEM", "dma_buf_phys_vec_to_sgt", `dma_map_phys of range ${i} failed`);
         ranges.push({ addr, len: v.len });

@@ -49,7 +49,8 @@ export {
   dmaBufMapAttachmentUnlocked,
   dmaBufUnmapAttachmentUnlocked,
 } from "./dma-buf-sgt.js";
-export { dmaBufPhysVecToSgt, dmaBufFreeSgt, dmaBufSgtRoute, type PhysVec, type DmaBufSgtRoute } from "./dma-buf-mapping.js";
+export { dmaBufPhysVecToSgt, dmaBufFreeSgt, dmaBufSgtRoute, type DmaBufSgtRoute } from "./dma-buf-mapping.js";
+export { physVecColumns, isPhysVecColumns, type PhysVec, type PhysVecColumns, type PhysVecInput } from "./phys-vec.js";
 export { compatExporterModule, compatExporterAlloc, compatExporterFixture, type CompatExporterBuffer } from "./compat/compat-exporter.js";
 export {
   compatStaticImporterModule,

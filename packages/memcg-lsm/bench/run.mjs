@@ -2,6 +2,7 @@
 // hierarchy, SELinux policy checks with 1,000 rules, and the whole ioctl.
 import { loadavg } from "node:os";
 import { writeFileSync } from "node:fs";
+import { paired, recordRatio } from "../../../scripts/bench-lib.mjs";
 import { INIT_CRED, Kernel, buildTopology, prepareCreds, topologyKernelOptions } from "@dmabuf-sdk/dmabuf-core";
 import {
   GFP_KERNEL,
@@ -18,6 +19,7 @@ import {
 } from "@dmabuf-sdk/memcg-lsm";
 
 const results = {};
+const ratios = {};
 const record = (name, value, unit, target) => {
   results[name] = { value, unit, ...(target ? { target } : {}) };
   console.log(`${name.padEnd(70)} ${value.toLocaleString("en-US", { maximumFractionDigits: value >= 100 ? 0 : 2 }).padStart(14)} ${unit}${target ? `  (target ${target})` : ""}`);
@@ -51,14 +53,35 @@ console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFi
   k.modprobe(systemHeapModule);
   const leaf = memCgroupFromCgroup(k, k.cgroups.mkdirP("/a/b/c/d/e"));
   const root = memCgroupFromCgroup(k, k.cgroups.root);
-  const ops = opsPerSec(1_000_000, (n) => {
-    for (let i = 0; i < n; i++) {
-      if (!memCgroupChargeDmabuf(leaf, 1, GFP_KERNEL)) throw new Error("charge failed");
-      memCgroupUnchargeDmabuf(leaf, 1);
-    }
-  });
+  // Anchor: a plain JS page counter of the same 6 levels (root included), try-charge with a
+  // limit check and watermark, uncharge, measured alternately in the same process.
+  const plain = [];
+  for (let i = 0, p = null; i < 6; i++) plain.push((p = { usage: 0, max: 2 ** 52, watermark: 0, parent: p }));
+  const plainLeaf = plain[5];
+  const { project, anchor } = paired(
+    1_000_000,
+    (n) => {
+      for (let i = 0; i < n; i++) {
+        if (!memCgroupChargeDmabuf(leaf, 1, GFP_KERNEL)) throw new Error("charge failed");
+        memCgroupUnchargeDmabuf(leaf, 1);
+      }
+    },
+    (n) => {
+      for (let i = 0; i < n; i++) {
+        for (let c = plainLeaf; c; c = c.parent) {
+          const next = c.usage + 1;
+          if (next > c.max) throw new Error("over");
+          c.usage = next;
+          if (next > c.watermark) c.watermark = next;
+        }
+        for (let c = plainLeaf; c; c = c.parent) c.usage -= 1;
+      }
+    },
+    7,
+  );
   if (memcgPageState(root, "MEMCG_DMABUF") !== 0) throw new Error("unbalanced");
-  record("memcg: charge + uncharge, 1 page, 5-level hierarchy", ops, "pairs/s");
+  record("memcg: charge + uncharge, 1 page, 5-level hierarchy", project, "pairs/s", ">= 15,000,000 pairs/s");
+  recordRatio(ratios, "memcg charge+uncharge depth 5 (median of 7)", project, "pairs/s", "plain JS page counter", anchor);
 }
 
 // 2. SELinux: security_dma_heap_alloc() with a policy of 1,000 allow rules.
@@ -114,4 +137,4 @@ console.log(`node ${process.version}, load average ${loadavg().map((l) => l.toFi
   if (!k.leakReport().empty) throw new Error(k.leakReport().text());
 }
 
-writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify({ node: process.version, date: new Date().toISOString(), loadavg: loadavg(), results }, null, 2) + "\n");
+writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify({ node: process.version, date: new Date().toISOString(), loadavg: loadavg(), results, ratios }, null, 2) + "\n");

@@ -163,6 +163,36 @@ describe("memcg", () => {
       ]);
       memCgroupUnchargeDmabuf(m, 4);
     });
+    it.each([
+      { desc: "recording on, no rule", recordLimit: 10, rule: false, label: "dmabuf 2 page(s) to /g/h", fails: false },
+      { desc: "recording off, a rule on the label", recordLimit: 0, rule: true, label: undefined, fails: true },
+      { desc: "recording off, no rule: the label is not built", recordLimit: 0, rule: false, label: undefined, fails: false },
+    ])("memcg_charge fault-injection label: $desc", ({ recordLimit, rule, label, fails }) => {
+      const k = bootMemcg();
+      const m = memcgAt(k, "/g/h");
+      k.faults.recordLimit = recordLimit;
+      if (rule) k.faults.inject({ site: "memcg_charge", what: "dmabuf 2 page(s) to /g/h" });
+      const before = k.faults.attempts;
+      expect(memCgroupChargeDmabuf(m, 2, GFP_KERNEL)).toBe(!fails);
+      expect(k.faults.attempts).toBe(before + 1);
+      expect(k.faults.records().at(-1)?.what).toBe(label);
+      expect(memcgPageState(memcgAt(k, "/g"), "MEMCG_DMABUF")).toBe(fails ? 0 : 2);
+      if (!fails) memCgroupUnchargeDmabuf(m, 2);
+      expect(memcgPageState(memcgAt(k, "/g"), "MEMCG_DMABUF")).toBe(0);
+    });
+
+    it("the hierarchical MEMCG_DMABUF is flushed on read and before an offline memcg is freed", () => {
+      const k = bootMemcg();
+      const leaf = memcgAt(k, "/p/q");
+      const p = memcgAt(k, "/p");
+      expect(memCgroupChargeDmabuf(leaf, 3, GFP_KERNEL)).toBe(true);
+      expect(memcgPageState(p, "MEMCG_DMABUF")).toBe(3);
+      expect(memcgPageStateLocal(p, "MEMCG_DMABUF")).toBe(0);
+      k.cgroups.rmdir(k.cgroups.lookup("/p/q")!);
+      memCgroupUnchargeDmabuf(leaf, 3);
+      expect(memcgPageState(p, "MEMCG_DMABUF")).toBe(0);
+      expect(memcgPageState(rootMemCgroup(k)!, "MEMCG_DMABUF")).toBe(0);
+    });
   });
 
   describe("memcg OOM killer", () => {

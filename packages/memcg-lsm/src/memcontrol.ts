@@ -134,6 +134,10 @@ class MemCgroupImpl implements MemCgroup {
   dmabufLocal = 0;
   /** `MEMCG_DMABUF` of this memcg and its descendants (the rstat-flushed value). */
   dmabufHier = 0;
+  /** Change of `dmabufLocal` not yet propagated to the ancestors (the rstat per-cpu delta). */
+  dmabufPending = 0;
+  /** On the controller's updated list (`css_rstat_updated()`). */
+  rstatQueued = false;
   readonly events = new Map<MemcgMemoryEvent, number>();
   readonly eventsLocal = new Map<MemcgMemoryEvent, number>();
 
@@ -188,8 +192,30 @@ class MemcgController implements LeakSource {
     });
   }
 
+  /** Memcgs with a pending stat delta (`css_rstat_updated()` list). */
+  readonly rstatUpdated: MemCgroupImpl[] = [];
+
+  /**
+   * `mem_cgroup_flush_stats()` / `css_rstat_flush()`: propagates every pending
+   * `MEMCG_DMABUF` delta to the hierarchical values of the memcg and its
+   * ancestors. Updates only queue, as in the kernel, so a charge does not walk
+   * the tree twice more.
+   */
+  flushStats(): void {
+    const list = this.rstatUpdated;
+    for (let i = 0; i < list.length; i++) {
+      const m = list[i]!;
+      const d = m.dmabufPending;
+      m.dmabufPending = 0;
+      m.rstatQueued = false;
+      if (d !== 0) for (let a: MemCgroupImpl | null = m; a; a = a.parent) a.dmabufHier += d;
+    }
+    list.length = 0;
+  }
+
   /** Drops an offline memcg nothing refers to any more (`mem_cgroup_free()`). */
   maybeFree(m: MemCgroupImpl): void {
+    if (m.dmabufPending !== 0 && m.cgroup.removed) this.flushStats();
     if (m.cgroup.removed && m.css.refcnt === 0 && m.dmabufLocal === 0 && m.memory.usage === 0) this.all.delete(m);
   }
 
@@ -317,7 +343,9 @@ export function getMemCgroupFromMm(kernel: Kernel, mm: Mm | null): MemCgroup | n
 
 /** `memcg_page_state()`: the hierarchical value of a stat item, in pages (negative values read as 0). */
 export function memcgPageState(memcg: MemCgroup, _item: MemcgStatItem): number {
-  return Math.max(0, impl(memcg).dmabufHier);
+  const m = impl(memcg);
+  m.ctl.flushStats();
+  return Math.max(0, m.dmabufHier);
 }
 
 /** `memcg_page_state_local()`: the memcg's own value of a stat item, in pages. */
@@ -325,10 +353,14 @@ export function memcgPageStateLocal(memcg: MemCgroup, _item: MemcgStatItem): num
   return Math.max(0, impl(memcg).dmabufLocal);
 }
 
-/** `mod_memcg_state()`: adds `val` pages to the memcg's own value (and, through rstat, to every ancestor's). */
+/** `mod_memcg_state()`: adds `val` pages to the memcg's own value and queues it for rstat (the ancestors' on the next flush). */
 function modMemcgState(m: MemCgroupImpl, _item: MemcgStatItem, val: number): void {
   m.dmabufLocal += val;
-  for (let a: MemCgroupImpl | null = m; a; a = a.parent) a.dmabufHier += val;
+  m.dmabufPending += val;
+  if (!m.rstatQueued) {
+    m.rstatQueued = true;
+    m.ctl.rstatUpdated.push(m);
+  }
 }
 
 /** The `memory.events` (hierarchical) or `memory.events.local` counters of a memcg. */
@@ -428,8 +460,10 @@ export function memCgroupChargeDmabuf(memcg: MemCgroup, nrPages: number, gfp: Gf
   if (m.ctl.disabled) return true;
   checkNrPages("mem_cgroup_charge_dmabuf", nrPages);
   const kernel = m.kernel;
+  const alloc = kernel.alloc;
   try {
-    kernel.alloc.attempt("memcg_charge", `dmabuf ${nrPages} page(s) to ${m.cgroup.path}`, "mem_cgroup_charge_dmabuf");
+    // The label is read only by an armed fault rule or the attempt record: build it only then.
+    alloc.attempt("memcg_charge", alloc.wantsLabel ? `dmabuf ${nrPages} page(s) to ${m.cgroup.path}` : "", "mem_cgroup_charge_dmabuf");
   } catch (e) {
     if (isKernelError(e)) return false;
     throw e;

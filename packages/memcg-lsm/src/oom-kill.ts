@@ -11,6 +11,9 @@ export const OOM_KILL_EXIT_CODE = 137;
 
 const SCORE_ADJ = new WeakMap<Task, number>();
 const DYING = new WeakSet<Task>();
+// Kills marked and not yet delivered (an upper bound: a task collected while marked stays counted), so the
+// charge path skips the WeakSet lookup when no kill is pending.
+let pendingKills = 0;
 
 /** `/proc/<pid>/oom_score_adj` (default 0). */
 export function oomScoreAdj(task: Task): number {
@@ -98,7 +101,10 @@ function oomKillProcess(kernel: Kernel, oc: OomControl, victim: Task, message: s
     `${message}: Killed process ${victim.pid} (${victim.comm}) total-vm:0kB, anon-rss:0kB, file-rss:0kB, shmem-rss:0kB, UID:${victim.cred.uid} pgtables:0kB oom_score_adj:${oomScoreAdj(victim)}`,
   );
   kernel.trace.emit("mark_victim", { pid: victim.pid, comm: victim.comm });
-  if (victim === kernel.current) DYING.add(victim);
+  if (victim === kernel.current) {
+    if (!DYING.has(victim)) pendingKills++;
+    DYING.add(victim);
+  }
   else kernel.exitTask(victim, OOM_KILL_EXIT_CODE);
 }
 
@@ -123,8 +129,10 @@ export function outOfMemory(oc: OomControl): boolean {
 
 /** Delivers the SIGKILL of an OOM-killed `current` (on the way back to user space). */
 export function oomDeliverPendingKill(kernel: Kernel): void {
+  if (pendingKills === 0) return;
   const cur = kernel.current;
   if (!DYING.has(cur)) return;
   DYING.delete(cur);
+  pendingKills--;
   if (cur.state === "running") kernel.exitTask(cur, OOM_KILL_EXIT_CODE);
 }

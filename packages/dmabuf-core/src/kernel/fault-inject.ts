@@ -91,6 +91,15 @@ export class FaultInjector {
     return this.#records;
   }
 
+  /**
+   * True when an attempt's `what` label would be read: a rule is armed or
+   * attempts are still being recorded. Hot paths skip building the label
+   * (often a path string) when it is false.
+   */
+  get wantsLabel(): boolean {
+    return this.#rules.length !== 0 || this.#records.length < this.recordLimit;
+  }
+
   /** Number of attempts since the last reset. */
   get attempts(): number {
     return this.#attempts;
@@ -107,6 +116,11 @@ export class FaultInjector {
    */
   shouldFail(site: AllocSite, what: string): Errno | undefined {
     const nth = ++this.#attempts;
+    if (this.#rules.length === 0) {
+      // Nothing armed: only the record.
+      if (this.#records.length < this.recordLimit) this.#records.push({ nth, site, what, failed: false });
+      return undefined;
+    }
     let errno: Errno | undefined;
     for (const r of this.#rules) {
       if (r.site !== undefined && r.site !== site) continue;

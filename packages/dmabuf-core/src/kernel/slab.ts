@@ -20,6 +20,11 @@ export class KernelAllocator {
     if (errno !== undefined) throw new KernelError(errno, operation, `injected ${site} failure: ${what}`);
   }
 
+  /** Whether {@link KernelAllocator.attempt}'s `what` is read (see {@link FaultInjector.wantsLabel}). */
+  get wantsLabel(): boolean {
+    return this.#faults.wantsLabel;
+  }
+
   /** `kzalloc(sizeof(*what), GFP_KERNEL)`. */
   kzalloc(what: string): void {
     this.attempt("kzalloc", what);

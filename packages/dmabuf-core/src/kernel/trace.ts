@@ -1,3 +1,4 @@
+// The ftrace ring buffer (kernel/trace/ring_buffer.c): a bounded buffer that overwrites the oldest event.
 /** Field values a trace event may carry. */
 export type TraceValue = string | number | bigint | boolean | null;
 
@@ -19,10 +20,15 @@ function fmt(v: TraceValue): string {
 
 /**
  * The kernel's trace buffer. Events are always recorded (the model has no
- * tracefs enable files); `limit` bounds memory by dropping the oldest.
+ * tracefs enable files); `limit` bounds memory by overwriting the oldest, as
+ * the ring buffer does in overwrite mode, so a full buffer costs no more per
+ * event than an empty one.
  */
 export class Trace {
-  readonly #events: TraceEvent[] = [];
+  // Ring storage: `#count` events starting at `#head`, wrapping at `#ring.length`.
+  #ring: TraceEvent[] = [];
+  #head = 0;
+  #count = 0;
   #seq = 0;
   readonly #now: () => number;
   readonly #comm: () => string;
@@ -38,18 +44,53 @@ export class Trace {
 
   emit(event: string, fields: Record<string, TraceValue> = {}): void {
     if (!this.enabled) return;
-    if (this.#events.length >= this.limit) this.#events.shift();
-    this.#events.push({ seq: this.#seq++, timeNs: this.#now(), event, comm: this.#comm(), fields });
+    const e: TraceEvent = { seq: this.#seq++, timeNs: this.#now(), event, comm: this.#comm(), fields };
+    const limit = this.limit;
+    if (this.#head === 0 && this.#count === this.#ring.length && this.#count < limit) {
+      // Filling, not wrapped yet: append.
+      this.#ring.push(e);
+      this.#count++;
+      return;
+    }
+    // `limit` changed since the ring filled: rebuild it in order first.
+    if (this.#ring.length !== limit || this.#count !== limit) {
+      this.#linearize(limit);
+      if (this.#count < limit) {
+        this.#ring.push(e);
+        this.#count++;
+        return;
+      }
+      if (limit <= 0) return;
+    }
+    // Full: overwrite the oldest.
+    this.#ring[this.#head] = e;
+    this.#head = this.#head + 1 === limit ? 0 : this.#head + 1;
   }
 
-  /** Recorded events, optionally only those named `event`. */
+  /** Rebuilds the ring in order from index 0 keeping the newest `limit` events (after `limit` changed). */
+  #linearize(limit: number): void {
+    const all = this.#ordered();
+    const keep = limit <= 0 ? [] : all.slice(Math.max(0, all.length - limit));
+    this.#ring = keep;
+    this.#head = 0;
+    this.#count = keep.length;
+  }
+
+  #ordered(): TraceEvent[] {
+    const r = this.#ring;
+    if (this.#head === 0) return r.length === this.#count ? r.slice() : r.slice(0, this.#count);
+    return r.slice(this.#head).concat(r.slice(0, this.#head));
+  }
+
+  /** Recorded events, oldest first, optionally only those named `event`. */
   events(event?: string): readonly TraceEvent[] {
-    return event === undefined ? this.#events : this.#events.filter((e) => e.event === event);
+    const all = this.#ordered();
+    return event === undefined ? all : all.filter((e) => e.event === event);
   }
 
   /** The buffer as `trace_pipe` text: `comm ts: event: k=v k=v`. */
   text(): string {
-    return this.#events
+    return this.#ordered()
       .map(
         (e) =>
           `${e.comm.padStart(16)} ${(e.timeNs / 1e9).toFixed(6)}: ${e.event}: ` +
@@ -61,6 +102,8 @@ export class Trace {
   }
 
   clear(): void {
-    this.#events.length = 0;
+    this.#ring = [];
+    this.#head = 0;
+    this.#count = 0;
   }
 }

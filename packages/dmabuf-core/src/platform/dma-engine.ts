@@ -1,6 +1,8 @@
+// The DMA engine of a device: page-by-page routing through P2P windows, the IOMMU and the host bridge.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Device } from "./device.js";
-import { IOMMU_READ, IOMMU_WRITE } from "./io-pgtable.js";
+import { IOMMU_READ, IOMMU_WRITE, type IoPageTable } from "./io-pgtable.js";
+import type { PhysRegion } from "./phys-mem.js";
 import { PAGE_SIZE, U64_LIMIT, hex } from "./page.js";
 import { PciDev, findParentPciDev, pciBarDecodes, pciBusAddress, type PciBar } from "./pci.js";
 import { calcMapTypeAndDist, pciHostBridgeRoutesP2p } from "./p2pdma.js";
@@ -73,61 +75,135 @@ function fault(dev: Device, addr: bigint, write: boolean, reason: DmaFaultReason
   throw new DmaFault(dev, addr, write, reason);
 }
 
+/** What one DMA transaction resolves once: the requester's windows, its IOMMU domain, the last RAM/MMIO region checked. */
+interface Route {
+  readonly dev: Device;
+  readonly windows: Window[];
+  readonly write: boolean;
+  /** `IOMMU_READ` or `IOMMU_WRITE`. */
+  readonly need: number;
+  readonly blocked: boolean;
+  readonly pgtable: IoPageTable | undefined;
+  /** The region whose routing checks passed in this transaction (they cannot change within it). */
+  region: PhysRegion | undefined;
+}
+
+function route(dev: Device, write: boolean): Route {
+  const domain = dev.iommuGroup?.domain;
+  return {
+    dev,
+    windows: directWindows(dev),
+    write,
+    need: write ? IOMMU_WRITE : IOMMU_READ,
+    blocked: domain?.type === "IOMMU_DOMAIN_BLOCKED",
+    pgtable: domain?.pgtable,
+    region: undefined,
+  };
+}
+
+const at = (pfn: number, off: number): bigint => (BigInt(pfn) << 12n) + BigInt(off);
+
 /**
  * Resolves one page of a DMA from `dev` at bus/DMA page `pfn` to the bytes it
  * reaches: a direct P2P window, else upstream through the IOMMU (or the
  * identity, or no IOMMU), then RAM or an MMIO BAR behind the host bridge.
  */
-function routePage(dev: Device, windows: Window[], pfn: number, off: number, write: boolean): Uint8Array {
-  const at = (): bigint => (BigInt(pfn) << 12n) + BigInt(off);
-  for (const w of windows) {
+function routePage(r: Route, pfn: number, off: number): Uint8Array {
+  const { dev, write } = r;
+  const windows = r.windows;
+  for (let i = 0; i < windows.length; i++) {
+    const w = windows[i]!;
     if (pfn >= w.lo && pfn < w.hi) {
-      if (!pciBarDecodes(w.bar)) fault(dev, at(), write, "unsupported-request");
+      if (!pciBarDecodes(w.bar)) fault(dev, at(pfn, off), write, "unsupported-request");
       const page = w.bar.backing.page(pfn - w.lo, write);
-      if (!page) fault(dev, at(), write, "unsupported-request");
+      if (!page) fault(dev, at(pfn, off), write, "unsupported-request");
       return page;
     }
   }
   let physPfn = pfn;
-  const group = dev.iommuGroup;
-  if (group) {
-    const domain = group.domain;
-    if (domain.type === "IOMMU_DOMAIN_BLOCKED") fault(dev, at(), write, "iommu-blocked");
-    if (domain.pgtable) {
-      physPfn = domain.pgtable.lookup(pfn);
-      if (physPfn < 0) fault(dev, at(), write, "iommu-not-present");
-      const prot = domain.pgtable.prot(pfn);
-      if (write ? !(prot & IOMMU_WRITE) : !(prot & IOMMU_READ)) fault(dev, at(), write, write ? "iommu-write" : "iommu-read");
-    }
+  if (r.blocked) fault(dev, at(pfn, off), write, "iommu-blocked");
+  const pt = r.pgtable;
+  if (pt) {
+    // One walk for presence and permission.
+    physPfn = pt.translate(pfn, r.need);
+    if (physPfn === -1) fault(dev, at(pfn, off), write, "iommu-not-present");
+    if (physPfn === -2) fault(dev, at(pfn, off), write, write ? "iommu-write" : "iommu-read");
   }
-  const region = dev.kernel.platform.physmem.regionAt(physPfn);
-  if (!region) fault(dev, at(), write, "unsupported-request");
-  if (region.kind === "mmio") {
-    const bar = region.owner as PciBar | undefined;
-    const requester = findParentPciDev(dev);
-    if (bar && requester && bar.dev !== requester && !pciHostBridgeRoutesP2p(bar.dev, requester)) fault(dev, at(), write, "p2p-host-bridge");
-    if (!region.decodes()) fault(dev, at(), write, "unsupported-request");
+  let region = r.region;
+  if (!region || physPfn < region.startPfn || physPfn >= region.endPfn) {
+    region = dev.kernel.platform.physmem.regionAt(physPfn);
+    if (!region) fault(dev, at(pfn, off), write, "unsupported-request");
+    if (region.kind === "mmio") {
+      const bar = region.owner as PciBar | undefined;
+      const requester = findParentPciDev(dev);
+      if (bar && requester && bar.dev !== requester && !pciHostBridgeRoutesP2p(bar.dev, requester)) fault(dev, at(pfn, off), write, "p2p-host-bridge");
+      if (!region.decodes()) fault(dev, at(pfn, off), write, "unsupported-request");
+    }
+    r.region = region;
   }
   const page = region.backing.page(physPfn - region.startPfn, write);
-  if (!page) fault(dev, at(), write, "unsupported-request");
+  if (!page) fault(dev, at(pfn, off), write, "unsupported-request");
   return page;
 }
 
-function walk(dev: Device, addr: bigint, len: number, write: boolean, fn: (page: Uint8Array, off: number, n: number, pos: number) => void): void {
+const LAST_PFN = Number((U64_LIMIT - 1n) >> 12n);
+
+/**
+ * Copies between the DMA address space and `buf` page by page (read: into
+ * `buf`; write: from it). Whole pages that lie in order in one backing
+ * buffer (a `SparseMemory` chunk) are copied as one run; a fault
+ * copies the run so far first, so what reached memory before it is the same.
+ */
+function transfer(dev: Device, addr: bigint, buf: Uint8Array, write: boolean): void {
   if (addr < 0n || addr >= U64_LIMIT) fault(dev, addr, write, "address-overflow");
-  const windows = directWindows(dev);
+  const r = route(dev, write);
+  const len = buf.length;
   let pfn = Number(addr >> 12n);
   let off = Number(addr & 0xfffn);
   let pos = 0;
-  const lastPfn = Number((U64_LIMIT - 1n) >> 12n);
+  let runBuf: ArrayBufferLike | undefined;
+  let runOff = 0;
+  let runPos = 0;
+  let runLen = 0;
+  const flush = (): void => {
+    if (runLen === 0) return;
+    const mem = new Uint8Array(runBuf!, runOff, runLen);
+    if (write) mem.set(buf.subarray(runPos, runPos + runLen));
+    else buf.set(mem, runPos);
+    runLen = 0;
+  };
   while (pos < len) {
-    if (pfn > lastPfn) fault(dev, addr + BigInt(pos), write, "address-overflow");
+    if (pfn > LAST_PFN) {
+      flush();
+      fault(dev, addr + BigInt(pos), write, "address-overflow");
+    }
     const n = Math.min(PAGE_SIZE - off, len - pos);
-    fn(routePage(dev, windows, pfn, off, write), off, n, pos);
+    let page: Uint8Array;
+    try {
+      page = routePage(r, pfn, off);
+    } catch (e) {
+      flush();
+      throw e;
+    }
+    if (n === PAGE_SIZE && page.length === PAGE_SIZE) {
+      if (runLen !== 0 && page.buffer === runBuf && page.byteOffset === runOff + runLen) runLen += PAGE_SIZE;
+      else {
+        flush();
+        runBuf = page.buffer;
+        runOff = page.byteOffset;
+        runPos = pos;
+        runLen = PAGE_SIZE;
+      }
+    } else {
+      flush();
+      if (write) page.set(buf.subarray(pos, pos + n), off);
+      else buf.set(page.subarray(off, off + n), pos);
+    }
     pos += n;
     off = 0;
     pfn++;
   }
+  flush();
 }
 
 /**
@@ -143,10 +219,10 @@ export function dmaRead(dev: Device, addr: bigint, len: number): Uint8Array {
 
 /** {@link dmaRead} into a caller's buffer. */
 export function dmaReadInto(dev: Device, addr: bigint, dst: Uint8Array): void {
-  walk(dev, addr, dst.length, false, (page, off, n, pos) => dst.set(page.subarray(off, off + n), pos));
+  transfer(dev, addr, dst, false);
 }
 
 /** Device `dev` writes `data` at DMA address `addr`. @throws DmaFault. */
 export function dmaWrite(dev: Device, addr: bigint, data: Uint8Array): void {
-  walk(dev, addr, data.length, true, (page, off, n, pos) => page.set(data.subarray(pos, pos + n), off));
+  transfer(dev, addr, data, true);
 }

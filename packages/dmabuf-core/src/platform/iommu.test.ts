@@ -111,6 +111,123 @@ describe("iommu", () => {
     });
   });
 
+  describe("page sizes (pgsize_bitmap 4K | 2M | 1G, iommu_pgsize)", () => {
+    const K4 = 0x1000n;
+    const M2 = 0x20_0000n;
+    const G1 = 0x4000_0000n;
+    const PA = 1n << 40n; // 1 GiB aligned
+
+    it.each([
+      { desc: "1 GiB, both aligned: one 1 GiB IOPTE", iova: G1, pa: PA, size: G1, ptes: 1, large: [0, 1] },
+      { desc: "2 MiB + 4 KiB aligned: a 2 MiB and a 4 KiB IOPTE", iova: M2, pa: PA, size: M2 + K4, ptes: 2, large: [1, 0] },
+      { desc: "iova 2 MiB aligned, paddr not: 4 KiB IOPTEs only", iova: M2, pa: PA + K4, size: M2, ptes: 512, large: [0, 0] },
+      { desc: "same offset in 2 MiB, crossing: 4 KiB head, 2 MiB middle, 4 KiB tail", iova: M2 - 2n * K4, pa: PA + M2 - 2n * K4, size: 2n * K4 + 2n * M2 + K4, ptes: 5, large: [2, 0] },
+      { desc: "1 GiB + 2 MiB from a 1 GiB boundary", iova: G1, pa: PA, size: G1 + M2, ptes: 2, large: [1, 1] },
+      { desc: "1 GiB not aligned to 1 GiB in paddr: 512 2 MiB IOPTEs", iova: G1, pa: PA + M2, size: G1, ptes: 512, large: [512, 0] },
+      { desc: "below 2 MiB: 4 KiB IOPTEs only", iova: M2, pa: PA, size: M2 - K4, ptes: 511, large: [0, 0] },
+    ])("$desc", ({ iova, pa, size, ptes, large }) => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      iommu.map(d, iova, pa, size, IOMMU_READ);
+      expect([d.pgtable!.ptes, [...d.pgtable!.largePtes]]).toEqual([ptes, large]);
+      for (const off of [0n, K4 - 1n, M2 + 0x123n, size - 1n]) if (off < size) expect(iommu.iovaToPhys(d, iova + off)).toBe(pa + off);
+      expect(iommu.iovaToPhys(d, iova + size)).toBe(0n);
+      expect(iommu.unmap(d, iova, size)).toBe(size);
+      expect(d.pgtable!.ptes).toBe(0);
+      iommu.domainFree(d);
+      expect(k.leakReport().empty).toBe(true);
+    });
+
+    it("a domain narrowed to 4 KiB (pgsize_bitmap 0x1000) maps 4 KiB IOPTEs only", () => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      d.pgsizeBitmap = 0x1000;
+      iommu.map(d, G1, PA, G1 / 64n, IOMMU_READ);
+      expect([d.pgtable!.ptes, [...d.pgtable!.largePtes]]).toEqual([4096, [0, 0]]);
+    });
+
+    it.each([
+      { desc: "4 KiB inside a 2 MiB IOPTE", first: [M2, M2], second: [M2 + K4, K4] },
+      { desc: "2 MiB over a 4 KiB IOPTE", first: [M2 + 5n * K4, K4], second: [M2, M2] },
+      { desc: "1 GiB over a 2 MiB IOPTE", first: [G1 + 4n * M2, M2], second: [G1, G1] },
+      { desc: "2 MiB inside a 1 GiB IOPTE", first: [G1, G1], second: [G1 + M2, M2] },
+    ])("EEXIST: $desc, the first mapping intact and nothing of the second", ({ first, second }) => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      iommu.map(d, first[0]!, PA + (first[0]! % G1), first[1]!, IOMMU_READ);
+      const before = [d.pgtable!.ptes, [...d.pgtable!.largePtes]];
+      expect(() => iommu.map(d, second[0]!, PA + (second[0]! % G1), second[1]!, IOMMU_READ)).toThrow(expect.objectContaining({ errno: "EEXIST" }));
+      expect([d.pgtable!.ptes, [...d.pgtable!.largePtes]]).toEqual(before);
+      expect(iommu.iovaToPhys(d, first[0]!)).toBe(PA + (first[0]! % G1));
+    });
+
+    it.each([
+      { desc: "from its start, 4 KiB asked: the whole 2 MiB goes (generic_pt returns the IOPTE's size)", at: M2, size: K4, unmapped: M2, left: 0 },
+      { desc: "from inside it: nothing is unmapped (large IOPTEs are never split)", at: M2 + K4, size: K4, unmapped: 0n, left: 1 },
+      { desc: "4 KiB pages then the 2 MiB IOPTE: both", at: M2 - 2n * K4, size: 2n * K4 + K4, unmapped: 2n * K4 + M2, left: 0 },
+    ])("unmap of part of a 2 MiB IOPTE $desc", ({ at, size, unmapped, left }) => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      iommu.map(d, M2 - 2n * K4, PA + M2 - 2n * K4, 2n * K4 + M2, IOMMU_READ);
+      expect(d.pgtable!.largePtes[0]).toBe(1);
+      expect(iommu.unmap(d, at, size)).toBe(unmapped);
+      expect(d.pgtable!.largePtes[0]).toBe(left);
+      expect(iommu.iovaToPhys(d, M2 + 0x10n)).toBe(left ? PA + M2 + 0x10n : 0n);
+    });
+
+    it("a 1 GiB IOPTE unmapped from inside stays; from its start it goes whole", () => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      iommu.map(d, G1, PA, G1, IOMMU_READ);
+      expect(iommu.unmap(d, G1 + M2, M2)).toBe(0n);
+      expect(iommu.unmap(d, G1, M2)).toBe(G1);
+      expect(d.pgtable!.ptes).toBe(0);
+    });
+
+    it("ENOMEM for the 4 KiB tail's table unwinds the large IOPTEs already installed", () => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      k.faults.inject({ site: "iommu_map", nth: 1 });
+      expect(() => iommu.map(d, G1, PA, G1 + M2 + K4, IOMMU_READ)).toThrow(expect.objectContaining({ errno: "ENOMEM" }));
+      expect([d.pgtable!.ptes, [...d.pgtable!.largePtes]]).toEqual([0, [0, 0]]);
+    });
+
+    it("the number path leaves addresses at or above 2^52 to the exact bigint path", () => {
+      const { k } = boot();
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc("IOMMU_DOMAIN_UNMANAGED", "wide", { apertureStart: 0n, apertureEnd: U64 - 1n });
+      iommu.mapSafe(d, 2 ** 60, 2 ** 40, 0x20_0000, IOMMU_READ);
+      expect(iommu.iovaToPhys(d, (1n << 60n) + 0x1f_ffffn)).toBe((1n << 40n) + 0x1f_ffffn);
+      expect(d.pgtable!.largePtes[0]).toBe(1);
+    });
+
+    it("a device DMA reads and writes through 2 MiB IOPTEs with their permissions", () => {
+      const { k, t } = boot("cross-root");
+      const iommu = k.platform.iommu!;
+      const d = iommu.domainAlloc();
+      iommu.attachGroup(d, t.importerSlot.iommuGroup!);
+      const pa = BigInt(k.platform.physmem.allocPages(10, "test")) << 12n; // 4 MiB
+      const data = bytes(0x3000, 9);
+      k.platform.physmem.write(pa + M2 - 0x1000n, data);
+      const iova = 0x4000_0000n;
+      const aligned = pa % M2 === 0n;
+      iommu.map(d, iova, pa, 2n * M2, IOMMU_READ);
+      if (aligned) expect(d.pgtable!.largePtes[0]).toBe(2);
+      expect(dmaRead(t.importerSlot, iova + M2 - 0x1000n, 0x3000)).toEqual(data);
+      expect(() => dmaWrite(t.importerSlot, iova + 0x10n, new Uint8Array(4))).toThrow(expect.objectContaining({ reason: "iommu-write" }));
+      iommu.unmap(d, iova, 2n * M2);
+      iommu.detachGroup(d, t.importerSlot.iommuGroup!);
+      iommu.domainFree(d);
+      k.platform.physmem.freePages(Number(pa >> 12n), 10);
+    });
+  });
+
   describe("iova allocator", () => {
     it("allocates top-down, size-aligned, skipping reserved ranges, and reuses freed ranges", () => {
       const k = new Kernel();

@@ -19,6 +19,39 @@ export interface IommuGeometry {
 
 /** 2^52: below it, address sums of two operands are exact as doubles. */
 const SAFE_N = 1n << 52n;
+const SAFE = 2 ** 52;
+
+/** `SZ_4K | SZ_2M | SZ_1G`: the page sizes of the model's paging domains (x86 VT-d/AMD with 1 GiB pages, ARM LPAE 4K granule). */
+export const IOMMU_PGSIZE_BITMAP = 0x1000 | 0x20_0000 | 0x4000_0000;
+
+/** log2 of the pages per IOPTE of 4 KiB, 2 MiB and 1 GiB. */
+const PGSHIFTS = [0, 9, 18] as const;
+
+/**
+ * `iommu_pgsize()` in page units: the largest page size of `bitmap` that fits
+ * in `npages` and to which both page numbers are aligned; the count stops
+ * at the next larger page size's boundary when the range reaches past it
+ * with the same offset in iova and paddr (so the next step can use it).
+ * Returns `[log2(pages per IOPTE), count]`.
+ */
+function iommuPgsize(bitmap: number, iovaPfn: number, physPfn: number, npages: number): [0 | 9 | 18, number] {
+  // Low 32 bits (`>>> 0`, exact below 2^53) carry every alignment up to 1 GiB.
+  const lo = (iovaPfn >>> 0) | (physPfn >>> 0);
+  const sizes = PGSHIFTS.filter((sh) => bitmap & (0x1000 * 2 ** sh));
+  let shift: 0 | 9 | 18 | -1 = -1;
+  for (const sh of sizes) if (2 ** sh <= npages && (lo & (2 ** sh - 1)) === 0) shift = sh;
+  if (shift < 0) throw new KernelBug("BUG", `iommu_pgsize: no page size of bitmap 0x${bitmap.toString(16)} fits`);
+  const next = sizes.find((sh) => sh > shift) ?? -1;
+  let size = npages;
+  if (next > 0) {
+    const nextPages = 2 ** next;
+    if ((((iovaPfn >>> 0) ^ (physPfn >>> 0)) & (nextPages - 1)) === 0) {
+      const offset = nextPages - (lo & (nextPages - 1));
+      if (offset + nextPages <= npages) size = offset;
+    }
+  }
+  return [shift as 0 | 9 | 18, Math.floor(size / 2 ** shift)];
+}
 
 /** `struct iommu_domain`. */
 export class IommuDomain {
@@ -29,6 +62,11 @@ export class IommuDomain {
   readonly iovad: IovaDomain | undefined;
   /** Groups attached right now. */
   readonly groups = new Set<IommuGroup>();
+  /**
+   * `domain->pgsize_bitmap`: the IOPTE sizes `iommu_map()` may use (bytes;
+   * 4 KiB must be among them). Narrow it to `0x1000` for 4 KiB IOPTEs only.
+   */
+  pgsizeBitmap = IOMMU_PGSIZE_BITMAP;
   freed = false;
 
   constructor(
@@ -204,6 +242,11 @@ export class Iommu implements LeakSource {
     if (!(size > 0 && iova >= 0 && paddr >= 0) || (((iova >>> 0) | (paddr >>> 0) | (size >>> 0)) & 4095) !== 0) {
       throw new KernelError("EINVAL", "iommu_map", `unaligned: iova ${hex(iova)} pa ${hex(paddr)} size ${hex(size)} min_pagesz 0x1000`);
     }
+    // Beyond 2^52 sums of doubles are no longer exact: the bigint path decides.
+    if (iova + size > SAFE || paddr + size > SAFE) {
+      this.map(domain, BigInt(iova), BigInt(paddr), BigInt(size), prot);
+      return;
+    }
     const g = domain.geometry;
     if (iova < g.apertureStartNum || iova + size - 1 > g.apertureEndNum) {
       throw new KernelError("EFAULT", "iommu_map", `iova ${hex(iova)} size ${hex(size)} outside aperture ${hex(g.apertureEnd)}`);
@@ -211,11 +254,31 @@ export class Iommu implements LeakSource {
     this.#install(domain, pt, iova / 4096, paddr / 4096, size / 4096, prot);
   }
 
+  /**
+   * `__iommu_map()`'s loop: each step maps `count` IOPTEs of the size
+   * `iommu_pgsize()` picks (`ops->map_pages()`); on failure what was mapped is
+   * unmapped again.
+   */
   #install(domain: IommuDomain, pt: IoPageTable, iovaPfn: number, physPfn: number, npages: number, prot: number): void {
-    const mapped = pt.map(iovaPfn, physPfn, npages, prot);
+    let mapped: number;
+    const bitmap = domain.pgsizeBitmap;
+    if (npages < 512 || bitmap === 0x1000) {
+      // Below 2 MiB only 4 KiB IOPTEs fit: one step.
+      mapped = pt.map(iovaPfn, physPfn, npages, prot);
+    } else {
+      mapped = 0;
+      while (mapped < npages) {
+        const [shift, count] = iommuPgsize(bitmap, iovaPfn + mapped, physPfn + mapped, npages - mapped);
+        const want = count * 2 ** shift;
+        const got = shift === 0 ? pt.map(iovaPfn + mapped, physPfn + mapped, count, prot) : pt.mapLarge(iovaPfn + mapped, physPfn + mapped, shift, count, prot);
+        mapped += got;
+        if (got !== want) break;
+      }
+    }
     if (mapped !== npages) {
+      const err = pt.lastError ?? "ENOMEM";
       pt.unmap(iovaPfn, mapped);
-      throw new KernelError(pt.lastError ?? "ENOMEM", "iommu_map", `iova ${hex(BigInt(iovaPfn) << 12n)}`);
+      throw new KernelError(err, "iommu_map", `iova ${hex(BigInt(iovaPfn) << 12n)}`);
     }
     if (this.#trace.enabled) this.#trace.emit("map", { domain: domain.name, iova: BigInt(iovaPfn) << 12n, paddr: BigInt(physPfn) << 12n, size: BigInt(npages) << 12n });
   }

@@ -17,11 +17,15 @@ export class Cgroup {
     readonly parent: Cgroup | null,
   ) {}
 
+  // `name` and `parent` never change, so the path is built once.
+  #path: string | undefined;
+
   /** Path from the root, `/` for the root. */
   get path(): string {
-    if (!this.parent) return "/";
-    const p = this.parent.path;
-    return p === "/" ? `/${this.name}` : `${p}/${this.name}`;
+    if (this.#path !== undefined) return this.#path;
+    const p = this.parent ? this.parent.path : "";
+    this.#path = !this.parent ? "/" : p === "/" ? `/${this.name}` : `${p}/${this.name}`;
+    return this.#path;
   }
 
   /** Depth below the root (root = 0). */

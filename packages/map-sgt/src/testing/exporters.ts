@@ -23,25 +23,31 @@ import {
   sgFreeTable,
   sgSetPage,
   type DmaBufMappingSgtExpOps,
-  type PhysVec,
+  isPhysVecColumns,
+  type PhysVecInput,
   type SgTable,
 } from "@dmabuf-sdk/map-sgt";
 
 export interface MmioPriv {
   readonly pdev: PciDev;
-  readonly ranges: PhysVec[];
+  readonly ranges: PhysVecInput;
   log: string[];
 }
 
-/** A converted MMIO exporter (like vfio-pci after patch 12): offers SGT_P2P(pdev) built with phys_vec_to_sgt. */
-export function mmioExporter(kernel: Kernel, pdev: PciDev, ranges: PhysVec[], extra: Partial<DmaBufOps<MmioPriv>> = {}, offers?: "sgt-and-p2p"): DmaBuf<MmioPriv> {
+/**
+ * A converted MMIO exporter (like vfio-pci after patch 12): offers SGT_P2P(pdev) built with phys_vec_to_sgt
+ * from `ranges`, objects or columns (`physVecColumns()`).
+ */
+export function mmioExporter(kernel: Kernel, pdev: PciDev, ranges: PhysVecInput, extra: Partial<DmaBufOps<MmioPriv>> = {}, offers?: "sgt-and-p2p"): DmaBuf<MmioPriv> {
   pcimP2pdmaInit(kernel.alloc, pdev);
   const provider = pcimP2pdmaProvider(pdev, 0);
-  const size = ranges.reduce((a, r) => a + r.len, 0n);
+  const lens = isPhysVecColumns(ranges) ? [...ranges.len] : ranges.map((r) => r.len);
+  const size = lens.reduce((a, l) => a + l, 0n);
+  const nr = lens.length;
   const ops: DmaBufMappingSgtExpOps = {
     mapDmaBuf(attach, dir) {
       (attach.dmabuf!.priv as MmioPriv).log.push("map");
-      return dmaBufPhysVecToSgt(attach, provider, ranges, ranges.length, size, dir);
+      return dmaBufPhysVecToSgt(attach, provider, ranges, nr, size, dir);
     },
     unmapDmaBuf(attach, sgt, dir) {
       (attach.dmabuf!.priv as MmioPriv).log.push("unmap");
