@@ -9,9 +9,25 @@ export interface CaseFilter {
   readonly topology?: string;
   /** Include the non-pair scenarios (default true). */
   readonly scenarios?: boolean;
+  /** Case ids or id globs (`sriov/vfio-pci/xe`, `same-switch/*`); a case must match one. */
+  readonly ids?: readonly string[];
+  /** Case ids or id globs to leave out. */
+  readonly exclude?: readonly string[];
 }
 
-function matcher(pattern: string | undefined): (name: string) => boolean {
+/** A case-id glob as a RegExp: `*` is any run of characters (`/` included), `?` one character. */
+export function idGlob(pattern: string): RegExp {
+  const re = [...pattern].map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
+  return new RegExp(`^${re}$`);
+}
+
+/** True when `id` matches one of `patterns` (ids or globs). */
+export function matchesAny(id: string, patterns: readonly string[]): boolean {
+  return patterns.some((p) => idGlob(p).test(id));
+}
+
+/** A `--exporter`/`--importer`/`--topology` filter: comma-separated names with `*` wildcards. */
+export function matcher(pattern: string | undefined): (name: string) => boolean {
   if (!pattern) return () => true;
   const res = pattern
     .split(",")
@@ -78,7 +94,12 @@ export function enumerateCases(set: FixtureSet, filter: CaseFilter = {}): CaseSp
       cases.push({ id: `${s.fixture.topology}/${s.fixture.name}`, topology: s.fixture.topology, exporter: null, importer: null, scenario: s.fixture.name, packages: [s.package] });
     }
   }
-  return cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return selectIds(cases, filter).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Applies the id and exclude patterns of `filter`. */
+export function selectIds<T extends { readonly id: string }>(cases: readonly T[], filter: CaseFilter): T[] {
+  return cases.filter((c) => (!filter.ids?.length || matchesAny(c.id, filter.ids)) && !(filter.exclude?.length && matchesAny(c.id, filter.exclude)));
 }
 
 /** A 32-bit seed for a case, from the run's seed and the case id (FNV-1a). */

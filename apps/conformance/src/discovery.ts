@@ -43,14 +43,15 @@ export interface FixtureSet {
   readonly scenarios: readonly Sourced<ConformanceScenario>[];
   /** Oracle rows shipped by out-of-tree packages, with the package that shipped them. */
   readonly expectations: readonly Sourced<ConformanceExpectation>[];
-  /** Packages loaded, with their module. */
-  readonly packages: readonly { readonly name: string; readonly module: string }[];
+  /** Packages loaded, with their module and version. */
+  readonly packages: readonly { readonly name: string; readonly module: string; readonly version: string }[];
   /** In-tree packages not available yet (still shells), by name. */
   readonly unavailable: readonly string[];
 }
 
 interface PackageJson {
   name: string;
+  version: string;
   private?: boolean;
   "dmabuf-sdk"?: { module?: string | null };
 }
@@ -71,19 +72,19 @@ function resolvePackageJson(req: PackageRequest): string {
  * `package.json` `"dmabuf-sdk".module`), or null when the package is a shell
  * (`"private": true`, nothing built) or has no module.
  */
-export async function loadPackageModule(req: PackageRequest): Promise<{ name: string; module: KernelModule | null; shell: boolean }> {
+export async function loadPackageModule(req: PackageRequest): Promise<{ name: string; version: string; module: KernelModule | null; shell: boolean }> {
   const pjPath = resolvePackageJson(req);
   const pj = JSON.parse(readFileSync(pjPath, "utf8")) as PackageJson;
   // An in-tree package still marked private is a shell; a plugin may be private (not published).
-  if (pj.private && !req.from) return { name: pj.name, module: null, shell: true };
+  if (pj.private && !req.from) return { name: pj.name, version: pj.version, module: null, shell: true };
   const exportName = pj["dmabuf-sdk"]?.module;
-  if (!exportName) return { name: pj.name, module: null, shell: false };
+  if (!exportName) return { name: pj.name, version: pj.version, module: null, shell: false };
   const r = createRequire(pjPath);
   const entry = r.resolve(pj.name);
   const mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
   const d = mod[exportName] as KernelModule | undefined;
   if (!d || typeof d.name !== "string") throw new Error(`${pj.name}: export "${exportName}" is not a kernel module descriptor`);
-  return { name: pj.name, module: d, shell: false };
+  return { name: pj.name, version: pj.version, module: d, shell: false };
 }
 
 /**
@@ -97,11 +98,11 @@ export async function loadFixtures(requests: readonly PackageRequest[]): Promise
   const importers: Sourced<ImporterFixture>[] = [];
   const scenarios: Sourced<ConformanceScenario>[] = [];
   const expectations: Sourced<ConformanceExpectation>[] = [];
-  const packages: { name: string; module: string }[] = [];
+  const packages: { name: string; module: string; version: string }[] = [];
   const unavailable: string[] = [];
   const seen = new Set<string>();
   for (const req of requests) {
-    const { name, module, shell } = await loadPackageModule(req);
+    const { name, version, module, shell } = await loadPackageModule(req);
     if (shell) {
       unavailable.push(name);
       continue;
@@ -109,7 +110,7 @@ export async function loadFixtures(requests: readonly PackageRequest[]): Promise
     if (!module) continue;
     const k = new Kernel();
     k.modprobe(module);
-    packages.push({ name, module: module.name });
+    packages.push({ name, module: module.name, version });
     for (const f of k.providers(ConformanceFixtures)) {
       if (f.package !== name) continue;
       const first = (key: string): boolean => !seen.has(key) && !!seen.add(key);

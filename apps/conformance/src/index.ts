@@ -1,22 +1,54 @@
 /**
  * The dmabuf-sdk conformance app as a library: run the matrix, judge cases
- * against the oracle, and format the reports the CLI prints.
+ * against the oracle, compare reports, run scenario files, and format the
+ * reports the CLI prints.
  *
  * @packageDocumentation
  */
-export { runMatrix, runCase, judge, matrixWorkers, MIN_CASES_PER_THREAD, type RunOptions, type WorkerJob } from "./matrix.js";
+export {
+  runMatrix,
+  planMatrix,
+  listCases,
+  runCase,
+  judge,
+  scenarioFileCase,
+  rerunCommand,
+  matrixWorkers,
+  MIN_CASES_PER_THREAD,
+  SelectionError,
+  type RunOptions,
+  type MatrixPlan,
+  type WorkerJob,
+} from "./matrix.js";
 export { loadFixtures, loadPackageModule, defaultRequests, IN_TREE_PACKAGES, type FixtureSet, type PackageRequest, type Sourced } from "./discovery.js";
-export { enumerateCases, caseSeed, type CaseFilter } from "./cases.js";
-export { runPairCase, runScenarioCase, runUnplugCase, CASE_BUFFER_SIZE, type CaseRun, type UnplugFamily } from "./lifecycle.js";
-export { IN_TREE_ORACLE, expectationFor, compare, mergeOracles, oracleFor, type Oracle, type OracleRow, type ScenarioOracleRow, type UnplugOracleRow } from "./oracle.js";
+export { enumerateCases, caseSeed, idGlob, matchesAny, matcher, selectIds, type CaseFilter } from "./cases.js";
+export { runPairCase, runScenarioCase, runUnplugCase, CASE_BUFFER_SIZE, type CaseRun, type CaseContexts, type UnplugFamily } from "@dmabuf-sdk/dmabuf-core";
+export { describeEntry, negotiationOf } from "./negotiation.js";
+export { IN_TREE_ORACLE, expectationFor, oracleRowFor, compare, mergeOracles, oracleFor, type Oracle, type OracleRow, type ScenarioOracleRow, type UnplugOracleRow } from "./oracle.js";
 export { parseShard, selectShard, mergeReports, type Shard } from "./shard.js";
-export { parseScenarioFile, runScenarioFile, runScenarioPath, type ScenarioFile, type ScenarioResult, type ScenarioStepResult } from "./scenario-file.js";
-export { formatJson, parseJsonReport } from "./report/json.js";
+export {
+  parseScenarioFile,
+  readScenarioFile,
+  readScenarioPaths,
+  runScenarioFile,
+  runScenarioPath,
+  scenarioSchema,
+  scenarioStem,
+  type ScenarioFile,
+  type ScenarioResult,
+  type ScenarioStepResult,
+} from "./scenario-file.js";
+export { SCENARIO_STEPS, type StepDefinition, type StepContext, type StepOutcome, type JsonSchema } from "./scenario-steps.js";
+export { InputError, LocatedDocument, type InputProblem } from "./input-error.js";
+export { diffReports, formatDiffTable, formatDiffJson, formatDiffMarkdown, type ReportDiff, type DiffEntry, type DiffKind, type FieldChange } from "./diff.js";
+export { formatJson, parseJsonReport, reportSchema } from "./report/json.js";
 export { formatTable, progressLine, useColour } from "./report/table.js";
 export { formatJunit, xmlEscape } from "./report/junit.js";
 export { formatKtap } from "./report/ktap.js";
 export { formatHtml } from "./report/html.js";
+export { drawTopology, type TopologyDrawing } from "./report/topology-svg.js";
 export { cellLabel, STATUS_MARK } from "./report/label.js";
+export { toolInfo } from "./version.js";
 export {
   REPORT_SCHEMA,
   summarize,
@@ -28,4 +60,8 @@ export {
   type Expectation,
   type Actual,
   type LifecycleStep,
+  type Negotiation,
+  type NegotiationTry,
+  type NegotiationVerdict,
+  type PackageVersion,
 } from "./types.js";

@@ -183,26 +183,34 @@ export function mergeOracles(...oracles: readonly Oracle[]): Oracle {
   return { pairs: oracles.flatMap((o) => o.pairs), scenarios: oracles.flatMap((o) => o.scenarios), unplug: oracles.flatMap((o) => o.unplug ?? []) };
 }
 
+/** Lifecycle steps before the data path: a pair stopped there stops there in the unplug family too. */
+const BEFORE_DATA_PATH: ReadonlySet<string> = new Set(["setup", "export", "attach", "map", "dma"]);
+
 /** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. */
 export function expectationFor(oracle: Oracle, spec: CaseSpec): Expectation | undefined {
+  return oracleRowFor(oracle, spec)?.expect;
+}
+
+/** The oracle row that judges a case, with its reason (same precedence as {@link expectationFor}). */
+export function oracleRowFor(oracle: Oracle, spec: CaseSpec): { readonly expect: Expectation; readonly why: string } | undefined {
   if (spec.exporter !== null && spec.importer !== null && spec.scenario.startsWith("unplug-")) {
     // A pair that stops before the data path (refused attach, faulting DMA) stops the same way in the family.
-    const pair = expectationFor(oracle, { ...spec, scenario: "lifecycle" });
-    if (pair?.errno !== undefined) return pair;
+    const pair = oracleRowFor(oracle, { ...spec, scenario: "lifecycle" });
     if (!pair) return undefined;
+    if (pair.expect.errno !== undefined && (pair.expect.step === undefined || BEFORE_DATA_PATH.has(pair.expect.step))) return pair;
     const matches = (oracle.unplug ?? []).filter(
       (r) => r.scenario === spec.scenario && (r.exporter === "*" || r.exporter === spec.exporter) && (r.importer === "*" || r.importer === spec.importer) && (r.topology === "*" || r.topology === spec.topology),
     );
     // The most specific row wins: named fixtures and topology count.
     const score = (r: UnplugOracleRow): number => (r.exporter !== "*" ? 1 : 0) + (r.importer !== "*" ? 2 : 0) + (r.topology !== "*" ? 4 : 0);
-    return matches.sort((a, b) => score(b) - score(a))[0]?.expect;
+    return matches.sort((x, y) => score(y) - score(x))[0];
   }
-  const rows: readonly { topology: TopologyName | "*"; expect: Expectation }[] =
+  const rows: readonly { topology: TopologyName | "*"; expect: Expectation; why: string }[] =
     spec.exporter === null || spec.importer === null
       ? oracle.scenarios.filter((r) => r.scenario === spec.scenario)
       : oracle.pairs.filter((r) => r.exporter === spec.exporter && r.importer === spec.importer);
   const last = (topology: string) => [...rows].reverse().find((r) => r.topology === topology);
-  return (last(spec.topology) ?? last("*"))?.expect;
+  return last(spec.topology) ?? last("*");
 }
 
 /** Differences between an expectation and what happened (empty when they agree). */

@@ -1,37 +1,12 @@
-import { readFileSync } from "node:fs";
+// User-written scenario files (YAML or JSON): schema, file:line:col errors, and a run on a fresh kernel.
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import {
-  Kernel,
-  KernelError,
-  TOPOLOGY_NAMES,
-  UserStruct,
-  buildTopology,
-  errnoName,
-  isErrno,
-  topologyKernelOptions,
-  LibSync,
-  SW_SYNC_PATH,
-  swSyncDebugfsInit,
-  type AllocSite,
-  type Errno,
-  type ExportedBuffer,
-  type ImportedBuffer,
-  type Task,
-  type TopologyName,
-} from "@dmabuf-sdk/dmabuf-core";
-import { drmDevUnplug, drmModule, type DrmDevice } from "@dmabuf-sdk/drm";
-import { IgtSyncobj, drmTestDevice } from "@dmabuf-sdk/drm/testing";
+import { basename, extname, join, resolve } from "node:path";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { Kernel, KernelError, TOPOLOGY_NAMES, buildTopology, caseTopologyOptions, isErrno, topologyKernelOptions, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
-
-// yaml is loaded on first use: `run` never parses YAML, and loading it is a tenth of the start-up.
-const requireLazy = createRequire(import.meta.url);
-let yamlParse: ((text: string) => unknown) | undefined;
-function parseYaml(text: string): unknown {
-  yamlParse ??= (requireLazy("yaml") as typeof import("yaml")).parse;
-  return yamlParse(text);
-}
+import { InputError, LocatedDocument, pointerPath, type InputProblem } from "./input-error.js";
+import { SCENARIO_STEPS, bytesOf, type JsonSchema, type StepContext, type StepOutcome } from "./scenario-steps.js";
 
 /** A parsed scenario file. */
 export interface ScenarioFile {
@@ -44,6 +19,8 @@ export interface ScenarioFile {
   readonly steps: readonly Record<string, unknown>[];
   /** End checks: leaks and lockdep must be clean unless set to false. */
   readonly checks?: { readonly leaks?: boolean; readonly lockdep?: boolean };
+  /** The file it was read from (`<scenario>` for text). */
+  readonly path: string;
 }
 
 /** The result of one step. */
@@ -60,50 +37,172 @@ export interface ScenarioResult {
   readonly passed: boolean;
   readonly steps: readonly ScenarioStepResult[];
   readonly checks: readonly string[];
+  /** The kernel log of the run (`dmesg`). */
+  readonly log: readonly string[];
 }
 
-const STEP_KINDS = [
-  "export",
-  "import",
-  "map",
-  "unmap",
-  "detach",
-  "write",
-  "read",
-  "dma-read",
-  "dma-write",
-  "invalidate",
-  "restore",
-  "release",
-  "syscall",
-  "call",
-  "fault",
-  "dmesg",
-  "fork",
-  "exit",
-  "set",
-  "unplug",
-  "sw-sync",
-  "sync-file",
-  "drm-device",
-  "syncobj",
-] as const;
+/** Keys a step may carry besides its kind. */
+const STEP_KEYS = { as: { type: "string", pattern: "^[A-Za-z_][A-Za-z0-9_]*$" }, expect: {} } as const;
 
-/** Reads and validates a YAML or JSON scenario file. @throws Error with what is wrong. */
-export function parseScenarioFile(text: string, path = "<scenario>"): ScenarioFile {
-  const doc = (path.endsWith(".json") ? JSON.parse(text) : parseYaml(text)) as Partial<ScenarioFile> | null;
-  const bad = (m: string): never => {
-    throw new Error(`${path}: ${m}`);
+/** The top level of a scenario file; each step is checked against its kind's row of {@link SCENARIO_STEPS}. */
+const TOP: JsonSchema = {
+  type: "object",
+  properties: {
+    $schema: { type: "string" },
+    name: { type: "string", minLength: 1 },
+    description: { type: "string" },
+    topology: { enum: TOPOLOGY_NAMES },
+    seed: { type: "integer", minimum: 0 },
+    packages: { type: "array", items: { type: "string" } },
+    steps: { type: "array", minItems: 1, items: { type: "object" } },
+    checks: { type: "object", properties: { leaks: { type: "boolean" }, lockdep: { type: "boolean" } }, additionalProperties: false },
+  },
+  required: ["name", "topology", "steps"],
+  additionalProperties: false,
+};
+
+/** The JSON Schema of scenario files, built from the step table (published as `schema/scenario.schema.json`). */
+export function scenarioSchema(): JsonSchema {
+  const steps = Object.entries(SCENARIO_STEPS).map(([kind, d]) => ({
+    type: "object",
+    description: d.summary,
+    properties: { [kind]: d.args, ...STEP_KEYS },
+    required: [kind],
+    additionalProperties: false,
+  }));
+  const props = TOP.properties as Record<string, JsonSchema>;
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: "https://github.com/dmabuf-sdk/dmabuf-sdk/apps/conformance/schema/scenario.schema.json",
+    title: "dmabuf-conformance scenario file",
+    ...TOP,
+    properties: { ...props, steps: { type: "array", minItems: 1, items: { oneOf: steps } } },
   };
-  if (!doc || typeof doc !== "object") bad("not a mapping");
-  if (typeof doc!.name !== "string") bad("`name` is required");
-  if (!TOPOLOGY_NAMES.includes(doc!.topology as TopologyName)) bad(`\`topology\` must be one of ${TOPOLOGY_NAMES.join(", ")}`);
-  if (!Array.isArray(doc!.steps) || !doc!.steps.length) bad("`steps` must be a non-empty list");
-  doc!.steps!.forEach((s, i) => {
-    const kinds = Object.keys(s ?? {}).filter((k) => (STEP_KINDS as readonly string[]).includes(k));
-    if (kinds.length !== 1) bad(`step ${i + 1} must have exactly one of ${STEP_KINDS.join(", ")}`);
+}
+
+// ajv and the compiled schemas are made on first use: no import-time work, and `run` without scenario files never needs them.
+const requireLazy = createRequire(import.meta.url);
+let validators: { top: ValidateFunction; args: Map<string, ValidateFunction> } | undefined;
+function compiled(): { top: ValidateFunction; args: Map<string, ValidateFunction> } {
+  if (!validators) {
+    const { Ajv } = requireLazy("ajv") as typeof import("ajv");
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    validators = { top: ajv.compile(TOP), args: new Map(Object.entries(SCENARIO_STEPS).map(([kind, d]) => [kind, ajv.compile(d.args)])) };
+  }
+  return validators;
+}
+
+function problems(doc: LocatedDocument, base: (string | number)[], errors: readonly ErrorObject[] | null | undefined): InputProblem[] {
+  const out: InputProblem[] = [];
+  for (const e of errors ?? []) {
+    // anyOf branches repeat themselves; the anyOf error says it once.
+    if (e.schemaPath.includes("/anyOf/")) continue;
+    const path = [...base, ...pointerPath(e.instancePath)];
+    const where = path.length ? `\`${path.join(".")}\`` : "the file";
+    if (e.keyword === "additionalProperties") {
+      const key = (e.params as { additionalProperty: string }).additionalProperty;
+      out.push(doc.problem(path, `unknown key \`${key}\` in ${where}`, key));
+    } else if (e.keyword === "required") out.push(doc.problem(path, `${where} needs \`${(e.params as { missingProperty: string }).missingProperty}\``));
+    else if (e.keyword === "enum") out.push(doc.problem(path, `${where} must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(", ")}`));
+    else if (e.keyword === "anyOf") out.push(doc.problem(path, `${where} has the wrong type (a value of the documented type or a $name reference)`));
+    else out.push(doc.problem(path, `${where} ${e.message ?? "is invalid"}`));
+  }
+  return out;
+}
+
+/**
+ * Reads and validates a YAML or JSON scenario file: unknown keys, unknown
+ * step kinds and ill-typed arguments are reported at their line and column.
+ * @throws InputError with every problem found.
+ */
+export function parseScenarioFile(text: string, path = "<scenario>"): ScenarioFile {
+  const doc = new LocatedDocument(text, path);
+  const data = doc.value() as Record<string, unknown> | null;
+  const found: InputProblem[] = [];
+  const { top: checkTop, args: checkArgs } = compiled();
+  if (!checkTop(data)) found.push(...problems(doc, [], checkTop.errors));
+  const steps = data && Array.isArray(data.steps) ? (data.steps as unknown[]) : [];
+  steps.forEach((raw, i) => {
+    if (!raw || typeof raw !== "object" || Array.isArray(raw)) return;
+    const keys = Object.keys(raw);
+    const kinds = keys.filter((k) => k in SCENARIO_STEPS);
+    for (const k of keys) if (!(k in SCENARIO_STEPS) && !(k in STEP_KEYS)) found.push(doc.problem(["steps", i], `unknown key \`${k}\` in step ${i + 1} (step kinds: ${Object.keys(SCENARIO_STEPS).join(", ")}; besides its kind a step may have \`as\` and \`expect\`)`, k));
+    if (kinds.length !== 1) {
+      if (!keys.some((k) => !(k in SCENARIO_STEPS) && !(k in STEP_KEYS))) found.push(doc.problem(["steps", i], `step ${i + 1} must have exactly one step kind, has ${kinds.length ? kinds.join(", ") : "none"}`));
+      return;
+    }
+    const kind = kinds[0]!;
+    const args = (raw as Record<string, unknown>)[kind] ?? {};
+    const check = checkArgs.get(kind)!;
+    if (!check(args)) found.push(...problems(doc, ["steps", i, kind], check.errors));
+    const as = (raw as Record<string, unknown>).as;
+    if (as !== undefined && (typeof as !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(as))) found.push(doc.problem(["steps", i, "as"], "`as` must be a name (letters, digits, _)"));
   });
-  return doc as ScenarioFile;
+  if (found.length) throw new InputError(found);
+  return { ...(data as unknown as Omit<ScenarioFile, "path">), path };
+}
+
+/** Reads one file. @throws InputError when it cannot be read or is not a valid scenario. */
+export function readScenarioFile(path: string): ScenarioFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError([{ file: path, line: 1, col: 1, message: code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message }]);
+  }
+  return parseScenarioFile(text, path);
+}
+
+const SCENARIO_EXT = new Set([".yaml", ".yml", ".json"]);
+
+/**
+ * The scenario files named by `paths`: files as given, directories searched
+ * (recursively, sorted) for `.yaml`, `.yml` and `.json`. Every file is read
+ * and validated before any runs.
+ * @throws InputError with the problems of every bad file.
+ */
+export function readScenarioPaths(paths: readonly string[]): ScenarioFile[] {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (SCENARIO_EXT.has(extname(name))) files.push(p);
+    }
+  };
+  const found: InputProblem[] = [];
+  for (const p of paths) {
+    let dir = false;
+    try {
+      dir = statSync(p).isDirectory();
+    } catch {
+      found.push({ file: p, line: 1, col: 1, message: "no such file or directory" });
+      continue;
+    }
+    if (!dir) files.push(p);
+    else {
+      const before = files.length;
+      walk(p);
+      if (files.length === before) found.push({ file: p, line: 1, col: 1, message: "no .yaml, .yml or .json scenario file in this directory" });
+    }
+  }
+  const out: ScenarioFile[] = [];
+  for (const f of files) {
+    try {
+      out.push(readScenarioFile(f));
+    } catch (e) {
+      if (e instanceof InputError) found.push(...e.problems);
+      else throw e;
+    }
+  }
+  if (found.length) throw new InputError(found);
+  return out;
+}
+
+/** The case-id stem of a scenario file: its file name without the extension. */
+export function scenarioStem(file: ScenarioFile): string {
+  return basename(file.path, extname(file.path));
 }
 
 type Vars = Map<string, unknown>;
@@ -126,189 +225,19 @@ function value(v: unknown, vars: Vars): unknown {
   return v;
 }
 
-function big(v: unknown): bigint {
-  return typeof v === "bigint" ? v : BigInt(v as number | string);
-}
-
-function bytesOf(v: unknown): Uint8Array {
-  if (v instanceof Uint8Array) return v;
-  if (typeof v === "string") return new TextEncoder().encode(v);
-  if (Array.isArray(v)) return Uint8Array.from(v as number[]);
-  throw new Error(`cannot make bytes of ${JSON.stringify(v)}`);
-}
-
-/** Builds a uAPI struct from `{ size, fields: [{ offset, type: u32|s32|u64, value }] }`. */
-function structOf(v: unknown): Uint8Array {
-  const spec = v as { size: number; fields?: { offset: number; type: "u32" | "s32" | "u64"; value: unknown }[] };
-  const s = UserStruct.alloc(spec.size);
-  for (const f of spec.fields ?? []) {
-    if (f.type === "u64") s.setU64(f.offset, big(f.value));
-    else if (f.type === "s32") s.setS32(f.offset, Number(f.value));
-    else s.setU32(f.offset, Number(f.value));
-  }
-  return s.bytes;
+function show(v: unknown): string {
+  if (v instanceof Uint8Array) return `[${[...v].join(",")}]`;
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x));
 }
 
 /** Checks a step's outcome against its `expect`: an errno name, `ok`, or a value. */
-function checkExpect(expect: unknown, outcome: { value?: unknown; errno?: string }): string | undefined {
+function checkExpect(expect: unknown, outcome: StepOutcome): string | undefined {
   if (expect === undefined) return outcome.errno ? `failed with ${outcome.errno}` : undefined;
   if (typeof expect === "string" && isErrno(expect)) return outcome.errno === expect ? undefined : `expected ${expect}, got ${outcome.errno ?? `success (${show(outcome.value)})`}`;
   if (expect === "ok") return outcome.errno ? `expected success, got ${outcome.errno}` : undefined;
   if (outcome.errno) return `expected ${show(expect)}, got ${outcome.errno}`;
   const got = outcome.value instanceof Uint8Array && (typeof expect === "string" || Array.isArray(expect)) ? bytesOf(expect) : expect;
   return show(got) === show(outcome.value) ? undefined : `expected ${show(got)}, got ${show(outcome.value)}`;
-}
-
-function show(v: unknown): string {
-  if (v instanceof Uint8Array) return `[${[...v].join(",")}]`;
-  return JSON.stringify(v, (_k, x: unknown) => (typeof x === "bigint" ? `${x}n` : x));
-}
-
-/** Runs a syscall of the scenario's task; a negative return becomes an errno. */
-function syscall(task: Task, a: Record<string, unknown>): { value?: unknown; errno?: string } {
-  const call = a.call as string;
-  const sys = task.sys;
-  let r: number | bigint | Uint8Array;
-  switch (call) {
-    case "open":
-      r = sys.open(a.path as string, Number(a.flags ?? 2));
-      break;
-    case "close":
-      r = sys.close(Number(a.fd));
-      break;
-    case "ioctl":
-      r = sys.ioctl(Number(a.fd), Number(a.cmd), a.struct ? structOf(a.struct) : ((a.arg as number | null) ?? null));
-      break;
-    case "mmap":
-      r = sys.mmap(big(a.length), Number(a.prot ?? 3), Number(a.flags ?? 1), Number(a.fd), big(a.offset ?? 0));
-      break;
-    case "munmap":
-      r = sys.munmap(big(a.addr), big(a.length));
-      break;
-    case "eventfd":
-      r = sys.eventfd(Number(a.initval ?? 0), Number(a.flags ?? 0));
-      break;
-    case "read": {
-      const buf = new Uint8Array(Number(a.length ?? 8));
-      const n = sys.pread(Number(a.fd), buf, big(a.offset ?? 0));
-      r = n < 0 ? n : buf.subarray(0, n);
-      break;
-    }
-    case "poll": {
-      const fds: { fd: number; events: number; revents?: number }[] = [{ fd: Number(a.fd), events: Number(a.events ?? 1) }];
-      const n = sys.poll(fds, Number(a.timeout ?? 0));
-      r = n < 0 ? n : (fds[0]!.revents ?? 0);
-      break;
-    }
-    case "pidfd_open":
-      r = sys.pidfdOpen(Number(a.pid), Number(a.flags ?? 0));
-      break;
-    case "peek":
-      r = sys.peek(big(a.addr), Number(a.length));
-      break;
-    case "poke":
-      sys.poke(big(a.addr), bytesOf(a.data));
-      r = 0;
-      break;
-    default:
-      throw new Error(`unknown syscall ${call}`);
-  }
-  if (typeof r === "number" && r < 0) return { errno: errnoName(r) ?? String(r) };
-  if (typeof r === "bigint" && r < 0n) return { errno: errnoName(Number(r)) ?? String(r) };
-  return { value: r };
-}
-
-/** Turns a helper's `-errno`/value result into a step outcome. */
-function ret(v: unknown): { value?: unknown; errno?: string } {
-  if (typeof v === "number" && v < 0) return { errno: errnoName(v) ?? String(v) };
-  if (typeof v === "bigint" && v < 0n) return { errno: errnoName(Number(v)) ?? String(v) };
-  return { value: v };
-}
-
-/** `sw-sync` steps: `op: timeline | fence | inc` (the debugfs timeline is created on first use). */
-function swSyncStep(kernel: Kernel, task: Task, a: Record<string, unknown>): { value?: unknown; errno?: string } {
-  if (!kernel.devfs.lookup(SW_SYNC_PATH)) swSyncDebugfsInit(kernel);
-  const lib = new LibSync(kernel, task.sys);
-  switch (a.op) {
-    case "timeline":
-      return ret(lib.timelineCreate());
-    case "fence":
-      return ret(lib.createFence(Number(a.timeline), Number(a.value)));
-    case "inc":
-      return ret(lib.inc(Number(a.timeline), Number(a.count ?? 1)));
-    default:
-      return fail(`unknown sw-sync op ${String(a.op)}`);
-  }
-}
-
-/** `sync-file` steps: `op: merge | info | status | wait | set-deadline`. */
-function syncFileStep(kernel: Kernel, task: Task, a: Record<string, unknown>): { value?: unknown; errno?: string } {
-  const lib = new LibSync(kernel, task.sys);
-  switch (a.op) {
-    case "merge":
-      return ret(lib.merge(Number(a.fd), Number(a.fd2), (a.name as string | undefined) ?? "merge"));
-    case "info": {
-      const i = lib.fileInfo(Number(a.fd));
-      return typeof i === "number" ? ret(i) : { value: { name: i.name, status: i.status, fences: i.fences.map((f) => f.status) } };
-    }
-    case "status":
-      return { value: lib.status(Number(a.fd)) };
-    case "wait":
-      return ret(lib.fenceWait(Number(a.fd), Number(a.timeout ?? 0)));
-    case "set-deadline":
-      return ret(lib.setDeadline(Number(a.fd), big(a.deadline)));
-    default:
-      return fail(`unknown sync-file op ${String(a.op)}`);
-  }
-}
-
-/**
- * `syncobj` steps on a DRM fd (`fd`): `op: create | destroy | handle-to-fd |
- * fd-to-handle | import-sync-file | export-sync-file | wait | timeline-wait |
- * reset | signal | timeline-signal | query | transfer | eventfd`, with the
- * igt helpers' arguments.
- */
-function syncobjStep(kernel: Kernel, task: Task, a: Record<string, unknown>): { value?: unknown; errno?: string } {
-  const so = new IgtSyncobj(kernel, task.sys, Number(a.fd));
-  const handles = ((a.handles as unknown[] | undefined) ?? [a.handle]).map(Number);
-  const points = a.points === undefined ? null : (a.points as unknown[]).map(big);
-  const flags = Number(a.flags ?? 0);
-  switch (a.op) {
-    case "create":
-      return ret(so.create(flags));
-    case "destroy":
-      return ret(so.destroy(Number(a.handle)));
-    case "handle-to-fd":
-      return ret(so.handleToFdRaw(Number(a.handle), flags, big(a.point ?? 0)));
-    case "fd-to-handle":
-      return ret(so.fdToHandleRaw(Number(a.syncobjFd), flags, Number(a.handle ?? 0), big(a.point ?? 0)));
-    case "import-sync-file":
-      return ret(a.point === undefined ? so.importSyncFile(Number(a.handle), Number(a.syncFile)) : so.importSyncFilePoint(Number(a.handle), Number(a.syncFile), big(a.point)));
-    case "export-sync-file":
-      return ret(so.exportSyncFile(Number(a.handle), a.point === undefined ? undefined : big(a.point)));
-    case "wait": {
-      const r = so.wait(handles, big(a.timeout ?? 0), flags);
-      return r.ret < 0 ? ret(r.ret) : { value: r.firstSignaled };
-    }
-    case "timeline-wait": {
-      const r = so.timelineWait(handles, points, big(a.timeout ?? 0), flags);
-      return r.ret < 0 ? ret(r.ret) : { value: r.firstSignaled };
-    }
-    case "reset":
-      return ret(so.reset(handles));
-    case "signal":
-      return ret(so.signal(handles));
-    case "timeline-signal":
-      return ret(so.timelineSignal(handles, points));
-    case "query":
-      return ret(so.query(handles, flags));
-    case "transfer":
-      return ret(so.transfer(Number(a.dst), big(a.dstPoint ?? 0), Number(a.src), big(a.srcPoint ?? 0), flags));
-    case "eventfd":
-      return ret(so.eventfd(Number(a.handle), big(a.point ?? 0), flags, Number(a.eventfd)));
-    default:
-      return fail(`unknown syncobj op ${String(a.op)}`);
-  }
 }
 
 /**
@@ -324,7 +253,8 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
     : defaultRequests([], cwd, true);
   const set: FixtureSet = await loadFixtures(requests);
   const kernel = new Kernel({ ...topologyKernelOptions(scn.topology), seed: scn.seed ?? 1 });
-  const topology = buildTopology(kernel, scn.topology);
+  // Device identities the loaded fixtures' drivers need (the Xe PF of `sriov`).
+  const topology = buildTopology(kernel, scn.topology, caseTopologyOptions([...set.exporters, ...set.importers].map((x) => x.fixture)));
   const task = kernel.fork({ comm: "scenario" });
   const vars: Vars = new Map<string, unknown>([
     ["kernel", kernel],
@@ -332,143 +262,47 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
     ["task", task],
   ]);
   const loaded = new Set<string>();
-  const steps: ScenarioStepResult[] = [];
-  const ctx = { kernel, topology, task };
-  const exporterOf = (n: string) => set.exporters.find((e) => e.fixture.name === n)?.fixture ?? fail(`no exporter fixture ${n}`);
-  const importerOf = (n: string) => set.importers.find((e) => e.fixture.name === n)?.fixture ?? fail(`no importer fixture ${n}`);
-  const load = (mods: readonly { name: string }[]) => {
-    for (const m of mods) {
-      if (loaded.has(m.name)) continue;
-      kernel.modprobe(m as never);
-      loaded.add(m.name);
-    }
-  };
   const require = createRequire(join(resolve(cwd), "noop.js"));
-
-  for (const [index, raw] of scn.steps.entries()) {
-    const kind = Object.keys(raw).find((k) => (STEP_KINDS as readonly string[]).includes(k))!;
-    const a = (value(raw[kind], vars) ?? {}) as Record<string, unknown>;
-    const expect = raw.expect !== undefined ? value(raw.expect, vars) : a.expect;
-    let outcome: { value?: unknown; errno?: string } = {};
-    try {
-      switch (kind) {
-        case "export": {
-          const f = exporterOf(a.fixture as string);
-          load(f.modules);
-          outcome.value = f.export(ctx, big(a.size ?? 65536));
-          break;
-        }
-        case "import": {
-          const f = importerOf(a.fixture as string);
-          load(f.modules);
-          outcome.value = f.import(ctx, a.buffer as ExportedBuffer);
-          break;
-        }
-        case "map":
-          (a.import as ImportedBuffer).map();
-          outcome.value = (a.import as ImportedBuffer).attachment.mapType?.type.shortName ?? (a.import as ImportedBuffer).attachment.mapType?.type.name;
-          break;
-        case "unmap":
-          (a.import as ImportedBuffer).unmap();
-          break;
-        case "detach":
-          (a.import as ImportedBuffer).detach();
-          break;
-        case "write":
-          (a.buffer as ExportedBuffer).write(big(a.offset ?? 0), bytesOf(a.data));
-          break;
-        case "read":
-          outcome.value = (a.buffer as ExportedBuffer).read(big(a.offset ?? 0), Number(a.length));
-          break;
-        case "dma-read":
-          outcome.value = (a.import as ImportedBuffer).dmaRead(big(a.offset ?? 0), Number(a.length));
-          break;
-        case "dma-write":
-          (a.import as ImportedBuffer).dmaWrite!(big(a.offset ?? 0), bytesOf(a.data));
-          break;
-        case "invalidate":
-          outcome.value = (a.buffer as ExportedBuffer).invalidate?.() ?? fail("exporter has no invalidation");
-          outcome.value = (outcome.value as { remap: string }).remap;
-          break;
-        case "restore":
-          (a.buffer as ExportedBuffer).restore?.();
-          break;
-        case "release":
-          (a.buffer as ExportedBuffer).release();
-          break;
-        case "syscall":
-          outcome = syscall((a.task as Task | undefined) ?? task, a);
-          break;
-        case "call": {
-          const [pkg, name] = String(a.fn).split("#");
-          const mod = (await import(pathToFileURL(require.resolve(pkg!)).href)) as Record<string, unknown>;
-          const fn = mod[name!];
-          if (typeof fn !== "function") fail(`${a.fn} is not an exported function`);
-          outcome.value = (fn as (...args: unknown[]) => unknown)(...((a.args as unknown[]) ?? []));
-          break;
-        }
-        case "fault":
-          kernel.faults.inject({ site: a.site as AllocSite | undefined, nth: a.nth as number | undefined, what: a.what as string | undefined, times: a.times as number | undefined });
-          break;
-        case "dmesg":
-          outcome.value = kernel.printk.contains(String(a.contains));
-          if (!outcome.value) outcome = { errno: "ENOENT" };
-          break;
-        case "fork":
-          outcome.value = kernel.fork({ comm: (a.comm as string) ?? "child", parent: task });
-          break;
-        case "exit":
-          kernel.exitTask((a.task as Task) ?? task, Number(a.code ?? 0));
-          break;
-        case "set":
-          break;
-        case "unplug":
-          // The exporter's device (a buffer) or the importer's (an import) leaves the bus; a DRM device is unplugged as a whole.
-          if (a.buffer) {
-            // The value says what maps do afterwards: "remap", or "revoked <errno>".
-            const r = ((a.buffer as ExportedBuffer).unplug ?? fail("exporter has no unplug"))().remap;
-            outcome.value = r === "remap" ? r : `revoked ${r}`;
-          }
-          else if (a.import) ((a.import as ImportedBuffer).unplug ?? fail("importer has no unplug"))();
-          else if (a.device) {
-            // The device's removal: drm_dev_unplug(), then the driver drops its reference (files keep theirs).
-            drmDevUnplug(a.device as DrmDevice);
-            (a.device as DrmDevice).put();
-          }
-          else fail("unplug needs buffer, import or device");
-          break;
-        case "sw-sync":
-          outcome = swSyncStep(kernel, (a.task as Task | undefined) ?? task, a);
-          break;
-        case "sync-file":
-          outcome = syncFileStep(kernel, (a.task as Task | undefined) ?? task, a);
-          break;
-        case "drm-device":
-          if (!loaded.has("drm")) {
-            kernel.modprobe(drmModule);
-            loaded.add("drm");
-          }
-          outcome.value = drmTestDevice(kernel, { name: (a.name as string | undefined) ?? "drm-test", ...(a.fenceError !== undefined ? { unplugFenceError: a.fenceError as Errno | null } : {}) });
-          break;
-        case "syncobj":
-          outcome = syncobjStep(kernel, (a.task as Task | undefined) ?? task, a);
-          break;
+  const ctx: StepContext = {
+    kernel,
+    topology,
+    task,
+    exporter: (n) => set.exporters.find((e) => e.fixture.name === n)?.fixture ?? fail(`no exporter fixture ${n}`),
+    importer: (n) => set.importers.find((e) => e.fixture.name === n)?.fixture ?? fail(`no importer fixture ${n}`),
+    load(mods) {
+      for (const m of mods) {
+        if (loaded.has(m.name)) continue;
+        kernel.modprobe(m as never);
+        loaded.add(m.name);
       }
+    },
+    resolve: (pkg) => require.resolve(pkg),
+  };
+  const steps: ScenarioStepResult[] = [];
+  for (const [index, raw] of scn.steps.entries()) {
+    const kind = Object.keys(raw).find((k) => k in SCENARIO_STEPS)!;
+    let outcome: StepOutcome;
+    let expect: unknown;
+    try {
+      expect = raw.expect !== undefined ? value(raw.expect, vars) : undefined;
+      const a = (value(raw[kind], vars) ?? {}) as Record<string, unknown>;
+      outcome = await SCENARIO_STEPS[kind]!.run(a, ctx);
     } catch (e) {
       if (e instanceof KernelError) outcome = { errno: e.errno };
       else if (e instanceof Error && e.name === "UserSignal") outcome = { errno: (e as Error & { signal: string }).signal };
       else outcome = { errno: `error: ${e instanceof Error ? e.message : String(e)}` };
     }
     const problem = checkExpect(expect, outcome);
-    const name = typeof raw.as === "string" ? raw.as : typeof a.as === "string" ? a.as : undefined;
-    if (name && outcome.errno === undefined) vars.set(name, kind === "set" ? a.value : outcome.value);
+    if (typeof raw.as === "string" && outcome.errno === undefined) vars.set(raw.as, outcome.value);
     steps.push({ index: index + 1, step: kind, ok: !problem, detail: problem ?? (outcome.errno ? `${outcome.errno} (expected)` : "ok") });
   }
   kernel.exitTask(task, 0);
+  kernel.clock.flush(); // quiescence: due kworker/IRQ work runs before the checks
   const checks: string[] = [];
   if (scn.checks?.leaks !== false && !kernel.leakReport().empty) checks.push(`leak report not empty:\n${kernel.leakReport().text()}`);
   if (scn.checks?.lockdep !== false) for (const r of kernel.lockdep.reports()) checks.push(`lockdep: ${r.message.split("\n")[0]}`);
-  return { name: scn.name, passed: steps.every((s) => s.ok) && !checks.length, steps, checks };
+  const log = kernel.printk.dmesg();
+  return { name: scn.name, passed: steps.every((s) => s.ok) && !checks.length, steps, checks, log: log ? log.split("\n") : [] };
 }
 
 function fail(m: string): never {
@@ -477,8 +311,5 @@ function fail(m: string): never {
 
 /** Reads and runs a scenario file from disk. */
 export async function runScenarioPath(path: string, opts: { cwd?: string } = {}): Promise<ScenarioResult> {
-  return runScenarioFile(parseScenarioFile(readFileSync(path, "utf8"), path), opts);
+  return runScenarioFile(readScenarioFile(path), opts);
 }
-
-
-

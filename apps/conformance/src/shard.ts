@@ -21,21 +21,59 @@ export function selectShard<T>(sorted: readonly T[], shard: Shard): T[] {
 }
 
 /**
- * Combines shard reports into one report, as if the run had not been split.
- * @throws Error when the reports disagree (schema, seed) or share a case.
+ * Combines the shard reports of one run into the report of the whole run.
+ * Refuses anything else: reports that are not shards, shards of different
+ * splits, seeds, selections or package versions, a shard given twice, a
+ * missing shard, a case in two shards, or cases that do not add up to the
+ * selection's total.
+ * @param names what to call each report in errors (its file name)
+ * @throws Error saying what is wrong
  */
-export function mergeReports(reports: readonly ConformanceReport[]): ConformanceReport {
+export function mergeReports(reports: readonly ConformanceReport[], names: readonly string[] = reports.map((_, i) => `report ${i + 1}`)): ConformanceReport {
   if (!reports.length) throw new Error("merge: no reports");
-  const seed = reports[0]!.seed;
+  const first = reports[0]!;
+  const seen = new Map<number, string>();
+  let count = 0;
+  reports.forEach((r, i) => {
+    const name = names[i]!;
+    if (r.schema !== REPORT_SCHEMA) throw new Error(`merge: ${name}: report schema ${String(r.schema)}, expected ${REPORT_SCHEMA}`);
+    if (r.shard === null) throw new Error(`merge: ${name} is a whole run, not a shard (run with --shard k/n)`);
+    const s = parseShard(r.shard);
+    if (i === 0) count = s.count;
+    else if (s.count !== count) throw new Error(`merge: ${name} is shard ${r.shard} but ${names[0]} is of ${count} shards`);
+    if (seen.has(s.index)) throw new Error(`merge: shard ${s.index}/${count} given twice (${seen.get(s.index)}, ${name})`);
+    seen.set(s.index, name);
+    if (r.seed !== first.seed) throw new Error(`merge: seeds differ (${names[0]}: ${first.seed}, ${name}: ${r.seed})`);
+    if (r.total !== first.total) throw new Error(`merge: the shards come from different selections (${names[0]}: ${first.total} cases, ${name}: ${r.total})`);
+    if (r.notRun) throw new Error(`merge: ${name} stopped early (--bail): ${r.notRun} cases not run`);
+    const pk = (x: ConformanceReport) => x.packages.map((p) => `${p.name}@${p.version}`).join(" ");
+    if (pk(r) !== pk(first)) throw new Error(`merge: ${name} tested other packages (${pk(r)}) than ${names[0]} (${pk(first)})`);
+  });
+  const missing = Array.from({ length: count }, (_, i) => i + 1).filter((k) => !seen.has(k));
+  if (missing.length) throw new Error(`merge: incomplete shard set: missing shard${missing.length > 1 ? "s" : ""} ${missing.map((k) => `${k}/${count}`).join(", ")}`);
   const byId = new Map<string, CaseResult>();
-  for (const r of reports) {
-    if (r.schema !== REPORT_SCHEMA) throw new Error(`merge: report schema ${String(r.schema)}, expected ${REPORT_SCHEMA}`);
-    if (r.seed !== seed) throw new Error(`merge: seeds differ (${seed} and ${r.seed})`);
+  reports.forEach((r, i) => {
     for (const c of r.cases) {
-      if (byId.has(c.id)) throw new Error(`merge: case ${c.id} is in more than one report`);
+      if (byId.has(c.id)) throw new Error(`merge: case ${c.id} is in more than one report (${names[i]})`);
       byId.set(c.id, c);
     }
-  }
+  });
+  if (byId.size !== first.total) throw new Error(`merge: the shards hold ${byId.size} cases, the selection has ${first.total}`);
   const cases = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { schema: REPORT_SCHEMA, seed, shard: null, cases, summary: summarize(cases) };
+  const startedAt = reports.map((r) => r.startedAt).sort()[0]!;
+  const finishedAt = reports.map((r) => r.finishedAt).sort().at(-1)!;
+  return {
+    schema: REPORT_SCHEMA,
+    tool: first.tool,
+    packages: first.packages,
+    startedAt,
+    finishedAt,
+    durationMs: Date.parse(finishedAt) - Date.parse(startedAt),
+    seed: first.seed,
+    shard: null,
+    total: first.total,
+    notRun: 0,
+    cases,
+    summary: summarize(cases),
+  };
 }

@@ -1,10 +1,10 @@
-import type { Errno, TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import type { CaseActual, Errno, LifecycleStep, TopologyName } from "@dmabuf-sdk/dmabuf-core";
+
+export type { LifecycleStep };
 
 /** Schema id of the JSON report. */
 export const REPORT_SCHEMA = "dmabuf-conformance/v1";
 
-/** Where in the lifecycle something happened. */
-export type LifecycleStep = "setup" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
 
 /** Case status, as the JSON schema defines it. */
 export type CaseStatus = "pass" | "fail" | "skip" | "unverified";
@@ -22,14 +22,8 @@ export interface Expectation {
   readonly outcome?: string;
 }
 
-/** What a case actually did (the `actual` of the JSON schema). */
-export interface Actual {
-  mapType?: string;
-  p2p?: string | null;
-  errno?: Errno;
-  step?: LifecycleStep;
-  outcome?: string;
-}
+/** What a case actually did (the `actual` of the JSON schema): core's pair lifecycle reports it. */
+export type Actual = CaseActual;
 
 /** One case of the matrix before it runs. */
 export interface CaseSpec {
@@ -63,6 +57,37 @@ export interface CaseResult {
   readonly packages: readonly string[];
   /** Extra details from scenario cases. */
   readonly details?: Readonly<Record<string, string>>;
+  /** Wall-clock time the case took, in milliseconds. */
+  readonly durationMs: number;
+  /** The oracle's reason for its expectation (null when there is no row). */
+  readonly reason: string | null;
+  /** The case's kernel log (`dmesg`), kept for every case that did not pass. */
+  readonly log?: readonly string[];
+  /** How the mapping type was negotiated at attach (pair cases). */
+  readonly negotiation?: Negotiation;
+  /** The command that reruns this case alone (cases that did not pass). */
+  readonly rerun?: string;
+}
+
+/** Why a pair of entries was not taken. */
+export type NegotiationVerdict = "matched" | "type-mismatch" | "p2p-distance" | "match-refused" | "match-aborted";
+
+/** One (exporter entry, importer entry) pair `dma_buf_match_mapping()` tried. */
+export interface NegotiationTry {
+  readonly exp: number;
+  readonly imp: number;
+  readonly verdict: NegotiationVerdict;
+  /** The kernel's own words, when it said why (its log, an errno). */
+  readonly why?: string;
+}
+
+/** The negotiation trace of a case: both lists and every pair tried, in loop order. */
+export interface Negotiation {
+  /** The exporter's offers, in priority order (`SGT [EXPORTER_REQUIRES_P2P_DISTANCE 0000:02:00.0]`). */
+  readonly exporter: readonly string[];
+  /** The importer's list, in its order. */
+  readonly importer: readonly string[];
+  readonly tries: readonly NegotiationTry[];
 }
 
 /** Totals of a report. */
@@ -73,13 +98,31 @@ export interface ReportSummary {
   unverified: number;
 }
 
-/** The JSON report (`--format json`). */
+/** A package whose fixtures or modules the run used, with its version. */
+export interface PackageVersion {
+  readonly name: string;
+  readonly version: string;
+}
+
+/** The JSON report (`--format json`); its JSON Schema is `schema/report.schema.json`. */
 export interface ConformanceReport {
   readonly schema: typeof REPORT_SCHEMA;
+  /** The tool that wrote the report and the Node.js it ran on. */
+  readonly tool: { readonly name: string; readonly version: string; readonly node: string };
+  /** Packages under test, with their versions. */
+  readonly packages: readonly PackageVersion[];
+  /** When the run started and ended (ISO 8601, UTC), and its wall-clock length. */
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly durationMs: number;
   /** Seed of the run. */
   readonly seed: number;
   /** `k/n` when this report is one shard, `null` for a whole run or a merge. */
   readonly shard: string | null;
+  /** Cases the selection holds before sharding: a merge checks its shards add up to it. */
+  readonly total: number;
+  /** Cases selected but not run because `--bail` stopped the run. */
+  readonly notRun: number;
   readonly cases: readonly CaseResult[];
   readonly summary: ReportSummary;
 }

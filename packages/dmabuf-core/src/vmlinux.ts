@@ -78,6 +78,8 @@ export const VMLINUX_SYMBOLS: readonly VmlinuxSymbol[] = [
   gpl("dma_iova_unlink", dma.dmaIovaUnlink),
   gpl("dma_iova_destroy", dma.dmaIovaDestroy),
   gpl("dma_iova_free", dma.dmaIovaFree),
+  plain("dma_sync_single_for_device", dma.dmaSyncSingleForDevice),
+  plain("dma_sync_single_for_cpu", dma.dmaSyncSingleForCpu),
   gpl("pci_p2pdma_map_type", p2p.pciP2pdmaMapType),
   gpl("pci_p2pdma_distance", p2p.pciP2pdmaDistance),
   gpl("pcim_p2pdma_init", p2p.pcimP2pdmaInit),

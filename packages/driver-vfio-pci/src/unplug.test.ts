@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DmaFence, MAP_SHARED, PROT_READ, SpinLock, UserSignal, dmaFenceContextAlloc, dmaFencePut, dmaFenceSignal, dmaRead, dmaResvAddFence, dmaResvLock, dmaResvReserveFences, dmaResvUnlock } from "@dmabuf-sdk/dmabuf-core";
 import { CompatDynamicImporter } from "@dmabuf-sdk/map-sgt";
 import { vfioPciRemove, vfioPciUnplug } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, barWrite, boot, exportBuf, pattern, teardown } from "./testing/helpers.js";
+import { P, barWrite, boot, exportBuf, pattern, teardown } from "@dmabuf-sdk/driver-vfio-pci/testing";
 
 describe("vfio-pci hot-unplug", () => {
   it("in-flight DMA of the importer is waited for, then the buffer is revoked for good: importer invalidated, maps ENODEV, stale DMA faults, CPU mappings SIGBUS; the device unbinds once the user closes it", () => {

@@ -23,6 +23,7 @@ export {
   LMEM_BAR,
   XE_PAGE_SIZE,
   XE_PCI_IDS,
+  XE_SRIOV_PF,
   type XeSriovMode,
   type XeProbeOptions,
 } from "./xe-device.js";
@@ -58,7 +59,8 @@ export {
 } from "./xe-bo.js";
 export { xeGemPrimeMmap, xeBoUnplugMmapPolicy } from "./xe-bo-vm.js";
 export { xeBoPciDevRemoveAll, type XeBoRemoveOutcome } from "./xe-bo-evict.js";
-export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
+export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, xeMigrateClear, xeMigrateUpdatePgtables, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
+export { XeExecQueue, XeSchedJob, xeSchedJobRun, type XeBatch } from "./xe-sched-job.js";
 export {
   xeSriovPfInit,
   xeSriovPfFini,

@@ -3,12 +3,12 @@ import { describe, expect, it } from "vitest";
 import { ERRNO, Kernel, buildTopology, swSyncDebugfsInit, topologyKernelOptions } from "@dmabuf-sdk/dmabuf-core";
 import { DRM_CAP_SYNCOBJ_TIMELINE, DRM_IOCTL_GET_CAP } from "@dmabuf-sdk/drm";
 import { IgtSyncobj } from "@dmabuf-sdk/drm/testing";
-import { XE_DRM_DRIVER, xeDeviceOf, xeDeviceRemove, xeModule } from "@dmabuf-sdk/driver-xe";
+import { XE_DRM_DRIVER, XE_SRIOV_PF, xeDeviceOf, xeDeviceRemove, xeModule } from "@dmabuf-sdk/driver-xe";
 
 describe("xe DRM device", () => {
   it("probe registers card/render nodes with syncobjs; remove unplugs: ioctls ENODEV, nodes gone, the syncobj lives on as an fd", () => {
     const k = new Kernel(topologyKernelOptions("sriov"));
-    const t = buildTopology(k, "sriov");
+    const t = buildTopology(k, "sriov", { sriovPf: XE_SRIOV_PF });
     k.modprobe(xeModule);
     swSyncDebugfsInit(k);
     const xe = xeDeviceOf(t.sriov!.pf);

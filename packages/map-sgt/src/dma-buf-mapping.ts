@@ -78,6 +78,31 @@ function fillSgEntry(sgt: SgTable, idx: number, length: bigint, addr: bigint): n
 }
 
 /**
+ * Entries of `n` ranges whose lengths are all below 2^32 (one each, none
+ * when empty), read from the u32 halves; -1 when a length needs the general
+ * count (`DIV_ROUND_UP(len, UINT_MAX)`).
+ */
+function countEntriesHalves(lv: Uint32Array, n: number): number {
+  let nents = 0;
+  for (let i = 0; i < n; i++) {
+    if (lv[2 * i + 1] !== 0) return -1;
+    if (lv[2 * i] !== 0) nents++;
+  }
+  return nents;
+}
+
+/** {@link fillBusAddrHalves} of ranges `0..n` already known to take one entry each. */
+function fillBusAddrHalvesAll(out: Uint32Array, l: Uint32Array, pv: Uint32Array, lv: Uint32Array, n: number, offLo: number, offHi: number): void {
+  for (let i = 0; i < n; i++) {
+    const i2 = 2 * i;
+    const lo = pv[i2]! + offLo;
+    out[i2] = lo;
+    out[i2 + 1] = pv[i2 + 1]! + offHi + (lo >= TWO32 ? 1 : 0);
+    l[i] = lv[i2]!;
+  }
+}
+
+/**
  * The `BUS_ADDR` fill over u32 halves: from range `from`, one entry per
  * range of 1 to 2^32 - 1 bytes at `paddr + off` (a u64 add with carry,
  * wrapping at 2^64 as a u64 store does). Stops at the first other range;
@@ -157,10 +182,10 @@ export function dmaBufPhysVecToSgt(
   let nents = 0;
   if (useIova) nents = entriesFor(size);
   else if (lv) {
-    // A range below 2^32 bytes takes one entry (none when empty): only the high halves need a look.
-    for (let i = 0; i < nrRanges; i++) {
-      if (lv[2 * i + 1] === 0) nents += lv[2 * i] === 0 ? 0 : 1;
-      else nents += entriesFor(cols!.len[i]!);
+    nents = countEntriesHalves(lv, nrRanges);
+    if (nents < 0) {
+      nents = 0;
+      for (let i = 0; i < nrRanges; i++) nents += entriesFor(cols!.len[i]!);
     }
   } else for (let i = 0; i < nrRanges; i++) nents += entriesFor(physVecAt(physVec, i).len);
 
@@ -186,6 +211,11 @@ export function dmaBufPhysVecToSgt(
       const offHi = Number(off >> 32n);
       const out = new Uint32Array(sgt.dmaAddress.buffer, sgt.dmaAddress.byteOffset, 2 * sgt.capacity);
       let i = 0;
+      if (idx === 0 && nents === nrRanges) {
+        // The count saw every length in 1..2^32-1: one entry per range, no checks left.
+        fillBusAddrHalvesAll(out, sgt.dmaLength, pv, lv, nrRanges, offLo, offHi);
+        idx = i = nrRanges;
+      }
       while (i < nrRanges) {
         const done = fillBusAddrHalves(out, sgt.dmaLength, idx, pv, lv, i, nrRanges, offLo, offHi);
         idx += done;

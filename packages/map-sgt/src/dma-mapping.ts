@@ -3,6 +3,8 @@ import {
   dmaInfoToProt,
   iommuDmaAllocIova,
   iommuDmaFreeIova,
+  iommuDmaMap,
+  iommuDmaUnmap,
   useDmaIommu,
   type Device,
   type DmaDataDirection,
@@ -60,7 +62,7 @@ export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, 
       const phys = (BigInt(sgt.pagePfn[i]!) << 12n) + BigInt(sgt.offset[i]! - off);
       const len = sgt.length[i]!;
       const span = (BigInt(off) + BigInt(len) + 0xfffn) & ~0xfffn;
-      iommu.map(domain, iova + cur, phys, span, prot);
+      iommuDmaMap(dev, iova + cur, phys, span, prot);
       cur += span;
       const addr = iova + cur - span + BigInt(off);
       // __finalise_sg(): extend the previous segment when contiguous and within the size limit.
@@ -93,10 +95,8 @@ export function dmaUnmapSgtable(dev: Device, sgt: SgTable, _dir: DmaDataDirectio
     return;
   }
   MAPPINGS.delete(sgt);
-  if (m.iova !== undefined) {
-    dev.kernel.platform.iommu!.unmap(dev.iommuGroup!.defaultDomain, m.iova, m.size!);
-    iommuDmaFreeIova(dev, m.iova);
-  }
+  // iommu_dma_unmap_sg() → __iommu_dma_unmap(): strict sync or flush queue.
+  if (m.iova !== undefined) iommuDmaUnmap(dev, m.iova, m.size!);
   sgt.dmaAddress.fill(0n, 0, sgt.nents);
   sgt.dmaLength.fill(0, 0, sgt.nents);
   sgt.nents = sgt.origNents;

@@ -1,13 +1,55 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { ValidateFunction } from "ajv";
+import { InputError, LocatedDocument, pointerPath } from "../input-error.js";
 import type { ConformanceReport } from "../types.js";
 
-/** The JSON report (schema `dmabuf-conformance/v1`). */
+/** The JSON Schema of the report (`schema/report.schema.json`, exported as `@dmabuf-sdk/conformance/report.schema.json`). */
+export function reportSchema(): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL("../../schema/report.schema.json", import.meta.url), "utf8")) as Record<string, unknown>;
+}
+
+// ajv is loaded, and the schema compiled, the first time a report is read (merge, diff, --rerun-failed).
+const requireLazy = createRequire(import.meta.url);
+let validator: ValidateFunction | undefined;
+function reportValidator(): ValidateFunction {
+  if (!validator) {
+    const { Ajv2020 } = requireLazy("ajv/dist/2020.js") as typeof import("ajv/dist/2020.js");
+    // ajv-formats is CommonJS: the module itself is the plugin.
+    const addFormats = requireLazy("ajv-formats") as (ajv: InstanceType<typeof Ajv2020>) => InstanceType<typeof Ajv2020>;
+    validator = addFormats(new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true })).compile(reportSchema());
+  }
+  return validator;
+}
+
+/** The JSON report (schema `dmabuf-conformance/v1`, see {@link reportSchema}). */
 export function formatJson(report: ConformanceReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 
-/** Parses a JSON report, checking the schema id. @throws Error otherwise. */
-export function parseJsonReport(text: string): ConformanceReport {
-  const r = JSON.parse(text) as ConformanceReport;
-  if (r?.schema !== "dmabuf-conformance/v1" || !Array.isArray(r.cases)) throw new Error("not a dmabuf-conformance/v1 report");
-  return r;
+/**
+ * Parses a JSON report and checks it against the report schema.
+ * @throws InputError naming `file`, line and column of each problem
+ */
+export function parseJsonReport(text: string, file = "<report>"): ConformanceReport {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    // Locates the syntax error.
+    new LocatedDocument(text, file, true);
+  }
+  const validate = reportValidator();
+  if (!validate(data)) {
+    const doc = new LocatedDocument(text, file);
+    throw new InputError(
+      validate.errors!.slice(0, 20).map((e) => {
+        const path = pointerPath(e.instancePath);
+        const key = e.keyword === "additionalProperties" ? (e.params as { additionalProperty: string }).additionalProperty : undefined;
+        const what = e.keyword === "additionalProperties" ? `unknown key \`${key}\`` : (e.message ?? "invalid");
+        return doc.problem(path, `not a dmabuf-conformance/v1 report: ${path.length ? `\`${path.join(".")}\` ` : ""}${what}`, key);
+      }),
+    );
+  }
+  return data as ConformanceReport;
 }

@@ -24,7 +24,10 @@ export function formatTable(report: ConformanceReport, colour = false): string {
   const s = report.summary;
   const lines = [
     `dmabuf-conformance: ${report.cases.length} cases: ${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.unverified} unverified (seed ${report.seed}${report.shard ? `, shard ${report.shard}` : ""})`,
+    `${report.tool.name} ${report.tool.version}, node ${report.tool.node}; ${report.packages.map((p) => `${p.name.replace(/^@dmabuf-sdk\//, "")}@${p.version}`).join(" ")}`,
+    `started ${report.startedAt}, finished ${report.finishedAt} (${ms(report.durationMs)}); cell durations in ms`,
   ];
+  if (report.notRun) lines.push(`stopped at the first failure (--bail): ${report.notRun} selected cases not run`);
   const pairs = report.cases.filter((c) => c.exporter !== null);
   for (const topo of TOPOLOGY_NAMES) {
     const cases = pairs.filter((c) => c.topology === topo);
@@ -32,7 +35,7 @@ export function formatTable(report: ConformanceReport, colour = false): string {
     const exporters = [...new Set(cases.map((c) => c.exporter!))];
     const importers = [...new Set(cases.map((c) => c.importer!))];
     const cell = (e: string, i: string): CaseResult | undefined => cases.find((c) => c.exporter === e && c.importer === i);
-    const text = (c: CaseResult | undefined): string => (c ? `${STATUS_MARK[c.status]} ${cellLabel(c)}` : "");
+    const text = (c: CaseResult | undefined): string => (c ? `${STATUS_MARK[c.status]} ${cellLabel(c)} ${Math.round(c.durationMs)}` : "");
     const w0 = Math.max(8, ...exporters.map((e) => e.length));
     const widths = importers.map((i) => Math.max(i.length, ...exporters.map((e) => text(cell(e, i)).length)));
     lines.push("", `${topo}`, `  ${pad("", w0)}  ${importers.map((i, n) => pad(i, widths[n]!)).join("  ")}`.trimEnd());
@@ -51,18 +54,24 @@ export function formatTable(report: ConformanceReport, colour = false): string {
   if (scenarios.length) {
     lines.push("", "scenarios");
     const w = Math.max(...scenarios.map((c) => c.id.length));
-    for (const c of scenarios) lines.push(`  ${paint(c, `${STATUS_MARK[c.status]} ${pad(c.id, w)}  ${cellLabel(c)}`)}`);
+    for (const c of scenarios) lines.push(`  ${paint(c, `${STATUS_MARK[c.status]} ${pad(c.id, w)}  ${cellLabel(c)}  ${ms(c.durationMs)}`)}`);
   }
-  const bad = report.cases.filter((c) => c.status === "fail");
+  const bad = report.cases.filter((c) => c.status === "fail" || c.status === "unverified");
   if (bad.length) {
     lines.push("", "failures");
     for (const c of bad) {
-      lines.push(`  ${paint(c, `${STATUS_MARK.fail} ${c.id}`)}`);
+      lines.push(`  ${paint(c, `${STATUS_MARK[c.status]} ${c.id}`)}  ${ms(c.durationMs)}`);
       for (const m of c.messages) lines.push(...m.split("\n").map((l) => `      ${l}`));
+      if (c.rerun) lines.push(`      rerun: ${c.rerun}`);
+      if (c.log?.length) lines.push("      kernel log:", ...c.log.map((l) => `        ${l}`));
     }
   }
   lines.push("", `legend: ${STATUS_MARK.pass} pass  ${STATUS_MARK.fail} fail  ${STATUS_MARK.unverified} unverified (no oracle entry)  ${STATUS_MARK.skip} skip; cell = type/P2P route or errno@step`);
   return `${lines.join("\n")}\n`;
+}
+
+function ms(v: number): string {
+  return `${v.toFixed(1)} ms`;
 }
 
 /** A one-line progress bar for long runs (written to stderr on a TTY). */

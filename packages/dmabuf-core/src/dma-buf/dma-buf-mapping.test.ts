@@ -7,6 +7,8 @@ import {
   dmaBufExport,
   dmaBufMatchMapping,
   dmaBufPut,
+  registerTraceDmaBufMatchMapping,
+  type DmaBufMatchTrace,
   type DmaBufMappingMatch,
   type DmaBufMappingType,
   type DmaBufMatchArgs,
@@ -125,6 +127,36 @@ describe("dma-buf-mapping", () => {
     const i: DmaBufMappingMatch = { type: T };
     dmaBufMatchMapping({ dmabuf, attach: null, impMatches: [i] }, [e]);
     expect(seen).toEqual([dmabuf, e, i]);
+  });
+
+  it.each([
+    {
+      desc: "type mismatch, a refusal with its log line, then the winner",
+      rule: (e: string, i: string): MatchBehaviour => (e === "e1" && i === "i2" ? "skip" : "accept"),
+      ret: "0",
+      tries: ["0/0 type-mismatch", "0/1 refused [refusing e1/i2]", "1/0 matched"],
+    },
+    { desc: "EOPNOTSUPP is a refusal with its errno", rule: (): MatchBehaviour => "throw-EOPNOTSUPP", ret: "0", tries: ["0/0 type-mismatch", "0/1 refused EOPNOTSUPP [refusing e1/i2]", "1/0 matched"] },
+    { desc: "an abort ends the trace with its errno", rule: (): MatchBehaviour => "abort-ENODEV", ret: "ENODEV", tries: ["0/0 type-mismatch", "0/1 aborted ENODEV [refusing e1/i2]"] },
+  ])("the dma_buf_match_mapping tracepoint: $desc", ({ rule, ret, tries }) => {
+    const A = mockType("A", log, (e, i) => {
+      const r = rule(e, i);
+      if (r !== "accept") k.printk.info(`refusing ${e}/${i}`);
+      return r;
+    });
+    const B = mockType("B", log, () => "accept");
+    const traces: DmaBufMatchTrace[] = [];
+    const off = registerTraceDmaBufMatchMapping(k, (t) => traces.push(t));
+    const exp = [entry(A, "e1"), entry(B, "e2")];
+    const imp = [entry(B, "i1"), entry(A, "i2")];
+    expect(run(exp, imp)).toBe(ret);
+    expect(traces).toHaveLength(1);
+    expect(traces[0]!.exporter).toBe(exp);
+    expect(traces[0]!.importer).toBe(imp);
+    expect(traces[0]!.tries.map((t) => `${t.exp}/${t.imp} ${t.verdict}${t.errno ? ` ${t.errno}` : ""}${t.log.length ? ` [${t.log.join("|")}]` : ""}`)).toEqual(tries);
+    off();
+    run(exp, imp);
+    expect(traces).toHaveLength(1);
   });
 
   it("leaves nothing behind", () => {

@@ -1,4 +1,5 @@
 import { KernelError, isKernelError } from "../kernel/kernel-error.js";
+import type { Kernel } from "../kernel/kernel.js";
 import type { DmaBuf, DmaBufAttachment } from "./dma-buf.js";
 
 /**
@@ -61,6 +62,49 @@ export interface DmaBufMappingType<D = unknown> {
   debugfsDump?(attach: DmaBufAttachment): string;
 }
 
+/** What the match loop made of one (exporter entry, importer entry) pair. */
+export type DmaBufMatchVerdict = "matched" | "type-mismatch" | "refused" | "aborted";
+
+/** One pair `dma_buf_match_mapping()` looked at, in loop order. */
+export interface DmaBufMatchTry {
+  /** Index into {@link DmaBufMatchTrace.exporter}. */
+  readonly exp: number;
+  /** Index into {@link DmaBufMatchTrace.importer}. */
+  readonly imp: number;
+  readonly verdict: DmaBufMatchVerdict;
+  /** The errno a refusing or aborting `match` threw (`EOPNOTSUPP`, …). */
+  readonly errno?: string;
+  /** Kernel log lines the type's `match` printed for this pair (`pci_p2pdma_distance()` says why it refused). */
+  readonly log: readonly string[];
+}
+
+/** One call of `dma_buf_match_mapping()`: both lists and every pair it tried. */
+export interface DmaBufMatchTrace {
+  readonly dmabuf: DmaBuf;
+  /** The exporter's entries, in priority order. */
+  readonly exporter: readonly DmaBufMappingMatch[];
+  /** The importer's entries, in its order. */
+  readonly importer: readonly DmaBufMappingMatch[];
+  readonly tries: readonly DmaBufMatchTry[];
+}
+
+/** A probe of the `dma_buf_match_mapping` tracepoint. */
+export type DmaBufMatchProbe = (trace: DmaBufMatchTrace) => void;
+
+const matchProbes = new WeakMap<Kernel, Set<DmaBufMatchProbe>>();
+
+/**
+ * `register_trace_dma_buf_match_mapping()`: calls `probe` after each match
+ * on `kernel` with what the loop tried. Returns the unregister function.
+ * Without a probe the loop records nothing.
+ */
+export function registerTraceDmaBufMatchMapping(kernel: Kernel, probe: DmaBufMatchProbe): () => void {
+  let set = matchProbes.get(kernel);
+  if (!set) matchProbes.set(kernel, (set = new Set()));
+  set.add(probe);
+  return () => void set.delete(probe);
+}
+
 /**
  * `dma_buf_match_mapping()`: exporter entries in priority order; for each,
  * importer entries in order; the first same-type pair whose `match` accepts
@@ -69,28 +113,51 @@ export interface DmaBufMappingType<D = unknown> {
  * whatever a `match` callback aborted with.
  */
 export function dmaBufMatchMapping(args: DmaBufMatchArgs, exp: readonly DmaBufMappingMatch[]): void {
-  for (const e of exp) {
-    for (const i of args.impMatches) {
-      if (e.type !== i.type) continue;
-      const match = e.type.match;
-      if (match) {
-        let r: unknown;
-        try {
-          r = match.call(e.type, args.dmabuf, e, i);
-        } catch (err) {
-          if (isKernelError(err, "EOPNOTSUPP")) continue;
-          throw err;
+  const kernel = args.dmabuf.kernel;
+  const probes = matchProbes.get(kernel);
+  const tries: DmaBufMatchTry[] | null = probes?.size ? [] : null;
+  const logFrom = (): number => kernel.printk.records().length;
+  const logSince = (n: number): string[] => kernel.printk.records().slice(n).map((r) => r.text);
+  try {
+    for (const [ei, e] of exp.entries()) {
+      for (const [ii, i] of args.impMatches.entries()) {
+        if (e.type !== i.type) {
+          tries?.push({ exp: ei, imp: ii, verdict: "type-mismatch", log: [] });
+          continue;
         }
-        if (r === false) continue;
-        if (r !== true) {
-          // A C habit (`return 0`, amdgpu's `return 1`) is a contract violation, not an answer.
-          args.dmabuf.kernel.warn(`${e.type.name}: match returned ${String(r)}, expected true/false`);
-          throw new KernelError("EINVAL", "dma_buf_match_mapping", `${e.type.name} match returned ${String(r)}`);
+        const match = e.type.match;
+        if (match) {
+          let r: unknown;
+          const mark = tries ? logFrom() : 0;
+          try {
+            r = match.call(e.type, args.dmabuf, e, i);
+          } catch (err) {
+            const errno = err instanceof KernelError ? err.errno : undefined;
+            if (isKernelError(err, "EOPNOTSUPP")) {
+              tries?.push({ exp: ei, imp: ii, verdict: "refused", errno, log: logSince(mark) });
+              continue;
+            }
+            tries?.push({ exp: ei, imp: ii, verdict: "aborted", ...(errno ? { errno } : {}), log: logSince(mark) });
+            throw err;
+          }
+          if (r === false) {
+            tries?.push({ exp: ei, imp: ii, verdict: "refused", log: tries ? logSince(mark) : [] });
+            continue;
+          }
+          if (r !== true) {
+            tries?.push({ exp: ei, imp: ii, verdict: "aborted", errno: "EINVAL", log: tries ? logSince(mark) : [] });
+            // A C habit (`return 0`, amdgpu's `return 1`) is a contract violation, not an answer.
+            args.dmabuf.kernel.warn(`${e.type.name}: match returned ${String(r)}, expected true/false`);
+            throw new KernelError("EINVAL", "dma_buf_match_mapping", `${e.type.name} match returned ${String(r)}`);
+          }
         }
+        tries?.push({ exp: ei, imp: ii, verdict: "matched", log: [] });
+        e.type.finishMatch(args, e, i);
+        return;
       }
-      e.type.finishMatch(args, e, i);
-      return;
     }
+    throw new KernelError("EINVAL", "dma_buf_match_mapping", "no compatible mapping type");
+  } finally {
+    if (tries) for (const p of probes!) p({ dmabuf: args.dmabuf, exporter: exp, importer: args.impMatches, tries });
   }
-  throw new KernelError("EINVAL", "dma_buf_match_mapping", "no compatible mapping type");
 }

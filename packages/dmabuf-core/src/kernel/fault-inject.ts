@@ -13,7 +13,8 @@ export type AllocSite =
   | "iommu_map"
   | "get_unused_fd"
   | "memcg_charge"
-  | "dma_resv_reserve_fences";
+  | "dma_resv_reserve_fences"
+  | "dma_pool_alloc";
 
 /** One allocation attempt, as recorded by {@link FaultInjector}. */
 export interface AllocRecord {

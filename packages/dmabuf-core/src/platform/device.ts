@@ -18,6 +18,8 @@ export class Device {
   dmaMask: bigint = (1n << 64n) - 1n;
   /** `dma_get_max_seg_size()`: the kernel's default for devices without `dma_parms` is 64 KiB. */
   dmaMaxSegSize = 0x1_0000;
+  /** `pdev->untrusted`: behind an external-facing port; the IOMMU always gives it strict DMA. */
+  untrusted = false;
   /** Set once the device is removed (hot-unplug). */
   removed = false;
 

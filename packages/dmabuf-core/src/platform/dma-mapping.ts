@@ -1,7 +1,8 @@
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { Device } from "./device.js";
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE } from "./io-pgtable.js";
-import type { IommuDomain } from "./iommu.js";
+import { iommuIsDmaDomain, type IommuDomain } from "./iommu.js";
+import { iommuDmaIsFq, iommuDmaQueueIova, iommuDmaStats } from "./dma-iommu.js";
 import { U64_MAX, hex } from "./page.js";
 
 /** `enum dma_data_direction`. */
@@ -39,7 +40,7 @@ export function dmaInfoToProt(dir: DmaDataDirection, coherent: boolean, attrs: n
 /** `use_dma_iommu()`: the device's DMA API goes through its DMA domain. */
 export function useDmaIommu(dev: Device): boolean {
   const g = dev.iommuGroup;
-  return !!g && g.defaultDomain.type === "IOMMU_DOMAIN_DMA";
+  return !!g && iommuIsDmaDomain(g.defaultDomain.type);
 }
 
 /** `iommu_get_dma_domain()`. */
@@ -65,6 +66,60 @@ export function iommuDmaAllocIova(dev: Device, size: bigint): bigint {
 /** `iommu_dma_free_iova()`: gives back the range starting at `iova`. */
 export function iommuDmaFreeIova(dev: Device, iova: bigint): void {
   if (!dmaDomain(dev).iovad!.freeIova(Number(iova >> 12n))) dev.kernel.warn(`${dev.name}: iommu_dma_free_iova(${hex(iova)}): no IOVA allocated there`);
+  else iommuDmaStats(dev).iovaFree++;
+}
+
+/**
+ * `iommu_map()` on behalf of the DMA API (`__iommu_dma_map()`,
+ * `iommu_map_sg()`, `dma_iova_link()`): counted in {@link iommuDmaStats}.
+ * @throws KernelError from `iommu_map`.
+ */
+export function iommuDmaMap(dev: Device, iova: bigint, phys: bigint, size: bigint, prot: number): void {
+  dev.kernel.platform.iommu!.map(dmaDomain(dev), iova, phys, size, prot);
+  const s = iommuDmaStats(dev);
+  s.map++;
+  s.mapPages += Number(size >> 12n);
+}
+
+/**
+ * `__iommu_dma_unmap()`: clears the IOPTEs of [iova, iova+size) and gives
+ * the IOVA range starting at `iova` back. Strict (DMA) domains invalidate
+ * the IOTLB synchronously and free the IOVA at once; lazy (DMA_FQ) domains
+ * queue the IOVA in the flush queue, which frees it after the next full
+ * IOTLB flush. Returns the bytes unmapped.
+ */
+export function iommuDmaUnmap(dev: Device, iova: bigint, size: bigint): bigint {
+  const domain = dmaDomain(dev);
+  const unmapped = unmapCounted(dev, domain, iova, size);
+  if (iommuDmaIsFq(domain)) iommuDmaQueueIova(dev, domain, Number(iova >> 12n));
+  else {
+    iommuDmaStats(dev).iotlbSync++;
+    iommuDmaFreeIova(dev, iova);
+  }
+  return unmapped;
+}
+
+function unmapCounted(dev: Device, domain: IommuDomain, iova: bigint, size: bigint): bigint {
+  const unmapped = dev.kernel.platform.iommu!.unmap(domain, iova, size);
+  const s = iommuDmaStats(dev);
+  s.unmap++;
+  s.unmapPages += Number(unmapped >> 12n);
+  return unmapped;
+}
+
+/**
+ * `dma_sync_single_for_device()` / `dma_sync_single_for_cpu()`: cache
+ * maintenance, a no-op on the model's cache-coherent platform without
+ * bounce buffers; counted because drivers that keep long-lived mappings
+ * still call it per I/O.
+ */
+export function dmaSyncSingleForDevice(dev: Device, _addr: bigint, _size: bigint, _dir: DmaDataDirection): void {
+  iommuDmaStats(dev).dmaSync++;
+}
+
+/** `dma_sync_single_for_cpu()`: see {@link dmaSyncSingleForDevice}. */
+export function dmaSyncSingleForCpu(dev: Device, _addr: bigint, _size: bigint, _dir: DmaDataDirection): void {
+  iommuDmaStats(dev).dmaSync++;
 }
 
 function allocIova(dev: Device, domain: IommuDomain, size: bigint): bigint {
@@ -74,13 +129,18 @@ function allocIova(dev: Device, domain: IommuDomain, size: bigint): bigint {
   const pci32 = PCI_32BIT_WORKAROUND.get(dev) ?? dev.busType === "pci";
   if (limit > MASK32 && pci32) {
     const iova = iovad.allocIova(len, Number(MASK32 >> 12n), "dma");
-    if (iova) return BigInt(iova.pfnLo) << 12n;
+    if (iova) {
+      iommuDmaStats(dev).iovaAlloc++;
+      return BigInt(iova.pfnLo) << 12n;
+    }
     PCI_32BIT_WORKAROUND.set(dev, false);
     dev.kernel.printk.info(`${dev.name}: Using ${limit.toString(2).length}-bit DMA addresses`);
   }
   if (limit < GRANULE) limit = GRANULE;
   const iova = iovad.allocIova(len, Number(limit >> 12n), "dma");
-  return iova ? BigInt(iova.pfnLo) << 12n : 0n;
+  if (!iova) return 0n;
+  iommuDmaStats(dev).iovaAlloc++;
+  return BigInt(iova.pfnLo) << 12n;
 }
 const PCI_32BIT_WORKAROUND = new WeakMap<Device, boolean>();
 
@@ -115,9 +175,9 @@ export function dmaMapPhys(dev: Device, phys: bigint, size: bigint, dir: DmaData
   }
   if (!iova) return DMA_MAPPING_ERROR;
   try {
-    dev.kernel.platform.iommu!.map(domain, iova, phys - off, len, dmaInfoToProt(dir, true, attrs));
+    iommuDmaMap(dev, iova, phys - off, len, dmaInfoToProt(dir, true, attrs));
   } catch {
-    domain.iovad!.freeIova(Number(iova >> 12n));
+    iommuDmaFreeIova(dev, iova);
     return DMA_MAPPING_ERROR;
   }
   return iova + off;
@@ -126,13 +186,15 @@ export function dmaMapPhys(dev: Device, phys: bigint, size: bigint, dir: DmaData
 /** `dma_unmap_phys()`. */
 export function dmaUnmapPhys(dev: Device, addr: bigint, size: bigint, _dir: DmaDataDirection, _attrs: number): void {
   if (!useDmaIommu(dev)) return;
-  const domain = dmaDomain(dev);
   const off = addr & (GRANULE - 1n);
   const base = addr - off;
   const len = iovaAlign(size + off);
-  const unmapped = dev.kernel.platform.iommu!.unmap(domain, base, len);
+  if (!dmaDomain(dev).iovad!.findIova(Number(base >> 12n))) {
+    dev.kernel.warn(`${dev.name}: dma_unmap_phys(${hex(addr)}): no IOVA allocated there`);
+    return;
+  }
+  const unmapped = iommuDmaUnmap(dev, base, len);
   if (unmapped !== len) dev.kernel.warn(`${dev.name}: dma_unmap_phys(${hex(addr)}, ${size}) unmapped ${unmapped} bytes`);
-  if (!domain.iovad!.freeIova(Number(base >> 12n))) dev.kernel.warn(`${dev.name}: dma_unmap_phys(${hex(addr)}): no IOVA allocated there`);
 }
 
 /** `struct dma_iova_state`. */
@@ -200,7 +262,7 @@ export function dmaIovaLink(dev: Device, state: DmaIovaState, phys: bigint, offs
   }
   const pad = phys & (GRANULE - 1n);
   if (pad && offset > 0n) linkPadError(dev);
-  dev.kernel.platform.iommu!.map(dmaDomain(dev), state.addr + offset - pad, phys - pad, iovaAlign(size + pad), dmaInfoToProt(dir, true, attrs));
+  iommuDmaMap(dev, state.addr + offset - pad, phys - pad, iovaAlign(size + pad), dmaInfoToProt(dir, true, attrs));
 }
 
 /**
@@ -215,7 +277,11 @@ export function dmaIovaLinkSafe(dev: Device, state: DmaIovaState, phys: number, 
   const pad = (phys >>> 0) & 4095;
   if (pad && offset > 0) linkPadError(dev);
   const end = size + pad + 4095;
-  dev.kernel.platform.iommu!.mapSafe(dev.iommuGroup!.defaultDomain, state.addrNum + offset - pad, phys - pad, end - ((end >>> 0) & 4095), prot);
+  const len = end - ((end >>> 0) & 4095);
+  dev.kernel.platform.iommu!.mapSafe(dev.iommuGroup!.defaultDomain, state.addrNum + offset - pad, phys - pad, len, prot);
+  const s = iommuDmaStats(dev);
+  s.map++;
+  s.mapPages += len / 4096;
 }
 
 function linkPadError(dev: Device): never {
@@ -226,26 +292,44 @@ function linkPadError(dev: Device): never {
 /** `dma_iova_sync()`: flushes the IOTLB for the linked range; cannot fail in the model. */
 export function dmaIovaSync(_dev: Device, _state: DmaIovaState, _offset: bigint, _size: bigint): void {}
 
-/** `dma_iova_unlink()`: unmaps [offset, offset+size) of the state's IOVA. */
+/**
+ * `dma_iova_unlink()`: unmaps [offset, offset+size) of the state's IOVA and
+ * invalidates the IOTLB synchronously in either mode: the IOVA stays
+ * allocated, so there is nothing to defer (`__iommu_dma_iova_unlink(…, free_iova = false)`).
+ */
 export function dmaIovaUnlink(dev: Device, state: DmaIovaState, offset: bigint, size: bigint, _dir: DmaDataDirection, _attrs: number): void {
   const domain = dmaDomain(dev);
   const start = state.addr + offset;
   const pad = start & (GRANULE - 1n);
-  dev.kernel.platform.iommu!.unmap(domain, start - pad, iovaAlign(size + pad));
+  unmapCounted(dev, domain, start - pad, iovaAlign(size + pad));
+  iommuDmaStats(dev).iotlbSync++;
 }
 
 /** `dma_iova_free()`: releases the IOVA range (nothing may still be linked). */
 export function dmaIovaFree(dev: Device, state: DmaIovaState): void {
-  const domain = dmaDomain(dev);
   const pad = state.addr & (GRANULE - 1n);
-  domain.iovad!.freeIova(Number((state.addr - pad) >> 12n));
+  iommuDmaFreeIova(dev, state.addr - pad);
   state.addr = 0n;
   state.addrNum = 0;
   state.size = 0n;
 }
 
-/** `dma_iova_destroy()`: unlinks the first `mappedLen` bytes and frees the IOVA. */
+/**
+ * `dma_iova_destroy()`: unlinks the first `mappedLen` bytes and frees the
+ * IOVA; in a lazy domain the IOVA goes to the flush queue instead of an
+ * IOTLB sync (`__iommu_dma_iova_unlink(…, free_iova = true)`).
+ */
 export function dmaIovaDestroy(dev: Device, state: DmaIovaState, mappedLen: bigint, dir: DmaDataDirection, attrs: number): void {
-  if (mappedLen) dmaIovaUnlink(dev, state, 0n, mappedLen, dir, attrs);
-  dmaIovaFree(dev, state);
+  const domain = dmaDomain(dev);
+  if (!mappedLen || !iommuDmaIsFq(domain)) {
+    if (mappedLen) dmaIovaUnlink(dev, state, 0n, mappedLen, dir, attrs);
+    dmaIovaFree(dev, state);
+    return;
+  }
+  const pad = state.addr & (GRANULE - 1n);
+  unmapCounted(dev, domain, state.addr - pad, iovaAlign(mappedLen + pad));
+  iommuDmaQueueIova(dev, domain, Number((state.addr - pad) >> 12n));
+  state.addr = 0n;
+  state.addrNum = 0;
+  state.size = 0n;
 }

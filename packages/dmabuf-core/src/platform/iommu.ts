@@ -9,7 +9,12 @@ import { PAGE_SIZE_N, U64_LIMIT, hex } from "./page.js";
 import { PciDev, type PciHostBridge } from "./pci.js";
 
 /** `enum iommu_domain_type` values the model uses. */
-export type IommuDomainType = "IOMMU_DOMAIN_BLOCKED" | "IOMMU_DOMAIN_IDENTITY" | "IOMMU_DOMAIN_DMA" | "IOMMU_DOMAIN_UNMANAGED";
+export type IommuDomainType = "IOMMU_DOMAIN_BLOCKED" | "IOMMU_DOMAIN_IDENTITY" | "IOMMU_DOMAIN_DMA" | "IOMMU_DOMAIN_DMA_FQ" | "IOMMU_DOMAIN_UNMANAGED";
+
+/** `__IOMMU_DOMAIN_DMA_API`: a domain the kernel's DMA API manages (strict DMA or lazy DMA_FQ). */
+export function iommuIsDmaDomain(type: IommuDomainType): boolean {
+  return type === "IOMMU_DOMAIN_DMA" || type === "IOMMU_DOMAIN_DMA_FQ";
+}
 
 /** `struct iommu_domain_geometry`. */
 export interface IommuGeometry {
@@ -70,16 +75,17 @@ export class IommuDomain {
   freed = false;
 
   constructor(
-    readonly type: IommuDomainType,
+    /** Mutable only for DMA → DMA_FQ, which the kernel does in place (`iommu_dma_init_fq()`). */
+    public type: IommuDomainType,
     readonly name: string,
     geometry: IommuGeometry,
     alloc: KernelAllocator,
   ) {
     // Number copies for the fast path; an end beyond 2^53 is clamped (fast-path sums stay below 2^53).
     this.geometry = { ...geometry, apertureStartNum: Number(geometry.apertureStart), apertureEndNum: Math.min(Number(geometry.apertureEnd), Number.MAX_SAFE_INTEGER) };
-    const paging = type === "IOMMU_DOMAIN_DMA" || type === "IOMMU_DOMAIN_UNMANAGED";
+    const paging = iommuIsDmaDomain(type) || type === "IOMMU_DOMAIN_UNMANAGED";
     this.pgtable = paging ? new IoPageTable(alloc, `${name} io-pgtable`) : undefined;
-    this.iovad = type === "IOMMU_DOMAIN_DMA" ? new IovaDomain(alloc, name) : undefined;
+    this.iovad = iommuIsDmaDomain(type) ? new IovaDomain(alloc, name) : undefined;
   }
 
   /** `__IOMMU_DOMAIN_PAGING`. */
@@ -97,7 +103,8 @@ export class IommuGroup {
   ownerCount = 0;
   constructor(
     readonly id: number,
-    readonly defaultDomain: IommuDomain,
+    /** Replaced only by {@link Iommu.setGroupDefaultDomain}. */
+    public defaultDomain: IommuDomain,
   ) {
     this.domain = defaultDomain;
   }
@@ -105,8 +112,12 @@ export class IommuGroup {
 
 /** Options of the platform IOMMU. */
 export interface IommuOptions {
-  /** Default domain type for probed devices: DMA (translated) or IDENTITY (`iommu=pt`). */
-  defaultDomain: "IOMMU_DOMAIN_DMA" | "IOMMU_DOMAIN_IDENTITY";
+  /**
+   * Default domain type for probed devices: DMA (translated, strict:
+   * `iommu.strict=1`), DMA_FQ (translated, lazy: `iommu.strict=0`) or
+   * IDENTITY (`iommu.passthrough=1` / `iommu=pt`).
+   */
+  defaultDomain: "IOMMU_DOMAIN_DMA" | "IOMMU_DOMAIN_DMA_FQ" | "IOMMU_DOMAIN_IDENTITY";
   /** Input address width of paging domains (VT-d: 48 or 57). */
   addressWidth: number;
 }
@@ -148,6 +159,16 @@ export class Iommu implements LeakSource {
    */
   probeDevice(dev: Device, type: IommuDomainType = this.options.defaultDomain): IommuGroup {
     if (dev.iommuGroup) return dev.iommuGroup;
+    // iommu_get_def_domain_type(): untrusted (external-facing) devices always get strict DMA.
+    const domain = this.#newDefaultDomain(dev, dev.untrusted ? "IOMMU_DOMAIN_DMA" : type);
+    const group = new IommuGroup(this.#nextGroup++, domain);
+    group.devices.push(dev);
+    domain.groups.add(group);
+    dev.iommuGroup = group;
+    return group;
+  }
+
+  #newDefaultDomain(dev: Device, type: IommuDomainType): IommuDomain {
     const domain = this.#newDomain(type, `${dev.name} default`);
     if (domain.iovad) {
       const reserve = (s: bigint, e: bigint, what: string): void => domain.iovad!.reserve(Number(s >> 12n), Number(e >> 12n), what);
@@ -157,11 +178,40 @@ export class Iommu implements LeakSource {
         for (const w of hb.memWindows) reserve(w.start - hb.windowOffset, w.end - hb.windowOffset, "pci window");
       }
     }
-    const group = new IommuGroup(this.#nextGroup++, domain);
-    group.devices.push(dev);
+    return domain;
+  }
+
+  /**
+   * `iommu_group_store_type()` (writing `DMA`, `DMA-FQ` or `identity` to
+   * `/sys/kernel/iommu_groups/N/type`): replaces the group's default domain.
+   * DMA → DMA-FQ is allowed while a driver is bound (the kernel switches the
+   * cookie in place); any other change needs an unbound group on its default
+   * domain with nothing mapped. `EINVAL` for an untrusted device asked to
+   * leave strict DMA or for a type that cannot be a default domain, `EBUSY`
+   * otherwise.
+   */
+  setGroupDefaultDomain(group: IommuGroup, type: IommuDomainType): void {
+    const old = group.defaultDomain;
+    if (type === old.type) return;
+    if (!iommuIsDmaDomain(type) && type !== "IOMMU_DOMAIN_IDENTITY") throw new KernelError("EINVAL", "iommu_group_store_type", `${type} cannot be a default domain`);
+    if (group.devices.some((d) => d.untrusted) && type !== "IOMMU_DOMAIN_DMA") throw new KernelError("EINVAL", "iommu_group_store_type", "untrusted device");
+    if (group.domain !== old) throw new KernelError("EBUSY", "iommu_group_store_type", `group ${group.id} is attached to ${group.domain.name}`);
+    const inPlace = old.type === "IOMMU_DOMAIN_DMA" && type === "IOMMU_DOMAIN_DMA_FQ";
+    if (!inPlace && (group.devices.some((d) => d.driver !== undefined) || (old.pgtable?.ptes ?? 0) > 0 || (old.iovad?.allocated().length ?? 0) > 0)) {
+      throw new KernelError("EBUSY", "iommu_group_store_type", `group ${group.id} is in use`);
+    }
+    const dev = group.devices[0]!;
+    const domain = inPlace ? old : this.#newDefaultDomain(dev, type);
+    if (inPlace) {
+      domain.type = type;
+      return;
+    }
+    old.groups.delete(group);
+    old.freed = true;
+    this.#domains.delete(old);
+    group.defaultDomain = domain;
+    group.domain = domain;
     domain.groups.add(group);
-    dev.iommuGroup = group;
-    return group;
   }
 
   #newDomain(type: IommuDomainType, name: string, geometry = this.#geometry()): IommuDomain {

@@ -9,6 +9,8 @@ import { PhysMem } from "./phys-mem.js";
 export interface PlatformOptions {
   /** IOMMU mode: translating (`'dma'`), passthrough (`'identity'`), or absent (`'off'`). */
   iommu: "dma" | "identity" | "off";
+  /** `iommu.strict`: translated default domains unmap strictly (DMA) or lazily through a flush queue (DMA_FQ). Default true. */
+  iommuStrict?: boolean;
   /** IOMMU input address width in bits. */
   iommuAddressWidth: number;
 }
@@ -28,7 +30,7 @@ export class Platform {
   constructor(alloc: KernelAllocator, trace: Trace, readonly options: PlatformOptions) {
     this.physmem = new PhysMem(alloc);
     const iommuOpts: IommuOptions = {
-      defaultDomain: options.iommu === "identity" ? "IOMMU_DOMAIN_IDENTITY" : "IOMMU_DOMAIN_DMA",
+      defaultDomain: options.iommu === "identity" ? "IOMMU_DOMAIN_IDENTITY" : options.iommuStrict === false ? "IOMMU_DOMAIN_DMA_FQ" : "IOMMU_DOMAIN_DMA",
       addressWidth: options.iommuAddressWidth,
     };
     this.iommu = options.iommu === "off" ? undefined : new Iommu(alloc, trace, iommuOpts);

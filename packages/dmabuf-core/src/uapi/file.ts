@@ -10,10 +10,21 @@ export const O_RDWR = 0o2;
 export const O_ACCMODE = 0o3;
 export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
+export const O_APPEND = 0o2000;
+export const O_DIRECT = 0o40000;
+export const O_NOATIME = 0o1000000;
+/** `SETFL_MASK`: the status flags `fcntl(F_SETFL)` may change. */
+export const SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
+/** `fcntl()` commands. */
+export const F_GETFL = 3;
+export const F_SETFL = 4;
 
 /** `FMODE_*` bits. */
 export const FMODE_READ = 0x1;
 export const FMODE_WRITE = 0x2;
+/** `FMODE_PREAD`/`FMODE_PWRITE`: set by `do_dentry_open()` and `anon_inode_getfile_fmode()`, not by `alloc_file_pseudo()`. */
+export const FMODE_PREAD = 0x8;
+export const FMODE_PWRITE = 0x10;
 
 /**
  * `struct file_operations`. Each hook documents who calls it; all run in the
@@ -48,8 +59,8 @@ export interface FileOperations {
  */
 export class File {
   readonly #ref: Kref;
-  /** `f_flags`. */
-  readonly flags: number;
+  /** `f_flags` (the status bits in `SETFL_MASK` change with `fcntl(F_SETFL)`). */
+  flags: number;
   /** `f_mode`. */
   readonly mode: number;
   /** Inode number (`file_inode(file)->i_ino`). */
@@ -62,10 +73,12 @@ export class File {
     /** `file->private_data`. */
     public privateData: unknown,
     flags: number,
+    /** Mode bits beyond read/write: positional I/O unless the file is a pseudo file (`alloc_file_pseudo()`). */
+    fmode: number = FMODE_PREAD | FMODE_PWRITE,
   ) {
     this.flags = flags;
     const acc = flags & O_ACCMODE;
-    this.mode = (acc === O_RDONLY || acc === O_RDWR ? FMODE_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? FMODE_WRITE : 0);
+    this.mode = (acc === O_RDONLY || acc === O_RDWR ? FMODE_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? FMODE_WRITE : 0) | (fmode & (FMODE_PREAD | FMODE_PWRITE));
     this.ino = kernel.nextIno();
     this.#ref = new Kref(() => this.#release(), (m) => kernel.warn(m));
     kernel.objects.track("file", this, () => `${fops.name} file ino ${this.ino} f_count ${this.#ref.refcount}`);
