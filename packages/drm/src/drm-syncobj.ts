@@ -211,7 +211,7 @@ function syncobjEventfdEntryFunc(syncobj: DrmSyncobj, entry: SyncobjEventfdEntry
     return;
   }
   try {
-    dmaFenceAddCallback(fence, entry.fenceCb, () => {
+    dmaFenceAddCallback(syncobj.kernel, fence, entry.fenceCb, () => {
       // In the fence's signal context: "signaled" is all the eventfd can say.
       eventfdSignal(entry.ctx);
       syncobjEventfdEntryFree(null, entry);
@@ -617,7 +617,7 @@ function drmSyncobjArrayWaitTimeout(kernel: Kernel, syncobjs: DrmSyncobj[], poin
         let hit = (flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE) !== 0 || dmaFenceIsSignaled(e.fence);
         if (!hit && !e.fenceCb.func) {
           try {
-            dmaFenceAddCallback(e.fence, e.fenceCb, wakeUp);
+            dmaFenceAddCallback(kernel, e.fence, e.fenceCb, wakeUp);
           } catch {
             hit = true;
           }
