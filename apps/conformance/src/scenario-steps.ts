@@ -120,7 +120,7 @@ function syscall(task: Task, a: Readonly<Record<string, unknown>>): StepOutcome 
       break;
     case "read": {
       const buf = new Uint8Array(Number(a.length ?? 8));
-      const n = sys.pread(Number(a.fd), buf, big(a.offset ?? 0));
+      const n = sys.read(Number(a.fd), buf);
       r = n < 0 ? n : buf.subarray(0, n);
       break;
     }

@@ -864,7 +864,7 @@ describe("igt syncobj_timeline", () => {
 });
 
 describe("igt syncobj_eventfd", () => {
-  const evRead = (efd: number): number => sys.pread(efd, new Uint8Array(8), 0);
+  const evRead = (efd: number): number => sys.read(efd, new Uint8Array(8));
   /** igt's ev_fd_assert_(un)signaled: poll a while (the kernel may signal from deferred work), then read. */
   const signaled = (efd: number): boolean => {
     sys.poll([{ fd: efd, events: 1 }], 10);
