@@ -19,6 +19,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { drmDevUnplug, drmModule, type DrmDevice } from "@dmabuf-sdk/drm";
 import { IgtSyncobj, drmTestDevice } from "@dmabuf-sdk/drm/testing";
+import { KVM_SCENARIO_STEPS } from "./scenario-kvm-steps.js";
 
 /** A JSON Schema (draft 2020-12) object, as ajv takes it. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -280,7 +281,7 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     run(a) {
       const imp = a.import as ImportedBuffer;
       imp.map();
-      return { value: imp.attachment.mapType?.type.shortName ?? imp.attachment.mapType?.type.name };
+      return { value: imp.attachment?.mapType?.type.shortName ?? imp.attachment?.mapType?.type.name };
     },
   },
   unmap: { summary: "unmap an import", args: IMPORT, run: (a) => ((a.import as ImportedBuffer).unmap(), {}) },
@@ -458,4 +459,5 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     args: obj({ value: {} }, ["value"]),
     run: (a) => ({ value: a.value }),
   },
+  ...KVM_SCENARIO_STEPS,
 };

@@ -452,6 +452,7 @@ export {
   type VmFault,
   type VmFaultResult,
   type VmOperations,
+  type MmuNotifierOps,
 } from "./uapi/mm.js";
 
 // conformance contract

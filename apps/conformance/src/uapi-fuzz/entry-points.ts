@@ -71,6 +71,8 @@ import {
 } from "@dmabuf-sdk/driver-iommufd";
 import { DMA_HEAP_IOCTL_ALLOC, DMA_HEAP_IOCTL_ALLOC_V1, DmaHeapAllocationData, systemHeapModule } from "@dmabuf-sdk/memcg-lsm";
 import { DRM_IOCTLS, bootDrmFuzz, drmEntryPoints } from "./drm.js";
+import { KVM_CREATE_VM, KVM_X86_DEFAULT_VM, kvmModule } from "@dmabuf-sdk/kvm";
+import { kvmEntryPoints } from "./kvm-entry-points.js";
 import type { FuzzArbs, FuzzCommand, FuzzWorld, UapiEntryPoint } from "./harness.js";
 
 /**
@@ -108,6 +110,12 @@ export function bootFuzzWorld(seed: number): FuzzWorld {
   user.sys.eventfd(1, O_NONBLOCK);
   user.sys.ioctl(userHeap, DMA_HEAP_IOCTL_ALLOC, DmaHeapAllocationData.from({ len: 0x1000n, fdFlags: O_RDWR }).bytes);
   user.sys.pidfdOpen(root.pid, 0);
+  // kvm after the other kinds, so they keep their fds: /dev/kvm and a VM for each process (the kvm table picks them by kind).
+  k.modprobe(kvmModule);
+  for (const p of [user, root]) {
+    const dev = p.sys.open("/dev/kvm", O_RDWR);
+    p.sys.ioctl(dev, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+  }
   // The unplugged device's nodes are gone from devfs; opening them again is one of the calls.
   const gone = bootDrmFuzz(k, [root, user]);
   const paths = [...k.devfs.paths().map((p) => (p.startsWith("/") ? p : `/dev/${p}`)), ...gone, "/dev/nonexistent", ""];
@@ -465,4 +473,4 @@ export const syncFileEntryPoints: readonly UapiEntryPoint[] = [
  * Every entry point on main. A package that adds uAPI (drm syncobj, io_uring,
  * kvm) adds its table in a file of its own and lists it here.
  */
-export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...drmEntryPoints];
+export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...drmEntryPoints, ...kvmEntryPoints];
