@@ -61,9 +61,10 @@ function exporter(name: string, placements: readonly XeBoPlacement[], descriptio
           }
         },
         unplug() {
-          // xe_device_remove(): in-flight DMA waited for, the BO moves to system memory, importers invalidated.
+          // xe_device_remove(): in-flight DMA waited for, the BO moves to system memory, importers invalidated;
+          // CPU mappings fault to the TTM dummy page (xe_gem_fault once drm_dev_enter() fails) or SIGBUS.
           xeDeviceRemove(xe);
-          return { kind: "unplug", remap: "remap" };
+          return { kind: "unplug", remap: "remap", cpuFault: xe.unplugMmap === "sigbus" ? "SIGBUS" : "dummy-page" };
         },
         release: () => dmaBufPut(dmabuf),
       };

@@ -94,6 +94,13 @@ export interface InvalidationOutcome {
   readonly remap: "remap" | Errno;
   /** What happened, for reports: `'move'`, `'evict'`, `'revoke'`, … */
   readonly kind: string;
+  /**
+   * After an unplug whose buffer survives (`remap`): what a fault on a CPU
+   * mapping of it gets, when the driver redirects those (the hot-unplug
+   * rule: a dummy page or SIGBUS, driver's choice). Importers that follow
+   * a CPU mapping (no attachment) see this instead of `remap`.
+   */
+  readonly cpuFault?: "dummy-page" | "SIGBUS";
 }
 
 /** An exporter fixture: puts an exporting driver on the topology's exporter slot. */
@@ -118,7 +125,8 @@ export interface ExportedBuffer {
    * Hot-unplug of the exporting device mid-lifecycle (it leaves the PCI bus
    * while the buffer is shared). Returns what a map does afterwards:
    * `'remap'` when the buffer survives elsewhere (Xe moves exported BOs to
-   * system memory), or the errno maps fail with for good (vfio-pci: `ENODEV`).
+   * system memory), or the errno maps fail with for good (vfio-pci: `ENODEV`),
+   * and what CPU mappings of the buffer fault to (`cpuFault`).
    * Absent when the exporter has no device to remove.
    */
   unplug?(): InvalidationOutcome;
