@@ -8,7 +8,7 @@ import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from
 import { InputError, LocatedDocument, pointerPath, type InputProblem } from "./input-error.js";
 import { SCENARIO_STEPS, bytesOf, type JsonSchema, type StepContext, type StepOutcome } from "./scenario-steps.js";
 
-/** A parsed scenario file. */
+/** A parsed scenario file. @public */
 export interface ScenarioFile {
   readonly name: string;
   readonly description?: string;
@@ -23,7 +23,7 @@ export interface ScenarioFile {
   readonly path: string;
 }
 
-/** The result of one step. */
+/** The result of one step. @public */
 export interface ScenarioStepResult {
   readonly index: number;
   readonly step: string;
@@ -31,7 +31,7 @@ export interface ScenarioStepResult {
   readonly detail: string;
 }
 
-/** The result of a scenario file. */
+/** The result of a scenario file. @public */
 export interface ScenarioResult {
   readonly name: string;
   readonly passed: boolean;
@@ -61,7 +61,7 @@ const TOP: JsonSchema = {
   additionalProperties: false,
 };
 
-/** The JSON Schema of scenario files, built from the step table (published as `schema/scenario.schema.json`). */
+/** The JSON Schema of scenario files, built from the step table (published as `schema/scenario.schema.json`). @public */
 export function scenarioSchema(): JsonSchema {
   const steps = Object.entries(SCENARIO_STEPS).map(([kind, d]) => ({
     type: "object",
@@ -114,6 +114,7 @@ function problems(doc: LocatedDocument, base: (string | number)[], errors: reado
  * Reads and validates a YAML or JSON scenario file: unknown keys, unknown
  * step kinds and ill-typed arguments are reported at their line and column.
  * @throws InputError with every problem found.
+ * @public
  */
 export function parseScenarioFile(text: string, path = "<scenario>"): ScenarioFile {
   const doc = new LocatedDocument(text, path);
@@ -142,7 +143,7 @@ export function parseScenarioFile(text: string, path = "<scenario>"): ScenarioFi
   return { ...(data as unknown as Omit<ScenarioFile, "path">), path };
 }
 
-/** Reads one file. @throws InputError when it cannot be read or is not a valid scenario. */
+/** Reads one file. @throws InputError when it cannot be read or is not a valid scenario. @public */
 export function readScenarioFile(path: string): ScenarioFile {
   let text: string;
   try {
@@ -161,6 +162,7 @@ const SCENARIO_EXT = new Set([".yaml", ".yml", ".json"]);
  * (recursively, sorted) for `.yaml`, `.yml` and `.json`. Every file is read
  * and validated before any runs.
  * @throws InputError with the problems of every bad file.
+ * @public
  */
 export function readScenarioPaths(paths: readonly string[]): ScenarioFile[] {
   const files: string[] = [];
@@ -200,7 +202,7 @@ export function readScenarioPaths(paths: readonly string[]): ScenarioFile[] {
   return out;
 }
 
-/** The case-id stem of a scenario file: its file name without the extension. */
+/** The case-id stem of a scenario file: its file name without the extension. @public */
 export function scenarioStem(file: ScenarioFile): string {
   return basename(file.path, extname(file.path));
 }
@@ -244,6 +246,7 @@ function checkExpect(expect: unknown, outcome: StepOutcome): string | undefined 
  * Runs a scenario file on a fresh kernel of its topology: loads the named
  * packages' modules, runs each step against its `expect`, and finally checks
  * the leak report and lockdep.
+ * @public
  */
 export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } = {}): Promise<ScenarioResult> {
   const cwd = opts.cwd ?? process.cwd();
@@ -309,7 +312,7 @@ function fail(m: string): never {
   throw new Error(m);
 }
 
-/** Reads and runs a scenario file from disk. */
+/** Reads and runs a scenario file from disk. @public */
 export async function runScenarioPath(path: string, opts: { cwd?: string } = {}): Promise<ScenarioResult> {
   return runScenarioFile(readScenarioFile(path), opts);
 }

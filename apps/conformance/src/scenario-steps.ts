@@ -14,16 +14,16 @@ import {
   type Topology,
 } from "@dmabuf-sdk/dmabuf-core";
 
-/** A JSON Schema (draft 2020-12) object, as ajv takes it. */
+/** A JSON Schema (draft 2020-12) object, as ajv takes it. @public */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
-/** What a step produced: a value (checked against `expect`, bound by `as`) or an errno name. */
+/** What a step produced: a value (checked against `expect`, bound by `as`) or an errno name. @public */
 export interface StepOutcome {
   value?: unknown;
   errno?: string;
 }
 
-/** What a step can reach while it runs. */
+/** What a step can reach while it runs. @public */
 export interface StepContext extends FixtureContext {
   readonly kernel: Kernel;
   readonly topology: Topology;
@@ -37,7 +37,7 @@ export interface StepContext extends FixtureContext {
   resolve(pkg: string): string;
 }
 
-/** One step kind: its documentation line, the schema of its arguments and its action. */
+/** One step kind: its documentation line, the schema of its arguments and its action. @public */
 export interface StepDefinition {
   readonly summary: string;
   /** Schema of the step's argument object (`$name` references allowed where a value is). */
@@ -128,6 +128,7 @@ function syscall(task: Task, a: Readonly<Record<string, unknown>>): StepOutcome 
 /**
  * Every step kind a scenario file may use. Later features add a row (its
  * schema goes into `schema/scenario.schema.json` through `scenarioSchema()`).
+ * @public
  */
 export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
   export: {

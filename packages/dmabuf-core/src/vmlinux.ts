@@ -20,7 +20,7 @@ import * as engine from "./platform/dma-engine.js";
 
 const NS = "DMA_BUF";
 
-/** One vmlinux export: its `__ksymtab` entry and the function. */
+/** One vmlinux export: its `__ksymtab` entry and the function. @public */
 export interface VmlinuxSymbol {
   readonly decl: SymbolExport;
   readonly value: unknown;
@@ -93,5 +93,5 @@ export const VMLINUX_SYMBOLS: readonly VmlinuxSymbol[] = [
   gpl("device_dma_write", engine.dmaWrite),
 ];
 
-/** The `__ksymtab` view of {@link VMLINUX_SYMBOLS}, for modpost. */
+/** The `__ksymtab` view of `VMLINUX_SYMBOLS`, for modpost. @public */
 export const VMLINUX_EXPORTS: readonly SymbolExport[] = VMLINUX_SYMBOLS.map((s) => s.decl);

@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import { describe, expect, it } from "vitest";
 import { Kernel, KernelError, O_RDWR } from "@dmabuf-sdk/dmabuf-core";
 import { DMA_BUF_PAL_MAP_PHYS, dmaBufPalModule } from "@dmabuf-sdk/map-pal";

@@ -23,6 +23,7 @@ const EXPORTS: readonly [string, unknown][] = [
  * Its `init` takes the function from the loader (`ctx.symbol()`), creates
  * `/dev/iommu`, exports the in-kernel device API in the `IOMMUFD`
  * namespace and offers the `iommufd` conformance importer fixture.
+ * @public
  */
 export const iommufdModule: KernelModule = defineModule({
   name: "iommufd",

@@ -22,6 +22,7 @@ import { vfioPciCoreGetDmabufPhys } from "./vfio-pci-dmabuf.js";
  * The vfio-pci driver of one kernel: the devices bound to it, their device
  * sets (one per bus) and groups. Provided by {@link vfioPciModule}'s `init`
  * under the `VfioPciDriver` token.
+ * @public
  */
 export interface VfioPciDriver {
   readonly kernel: Kernel;
@@ -35,10 +36,10 @@ export interface VfioPciDriver {
   remove(vdev: VfioPciCoreDevice): void;
 }
 
-/** DI token of the `VfioPciDriver` of a kernel (provided by the module). */
+/** DI token of the `VfioPciDriver` of a kernel (provided by the module). @public */
 export const VfioPciDriver: InjectionToken<VfioPciDriver> = Symbol.for("@dmabuf-sdk/driver-vfio-pci/VfioPciDriver");
 
-/** Options of {@link vfioPciProbe}. */
+/** Options of {@link vfioPciProbe}. @public */
 export interface VfioPciProbeOptions {
   /**
    * The device ops (`vdev->pci_ops`). By default vfio-pci's own, with
@@ -135,12 +136,13 @@ function driverOf(kernel: Kernel): VfioPciDriver {
  * device set of its bus. `ENODEV` when vfio-pci is not loaded, `EBUSY` when
  * the function has a driver, `EINVAL` for a bridge or a function without an
  * IOMMU group.
+ * @public
  */
 export function vfioPciProbe(kernel: Kernel, pdev: PciDev, opts?: VfioPciProbeOptions): VfioPciCoreDevice {
   return driverOf(kernel).probe(pdev, opts);
 }
 
-/** Unbinds vfio-pci (`vfio_pci_remove()`); `EBUSY` while the device is open or a buffer holds it. */
+/** Unbinds vfio-pci (`vfio_pci_remove()`); `EBUSY` while the device is open or a buffer holds it. @public */
 export function vfioPciRemove(vdev: VfioPciCoreDevice): void {
   vdev.driver.remove(vdev);
 }
@@ -153,6 +155,7 @@ const NS = "DMA_BUF";
  * dma-buf exports; it never uses `dma_buf_pal_map_phys` (that is for
  * iommufd). Loading it provides the driver (`VfioPciDriver`) and the
  * `vfio-pci` conformance exporter fixture.
+ * @public
  */
 export const vfioPciModule: KernelModule = {
   name: "vfio-pci",

@@ -44,6 +44,7 @@ import type { VfioPciDriver } from "./module.js";
 /**
  * `struct vfio_pci_device_ops`: what a vfio-pci variant driver provides.
  * Without `getDmabufPhys` the device cannot export dma-bufs (`EOPNOTSUPP`).
+ * @public
  */
 export interface VfioPciDeviceOps {
   /**
@@ -59,6 +60,7 @@ export interface VfioPciDeviceOps {
  * the virtual command register, the power state and the list of exported
  * buffers; it nests inside the device set's lock and outside every buffer's
  * resv lock.
+ * @public
  */
 export class VfioPciCoreDevice {
   readonly kernel: Kernel;

@@ -12,6 +12,7 @@ import { xeFixtures } from "./fixtures.js";
  * LMEM); a probe failure is logged and leaves the device unbound, as the PCI
  * core does. `module_exit` removes every Xe device. It also offers the Xe
  * fixtures to the conformance matrix.
+ * @public
  */
 export const xeModule: KernelModule = {
   name: "xe",

@@ -49,6 +49,7 @@ const SCHED: readonly [SymbolExport, unknown][] = [
  * The DRM core (`drm.ko`) as a kernel module. The GPU scheduler
  * (`gpu-sched.ko` upstream) is built into it here: one package, one module
  * descriptor, exporting the scheduler API drivers link against.
+ * @public
  */
 export const drmModule: KernelModule = {
   name: "drm",

@@ -34,14 +34,18 @@ import {
 import { drmSchedFenceAlloc, drmSchedFenceFinished, drmSchedFenceFree, drmSchedFenceInit, drmSchedFenceScheduled, type DrmSchedFence } from "./sched-fence.js";
 import { drmSchedEntityPopJob, drmSchedEntitySelectRq, type DrmSchedEntity } from "./sched-entity.js";
 
-/** `enum drm_sched_priority`, highest first. */
+/** `enum drm_sched_priority`, highest first. @public */
 export const DRM_SCHED_PRIORITY_KERNEL = 0;
+/** @public */
 export const DRM_SCHED_PRIORITY_HIGH = 1;
+/** @public */
 export const DRM_SCHED_PRIORITY_NORMAL = 2;
+/** @public */
 export const DRM_SCHED_PRIORITY_LOW = 3;
+/** @public */
 export const DRM_SCHED_PRIORITY_COUNT = 4;
 
-/** `enum drm_gpu_sched_stat`: what `timedout_job` reports. */
+/** `enum drm_gpu_sched_stat`: what `timedout_job` reports. @public */
 export type DrmGpuSchedStat = "DRM_GPU_SCHED_STAT_RESET" | "DRM_GPU_SCHED_STAT_ENODEV" | "DRM_GPU_SCHED_STAT_NO_HANG";
 
 /**
@@ -49,10 +53,11 @@ export type DrmGpuSchedStat = "DRM_GPU_SCHED_STAT_RESET" | "DRM_GPU_SCHED_STAT_E
  * 487df8b69834 ("drm/sched: Fix deadlock in drm_sched_entity_kill_jobs_cb",
  * Nov 2025) the fence callback walks the job's dependencies itself;
  * after it, the callback only queues `kill_jobs_work`, which does.
+ * @public
  */
 export type DrmSchedKillVersion = "pre-487df8b" | "post-487df8b";
 
-/** `struct drm_sched_backend_ops`. */
+/** `struct drm_sched_backend_ops`. @public */
 export interface DrmSchedBackendOps {
   /** `prepare_job`: one more fence to wait for before running, or null. */
   prepareJob?(job: DrmSchedJob, entity: DrmSchedEntity): DmaFence | null;
@@ -66,7 +71,7 @@ export interface DrmSchedBackendOps {
   cancelJob?(job: DrmSchedJob): void;
 }
 
-/** `struct drm_sched_init_args`. */
+/** `struct drm_sched_init_args`. @public */
 export interface DrmSchedInitArgs {
   readonly ops: DrmSchedBackendOps;
   /** The driver's submission queue; default an own ordered queue named after the scheduler. */
@@ -83,7 +88,7 @@ export interface DrmSchedInitArgs {
   readonly killJobsVersion?: DrmSchedKillVersion;
 }
 
-/** `struct drm_sched_rq`: one run queue per priority. */
+/** `struct drm_sched_rq`: one run queue per priority. @public */
 export class DrmSchedRq {
   readonly lock: SpinLock;
   readonly entities: DrmSchedEntity[] = [];
@@ -104,7 +109,7 @@ const JOB_DEPS_KEY = { site: "drm_sched_job_init" };
 /** `drm_sched_lockdep_map`: every scheduler's own submit queue shares it. */
 const SUBMIT_WQ_MAP = new WeakMap<Kernel, LockdepMap>();
 
-/** `struct drm_gpu_scheduler`. */
+/** `struct drm_gpu_scheduler`. @public */
 export class DrmGpuScheduler {
   readonly ops: DrmSchedBackendOps;
   readonly name: string;
@@ -160,6 +165,7 @@ export class DrmGpuScheduler {
 /**
  * `drm_sched_init()`.
  * @throws KernelError `EINVAL` for no run queues, a zero credit limit or a timeout that is not positive.
+ * @public
  */
 export function drmSchedInit(k: Kernel, args: DrmSchedInitArgs): DrmGpuScheduler {
   if ((args.numRqs ?? DRM_SCHED_PRIORITY_COUNT) < 1 || args.numRqs! > DRM_SCHED_PRIORITY_COUNT) throw new KernelError("EINVAL", "drm_sched_init", "num_rqs");
@@ -174,6 +180,7 @@ export function drmSchedInit(k: Kernel, args: DrmSchedInitArgs): DrmGpuScheduler
  * `drm_sched_fini()`: stop submission, stop entities still attached,
  * cancel pending jobs through `cancel_job` (their hardware fences signal
  * `-ECANCELED`) and free them, stop the timeout, destroy an own submit queue.
+ * @public
  */
 export function drmSchedFini(sched: DrmGpuScheduler): void {
   drmSchedWqueueStop(sched);
@@ -199,21 +206,21 @@ export function drmSchedFini(sched: DrmGpuScheduler): void {
   if (sched.pendingList.length) sched.kernel.warn(`${sched.name}: Tearing down scheduler while jobs are pending!`);
 }
 
-/** `drm_sched_wqueue_stop()`: no more run/free work. */
+/** `drm_sched_wqueue_stop()`: no more run/free work. @public */
 export function drmSchedWqueueStop(sched: DrmGpuScheduler): void {
   sched.pauseSubmit = true;
   cancelWorkSync(sched.workRunJob);
   cancelWorkSync(sched.workFreeJob);
 }
 
-/** `drm_sched_wqueue_start()`. */
+/** `drm_sched_wqueue_start()`. @public */
 export function drmSchedWqueueStart(sched: DrmGpuScheduler): void {
   sched.pauseSubmit = false;
   queueWork(sched.submitWq, sched.workRunJob);
   queueWork(sched.submitWq, sched.workFreeJob);
 }
 
-/** `drm_sched_wakeup()` / `drm_sched_run_job_queue()`. */
+/** `drm_sched_wakeup()` / `drm_sched_run_job_queue()`. @public */
 export function drmSchedWakeup(sched: DrmGpuScheduler): void {
   if (!sched.pauseSubmit) queueWork(sched.submitWq, sched.workRunJob);
 }
@@ -224,7 +231,7 @@ function drmSchedRunFreeQueue(sched: DrmGpuScheduler): void {
 
 // ---- jobs ---------------------------------------------------------------------------
 
-/** `struct drm_sched_job`. Drivers extend it. */
+/** `struct drm_sched_job`. Drivers extend it. @public */
 export class DrmSchedJob {
   entity: DrmSchedEntity | null = null;
   sched: DrmGpuScheduler | undefined;
@@ -251,6 +258,7 @@ export class DrmSchedJob {
 /**
  * `drm_sched_job_init(job, entity, credits, owner)`.
  * @throws KernelError `ENOENT` (entity without run queue), `EINVAL` (zero credits), `ENOMEM`.
+ * @public
  */
 export function drmSchedJobInit(job: DrmSchedJob, entity: DrmSchedEntity, credits: number, owner: unknown): void {
   const k = entity.kernel;
@@ -272,7 +280,7 @@ export function drmSchedJobInit(job: DrmSchedJob, entity: DrmSchedEntity, credit
   job.lastDependency = 0;
 }
 
-/** `drm_sched_job_arm()`: picks the scheduler, assigns the id and seqno, initialises the fences. */
+/** `drm_sched_job_arm()`: picks the scheduler, assigns the id and seqno, initialises the fences. @public */
 export function drmSchedJobArm(job: DrmSchedJob): void {
   const entity = job.entity!;
   drmSchedEntitySelectRq(entity);
@@ -288,6 +296,7 @@ export function drmSchedJobArm(job: DrmSchedJob): void {
  * `drm_sched_job_add_dependency()`: consumes the reference. Fences of one
  * context are deduplicated, keeping the later one.
  * @throws KernelError from `xa_alloc` (the reference is dropped).
+ * @public
  */
 export function drmSchedJobAddDependency(job: DrmSchedJob, fence: DmaFence | null): void {
   if (!fence) return;
@@ -310,13 +319,13 @@ export function drmSchedJobAddDependency(job: DrmSchedJob, fence: DmaFence | nul
   }
 }
 
-/** `drm_sched_job_add_resv_dependencies()`: every fence of `resv` at `usage` (resv held). */
+/** `drm_sched_job_add_resv_dependencies()`: every fence of `resv` at `usage` (resv held). @public */
 export function drmSchedJobAddResvDependencies(job: DrmSchedJob, resv: DmaResv, usage: DmaResvUsage): void {
   dmaResvAssertHeld(resv, "drm_sched_job_add_resv_dependencies");
   for (const f of dmaResvFences(resv, usage)) drmSchedJobAddDependency(job, dmaFenceGet(f));
 }
 
-/** `drm_sched_job_has_dependency()`. */
+/** `drm_sched_job_has_dependency()`. @public */
 export function drmSchedJobHasDependency(job: DrmSchedJob, fence: DmaFence): boolean {
   for (const [, f] of job.dependencies!.entries()) if (f === fence) return true;
   return false;
@@ -325,6 +334,7 @@ export function drmSchedJobHasDependency(job: DrmSchedJob, fence: DmaFence): boo
 /**
  * `drm_sched_job_cleanup()`: after arm, drops the finished fence; before,
  * frees the unused fence. Drops every remaining dependency.
+ * @public
  */
 export function drmSchedJobCleanup(job: DrmSchedJob): void {
   if (job.sFence) {
@@ -339,7 +349,7 @@ export function drmSchedJobCleanup(job: DrmSchedJob): void {
   }
 }
 
-/** `drm_sched_job_dependency()`: the next dependency to wait for (a new reference), else `prepare_job`. */
+/** `drm_sched_job_dependency()`: the next dependency to wait for (a new reference), else `prepare_job`. @public */
 export function drmSchedJobDependency(job: DrmSchedJob, entity: DrmSchedEntity): DmaFence | null {
   const f = job.dependencies!.load(job.lastDependency);
   if (f) {
@@ -499,7 +509,7 @@ function drmSchedJobTimedout(sched: DrmGpuScheduler): void {
   }
 }
 
-/** Jobs handed to the hardware and not yet freed. */
+/** Jobs handed to the hardware and not yet freed. @public */
 export function drmSchedPendingJobs(sched: DrmGpuScheduler): readonly DrmSchedJob[] {
   return sched.pendingList;
 }

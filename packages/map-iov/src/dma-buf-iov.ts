@@ -18,6 +18,7 @@ import { dmaBufAttachmentIsIov, dmaBufGetIovOps, dmaBufIovMatchData, type DmaBuf
  * 6. a list for another BAR than the one matched: WARN, the list is given
  *    back, `EINVAL`.
  * The importer gives the list back with {@link dmaBufIovUnmapRanges}.
+ * @public
  */
 export function dmaBufIovMapRanges(attach: DmaBufAttachment): DmaBufIovRanges {
   if (!attach?.dmabuf) {
@@ -58,6 +59,7 @@ export function dmaBufIovMapRanges(attach: DmaBufAttachment): DmaBufIovRanges {
  * `unmapRanges`, WARNs and returns. Unlike RFC v2's
  * `dma_buf_unmap_interconnect()`, which returned early (leaking the list)
  * once `allow_ic` had been cleared, the list always reaches the exporter.
+ * @public
  */
 export function dmaBufIovUnmapRanges(attach: DmaBufAttachment, ranges: DmaBufIovRanges): void {
   const ops = dmaBufGetIovOps(attach);

@@ -18,6 +18,7 @@ const IMPLS: readonly [SymbolExport, unknown][] = [
  * `dma_buf_iov_unmap_ranges()`, and the exporters' list helpers. Nothing is
  * restricted to a module: who may use IOV is decided by `match` (a VF and
  * its own PF), not by who links.
+ * @public
  */
 export const dmaBufIovModule: KernelModule = {
   name: "dma_buf_mapping_iov",

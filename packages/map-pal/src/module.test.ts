@@ -1,7 +1,5 @@
-import "reflect-metadata";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Kernel,
@@ -13,6 +11,8 @@ import {
   type KernelSymbol,
   type ModuleContext,
 } from "@dmabuf-sdk/dmabuf-core";
+// After core, whose kernel module loads the reflect-metadata polyfill tsyringe needs.
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import * as palPackage from "@dmabuf-sdk/map-pal";
 import {
   DMA_BUF_MAPPING_PAL_TYPE,

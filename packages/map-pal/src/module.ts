@@ -51,6 +51,7 @@ const NS = "DMA_BUF";
  * - `dma_buf_pal_map_phys`: `EXPORT_SYMBOL_FOR_MODULES(…, "iommufd")`, so the
  *   loader refuses it to any module not named `iommufd` (`EINVAL`, "module
  *   uses symbol … from namespace module:iommufd, but does not import it.").
+ * @public
  */
 export const dmaBufPalModule: KernelModule = defineModule({
   name: "dma_buf_mapping_pal",

@@ -35,6 +35,7 @@ const IMPLS: readonly [ReturnType<typeof exportSymbol>, unknown][] = [
  * so unconverted exporters and importers (`dma_buf_attach()`,
  * `dma_buf_dynamic_attach()`, legacy `map_dma_buf`) negotiate SGT. Also
  * offers the unconverted compat drivers to the conformance matrix.
+ * @public
  */
 export const dmaBufSgtModule: KernelModule = {
   name: "dma_buf_mapping_sgt",

@@ -144,6 +144,7 @@ document.addEventListener("keydown", (ev) => {
  * (exporter offers, importer list, each pair tried and why it was not taken),
  * the PCI topology as SVG with the case's route highlighted, the steps, the
  * kernel log and the rerun command. Esc closes the details.
+ * @public
  */
 export function formatHtml(report: ConformanceReport): string {
   const s = report.summary;

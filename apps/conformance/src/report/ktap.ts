@@ -32,6 +32,7 @@ function lines(n: number, c: CaseResult, indent: string): string[] {
  * summary and duration as a diagnostic, failures and unverified cases `not ok`
  * with their messages, rerun command and kernel log, then the kselftest
  * totals line. The run's versions and times are diagnostics after the plan.
+ * @public
  */
 export function formatKtap(report: ConformanceReport): string {
   const groups = TOPOLOGY_NAMES.map((t) => [t, report.cases.filter((c) => c.topology === t)] as const).filter(([, cs]) => cs.length);

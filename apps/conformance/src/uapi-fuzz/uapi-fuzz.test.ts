@@ -1,4 +1,3 @@
-import "reflect-metadata";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KernelBug } from "@dmabuf-sdk/dmabuf-core";

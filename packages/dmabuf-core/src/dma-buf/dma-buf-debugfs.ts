@@ -8,6 +8,7 @@ const hex8 = (n: number): string => n.toString(16).padStart(8, "0");
  * `/sys/kernel/debug/dma_buf/bufinfo` (`dma_buf_debug_show()`): every
  * buffer, newest first, with its fences and one line per attachment naming
  * the negotiated mapping type (and the type's `debugfsDump`).
+ * @public
  */
 export function dmaBufDebugShow(kernel: Kernel): string {
   let s = "\nDma-buf Objects:\n";

@@ -22,7 +22,7 @@ import { Task } from "../uapi/task.js";
 import type { Cgroup } from "../uapi/cgroup.js";
 import { registerDmaBufCore, type DmaBufCoreState } from "../dma-buf/dma-buf-core-module.js";
 
-/** Boot options of a {@link Kernel}. */
+/** Boot options of a {@link Kernel}. @public */
 export interface KernelOptions {
   /** Seed of `get_random_*()`; the same seed gives the same run. */
   seed: number;
@@ -53,7 +53,7 @@ const DEFAULTS: KernelOptions = {
   lockdepOneShot: false,
 };
 
-/** One oops: a model bug caught at the syscall boundary. */
+/** One oops: a model bug caught at the syscall boundary. @public */
 export interface Oops {
   readonly syscall: string;
   readonly error: unknown;
@@ -63,6 +63,7 @@ export interface Oops {
  * One simulated machine: its own DI container, module loader and symbol
  * table, platform, processes, dma-bufs, log and trace. Nothing is global:
  * two kernels in one process never see each other.
+ * @public
  */
 export class Kernel {
   readonly options: KernelOptions;

@@ -2,6 +2,7 @@
  * `struct kref` / `refcount_t`: a reference count whose last `put` runs the
  * release function. Misuse (get on zero, put below zero) is reported through
  * `warn`, which is the kernel's refcount_t WARN.
+ * @public
  */
 export class Kref {
   #count = 1;

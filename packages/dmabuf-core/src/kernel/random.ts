@@ -2,6 +2,7 @@
  * Seeded pseudo-random numbers for the kernel (`get_random_u32()` and
  * friends). xoshiro128** seeded through splitmix32: the same seed gives the
  * same sequence on every run and machine.
+ * @public
  */
 export class KernelRandom {
   #s0: number;

@@ -6,6 +6,7 @@ import type { AllocSite, FaultInjector } from "./fault-inject.js";
  * model keeps from `kzalloc()` and friends is that they can fail, and where.
  * Each method throws `KernelError('ENOMEM')` (or the injected errno) on an
  * injected failure and otherwise returns normally.
+ * @public
  */
 export class KernelAllocator {
   readonly #faults: FaultInjector;

@@ -5,7 +5,7 @@ import { Iommu, type IommuOptions } from "./iommu.js";
 import { PciDev, type PciHostBridge } from "./pci.js";
 import { PhysMem } from "./phys-mem.js";
 
-/** Machine-level configuration. */
+/** Machine-level configuration. @public */
 export interface PlatformOptions {
   /** IOMMU mode: translating (`'dma'`), passthrough (`'identity'`), or absent (`'off'`). */
   iommu: "dma" | "identity" | "off";
@@ -19,6 +19,7 @@ export interface PlatformOptions {
  * The hardware of one machine: physical memory, PCI host bridges and their
  * devices, and the IOMMU. Devices register here when created, and PCI
  * functions are probed by the IOMMU as the PCI core does at bus add.
+ * @public
  */
 export class Platform {
   readonly physmem: PhysMem;

@@ -8,7 +8,7 @@ interface FdEntry {
   cloexec: boolean;
 }
 
-/** `struct files_struct`: the fd table of one process. */
+/** `struct files_struct`: the fd table of one process. @public */
 export class FdTable {
   readonly #fds = new Map<number, FdEntry>();
   /** `RLIMIT_NOFILE`. */
