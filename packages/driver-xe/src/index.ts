@@ -98,4 +98,4 @@ export {
   type XePte,
   type XeBindSource,
 } from "./xe-pt.js";
-export { xeFixtures, xeVramExporterFixture, xeSystemExporterFixture, xeImporterFixture, XE_FIXTURE_VA } from "./fixtures.js";
+export { xeFixtures, xeVramExporterFixture, xeSystemExporterFixture, xeImporterFixture, XE_FIXTURE_VA } from "./fixture.js";

@@ -3,7 +3,7 @@ import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
 import { drmModule } from "@dmabuf-sdk/drm";
 import { xeDeviceProbe, xeDeviceRemove, xeDevices, xePciMatch } from "./xe-device.js";
-import { xeFixtures } from "./fixtures.js";
+import { xeFixtures } from "./fixture.js";
 
 /**
  * The Xe driver as a kernel module (`xe.ko`). `module_init` registers the PCI

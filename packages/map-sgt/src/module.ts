@@ -7,10 +7,10 @@ import {
   provideSymbol,
   type KernelModule,
 } from "@dmabuf-sdk/dmabuf-core";
-import { sgtCompatFixtures } from "./compat/fixtures.js";
-import { dmaBufFreeSgt, dmaBufPhysVecToSgt } from "./dma-buf-mapping.js";
-import { dmaBufMappingSgtType, dmaBufSgtLegacyCompat } from "./dma-buf-mapping-sgt.js";
-import { dmaBufSgtMapAttachment, dmaBufSgtMapAttachmentUnlocked, dmaBufSgtUnmapAttachment, dmaBufSgtUnmapAttachmentUnlocked } from "./dma-buf-sgt.js";
+import { sgtCompatFixtures } from "./compat/fixture.js";
+import { dmaBufFreeSgt, dmaBufPhysVecToSgt } from "./phys-vec-to-sgt.js";
+import { dmaBufMappingSgtType, dmaBufSgtLegacyCompat } from "./sgt-mapping-type.js";
+import { dmaBufSgtMapAttachment, dmaBufSgtMapAttachmentUnlocked, dmaBufSgtUnmapAttachment, dmaBufSgtUnmapAttachmentUnlocked } from "./sgt-map-attachment.js";
 import { dmaMapSgtable, dmaUnmapSgtable } from "./dma-mapping.js";
 import { sgAllocTable, sgFreeTable } from "./scatterlist.js";
 

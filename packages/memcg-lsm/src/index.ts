@@ -147,4 +147,4 @@ export {
 export { parseSelinuxPolicy, type SelinuxPolicy, type SelinuxAvRule, type SelinuxHandleUnknown } from "./selinux/policy.js";
 
 // conformance
-export { systemHeapFixture, memcgLsmScenarios, memcgLsmFixtures } from "./conformance.js";
+export { systemHeapFixture, memcgLsmScenarios, memcgLsmFixtures } from "./fixture.js";

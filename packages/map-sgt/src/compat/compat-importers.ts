@@ -16,9 +16,9 @@ import {
   type ImporterFixture,
   type KernelModule,
 } from "@dmabuf-sdk/dmabuf-core";
-import { dmaBufMapAttachment, dmaBufMapAttachmentUnlocked, dmaBufUnmapAttachment, dmaBufUnmapAttachmentUnlocked } from "../dma-buf-sgt.js";
+import { dmaBufMapAttachment, dmaBufMapAttachmentUnlocked, dmaBufUnmapAttachment, dmaBufUnmapAttachmentUnlocked } from "../sgt-map-attachment.js";
 import { dmaBufSgtModule } from "../module.js";
-import { dmaBufSgtRoute } from "../dma-buf-mapping.js";
+import { dmaBufSgtRoute } from "../phys-vec-to-sgt.js";
 import type { SgTable } from "../scatterlist.js";
 import { sgtDmaRead, sgtDmaWrite } from "./sgt-importer-dma.js";
 

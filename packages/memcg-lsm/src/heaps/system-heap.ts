@@ -25,7 +25,7 @@ import {
   sgSetPage,
   type SgTable,
 } from "@dmabuf-sdk/map-sgt";
-import { memcgLsmFixtures } from "../conformance.js";
+import { memcgLsmFixtures } from "../fixture.js";
 import { dmaHeapAdd, dmaHeapGetName, dmaHeapModule, type DmaHeap } from "../dma-heap.js";
 
 /** `orders[]` of the system heap: 1 MiB, 64 KiB, then single pages. @public */

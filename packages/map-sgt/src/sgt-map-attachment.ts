@@ -10,7 +10,7 @@ import {
   type DmaBufAttachment,
   type DmaDataDirection,
 } from "@dmabuf-sdk/dmabuf-core";
-import { dmaBufGetSgtOps } from "./dma-buf-mapping-sgt.js";
+import { dmaBufGetSgtOps } from "./sgt-mapping-type.js";
 import type { SgTable } from "./scatterlist.js";
 
 /** Static importers of an exporter that can pin are pinned for each mapping. */

@@ -22,7 +22,7 @@ import {
   type DmaIovaState,
   type P2pdmaProvider,
 } from "@dmabuf-sdk/dmabuf-core";
-import { dmaBufSgtDmaDevice } from "./dma-buf-mapping-sgt.js";
+import { dmaBufSgtDmaDevice } from "./sgt-mapping-type.js";
 import { isPhysVecColumns, physVecAt, physVecColumnsCheck, physVecLength, type PhysVecInput } from "./phys-vec.js";
 import { sgAllocTable, sgFreeTable, type SgTable } from "./scatterlist.js";
 

@@ -63,7 +63,7 @@ function matchResult(k: Kernel, offers: DmaBufMappingMatch[], imp: DmaBufMapping
   }
 }
 
-describe("dma-buf-mapping-sgt", () => {
+describe("sgt-mapping-type", () => {
   describe("match rules", () => {
     it.each([
       { topo: "same-switch", exp: "SGT", imp: "NO_P2P", want: "ops:plain:imp" },
