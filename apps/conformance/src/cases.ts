@@ -1,3 +1,4 @@
+// Case selection of a run: the matrix's cases, filtered by names and globs, and each case's seed.
 import { Kernel, TOPOLOGY_NAMES, buildTopology, topologyKernelOptions, type Topology, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import type { FixtureSet } from "./discovery.js";
 import type { CaseSpec } from "./types.js";

@@ -1,3 +1,4 @@
+// Discovery of the in-tree packages that contribute conformance fixtures, in report order.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";

@@ -1,3 +1,4 @@
+// The conformance matrix: every exporter × importer fixture pair on every topology, through the pair lifecycle.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";

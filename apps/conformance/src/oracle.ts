@@ -1,3 +1,4 @@
+// The oracle: what the kernel does for each fixture pair on each topology, to judge the matrix against.
 import type { TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import type { FixtureSet } from "./discovery.js";
 import type { Actual, CaseSpec, Expectation } from "./types.js";

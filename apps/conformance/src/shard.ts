@@ -1,3 +1,4 @@
+// Sharding of a run (--shard k/n) and the merge of the shards' reports.
 import { REPORT_SCHEMA, summarize, type CaseResult, type ConformanceReport } from "./types.js";
 
 /** A slice of a run: the `index`-th of `count` (1-based), as `--shard k/n`. @public */

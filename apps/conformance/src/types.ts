@@ -1,3 +1,4 @@
+// The types of a conformance run and its report (cases, results, report schema id).
 import type { CaseActual, Errno, LifecycleStep, TopologyName } from "@dmabuf-sdk/dmabuf-core";
 
 export type { LifecycleStep };

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/dmabuf-core: the kernel base, platform, dma-buf core (drivers/dma-buf/) and uAPI base, as one barrel.
 /**
  * The dma-buf core of dmabuf-sdk: a kernel instance (modules, symbols, DI,
  * errno, locks, refs, fault injection), the platform it runs on (memory,

@@ -1,3 +1,4 @@
+// The kernel image's symbol table (vmlinux __ksymtab): every symbol core exports, with its namespace and license.
 /**
  * The built-in kernel image's symbol table: what core exports, with the
  * kernel's license and namespace for each. Modules that list these in `uses`

@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/device.c: binding a device to iommufd and attaching it to an IOAS's auto hw_pagetable.
 import { KernelError, type Device, type IommuDomain, type IommuGroup } from "@dmabuf-sdk/dmabuf-core";
 import { MSI_RESV } from "./io-pagetable.js";
 import { iommufdGetIoas, type IommufdIoas } from "./ioas.js";

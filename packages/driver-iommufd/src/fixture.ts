@@ -1,3 +1,4 @@
+// The iommufd conformance fixture: a device bound to a fresh iommufd and attached to a fresh IOAS, as a VMM sets up.
 import {
   KernelError,
   O_CLOEXEC,

@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/io_pagetable.c: the areas of an IOAS and the IOVA space they occupy.
 import { IOMMU_READ, IOMMU_WRITE, KernelError, PAGE_SIZE_N, RwSemaphore, hex, type IommuDomain, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import type { IoptPages } from "./pages.js";
 

@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/ioas.c: struct iommufd_ioas, an I/O address space and its map/unmap ioctls.
 import { KernelError, PAGE_SIZE_N, dmaBufGet, dmaBufPut, isDmaBufFile, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import type { IommufdHwptPaging } from "./device.js";
 import { IoPagetable, ULONG_MAX, convIommuProt, type IoptArea } from "./io-pagetable.js";

@@ -1,3 +1,4 @@
+// include/uapi/linux/iommufd.h: the iommufd ioctls and structs the model implements.
 /**
  * The iommufd uAPI the model implements (`include/uapi/linux/iommufd.h`),
  * with little-endian encoders for the command structs.

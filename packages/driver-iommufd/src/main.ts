@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/main.c: struct iommufd_object, the object table and the /dev/iommu file.
 import { KernelError, copyFromUser, copyToUser, type File, type FileOperations, type Kernel, type LoadedModule, type UserArg } from "@dmabuf-sdk/dmabuf-core";
 import type { IommufdDevice, IommufdHwptPaging } from "./device.js";
 import { iommufdDestroy, iommufdIoasAlloc, iommufdIoasMapFile, iommufdIoasUnmap, type IommufdIoas } from "./ioas.js";

@@ -1,3 +1,4 @@
+// The vfio-pci conformance fixture: an exporter of a BAR range through VFIO_DEVICE_FEATURE_DMA_BUF.
 import {
   KernelError,
   O_CLOEXEC,

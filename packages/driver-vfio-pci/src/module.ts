@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci.c: the vfio-pci driver module, the devices bound to it and their device files.
 import type { InjectionToken } from "tsyringe";
 import {
   ConformanceFixtures,

@@ -1,3 +1,4 @@
+// drivers/vfio/vfio_main.c: struct vfio_device, device sets reset together, and the device file.
 import { KernelError, Mutex, copyFromUser, type File, type FileOperations, type Kernel, type UserArg } from "@dmabuf-sdk/dmabuf-core";
 import type { VfioPciCoreDevice } from "./vfio-pci-core.js";
 import {

@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci_config.c: config space the model virtualizes (PCI_COMMAND memory enable).
 import { KernelError, type PciPowerState } from "@dmabuf-sdk/dmabuf-core";
 import type { VfioPciCoreDevice } from "./vfio-pci-core.js";
 import { vfioPciDmaBufMove } from "./vfio-pci-dmabuf.js";

@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci_core.c: the vfio-pci core device, its regions, ioctls and variant-driver ops.
 import {
   File,
   KernelBug,

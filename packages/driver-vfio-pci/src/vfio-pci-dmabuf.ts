@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci_dmabuf.c: VFIO_DEVICE_FEATURE_DMA_BUF, the BAR dma-buf exporter and its revoke.
 import {
   KernelBug,
   KernelError,

@@ -1,3 +1,4 @@
+// include/uapi/linux/vfio.h: the vfio ioctls, device features and structs the model implements.
 /**
  * The vfio uAPI the model implements (`include/uapi/linux/vfio.h`), with
  * little-endian encoders for the structs a user program passes to `ioctl()`.

@@ -1,3 +1,4 @@
+// The Xe conformance fixtures: VRAM and system-memory exporters and a GPU importer binding at a fixed VA.
 import {
   KernelError,
   O_CLOEXEC,

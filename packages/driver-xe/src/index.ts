@@ -1,3 +1,4 @@
+// @dmabuf-sdk/driver-xe: an Intel Xe GPU with VRAM behind the LMEM BAR and its dma-buf exporter/importer (drivers/gpu/drm/xe/).
 /**
  * An Intel Xe GPU model for dmabuf-sdk: VRAM behind the LMEM BAR and system
  * memory, buffer objects that move between them (eviction, migration) with

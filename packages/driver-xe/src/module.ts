@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_module.c: xe.ko, whose module_init registers the PCI driver.
 import { ConformanceFixtures, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";

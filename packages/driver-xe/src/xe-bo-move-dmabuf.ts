@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_bo.c xe_bo_move_dmabuf(): an imported BO's map through the IOV or SGT path.
 import {
   KernelError,
   PAGE_SIZE,

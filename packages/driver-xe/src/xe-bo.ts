@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_bo.c: struct xe_bo, its TTM placement (VRAM, TT, system), pin, move and evict.
 import {
   KernelBug,
   KernelError,

@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_device.c and regs/xe_bars.h: the Xe device, its LMEM BAR and VRAM.
 import {
   KernelError,
   pcimP2pdmaInit,

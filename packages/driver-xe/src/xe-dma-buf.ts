@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_dma_buf.c: the Xe dma-buf exporter and importer (VRAM as BAR ranges, SGT, IOV).
 import {
   KernelError,
   PAGE_SIZE,

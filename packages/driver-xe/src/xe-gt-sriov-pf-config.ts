@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_gt_sriov_pf_config.c: VF LMEM provisioning in 2 MiB granules.
 import { KernelError, Mutex, hex, pciIovVfId, type PciDev, type PhysRegionBacking } from "@dmabuf-sdk/dmabuf-core";
 import { XE_PL_VRAM0, xeBoCreate, xeBoGet, xeBoPut, xeBoVramPage, type XeBo } from "./xe-bo.js";
 import { LMEM_BAR, type XeDevice } from "./xe-device.js";

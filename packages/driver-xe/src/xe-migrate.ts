@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_migrate.c: the copy engine moving buffer contents between VRAM and system memory.
 import { DmaFault, KernelError, PAGE_SIZE, dmaReadInto, dmaWrite } from "@dmabuf-sdk/dmabuf-core";
 import { sgtableDmaAddressAt, type SgTable } from "@dmabuf-sdk/map-sgt";
 import { xeBoVramPage, type XeBo } from "./xe-bo.js";

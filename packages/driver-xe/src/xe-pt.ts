@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_pt.c: the GPU page table and its PTE bits.
 import { DmaFault, KernelError, PAGE_SIZE, dmaResvAssertHeld, dmaResvUnlock, hex } from "@dmabuf-sdk/dmabuf-core";
 import { sgtableDmaAddressAt } from "@dmabuf-sdk/map-sgt";
 import { XE_PL_VRAM0, xeBoAddr, xeBoGet, xeBoPut, type DrmPagemapAddr, type XeBo } from "./xe-bo.js";

@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_ttm_vram_mgr.c: the VRAM manager handing out drm_buddy blocks.
 import { KernelBug, KernelError, PAGE_SIZE, SparseMemory, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 
 /** A run of VRAM pages owned by one buffer object (a `drm_buddy_block`). @public */

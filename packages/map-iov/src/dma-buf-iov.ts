@@ -1,3 +1,4 @@
+// dma_buf_iov_map_ranges(): the exporter's BAR ranges of an IOV attachment, mapped and unmapped.
 import { KernelError, dmaBufAttachmentIsDynamic, dmaResvAssertHeld, type DmaBufAttachment } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufAttachmentIsIov, dmaBufGetIovOps, dmaBufIovMatchData, type DmaBufIovRanges } from "./dma-buf-mapping-iov.js";
 

@@ -1,3 +1,4 @@
+// The IOV mapping type (dma_buf_mapping_iov): struct range lists of the exporter's BAR, and its match.
 import {
   KernelError,
   U64_LIMIT,

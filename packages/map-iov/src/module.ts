@@ -1,3 +1,4 @@
+// The IOV mapping type as a kernel module exporting dma_buf_mapping_iov and its helpers.
 import { exportSymbolNsGpl, provideSymbol, type KernelModule, type SymbolExport } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovMapRanges, dmaBufIovUnmapRanges } from "./dma-buf-iov.js";
 import { dmaBufIovAllocRanges, dmaBufIovFreeRanges, dmaBufMappingIovType } from "./dma-buf-mapping-iov.js";

@@ -1,3 +1,4 @@
+// The PAL mapping type (DMA_BUF_MAPPING_PAL): struct phys_vec lists and the exporter's map_phys/unmap_phys.
 import {
   kernelSymbol,
   type DmaBufAttachment,

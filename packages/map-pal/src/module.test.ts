@@ -1,3 +1,4 @@
+// Tests: dma_buf_pal_map_phys is reachable only by iommufd, through the loader, and no other way.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";

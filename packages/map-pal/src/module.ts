@@ -1,3 +1,4 @@
+// The PAL mapping type as a kernel module; dma_buf_pal_map_phys is EXPORT_SYMBOL_FOR_MODULES(…, "iommufd").
 import {
   KernelError,
   defineModule,

@@ -1,3 +1,4 @@
+// kernel/dma/mapping.c: dma_map_sgtable/dma_unmap_sgtable of a scatter-gather table.
 import {
   KernelError,
   dmaInfoToProt,

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/map-sgt: the SGT mapping type, DMA-mapped scatter-gather tables and the compat layer.
 /**
  * The SGT mapping type of dmabuf-sdk: the DMA-mapped scatter-gather table,
  * its P2P rules, `dma_buf_phys_vec_to_sgt()`, the importer map helpers, and

@@ -1,3 +1,4 @@
+// The SGT mapping type as a kernel module exporting the type, its match helpers and the map/unmap API.
 import {
   ConformanceFixtures,
   DmaBufLegacyCompat,

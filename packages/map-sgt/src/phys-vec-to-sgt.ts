@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf-mapping.c: dma_buf_phys_vec_to_sgt() and dma_buf_free_sgt(), phys_vec ranges to a DMA-mapped SGT.
 import {
   DMA_ATTR_MMIO,
   KernelBug,

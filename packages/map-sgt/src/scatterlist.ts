@@ -1,3 +1,4 @@
+// lib/scatterlist.c: struct sg_table, sg_alloc_table and sg_free_table.
 import { KernelBug, KernelError, UINT_MAX, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 
 /**

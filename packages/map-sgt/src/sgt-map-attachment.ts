@@ -1,3 +1,4 @@
+// dma_buf_sgt_map_attachment() and its unlocked and legacy dma_buf_map_attachment() names.
 import {
   KernelBug,
   KernelError,

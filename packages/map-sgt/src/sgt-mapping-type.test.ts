@@ -1,3 +1,4 @@
+// Tests of the SGT mapping type: match rules, finish_match and accessors.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Device,

@@ -1,3 +1,4 @@
+// The SGT mapping type (dma_buf_mapping_sgt in drivers/dma-buf/dma-buf-mapping.c): its P2P fields, match and exporter ops.
 import {
   KernelError,
   pciP2pdmaDistance,

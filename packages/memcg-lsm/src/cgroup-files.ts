@@ -1,3 +1,4 @@
+// The cgroup v2 interface files of the memory controller (memory.max, memory.current, memory.stat).
 import { KernelError, PAGE_SIZE, type Cgroup, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import { GFP_KERNEL } from "./gfp.js";
 import { oomDeliverPendingKill, taskIsDying } from "./oom-kill.js";

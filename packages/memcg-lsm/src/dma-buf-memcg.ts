@@ -1,3 +1,4 @@
+// dmabuf->memcg (Albert Esteve's RFC patch 1/5): the memcg a dma-buf is charged to.
 import { PAGE_SIZE, pageAlign, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { memCgroupPut, memCgroupUnchargeDmabuf, type MemCgroup } from "./memcontrol.js";
 

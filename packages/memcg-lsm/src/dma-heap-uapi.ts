@@ -1,3 +1,4 @@
+// include/uapi/linux/dma-heap.h: DMA_HEAP_IOCTL_ALLOC and struct dma_heap_allocation_data.
 import { O_ACCMODE, O_CLOEXEC, iowr } from "@dmabuf-sdk/dmabuf-core";
 
 /** `DMA_HEAP_IOC_MAGIC` (`'H'`). @public */

@@ -1,3 +1,4 @@
+// The user side of /dev/dma_heap: open a heap and allocate a dma-buf fd, as libdmabufheap does.
 import { O_CLOEXEC, O_RDONLY, O_RDWR, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { DMA_HEAP_ALLOCATION_DATA_SIZE, DmaHeapAllocationData } from "./dma-heap-uapi.js";
 

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-heap.c: struct dma_heap, its ops and DMA_HEAP_IOCTL_ALLOC.
 import {
   IOC_READ,
   IOC_WRITE,

@@ -1,3 +1,4 @@
+// The memcg-lsm conformance fixtures: a system-heap buffer allocated by the case's task, and the charge scenarios.
 import {
   KernelError,
   O_CLOEXEC,

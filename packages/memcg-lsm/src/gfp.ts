@@ -1,3 +1,4 @@
+// include/linux/gfp_types.h: the gfp_t flags the memcg charge path looks at.
 /**
  * `gfp_t` flags the memcg charge path looks at (include/linux/gfp_types.h).
  * Bit values are those of a typical x86-64 build of current kernels; the

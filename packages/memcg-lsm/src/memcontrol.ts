@@ -1,3 +1,4 @@
+// mm/memcontrol.c: struct mem_cgroup, page counters, try_charge and memory.max/current.
 import {
   KernelBug,
   LeakSource,

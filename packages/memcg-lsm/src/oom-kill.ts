@@ -1,3 +1,4 @@
+// mm/oom_kill.c: the memcg OOM killer and oom_score_adj.
 import { KernelError, PAGE_SIZE, type Cgroup, type Kernel, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { formatGfp, type GfpFlags } from "./gfp.js";
 import { memCgroupFromTask, memcgMemoryEvent, type MemCgroup } from "./memcontrol.js";

@@ -1,3 +1,4 @@
+// security/security.c: the LSM framework, struct lsm_id and the hooks the model calls.
 import { KernelError, exportSymbolGpl, provideSymbol, type Cred, type Kernel, type KernelModule, type ModuleContext } from "@dmabuf-sdk/dmabuf-core";
 import type { InjectionToken } from "tsyringe";
 

@@ -1,3 +1,4 @@
+// The self-contained HTML report: failures first, then per topology with negotiation traces and PCI routes.
 import { TOPOLOGY_NAMES, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { STATUS_MARK, cellLabel } from "./label.js";

@@ -1,3 +1,4 @@
+// The JSON report and its published JSON Schema.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";

@@ -1,3 +1,4 @@
+// The JUnit XML report (junit-10.xsd).
 import { TOPOLOGY_NAMES } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { cellLabel } from "./label.js";

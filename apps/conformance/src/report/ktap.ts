@@ -1,3 +1,4 @@
+// The KTAP report (Documentation/dev-tools/ktap.rst), as kunit_parser reads it.
 import { TOPOLOGY_NAMES } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { cellLabel } from "./label.js";

@@ -1,3 +1,4 @@
+// A matrix cell's text: the negotiated mapping type and route, or the stopping errno and step.
 import type { CaseResult } from "../types.js";
 
 /** A cell's text: the negotiated type and route, the stopping errno and step, or a scenario's outcome. @public */

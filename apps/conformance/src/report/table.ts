@@ -1,3 +1,4 @@
+// The terminal table of a run, coloured only on a TTY without NO_COLOR.
 import { TOPOLOGY_NAMES } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { STATUS_MARK, cellLabel } from "./label.js";

@@ -1,3 +1,4 @@
+// dmabuf-modpost, the CLI of scripts/mod/modpost: check a package's module against the kernel's exports.
 #!/usr/bin/env node
 /**
  * dmabuf-modpost: the build-time symbol check of a package (scripts/mod/modpost).

@@ -1,3 +1,4 @@
+// The conformance fixture contract: the exporters and importers a package offers to the pair lifecycle.
 import type { InjectionToken } from "tsyringe";
 import type { Errno } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";

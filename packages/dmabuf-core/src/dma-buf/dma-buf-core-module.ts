@@ -1,3 +1,4 @@
+// The dma-buf core's kernel-wide state (drivers/dma-buf/dma-buf.c globals: the buffer list, fence contexts).
 import type { Kernel } from "../kernel/kernel.js";
 import type { DmaBuf } from "./dma-buf.js";
 import { VMLINUX_SYMBOLS } from "../vmlinux.js";

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf.c dma_buf_debug_show(): /sys/kernel/debug/dma_buf/bufinfo.
 import type { Kernel } from "../kernel/kernel.js";
 import { dmaResvDescribe, dmaResvLock, dmaResvUnlock } from "./dma-resv.js";
 

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf-mapping.c: mapping types and dma_buf_match_mapping(), the exporter/importer negotiation.
 import { KernelError, isKernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { DmaBuf, DmaBufAttachment } from "./dma-buf.js";

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf.c: struct dma_buf, export, fd, attach/detach, pin, invalidation and mmap.
 import type { InjectionToken } from "tsyringe";
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-fence.c: struct dma_fence, its ops, signalling, callbacks, waits and deadlines.
 import { ERRNO, errnoName, type Errno } from "../kernel/errno.js";
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import { Kref } from "../kernel/kref.js";

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-resv.c: struct dma_resv, its ww_mutex, fence slots by usage, and waits.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { WwMutex, type WwAcquireCtx } from "../kernel/mutex.js";

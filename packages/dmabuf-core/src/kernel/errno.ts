@@ -1,3 +1,4 @@
+// include/uapi/asm-generic/errno-base.h, errno.h: the kernel's errno names and numbers.
 /**
  * Kernel errno vocabulary (include/uapi/asm-generic/errno-base.h, errno.h and
  * include/linux/errno.h for the kernel-internal values).

@@ -1,3 +1,4 @@
+// lib/fault-inject.c: failslab-style fault injection at named allocation sites.
 import type { Errno } from "./errno.js";
 
 /**

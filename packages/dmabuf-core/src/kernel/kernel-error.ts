@@ -1,3 +1,4 @@
+// Kernel errors: an errno the kernel would return (KernelError) and a BUG()/WARN the model turns into an exception.
 import { ERRNO, type Errno } from "./errno.js";
 
 /**

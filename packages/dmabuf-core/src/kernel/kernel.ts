@@ -1,3 +1,4 @@
+// One simulated kernel: boot options, its DI container, oops/WARN handling, and the subsystems it owns.
 import "reflect-metadata";
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
 import { KernelBug, KernelError } from "./kernel-error.js";

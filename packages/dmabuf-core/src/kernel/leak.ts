@@ -1,3 +1,4 @@
+// kmemleak-style leak checking: every tracked kernel object still alive after a clean teardown.
 import type { InjectionToken } from "tsyringe";
 
 /** One thing still alive that a clean teardown would have released. @public */

@@ -1,3 +1,4 @@
+// scripts/mod/modpost.c: the build-time check of a module's symbol imports, namespaces and licenses.
 import type { KernelModule } from "./module.js";
 import { MODULE_NS_PREFIX, licenseIsGplCompatible, strncmp, verifyModuleNamespace } from "./module-namespace.js";
 import type { SymbolExport } from "./symbol.js";

@@ -1,3 +1,4 @@
+// kernel/module/main.c: symbol namespaces (MODULE_IMPORT_NS, EXPORT_SYMBOL_FOR_MODULES) and license checks.
 /** Prefix of the implicit per-module namespaces of `EXPORT_SYMBOL_FOR_MODULES()`. */
 export const MODULE_NS_PREFIX = "module:";
 

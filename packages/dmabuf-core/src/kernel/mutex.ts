@@ -1,3 +1,4 @@
+// kernel/locking/mutex.c and ww_mutex.h: struct mutex and wound/wait mutexes with acquire contexts.
 import { KernelBug } from "./kernel-error.js";
 import type { LockClass, LockClassKey, Lockdep, LockdepMap, LockOwner } from "./lockdep.js";
 

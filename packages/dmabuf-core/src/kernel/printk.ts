@@ -1,3 +1,4 @@
+// kernel/printk/printk.c: the kernel log with KERN_* levels.
 /** Kernel log levels, as `KERN_*`. @public */
 export type LogLevel = "emerg" | "alert" | "crit" | "err" | "warn" | "notice" | "info" | "debug";
 

@@ -1,3 +1,4 @@
+// drivers/char/random.c: get_random_u32() and friends, seeded so runs repeat.
 /**
  * Seeded pseudo-random numbers for the kernel (`get_random_u32()` and
  * friends). xoshiro128** seeded through splitmix32: the same seed gives the

@@ -1,3 +1,4 @@
+// kernel/locking/rwsem.c: struct rw_semaphore (e.g. vfio-pci's memory_lock), as lockdep sees it.
 import { KernelBug } from "./kernel-error.js";
 import type { LockClass, LockClassKey, LockdepMap, LockOwner } from "./lockdep.js";
 import type { LockEnv } from "./mutex.js";

@@ -1,3 +1,4 @@
+// mm/slab_common.c: kmalloc/kfree as the one fault-injectable allocator of the model.
 import { KernelError } from "./kernel-error.js";
 import type { AllocSite, FaultInjector } from "./fault-inject.js";
 

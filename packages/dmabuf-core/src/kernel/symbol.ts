@@ -1,3 +1,4 @@
+// EXPORT_SYMBOL*() (include/linux/export.h): kernel symbols with their namespace, license and typed DI token.
 import type { InjectionToken } from "tsyringe";
 
 /**

@@ -1,3 +1,4 @@
+// include/linux/device.h: struct device, its bus and DMA configuration (dev_is_pci).
 import type { IommuGroup } from "./iommu.js";
 import type { Kernel } from "../kernel/kernel.js";
 

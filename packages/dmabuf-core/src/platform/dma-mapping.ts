@@ -1,3 +1,4 @@
+// kernel/dma/mapping.c and include/linux/dma-mapping.h: dma_map_phys, the IOVA API (dma_iova_*) and DMA attributes.
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { Device } from "./device.js";
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE } from "./io-pgtable.js";

@@ -1,3 +1,4 @@
+// drivers/iommu/iommu.c: IOMMUs, groups and domains (identity, DMA, DMA-FQ, unmanaged) with iommu_map/unmap.
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { LeakEntry, LeakSource } from "../kernel/leak.js";
 import type { KernelAllocator } from "../kernel/slab.js";

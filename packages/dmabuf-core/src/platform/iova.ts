@@ -1,3 +1,4 @@
+// drivers/iommu/iova.c: the IOVA allocator of a DMA domain (struct iova_domain).
 import type { KernelAllocator } from "../kernel/slab.js";
 
 /** `struct iova`: an allocated IOVA range in pages, inclusive. @public */

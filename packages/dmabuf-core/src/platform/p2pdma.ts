@@ -1,3 +1,4 @@
+// drivers/pci/p2pdma.c: pci_p2pdma_map_type(), pci_p2pdma_distance() and P2P memory providers.
 import type { KernelAllocator } from "../kernel/slab.js";
 import type { Printk } from "../kernel/printk.js";
 import { Device, devIsPci } from "./device.js";

@@ -1,3 +1,4 @@
+// include/asm-generic/page.h and linux/pfn.h: PAGE_SIZE, page alignment and pfn/phys conversions.
 /** `PAGE_SHIFT` of the model (x86-64 base pages). @public */
 export const PAGE_SHIFT = 12;
 /** `PAGE_SIZE`. @public */

@@ -1,3 +1,4 @@
+// drivers/pci/: struct pci_dev, BARs, bridges, ACS, SR-IOV (pci_physfn, pci_iov_vf_id) and the command register.
 import { KernelBug } from "../kernel/kernel-error.js";
 import { Device } from "./device.js";
 import type { Kernel } from "../kernel/kernel.js";

@@ -1,3 +1,4 @@
+// Physical address space: system RAM, BARs and device memory regions and what backs their bytes.
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { KernelAllocator } from "../kernel/slab.js";
 import type { LeakEntry, LeakSource } from "../kernel/leak.js";

@@ -1,3 +1,4 @@
+// The machine under the kernel: physical memory, the PCI bus, IOMMUs and the DMA engine, as one platform.
 import type { KernelAllocator } from "../kernel/slab.js";
 import type { Trace } from "../kernel/trace.js";
 import type { Device } from "./device.js";

@@ -1,3 +1,4 @@
+// The named machines (PCI switch, root ports, ACS, IOMMU, SR-IOV) every test and the conformance matrix boot.
 import type { Kernel, KernelOptions } from "../kernel/kernel.js";
 import type { PciP2pdmaMapType } from "./p2pdma.js";
 import { PciDev, PciHostBridge, PciTopologyBuilder } from "./pci.js";

@@ -1,3 +1,4 @@
+// kernel/cgroup/cgroup.c: the cgroup v2 tree and process membership that controllers build on.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Task } from "./task.js";
 

@@ -1,3 +1,4 @@
+// include/linux/cred.h: struct cred, the identity of a task and the security label LSMs check.
 /**
  * `struct cred`: identity of a task and the security label LSMs look at.
  * Immutable, as creds are after `commit_creds()`; change them with

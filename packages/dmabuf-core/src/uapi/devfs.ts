@@ -1,3 +1,4 @@
+// /dev: character device nodes with their file_operations (fs/char_dev.c chrdev_open).
 import { KernelError } from "../kernel/kernel-error.js";
 import type { File, FileOperations } from "./file.js";
 

@@ -1,3 +1,4 @@
+// fs/file.c: struct files_struct, the fd table of a process (alloc_fd, fd_install, close_fd).
 import { KernelError } from "../kernel/kernel-error.js";
 import type { LeakEntry } from "../kernel/leak.js";
 import type { Kernel } from "../kernel/kernel.js";

@@ -1,3 +1,4 @@
+// include/linux/fs.h: struct file, its f_op, O_* open flags and FMODE_* modes.
 import { Kref } from "../kernel/kref.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { UserArg } from "./user-buffer.js";

@@ -1,3 +1,4 @@
+// include/uapi/asm-generic/ioctl.h: _IOC/_IO/_IOR/_IOW/_IOWR and the field accessors of an ioctl number.
 /** `_IOC_NONE`, `_IOC_WRITE`, `_IOC_READ`. @public */
 export const IOC_NONE = 0;
 /** @public */

@@ -1,3 +1,4 @@
+// mm/mmap.c: struct mm_struct and vm_area_struct, mmap/munmap, PROT_*/MAP_* and page faults.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { PAGE_SIZE, hex } from "../platform/page.js";

@@ -1,3 +1,4 @@
+// kernel/pid.c and fs/pidfs.c: pidfds (pidfd_open, pidfd_getfd's pidfd_get_task) and their flags.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { File, O_CLOEXEC, O_RDWR, type FileOperations } from "./file.js";

@@ -1,3 +1,4 @@
+// include/linux/sched.h: struct task_struct, a process with its mm, files and cred, and its life cycle.
 import type { Kernel } from "../kernel/kernel.js";
 import type { LockOwner } from "../kernel/lockdep.js";
 import type { Cgroup } from "./cgroup.js";

@@ -1,3 +1,4 @@
+// include/linux/uaccess.h: copy_from_user/copy_to_user/strndup_user over a user buffer holding an ioctl struct.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { userMemory } from "./user-ptr.js";

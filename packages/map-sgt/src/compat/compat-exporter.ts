@@ -1,3 +1,4 @@
+// An unconverted (pre-mapping-type) dma-buf exporter with page-by-page system memory, served by the SGT compat layer.
 import {
   KernelError,
   O_CLOEXEC,

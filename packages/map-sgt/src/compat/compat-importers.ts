@@ -1,3 +1,4 @@
+// Unconverted dma-buf importers (static and dynamic) that call dma_buf_map_attachment, as modules.
 import {
   KernelError,
   dmaBufAttach,

@@ -1,3 +1,4 @@
+// The compat drivers' conformance fixtures: unconverted exporters and importers offered to the matrix.
 import type { ConformanceFixtures } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterFixture } from "./compat-exporter.js";
 import { compatDynamicImporterFixture, compatStaticImporterFixture } from "./compat-importers.js";

@@ -1,3 +1,4 @@
+// An importer device's DMA reads and writes through a mapped SGT.
 import { dmaRead, dmaWrite, type Device } from "@dmabuf-sdk/dmabuf-core";
 import { sgtableDmaAddressAt, type SgTable } from "../scatterlist.js";
 

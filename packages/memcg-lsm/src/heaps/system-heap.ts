@@ -1,3 +1,4 @@
+// drivers/dma-buf/heaps/system_heap.c: the system heap and its page orders.
 import {
   ConformanceFixtures,
   KernelError,

@@ -1,3 +1,4 @@
+// security/selinux/ss/policydb.c: a policy's classes, permissions, type rules and handle_unknown.
 import { KernelError } from "@dmabuf-sdk/dmabuf-core";
 
 /** `handle_unknown` of a policy: what the kernel does with classes and permissions the policy does not define. @public */

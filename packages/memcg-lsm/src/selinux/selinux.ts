@@ -1,3 +1,4 @@
+// security/selinux/hooks.c and avc.c: the SELinux LSM, its class map and access vector cache.
 import { KernelError, securityContextType, type Cred, type Kernel, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import type { InjectionToken } from "tsyringe";
 import { LSM_ID_SELINUX, securityAddHooks, securityModule, type LsmId } from "../security.js";
