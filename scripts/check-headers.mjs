@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Every source file under packages/*/src, apps/*/src and examples/*/src (tests
 // included) opens with ONE line comment naming the kernel file or concept it
-// models, or for a test what it tests: `// drivers/dma-buf/dma-fence.c: ...`.
+// models, or for a test what it tests: `// drivers/dma-buf/dma-fence.c: ...`
+// (a bin's `#!` line comes first, then the header).
 // First it proves on fixtures that the check can fail.
 //
 // Usage: node scripts/check-headers.mjs
@@ -35,9 +36,10 @@ export function sourceFiles(base) {
   return out.sort();
 }
 
-/** Why `text` lacks the header, or undefined: the first line must be a `// <what it models>` comment. */
+/** Why `text` lacks the header, or undefined: the first line (after a `#!` line) must be a `// <what it models>` comment. */
 export function headerProblem(text) {
-  const first = text.split("\n", 1)[0] ?? "";
+  const lines = text.split("\n", 2);
+  const first = (lines[0]?.startsWith("#!") ? lines[1] : lines[0]) ?? "";
   if (!/^\/\/ \S.{7,}$/.test(first)) return `first line is not a one-line "// ..." comment naming what the file models: ${JSON.stringify(first.slice(0, 60))}`;
   return undefined;
 }
@@ -62,18 +64,20 @@ async function main() {
     };
     put("packages/a/src/good.ts", "// drivers/dma-buf/dma-fence.c: struct dma_fence.\nexport const x = 1;\n");
     put("packages/a/src/good.test.ts", "// dma-fence: signalling order and callbacks.\nimport {} from 'vitest';\n");
+    put("packages/a/src/bin/cli.ts", "#!/usr/bin/env node\n// dmabuf-cli: the command line of package a.\nexport {};\n");
     put("packages/a/dist/ignored.ts", "export const y = 2;\n");
-    await t.check("self-test: files with a header pass, dist is not looked at", () => {
+    await t.check("self-test: files with a header (after a #! line for a bin) pass, dist is not looked at", () => {
       const errs = checkHeaders(tmp);
       assert(errs.length === 0, errs.join("\n"));
     });
     put("apps/b/src/deep/no-header.ts", "import x from 'y';\n");
     put("examples/c/src/jsdoc.test.ts", "/** A doc comment is not the header. */\nexport {};\n");
     put("packages/a/src/short.ts", "//\nexport {};\n");
-    await t.check("self-test: catches a file without a header, a JSDoc first line and an empty comment", () => {
+    put("packages/a/src/bin/bare.ts", "#!/usr/bin/env node\nimport x from 'y';\n");
+    await t.check("self-test: catches a file without a header, a JSDoc first line, an empty comment and a bare #! line", () => {
       const errs = checkHeaders(tmp);
-      assert(errs.length === 3, `expected 3 problems, got:\n${errs.join("\n")}`);
-      for (const f of ["apps/b/src/deep/no-header.ts", "examples/c/src/jsdoc.test.ts", "packages/a/src/short.ts"]) {
+      assert(errs.length === 4, `expected 4 problems, got:\n${errs.join("\n")}`);
+      for (const f of ["apps/b/src/deep/no-header.ts", "examples/c/src/jsdoc.test.ts", "packages/a/src/short.ts", "packages/a/src/bin/bare.ts"]) {
         assert(errs.some((e) => e.startsWith(f)), `${f} not reported`);
       }
     });

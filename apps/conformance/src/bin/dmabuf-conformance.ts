@@ -1,4 +1,3 @@
-// dmabuf-conformance: the commander CLI of the conformance app (run, list, diff, merge, scenario).
 #!/usr/bin/env node
 // The dmabuf-conformance command line: run, merge, diff and scenario, on commander.
 import { accessSync, constants, readFileSync, statSync, writeFileSync } from "node:fs";
