@@ -9,7 +9,6 @@ export { drmModule } from "./module.js";
 export {
   DrmGpuScheduler,
   DrmSchedJob,
-  DrmSchedRq,
   drmSchedInit,
   drmSchedFini,
   drmSchedWqueueStop,
@@ -23,6 +22,17 @@ export {
   drmSchedJobCleanup,
   drmSchedJobDependency,
   drmSchedPendingJobs,
+  drmSchedStop,
+  drmSchedStart,
+  drmSchedResubmitJobs,
+  drmSchedIncreaseKarma,
+  drmSchedFault,
+  drmSchedTdrQueueImm,
+  drmSchedIsStopped,
+  drmSchedWqueueReady,
+  drmSchedJobIsSignaled,
+  drmSchedForEachPendingJob,
+  drmSchedPickBest,
   DRM_SCHED_PRIORITY_KERNEL,
   DRM_SCHED_PRIORITY_HIGH,
   DRM_SCHED_PRIORITY_NORMAL,
@@ -39,7 +49,6 @@ export {
   drmSchedEntityPushJob,
   drmSchedEntityPopJob,
   drmSchedEntityIsIdle,
-  drmSchedEntityIsReady,
   drmSchedEntitySelectRq,
   drmSchedEntityKill,
   drmSchedEntityFlush,
@@ -49,6 +58,7 @@ export {
   drmSchedEntityModifySched,
   MAX_WAIT_SCHED_ENTITY_Q_EMPTY_NS,
 } from "./sched-entity.js";
+export { DrmSchedRq, DRM_SCHED_POLICY_RR, DRM_SCHED_POLICY_FIFO, drmSchedPolicy, drmSchedSetPolicy, drmSchedEntityIsReady } from "./sched-rq.js";
 export {
   DrmSchedFence,
   drmSchedFenceAlloc,
