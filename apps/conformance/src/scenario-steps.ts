@@ -13,6 +13,7 @@ import {
   type Task,
   type Topology,
 } from "@dmabuf-sdk/dmabuf-core";
+import { KVM_SCENARIO_STEPS } from "./scenario-kvm-steps.js";
 
 /** A JSON Schema (draft 2020-12) object, as ajv takes it. @public */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -35,6 +36,8 @@ export interface StepContext extends FixtureContext {
   load(modules: readonly { readonly name: string }[]): void;
   /** Resolves a package the way the scenario's packages were (from the working directory). */
   resolve(pkg: string): string;
+  /** Modules of `call` steps imported before the run (by package name): such a call runs synchronously. */
+  readonly imported?: ReadonlyMap<string, Record<string, unknown>>;
 }
 
 /** One step kind: its documentation line, the schema of its arguments and its action. @public */
@@ -155,7 +158,7 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     run(a) {
       const imp = a.import as ImportedBuffer;
       imp.map();
-      return { value: imp.attachment.mapType?.type.shortName ?? imp.attachment.mapType?.type.name };
+      return { value: imp.attachment?.mapType?.type.shortName ?? imp.attachment?.mapType?.type.name };
     },
   },
   unmap: { summary: "unmap an import", args: IMPORT, run: (a) => ((a.import as ImportedBuffer).unmap(), {}) },
@@ -222,12 +225,15 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
   call: {
     summary: 'an exported function of a loaded package (`fn: "<package>#<export>"`, `args`)',
     args: obj({ fn: { type: "string", pattern: "^[^#]+#[A-Za-z_$][A-Za-z0-9_$]*$" }, args: { type: "array" } }, ["fn"]),
-    async run(a, ctx) {
+    run(a, ctx) {
       const [pkg, name] = String(a.fn).split("#");
-      const mod = (await import(pathToFileURL(ctx.resolve(pkg!)).href)) as Record<string, unknown>;
-      const fn = mod[name!];
-      if (typeof fn !== "function") fail(`${String(a.fn)} is not an exported function`);
-      return { value: (fn as (...args: unknown[]) => unknown)(...((a.args as unknown[] | undefined) ?? [])) };
+      const call = (mod: Record<string, unknown>): StepOutcome => {
+        const fn = mod[name!];
+        if (typeof fn !== "function") fail(`${String(a.fn)} is not an exported function`);
+        return { value: (fn as (...args: unknown[]) => unknown)(...((a.args as unknown[] | undefined) ?? [])) };
+      };
+      const pre = ctx.imported?.get(pkg!);
+      return pre ? call(pre) : import(pathToFileURL(ctx.resolve(pkg!)).href).then((m) => call(m as Record<string, unknown>));
     },
   },
   fault: {
@@ -261,4 +267,5 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     args: obj({ value: {} }, ["value"]),
     run: (a) => ({ value: a.value }),
   },
+  ...KVM_SCENARIO_STEPS,
 };

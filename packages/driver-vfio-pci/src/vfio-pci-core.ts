@@ -56,6 +56,14 @@ export interface VfioPciDeviceOps {
 }
 
 /**
+ * `vfio_pci_dma_buf_match_mapping()` as posted in v1 (patch 22/26: checks
+ * `priv->vdev`, then reads `priv->vdev->pdev` without a lock) or as fixed
+ * after Baolu Lu's review (Jason Gunthorpe, 2026-04-13: the buffer's own
+ * `pdev` reference, no `vdev` check).
+ */
+export type VfioPciMatchMappingVersion = "v1" | "post-2026-04-13";
+
+/**
  * `struct vfio_pci_core_device` with its embedded `struct vfio_device`: a PCI
  * function bound to vfio-pci. `memoryLock` (`&vdev->memory_lock`) protects
  * the virtual command register, the power state and the list of exported
@@ -79,12 +87,23 @@ export class VfioPciCoreDevice {
   resetWorks = true;
   /** The function can do a Function Level Reset (`PCI_EXP_DEVCAP_FLR`). */
   flrCapable = true;
+  /** Which `vfio_pci_dma_buf_match_mapping()` the buffers exported from now on use (see {@link VfioPciMatchMappingVersion}). */
+  matchMappingVersion: VfioPciMatchMappingVersion = "post-2026-04-13";
   /**
    * `vdev->barmap[]` after the eager set-up of the open path: the BAR, or the
    * errno that `vfio_pci_core_setup_barmap()` gave (absent BAR `ENODEV`,
    * resources held by someone else `EBUSY`).
    */
   barmap: (true | Errno)[] = [];
+  /**
+   * Bound as a private (TDI) device: Xu Yilun's RFC 08/12
+   * `VFIO_DEVICE_BIND_IOMMUFD_PRIVATE`, set with {@link VfioPciCoreDevice.setPrivate}.
+   * Its BARs cannot be read or written through the device fd, and the
+   * dma-bufs it exports are private (`get_pfn` only).
+   */
+  isPrivate = false;
+  /** `vfio_device->kvm`: the VM set by `vfio_file_set_kvm()` (KVM-VFIO device), or null. */
+  kvm: unknown = null;
   /** Hardware resets so far (FLR and bus resets), for tests and traces. */
   resets = 0;
   #registration = 1;
@@ -481,6 +500,16 @@ export class VfioPciCoreDevice {
     return 0;
   }
 
+  /**
+   * What `VFIO_DEVICE_BIND_IOMMUFD` with `VFIO_DEVICE_BIND_IOMMUFD_PRIVATE`
+   * does to the device in RFC 08/12 (the model binds no iommufd: drivers do
+   * not depend on each other): later exports are private, BAR access through
+   * the device fd is refused. Unbind (`false`) clears it.
+   */
+  setPrivate(isPrivate: boolean): void {
+    this.isPrivate = isPrivate;
+  }
+
   // ---- read / write ----------------------------------------------------------------
 
   /**
@@ -495,6 +524,8 @@ export class VfioPciCoreDevice {
     if (index === VFIO_PCI_CONFIG_REGION_INDEX) return vfioPciConfigRw(this, buf, off, write);
     const bar = index < VFIO_PCI_ROM_REGION_INDEX ? this.pdev.bars[index] : undefined;
     if (!bar || bar.type !== "mem") throw new KernelError("EINVAL", "vfio_pci_rw", `region ${index}`);
+    // RFC 08/12: a private device's BARs are never reachable from the host CPU.
+    if (this.isPrivate) throw new KernelError("EINVAL", "vfio_pci_bar_rw", "private device");
     if (off >= bar.size) throw new KernelError("EINVAL", "vfio_pci_bar_rw", "beyond the BAR");
     const map = this.barmap[index];
     if (map !== true) throw new KernelError(map ?? "ENODEV", "vfio_pci_bar_rw", "BAR not mapped");

@@ -32,6 +32,7 @@ import {
   pcimP2pdmaProvider,
   unmapMappingRange,
   type DmaBuf,
+  type DmaBufAttachment,
   type DmaBufMappingMatch,
   type DmaBufOps,
   type Errno,
@@ -47,7 +48,7 @@ import {
 import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovRanges, type DmaBufMappingIovExpOps } from "@dmabuf-sdk/map-iov";
 import { dmaBufEmappingPal, type DmaBufMappingPalExpOps, type DmaBufPhysList, type DmaBufPhysVec } from "@dmabuf-sdk/map-pal";
 import { dmaBufEmappingSgtP2p, dmaBufFreeSgt, dmaBufPhysVecToSgt, physVecColumns, type DmaBufMappingSgtExpOps, type PhysVecColumns } from "@dmabuf-sdk/map-sgt";
-import type { VfioPciCoreDevice } from "./vfio-pci-core.js";
+import type { VfioPciCoreDevice, VfioPciMatchMappingVersion } from "./vfio-pci-core.js";
 import {
   VFIO_DEVICE_DMA_BUF_MEMATTR_NC,
   VFIO_DEVICE_DMA_BUF_MEMATTR_WC,
@@ -111,8 +112,17 @@ export class VfioPciDmaBuf {
   readonly provider: P2pdmaProvider;
   /** OK, or revoked for now or for good. */
   status: VfioPciDmaBufStatus = "VFIO_PCI_DMA_BUF_OK";
+  /**
+   * Exported by a device bound as private (Xu Yilun's RFC 08/12): no mapping
+   * type, no mmap; only `get_pfn`, for KVM's Secure EPT. Snapshot at export.
+   */
+  isPrivate = false;
+  /** `vfio_dma_buf_data.kvm` (RFC 09/12): the VM the device belonged to at export, or null. */
+  kvm: unknown = null;
   /** CPU mapping attribute (`VFIO_DEVICE_DMA_BUF_MEMATTR_*`), for future mmaps. */
   memattr = VFIO_DEVICE_DMA_BUF_MEMATTR_NC;
+  /** Which `match_mapping` this buffer runs (the device's at export). */
+  readonly matchMappingVersion: VfioPciMatchMappingVersion;
   /** 1 (registered) + one per outstanding map; its release completes `comp`. */
   readonly kref: Kref;
   /** `comp`: completed when `kref` drops to zero during a revoke. */
@@ -126,6 +136,7 @@ export class VfioPciDmaBuf {
     this.physVec = physVec;
     this.physCols = physVecColumns(physVec);
     this.provider = provider;
+    this.matchMappingVersion = vdev.matchMappingVersion;
     this.kref = new Kref(() => this.comp.complete(), (m) => vdev.kernel.warn(m));
   }
 
@@ -206,6 +217,25 @@ const vfioPciDmaBufIovOps: DmaBufMappingIovExpOps = {
 };
 
 /**
+ * `vfio_pci_dma_buf_get_pfn()` (RFC 05/12, the HACK of RFC 00/30 patch 06):
+ * resv held (asserted); revoked → `ENODEV`; `pgoff` past the buffer →
+ * `EINVAL`; else the pfn inside the range that holds the offset, with
+ * `max_order` 0 ("large page mapping is yet to be supported").
+ */
+function vfioPciDmaBufGetPfn(attach: DmaBufAttachment, pgoff: bigint): { pfn: bigint; maxOrder: number } {
+  const priv = privOf(attach.dmabuf);
+  dmaResvAssertHeld(attach.dmabuf!.resv, "vfio_pci_dma_buf_get_pfn");
+  if (priv.status !== OK) throw new KernelError("ENODEV", "vfio_pci_dma_buf_get_pfn", "revoked");
+  let off = pgoff << BigInt(PAGE_SHIFT);
+  if (off >= priv.size) throw new KernelError("EINVAL", "vfio_pci_dma_buf_get_pfn", `page ${pgoff} past the buffer`);
+  for (const r of priv.physVec) {
+    if (off < r.len) return { pfn: (r.paddr + off) >> BigInt(PAGE_SHIFT), maxOrder: 0 };
+    off -= r.len;
+  }
+  throw new KernelError("EINVAL", "vfio_pci_dma_buf_get_pfn", "ranges shorter than the buffer");
+}
+
+/**
  * One exporter offer: builds the entry for `priv`, or null when this buffer
  * cannot offer it.
  * @public
@@ -225,6 +255,21 @@ export const vfioPciDmaBufOffers: readonly VfioPciDmaBufOffer[] = [
   (priv) => dmaBufEmappingSgtP2p(vfioPciDmaBufSgtOps, priv.pdev),
 ];
 
+/**
+ * The v1 form's `vdev` handling (patch 22/26): `if (!priv->vdev) return
+ * -ENODEV;`, then `priv->vdev->pdev` read for the SGT offer with no lock
+ * held, since matching runs unlocked. `vfio_pci_dma_buf_cleanup()` can set
+ * `vdev` to NULL between the two: the window Baolu Lu's review of the
+ * resv assertion led to (Jason Gunthorpe's reply, 2026-04-13). The v1
+ * assertion itself (`dma_resv_assert_held`, wrong on every attach) is not
+ * modelled: it fires whatever the order and would hide the window.
+ */
+function vfioPciDmaBufMatchMappingV1Window(priv: VfioPciDmaBuf): void {
+  if (!priv.vdev) throw new KernelError("ENODEV", "vfio_pci_dma_buf_match_mapping", "cleaned up");
+  priv.dmabuf.kernel.sched.point("vfio_pci_dma_buf_match_mapping: after the priv->vdev check");
+  if (!priv.vdev) throw new KernelBug("oops", "BUG: kernel NULL pointer dereference in vfio_pci_dma_buf_match_mapping (priv->vdev->pdev)");
+}
+
 /** `vfio_pci_dmabuf_ops`. @public */
 export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   /**
@@ -234,6 +279,7 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
    */
   matchMapping(args) {
     const priv = privOf(args.dmabuf);
+    if (priv.matchMappingVersion === "v1") vfioPciDmaBufMatchMappingV1Window(priv);
     const offers = vfioPciDmaBufOffers.map((o) => o(priv)).filter((m): m is DmaBufMappingMatch => m !== null);
     dmaBufMatchMapping(args, offers);
   },
@@ -251,6 +297,7 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
    * `release`: the last file reference is gone. A buffer still on the
    * device's list leaves it under `memory_lock` and drops its registration.
    */
+  getPfn: vfioPciDmaBufGetPfn,
   release(dmabuf) {
     const priv = dmabuf.priv;
     const vdev = priv.vdev;
@@ -265,6 +312,40 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   },
   mmap: vfioPciDmaBufMmap,
 };
+
+/**
+ * The ops of a private buffer (RFC 08/12: "must not support
+ * map_dma_buf/mmap/vmap"): `attach`, `get_pfn` and `release` only. Without an
+ * `mmap` op the dma-buf core refuses every user mapping (`EINVAL`), and with
+ * no mapping type offered every SGT/PAL/IOV importer is refused at attach.
+ */
+export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
+  attach: vfioPciDmabufOps.attach,
+  getPfn: vfioPciDmaBufGetPfn,
+  release: vfioPciDmabufOps.release,
+};
+
+/** True for a dma-buf vfio-pci exported (shared or private). */
+export function isVfioPciDmaBuf(dmabuf: DmaBuf): boolean {
+  return dmabuf.ops === (vfioPciDmabufOps as DmaBufOps) || dmabuf.ops === (vfioPciPrivateDmabufOps as DmaBufOps);
+}
+
+/** `struct vfio_dma_buf_data` (RFC 09/12). */
+export interface VfioDmaBufData {
+  readonly isPrivate: boolean;
+  readonly kvm: unknown;
+}
+
+/**
+ * `vfio_dma_buf_get_data(dmabuf)` (RFC 09/12), exported for KVM: the private
+ * flag and the VM snapshot taken at export; `EINVAL` for a buffer that is not
+ * vfio-pci's.
+ */
+export function vfioDmaBufGetData(dmabuf: DmaBuf): VfioDmaBufData {
+  if (!isVfioPciDmaBuf(dmabuf)) throw new KernelError("EINVAL", "vfio_dma_buf_get_data", `${dmabuf.expName} is not a vfio dma-buf`);
+  const priv = dmabuf.priv as VfioPciDmaBuf;
+  return { isPrivate: priv.isPrivate, kvm: priv.kvm };
+}
 
 // ---- export (VFIO_DEVICE_FEATURE_DMA_BUF) -----------------------------------
 
@@ -370,11 +451,13 @@ export function vfioPciCoreFeatureDmaBuf(vdev: VfioPciCoreDevice, flags: number,
   k.alloc.kzalloc("phys_vec");
   const { provider, physVec } = vdev.pciOps.getDmabufPhys(vdev, regionIndex, ranges);
   const priv = new VfioPciDmaBuf(vdev, size, provider, physVec);
+  priv.isPrivate = vdev.isPrivate;
+  priv.kvm = vdev.kvm;
 
   if (!vdev.tryGetRegistration()) throw new KernelError("ENODEV", op, "device is being unregistered");
   let dmabuf: DmaBuf<VfioPciDmaBuf>;
   try {
-    dmabuf = dmaBufExport(k, { owner: vdev.driver.module, expName: "vfio_pci_core", ops: vfioPciDmabufOps, size, flags: openFlags, priv });
+    dmabuf = dmaBufExport(k, { owner: vdev.driver.module, expName: "vfio_pci_core", ops: priv.isPrivate ? vfioPciPrivateDmabufOps : vfioPciDmabufOps, size, flags: openFlags, priv });
   } catch (e) {
     vdev.putRegistration();
     throw e;
@@ -503,7 +586,7 @@ export function vfioPciDmaBufCleanup(vdev: VfioPciCoreDevice): void {
 /** The fd's dma-buf, checked to be one of this device's (`EBADF`, `EINVAL`, `ENODEV`). */
 function getVfioDmaBuf(vdev: VfioPciCoreDevice, fd: number, op: string): DmaBuf<VfioPciDmaBuf> {
   const dmabuf = dmaBufGet(vdev.kernel, fd);
-  if (dmabuf.ops !== (vfioPciDmabufOps as DmaBufOps)) {
+  if (!isVfioPciDmaBuf(dmabuf)) {
     dmaBufPut(dmabuf);
     throw new KernelError("ENODEV", op, `fd ${fd} is not a vfio-pci dma-buf`);
   }
