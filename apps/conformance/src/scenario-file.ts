@@ -279,12 +279,12 @@ function checkOneOf(list: readonly unknown[], outcome: StepOutcome): string | un
   return `expected one of ${list.map(show).join(", ")}, got ${outcome.errno ?? `success (${show(outcome.value)})`}`;
 }
 
-/** The step kind of a validated step. */
+/** The step kind of a validated step. @public */
 export function stepKind(raw: Readonly<Record<string, unknown>>): string {
   return Object.keys(raw).find((k) => k in SCENARIO_STEPS)!;
 }
 
-/** A scenario file made ready to run: its fixtures loaded and the modules of its `call` steps imported, so every step runs synchronously. */
+/** A scenario file made ready to run: its fixtures loaded and the modules of its `call` steps imported, so every step runs synchronously. @public */
 export interface PreparedScenario {
   readonly file: ScenarioFile;
   readonly set: FixtureSet;
@@ -292,7 +292,7 @@ export interface PreparedScenario {
   readonly cwd: string;
 }
 
-/** Loads what a scenario file needs before any kernel boots. */
+/** Loads what a scenario file needs before any kernel boots. @public */
 export async function prepareScenarioFile(scn: ScenarioFile, opts: { cwd?: string } = {}): Promise<PreparedScenario> {
   const cwd = opts.cwd ?? process.cwd();
   // The packages the file names (in-tree ones from the app, others from cwd), or every in-tree package.
@@ -323,6 +323,7 @@ export async function prepareScenarioFile(scn: ScenarioFile, opts: { cwd?: strin
  * one forked process per task, and every step's result. With `strict`, a
  * step that throws anything but a kernel error (an oops) propagates instead
  * of being recorded, as the explorer needs.
+ * @public
  */
 export class ScenarioInstance {
   readonly topology: Topology;
@@ -432,6 +433,7 @@ export class ScenarioInstance {
  * packages' modules, runs the set-up steps, then each task's steps (each
  * task its own process, one task after the other), then the teardown, each
  * against its `expect`, and finally checks the leak report and lockdep.
+ * @public
  */
 export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } = {}): Promise<ScenarioResult> {
   const prep = await prepareScenarioFile(scn, opts);

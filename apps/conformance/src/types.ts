@@ -72,7 +72,7 @@ export interface CaseResult {
   readonly explore?: ExploreCaseData;
 }
 
-/** One distinct failure an exploration found, as the report carries it. */
+/** One distinct failure an exploration found, as the report carries it. @public */
 export interface ExploreCaseFailure {
   readonly kind: ExploreFailureKind;
   readonly signature: string;
@@ -87,7 +87,7 @@ export interface ExploreCaseFailure {
   readonly trace: readonly string[];
 }
 
-/** The `explore` part of an explore case. */
+/** The `explore` part of an explore case. @public */
 export interface ExploreCaseData {
   readonly strategy: "dfs" | "pct" | "replay";
   readonly preemptionBound: number;

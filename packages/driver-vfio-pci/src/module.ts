@@ -152,7 +152,7 @@ export function vfioPciRemove(vdev: VfioPciCoreDevice): void {
 
 const NS = "DMA_BUF";
 
-/** `vfio_file_is_valid()`: a vfio device or group file. */
+/** `vfio_file_is_valid()`: a vfio device or group file. @public */
 export function vfioFileIsValid(file: File): boolean {
   return file.fops === vfioDeviceFops || file.fops === vfioGroupFops;
 }
@@ -160,6 +160,7 @@ export function vfioFileIsValid(file: File): boolean {
 /**
  * `vfio_file_set_kvm(file, kvm)`: the KVM-VFIO device tells vfio which VM the
  * device (or every device of the group) belongs to; null to forget.
+ * @public
  */
 export function vfioFileSetKvm(file: File, kvm: unknown): void {
   if (file.fops === vfioDeviceFops) (file.privateData as VfioDeviceFile).vdev.kvm = kvm;

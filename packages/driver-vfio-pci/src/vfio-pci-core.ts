@@ -60,6 +60,7 @@ export interface VfioPciDeviceOps {
  * `priv->vdev`, then reads `priv->vdev->pdev` without a lock) or as fixed
  * after Baolu Lu's review (Jason Gunthorpe, 2026-04-13: the buffer's own
  * `pdev` reference, no `vdev` check).
+ * @public
  */
 export type VfioPciMatchMappingVersion = "v1" | "post-2026-04-13";
 

@@ -318,6 +318,7 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
  * map_dma_buf/mmap/vmap"): `attach`, `get_pfn` and `release` only. Without an
  * `mmap` op the dma-buf core refuses every user mapping (`EINVAL`), and with
  * no mapping type offered every SGT/PAL/IOV importer is refused at attach.
+ * @public
  */
 export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   attach: vfioPciDmabufOps.attach,
@@ -325,12 +326,12 @@ export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   release: vfioPciDmabufOps.release,
 };
 
-/** True for a dma-buf vfio-pci exported (shared or private). */
+/** True for a dma-buf vfio-pci exported (shared or private). @public */
 export function isVfioPciDmaBuf(dmabuf: DmaBuf): boolean {
   return dmabuf.ops === (vfioPciDmabufOps as DmaBufOps) || dmabuf.ops === (vfioPciPrivateDmabufOps as DmaBufOps);
 }
 
-/** `struct vfio_dma_buf_data` (RFC 09/12). */
+/** `struct vfio_dma_buf_data` (RFC 09/12). @public */
 export interface VfioDmaBufData {
   readonly isPrivate: boolean;
   readonly kvm: unknown;
@@ -340,6 +341,7 @@ export interface VfioDmaBufData {
  * `vfio_dma_buf_get_data(dmabuf)` (RFC 09/12), exported for KVM: the private
  * flag and the VM snapshot taken at export; `EINVAL` for a buffer that is not
  * vfio-pci's.
+ * @public
  */
 export function vfioDmaBufGetData(dmabuf: DmaBuf): VfioDmaBufData {
   if (!isVfioPciDmaBuf(dmabuf)) throw new KernelError("EINVAL", "vfio_dma_buf_get_data", `${dmabuf.expName} is not a vfio dma-buf`);

@@ -46,6 +46,7 @@ const NS = "DMA_BUF";
 
 /**
  * The importers the kernel names: `EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, "iommufd")`.
+ * @public
  */
 export const DMA_BUF_PAL_IMPORTERS = "iommufd";
 
@@ -81,5 +82,6 @@ export function dmaBufPalModuleBuild(importers: string): KernelModule {
 /**
  * The PAL mapping type as the kernel has it (the kernel builds it into
  * `drivers/dma-buf/dma-buf-mapping.c`): `dma_buf_pal_map_phys` for `iommufd` only.
+ * @public
  */
 export const dmaBufPalModule: KernelModule = dmaBufPalModuleBuild(DMA_BUF_PAL_IMPORTERS);

@@ -31,6 +31,7 @@ export interface StepOptions {
 /**
  * What runs at a preemption point (`Scheduler.point`): an interleaving
  * explorer may run other tasks' steps there, nested on the JS stack.
+ * @public
  */
 export type PreemptionPointHook = (label: string) => void;
 

@@ -142,6 +142,7 @@ interface Pte {
 /**
  * `struct mmu_notifier_ops`: a secondary MMU (KVM's stage-2, an IOMMU with
  * SVA) told when CPU page-table entries of a range go away.
+ * @public
  */
 export interface MmuNotifierOps {
   /** `invalidate_range_start`: before the PTEs of [start, end) are zapped. */
