@@ -437,6 +437,8 @@ export {
   caseTopologyOptions,
   runPairCase,
   runScenarioCase,
+  runUnplugCase,
+  type UnplugFamily,
   type CaseActual,
   type CaseContexts,
   type CaseRun,

@@ -15,6 +15,7 @@
 export { xeModule } from "./module.js";
 export {
   XeDevice,
+  XE_DRM_DRIVER,
   xeDeviceProbe,
   xeDeviceRemove,
   xeDeviceOf,
@@ -42,6 +43,7 @@ export {
   xeBoMoveNotify,
   xeBoMigrate,
   xeBoEvict,
+  xeBoPurge,
   xeBoValidate,
   xeBoPin,
   xeBoUnpin,
@@ -56,6 +58,8 @@ export {
   type XeIovFallback,
   type XeTt,
 } from "./xe-bo.js";
+export { xeGemPrimeMmap, xeBoUnplugMmapPolicy } from "./xe-bo-vm.js";
+export { xeBoPciDevRemoveAll, type XeBoRemoveOutcome } from "./xe-bo-evict.js";
 export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, xeMigrateClear, xeMigrateUpdatePgtables, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
 export { XeExecQueue, XeSchedJob, xeSchedJobRun, type XeBatch } from "./xe-sched-job.js";
 export {
