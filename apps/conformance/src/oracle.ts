@@ -26,7 +26,7 @@ export interface ScenarioOracleRow {
   readonly why: string;
 }
 
-/** One row of the unplug family: the outcome after one side's device leaves the bus (`'*'` matches any fixture). */
+/** One row of the unplug family: the outcome after one side's device leaves the bus (`'*'` matches any fixture). @public */
 export interface UnplugOracleRow {
   readonly scenario: "unplug-exporter" | "unplug-importer";
   readonly exporter: string;
@@ -36,7 +36,7 @@ export interface UnplugOracleRow {
   readonly why: string;
 }
 
-/** The oracle the app judges by. */
+/** The oracle the app judges by. @public */
 export interface Oracle {
   readonly pairs: readonly OracleRow[];
   readonly scenarios: readonly ScenarioOracleRow[];
@@ -257,7 +257,7 @@ export function mergeOracles(...oracles: readonly Oracle[]): Oracle {
 /** Lifecycle steps before the data path: a pair stopped there stops there in the unplug family too. */
 const BEFORE_DATA_PATH: ReadonlySet<string> = new Set(["setup", "load", "export", "attach", "map", "dma"]);
 
-/** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. */
+/** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. @public */
 export function expectationFor(oracle: Oracle, spec: CaseSpec): Expectation | undefined {
   return oracleRowFor(oracle, spec)?.expect;
 }

@@ -163,6 +163,7 @@ export function vfioPciRemove(vdev: VfioPciCoreDevice): void {
  * (`vfio_unregister_group_dev()` sends a request and blocks), which the
  * model leaves to a later {@link vfioPciRemove}. Returns whether the device
  * was unbound.
+ * @public
  */
 export function vfioPciUnplug(vdev: VfioPciCoreDevice): boolean {
   vfioPciDmaBufCleanup(vdev);

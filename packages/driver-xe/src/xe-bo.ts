@@ -478,6 +478,7 @@ export function xeBoMove(bo: XeBo, to: XeMemType): void {
  * Purge (`ttm_bo_pipeline_gutting()` as the removal path uses it, resv
  * held): bindings and importers are invalidated, the pages are freed and
  * the contents are gone; the BO is left empty in system memory.
+ * @public
  */
 export function xeBoPurge(bo: XeBo): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_purge");

@@ -46,6 +46,7 @@ export const XE_SRIOV_PF: SriovPfSpec = {
  * `xe_drm_driver`: GEM, render node, binary and timeline syncobjs. Its
  * hardware fences are signaled without an error when the device goes away
  * (`xe_hw_fence_irq_finish()`), so the unplug fence error is `null`.
+ * @public
  */
 export const XE_DRM_DRIVER: DrmDriver = {
   name: "xe",
@@ -54,7 +55,7 @@ export const XE_DRM_DRIVER: DrmDriver = {
   unplugFenceError: null,
 };
 
-/** SR-IOV mode of the driver (`xe->sriov.__mode`). */
+/** SR-IOV mode of the driver (`xe->sriov.__mode`). @public */
 export type XeSriovMode = "XE_SRIOV_MODE_NONE" | "XE_SRIOV_MODE_PF";
 
 /** Options of {@link xeDeviceProbe}. @public */

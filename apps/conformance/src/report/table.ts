@@ -19,6 +19,7 @@ function pad(s: string, n: number): string {
  * The terminal matrix: per topology, exporters down and importers across,
  * each cell the status mark and the negotiated type/route or errno@step;
  * then the pair families, the scenarios and the failures with their reasons.
+ * @public
  */
 export function formatTable(report: ConformanceReport, colour = false): string {
   const paint = (c: CaseResult, text: string): string => (colour ? `${COLOURS[c.status]}${text}${RESET}` : text);

@@ -311,7 +311,7 @@ function revoked(imp: ImportedBuffer, buf: ExportedBuffer, kind: string, errno: 
   steps.push("restore: exporter back");
 }
 
-/** The members of the unplug family: which side's device leaves the bus mid-lifecycle. */
+/** The members of the unplug family: which side's device leaves the bus mid-lifecycle. @public */
 export type UnplugFamily = "unplug-exporter" | "unplug-importer";
 
 /**
@@ -326,6 +326,7 @@ export type UnplugFamily = "unplug-exporter" | "unplug-importer";
  * outcome at step `load`, as in {@link runPairCase}. Importer gone: the
  * exporter's buffer stays valid (`'ok'`). Then detach, release, and the
  * leak report, lockdep, WARNs and oopses must be clean.
+ * @public
  */
 export function runUnplugCase(topologyName: TopologyName, exporter: ExporterFixture, importer: ImporterFixture, family: UnplugFamily, seed: number): CaseRun {
   const actual: CaseActual = {};
@@ -487,7 +488,7 @@ function dummyPage(imp: ImportedBuffer, buf: ExportedBuffer, got: Uint8Array, da
   return "dummy-page";
 }
 
-/** Runs a scenario case on a fresh kernel and checks the invariants afterwards. */
+/** Runs a scenario case on a fresh kernel and checks the invariants afterwards. @public */
 export function runScenarioCase(scenario: ConformanceScenario, seed: number): CaseRun {
   const actual: CaseActual = {};
   const violations: string[] = [];

@@ -36,7 +36,7 @@ export type { DrmSchedEntity } from "../sched-entity.js";
 export { drmTestDevice, drmTestRing, DrmTestRing, type DrmTestDeviceOptions } from "./device.js";
 export { IgtSyncobj, type SyncobjWaitResult } from "./igt-syncobj.js";
 
-/** A kernel with the DRM core module loaded. */
+/** A kernel with the DRM core module loaded. @public */
 export function bootDrm(opts: Partial<KernelOptions> = {}): Kernel {
   const k = new Kernel(opts);
   k.modprobe(drmModule);
