@@ -1,3 +1,4 @@
+// One simulated kernel: boot options, its DI container, oops/WARN handling, and the subsystems it owns.
 import { createRequire } from "node:module";
 import type { DependencyContainer, InjectionToken } from "tsyringe";
 import { KernelBug, KernelError } from "./kernel-error.js";
@@ -25,19 +26,12 @@ import { registerDmaBufCore, type DmaBufCoreState } from "../dma-buf/dma-buf-cor
 // tsyringe and its reflect-metadata polyfill are CommonJS. Loaded through
 // `import`, Node 20 translates each of their 35 files for the ESM loader
 // (~40 ms of CPU, a sixth of the CLI's start-up); `require` loads the same
-// module instances, which an `import "tsyringe"` elsewhere then shares. They
-// are loaded at the first boot, so importing core installs no global.
-let tsyringe: typeof import("tsyringe") | undefined;
-function tsyringeRoot(): DependencyContainer {
-  if (!tsyringe) {
-    const require = createRequire(import.meta.url);
-    require("reflect-metadata");
-    tsyringe = require("tsyringe") as typeof import("tsyringe");
-  }
-  return tsyringe.container;
-}
+// module instances, which an `import "tsyringe"` elsewhere then shares.
+const require = createRequire(import.meta.url);
+require("reflect-metadata");
+const { container: rootContainer } = require("tsyringe") as typeof import("tsyringe");
 
-/** Boot options of a {@link Kernel}. */
+/** Boot options of a {@link Kernel}. @public */
 export interface KernelOptions {
   /** Seed of `get_random_*()`; the same seed gives the same run. */
   seed: number;
@@ -68,7 +62,7 @@ const DEFAULTS: KernelOptions = {
   lockdepOneShot: false,
 };
 
-/** One oops: a model bug caught at the syscall boundary. */
+/** One oops: a model bug caught at the syscall boundary. @public */
 export interface Oops {
   readonly syscall: string;
   readonly error: unknown;
@@ -78,6 +72,7 @@ export interface Oops {
  * One simulated machine: its own DI container, module loader and symbol
  * table, platform, processes, dma-bufs, log and trace. Nothing is global:
  * two kernels in one process never see each other.
+ * @public
  */
 export class Kernel {
   readonly options: KernelOptions;
@@ -114,7 +109,7 @@ export class Kernel {
 
   constructor(options: Partial<KernelOptions> = {}) {
     this.options = { ...DEFAULTS, ...options };
-    this.container = tsyringeRoot().createChildContainer();
+    this.container = rootContainer.createChildContainer();
     this.random = new KernelRandom(this.options.seed);
     this.printk = new Printk(() => this.clock.nowNs);
     this.trace = new Trace(() => this.clock.nowNs, () => this.#current?.comm ?? "swapper/0");
