@@ -75,6 +75,7 @@ export type VfioPciMatchMappingVersion = "v1" | "post-2026-04-13";
  *   underflow after revoke", Fixes 1a8a5227f229): the revoke re-arms after
  *   its drain and cleanup revokes through `move(true)`, which skips revoked
  *   buffers.
+ * @public
  */
 export type VfioPciDmaBufRevokeVersion = "pre-1a8a5227f229" | "1a8a5227f229" | "post-2026-05-07";
 

@@ -9,8 +9,10 @@ import { dmaBufMapAttachment, dmaBufUnmapAttachment, sgtDmaWrite, type SgTable }
  * Until that work has run, the exporter's memory may still be accessed: an
  * exporter that revokes must wait for the unmap (vfio-pci since 1a8a5227f229)
  * before its BAR goes away. A transfer that fails is kept in `faults`.
+ * @public
  */
 export class DeferredUnmapImporter {
+  /** Its dynamic attachment (`allow_peer2peer`, an `invalidate_mappings` that queues the teardown). */
   readonly attachment: DmaBufAttachment;
   #sgt: SgTable | null = null;
   #inflight: Uint8Array | null = null;
@@ -21,7 +23,9 @@ export class DeferredUnmapImporter {
   completed = 0;
 
   constructor(
+    /** The importing device, which does the DMA. */
     readonly dev: Device,
+    /** The buffer it imports (the caller keeps its reference). */
     readonly dmabuf: DmaBuf,
   ) {
     const k = dmabuf.kernel;

@@ -9,6 +9,7 @@ import { CompatStaticImporter, compatExporterAlloc, compatExporterModule } from 
  * (attach, map, unmap and detach all succeed) or the close ran first and it
  * fails with `EBADF`; the release runs exactly once, after the last
  * reference, and nothing is left behind.
+ * @public
  */
 export function dmaBufCloseVsAttach(): ExploreScenario {
   return {

@@ -13,6 +13,7 @@ import { CompatDynamicImporter } from "@dmabuf-sdk/map-sgt";
  * cleanup revoke through `move(true)`, which skips revoked buffers. Allowed
  * outcomes: `ENODEV` (attach or map of a revoked buffer), `EBADF` (the revoke
  * after the close).
+ * @public
  */
 export function vfioRevokeVsClose(version: VfioPciDmaBufRevokeVersion): ExploreScenario {
   return {

@@ -12,6 +12,7 @@ const DATA = Uint8Array.of(0xd, 0xb, 0xa, 0x5);
  * completes first), maps and posts again and detaches; its invalidation
  * callback only queues the teardown on a kworker. Maps may fail with
  * `ENODEV`; a transfer that faults means a mapping outlived the revoke.
+ * @public
  */
 export function vfioDeferredUnmapRace(name: string, version: VfioPciDmaBufRevokeVersion, vmmSteps: (buf: ExportedBuffer) => ExploreStep[]): ExploreScenario {
   return {
@@ -67,6 +68,7 @@ export function vfioDeferredUnmapRace(name: string, version: VfioPciDmaBufRevoke
  * transfer completes while the BAR still decodes; before it the revoke only
  * notified, the memory decode went off with the mapping still live, and the
  * transfer the kworker finishes later is an Unsupported Request.
+ * @public
  */
 export function vfioRevokeVsUnmap(version: VfioPciDmaBufRevokeVersion = "post-2026-05-07"): ExploreScenario {
   const name = version === "post-2026-05-07" ? "vfio-revoke-vs-unmap" : `vfio-revoke-vs-unmap/${version}`;

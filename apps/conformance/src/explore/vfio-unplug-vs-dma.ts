@@ -10,6 +10,7 @@ import { vfioDeferredUnmapRace } from "./vfio-revoke-vs-unmap.js";
  * importer to unmap, so its transfer completes while the BAR is still there;
  * before it cleanup only notified and the kworker's transfer hits a device
  * that no longer decodes. Later maps fail with `ENODEV`.
+ * @public
  */
 export function vfioUnplugVsDma(version: VfioPciDmaBufRevokeVersion): ExploreScenario {
   return vfioDeferredUnmapRace(`vfio-unplug-vs-dma/${version === "post-2026-05-07" ? "post-1a8a5227f229" : version}`, version, (buf) => [{ label: "PCI hot-unplug (vfio-pci remove)", run: () => buf.unplug!() }]);

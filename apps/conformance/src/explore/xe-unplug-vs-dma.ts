@@ -47,6 +47,7 @@ function importerFence(k: Kernel): DmaFence {
  * carried over; the importer maps again and reads the same bytes, and waits
  * for its own transfer before it unmaps for good. Only
  * `ENODEV` is an allowed error; every read must see the BO's contents.
+ * @public
  */
 export function xeUnplugVsDma(): ExploreScenario {
   return {
