@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci_dmabuf.c: VFIO_DEVICE_FEATURE_DMA_BUF, the BAR dma-buf exporter and its revoke.
 import {
   KernelBug,
   KernelError,
@@ -64,6 +65,7 @@ import { vfioCheckFeature } from "./vfio-main.js";
  * `enum vfio_pci_dma_buf_status` (Matt Evans v3 8/9): replaces the `revoked`
  * bit. `TEMP_REVOKED` comes and goes with memory decode, power state and
  * resets; `PERM_REVOKED` is sticky.
+ * @public
  */
 export type VfioPciDmaBufStatus = "VFIO_PCI_DMA_BUF_OK" | "VFIO_PCI_DMA_BUF_TEMP_REVOKED" | "VFIO_PCI_DMA_BUF_PERM_REVOKED";
 
@@ -71,6 +73,7 @@ export type VfioPciDmaBufStatus = "VFIO_PCI_DMA_BUF_OK" | "VFIO_PCI_DMA_BUF_TEMP
  * `struct completion`: what a revoke waits on until every mapping is
  * returned. Counting, as the kernel's: `complete()` lets one waiter through
  * and `wait_for_completion()` consumes it.
+ * @public
  */
 export class Completion {
   #done = 0;
@@ -97,6 +100,7 @@ export class Completion {
  * `vdev` is set while the buffer is on the device's list (and holds a device
  * registration); `status` is written with `memory_lock` held for write and
  * the buffer's resv locked.
+ * @public
  */
 export class VfioPciDmaBuf {
   /** `dmabuf`: set once exported. */
@@ -243,6 +247,7 @@ function vfioPciDmaBufGetPfn(attach: DmaBufAttachment, pgoff: bigint): { pfn: bi
 /**
  * One exporter offer: builds the entry for `priv`, or null when this buffer
  * cannot offer it.
+ * @public
  */
 export type VfioPciDmaBufOffer = (priv: VfioPciDmaBuf) => DmaBufMappingMatch | null;
 
@@ -251,6 +256,7 @@ export type VfioPciDmaBufOffer = (priv: VfioPciDmaBuf) => DmaBufMappingMatch | n
  * its own PF (`[IOV, PAL, SGT_P2P]`, as the IOV series puts it first); then
  * the physical address list (for iommufd), then SGT for P2P-capable importers
  * within reach of the device.
+ * @public
  */
 export const vfioPciDmaBufOffers: readonly VfioPciDmaBufOffer[] = [
   (priv) => (priv.pdev.isVirtfn ? dmaBufEmappingIov(vfioPciDmaBufIovOps, priv.pdev, priv.provider.bar) : null),
@@ -273,7 +279,7 @@ function vfioPciDmaBufMatchMappingV1Window(priv: VfioPciDmaBuf): void {
   if (!priv.vdev) throw new KernelBug("oops", "BUG: kernel NULL pointer dereference in vfio_pci_dma_buf_match_mapping (priv->vdev->pdev)");
 }
 
-/** `vfio_pci_dmabuf_ops`. */
+/** `vfio_pci_dmabuf_ops`. @public */
 export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   /**
    * `vfio_pci_dma_buf_match_mapping()`, as fixed after Baolu Lu's review:
@@ -321,6 +327,7 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
  * map_dma_buf/mmap/vmap"): `attach`, `get_pfn` and `release` only. Without an
  * `mmap` op the dma-buf core refuses every user mapping (`EINVAL`), and with
  * no mapping type offered every SGT/PAL/IOV importer is refused at attach.
+ * @public
  */
 export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   attach: vfioPciDmabufOps.attach,
@@ -328,12 +335,12 @@ export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   release: vfioPciDmabufOps.release,
 };
 
-/** True for a dma-buf vfio-pci exported (shared or private). */
+/** True for a dma-buf vfio-pci exported (shared or private). @public */
 export function isVfioPciDmaBuf(dmabuf: DmaBuf): boolean {
   return dmabuf.ops === (vfioPciDmabufOps as DmaBufOps) || dmabuf.ops === (vfioPciPrivateDmabufOps as DmaBufOps);
 }
 
-/** `struct vfio_dma_buf_data` (RFC 09/12). */
+/** `struct vfio_dma_buf_data` (RFC 09/12). @public */
 export interface VfioDmaBufData {
   readonly isPrivate: boolean;
   readonly kvm: unknown;
@@ -343,6 +350,7 @@ export interface VfioDmaBufData {
  * `vfio_dma_buf_get_data(dmabuf)` (RFC 09/12), exported for KVM: the private
  * flag and the VM snapshot taken at export; `EINVAL` for a buffer that is not
  * vfio-pci's.
+ * @public
  */
 export function vfioDmaBufGetData(dmabuf: DmaBuf): VfioDmaBufData {
   if (!isVfioPciDmaBuf(dmabuf)) throw new KernelError("EINVAL", "vfio_dma_buf_get_data", `${dmabuf.expName} is not a vfio dma-buf`);
@@ -375,6 +383,7 @@ function validateDmabufInput(ranges: readonly VfioRegionDmaRange[]): bigint {
  * `vfio_pci_core_fill_phys_vec()`: each range inside the BAR. `EINVAL` for an
  * empty range or one ending past the BAR (a range may end exactly at its
  * end); `EOVERFLOW` when `start + offset` or `+ length` passes 2^64.
+ * @public
  */
 export function vfioPciCoreFillPhysVec(ranges: readonly VfioRegionDmaRange[], start: bigint, len: bigint): DmaBufPhysVec[] {
   const maxAddr = start + len;
@@ -392,6 +401,7 @@ export function vfioPciCoreFillPhysVec(ranges: readonly VfioRegionDmaRange[], st
  * `vfio_pci_core_get_dmabuf_phys()`, the core `get_dmabuf_phys` op: the
  * BAR's p2pdma provider (`EINVAL` when there is none: an I/O-port BAR, or
  * p2pdma not set up) and the ranges as CPU physical addresses.
+ * @public
  */
 export function vfioPciCoreGetDmabufPhys(vdev: VfioPciCoreDevice, regionIndex: number, ranges: readonly VfioRegionDmaRange[]): { provider: P2pdmaProvider; physVec: DmaBufPhysVec[] } {
   const provider = pcimP2pdmaProvider(vdev.pdev, regionIndex);
@@ -526,6 +536,7 @@ function vfioPciDmaBufDrain(priv: VfioPciDmaBuf, where: string): void {
  *   callback fails with `ENODEV`), then flip the status.
  * `1a8a5227f229` does not re-arm after the drain (the un-revoke does);
  * `pre-1a8a5227f229` only flips the status and notifies, in both directions.
+ * @public
  */
 export function vfioPciDmaBufSetStatus(priv: VfioPciDmaBuf, next: VfioPciDmaBufStatus): void {
   const dmabuf = priv.dmabuf;
@@ -579,6 +590,7 @@ export function vfioPciDmaBufSetStatus(priv: VfioPciDmaBuf, next: VfioPciDmaBufS
  * `vfio_pci_dma_buf_move(vdev, revoked)`: every live buffer of the device to
  * `TEMP_REVOKED` (or back to OK). `memory_lock` held for write (asserted). A
  * buffer whose file is already dying (`get_file_active()` fails) is skipped.
+ * @public
  */
 export function vfioPciDmaBufMove(vdev: VfioPciCoreDevice, revoked: boolean): void {
   vdev.memoryLock.assertHeldWrite("vfio_pci_dma_buf_move");
@@ -602,6 +614,7 @@ export function vfioPciDmaBufMove(vdev: VfioPciCoreDevice, revoked: boolean): vo
  * each buffer's resv lock, unlink it, mark it revoked and notify: without a
  * wait before 1a8a5227f229, with the drain (unconditionally, revoked or not)
  * from it until the fix.
+ * @public
  */
 export function vfioPciDmaBufCleanup(vdev: VfioPciCoreDevice): void {
   vdev.memoryLock.downWrite();

@@ -8,7 +8,7 @@ import { vfioRevokeVsUnmap } from "./vfio-revoke-vs-unmap.js";
 import { vfioUnplugVsDma } from "./vfio-unplug-vs-dma.js";
 import { xeUnplugVsDma } from "./xe-unplug-vs-dma.js";
 
-/** One shipped race scenario. */
+/** One shipped race scenario. @public */
 export interface RaceScenario {
   /** `<race>/<form>`, the name `explore` takes. */
   readonly id: string;
@@ -33,7 +33,7 @@ const OUTLIVED = "assertion: a mapping outlived the revoke: the importer's in-fl
 const KREF_FIX = "vfio/pci: fix dma-buf kref underflow after revoke (Alex Williamson, 2026-05-07, Fixes 1a8a5227f229)";
 const KILL_FIX = "487df8b69834 drm/sched: Fix deadlock in drm_sched_entity_kill_jobs_cb (Fixes 2fdb8a8f07c2)";
 
-/** Every shipped race, by id. */
+/** Every shipped race, by id. @public */
 export const RACE_SCENARIOS: readonly RaceScenario[] = [
   {
     id: "vfio-close-vs-attach/v1",
@@ -157,7 +157,7 @@ export const RACE_SCENARIOS: readonly RaceScenario[] = [
   },
 ];
 
-/** The shipped race called `id`, if any. */
+/** The shipped race called `id`, if any. @public */
 export function raceScenario(id: string): RaceScenario | undefined {
   return RACE_SCENARIOS.find((r) => r.id === id);
 }
