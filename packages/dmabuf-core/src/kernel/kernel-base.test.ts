@@ -114,6 +114,20 @@ describe("kernel base", () => {
     });
   });
 
+  describe("get_random_bytes", () => {
+    it.each([0, 1, 3, 4, 5, 8, 4099])("%i bytes are the next u32s in little-endian order, and the stream goes on after them", (n) => {
+      const a = new Kernel({ seed: 7 }).random;
+      const b = new Kernel({ seed: 7 }).random;
+      const expected: number[] = [];
+      for (let i = 0; i < n; i += 4) {
+        const r = b.getRandomU32();
+        expected.push(r & 0xff, (r >>> 8) & 0xff, (r >>> 16) & 0xff, r >>> 24);
+      }
+      expect([...a.getRandomBytes(n)]).toEqual(expected.slice(0, n));
+      expect(a.getRandomU32()).toBe(b.getRandomU32());
+    });
+  });
+
   describe("clock", () => {
     it("runs timers in time order when a waiter advances time", () => {
       const k = new Kernel();
