@@ -102,6 +102,32 @@ function boot(topologyName: TopologyName, seed: number, modules: readonly Kernel
   return { kernel, topology, task };
 }
 
+/** What a case's body threw: a {@link Violation} as it is, anything else as unexpected; its errno, if any. */
+function caught(e: unknown, violations: string[]): Errno | undefined {
+  if (e instanceof Violation) {
+    violations.push(e.message);
+    return undefined;
+  }
+  violations.push(`unexpected ${describe(e)}`);
+  return errnoOf(e);
+}
+
+/** The end of every case, whatever happened: detach, then release, each recorded or its throw a violation. */
+function teardown(imp: ImportedBuffer | undefined, buf: ExportedBuffer | undefined, steps: string[], violations: string[]): void {
+  try {
+    imp?.detach();
+    if (imp) steps.push("detach");
+  } catch (e) {
+    violations.push(`detach threw ${describe(e)}`);
+  }
+  try {
+    buf?.release();
+    if (buf) steps.push("release");
+  } catch (e) {
+    violations.push(`release threw ${describe(e)}`);
+  }
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -257,24 +283,9 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
     imp!.unmap();
     steps.push("unmap");
   } catch (e) {
-    if (e instanceof Violation) violations.push(e.message);
-    else {
-      violations.push(`unexpected ${describe(e)}`);
-      actual.errno ??= errnoOf(e);
-    }
+    actual.errno ??= caught(e, violations);
   } finally {
-    try {
-      imp?.detach();
-      if (imp) steps.push("detach");
-    } catch (e) {
-      violations.push(`detach threw ${describe(e)}`);
-    }
-    try {
-      buf?.release();
-      if (buf) steps.push("release");
-    } catch (e) {
-      violations.push(`release threw ${describe(e)}`);
-    }
+    teardown(imp, buf, steps, violations);
     k.exitTask(task, 0);
     checkInvariants(k, violations, contexts);
     untrace();
@@ -432,24 +443,9 @@ export function runUnplugCase(topologyName: TopologyName, exporter: ExporterFixt
       steps.push(`exporter buffer after the importer's unplug: ${actual.outcome}`);
     }
   } catch (e) {
-    if (e instanceof Violation) violations.push(e.message);
-    else {
-      violations.push(`unexpected ${describe(e)}`);
-      actual.errno ??= errnoOf(e);
-    }
+    actual.errno ??= caught(e, violations);
   } finally {
-    try {
-      imp?.detach();
-      if (imp) steps.push("detach");
-    } catch (e) {
-      violations.push(`detach threw ${describe(e)}`);
-    }
-    try {
-      buf?.release();
-      if (buf) steps.push("release");
-    } catch (e) {
-      violations.push(`release threw ${describe(e)}`);
-    }
+    teardown(imp, buf, steps, violations);
     k.exitTask(ctx.task, 0);
     checkInvariants(k, violations, contexts);
     log.push(...dmesg(k));
