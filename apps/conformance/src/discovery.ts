@@ -21,6 +21,7 @@ export const IN_TREE_PACKAGES: readonly string[] = [
   "@dmabuf-sdk/driver-iommufd",
   "@dmabuf-sdk/driver-xe",
   "@dmabuf-sdk/memcg-lsm",
+  "@dmabuf-sdk/driver-nvme",
 ];
 
 /** Where a package is looked up. */

@@ -14,6 +14,8 @@ import {
   type Topology,
 } from "@dmabuf-sdk/dmabuf-core";
 
+import { IO_URING_STEPS } from "./io-uring-steps.js";
+
 /** A JSON Schema (draft 2020-12) object, as ajv takes it. */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
@@ -260,4 +262,5 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     args: obj({ value: {} }, ["value"]),
     run: (a) => ({ value: a.value }),
   },
+  ...IO_URING_STEPS,
 };

@@ -1,0 +1,7 @@
+/**
+ * Test kit of `@dmabuf-sdk/driver-nvme`: boots a machine with an NVMe
+ * controller bound by nvme-pci on a topology slot.
+ *
+ * @packageDocumentation
+ */
+export { nvmeMachine, type NvmeMachine, type NvmeMachineOptions } from "./machine.js";

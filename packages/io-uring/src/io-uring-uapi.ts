@@ -1,0 +1,99 @@
+// include/uapi/linux/io_uring.h: the opcodes, flags and struct layouts the model implements.
+
+/** `IORING_OP_*`. */
+export const IORING_OP_NOP = 0;
+export const IORING_OP_READV = 1;
+export const IORING_OP_WRITEV = 2;
+export const IORING_OP_READ_FIXED = 4;
+export const IORING_OP_WRITE_FIXED = 5;
+export const IORING_OP_READ = 22;
+export const IORING_OP_WRITE = 23;
+export const IORING_OP_URING_CMD = 46;
+export const IORING_OP_READV_FIXED = 60;
+export const IORING_OP_WRITEV_FIXED = 61;
+export const IORING_OP_LAST = 62;
+
+/** `IOSQE_FIXED_FILE`: `sqe->fd` is an index into the registered file table. */
+export const IOSQE_FIXED_FILE = 1 << 0;
+
+/** `io_uring_setup()` flags. */
+export const IORING_SETUP_IOPOLL = 1 << 0;
+export const IORING_SETUP_CQSIZE = 1 << 3;
+export const IORING_SETUP_SINGLE_ISSUER = 1 << 12;
+/** Task work runs only when the task calls `io_uring_enter(GETEVENTS)`. */
+export const IORING_SETUP_DEFER_TASKRUN = 1 << 13;
+export const IORING_SETUP_SUPPORTED = IORING_SETUP_IOPOLL | IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+/** `IORING_MAX_ENTRIES`, `IORING_MAX_CQ_ENTRIES`. */
+export const IORING_MAX_ENTRIES = 32768;
+export const IORING_MAX_CQ_ENTRIES = 2 * IORING_MAX_ENTRIES;
+
+/** `io_uring_enter()` flags. */
+export const IORING_ENTER_GETEVENTS = 1 << 0;
+
+/** `io_uring_register()` opcodes. */
+export const IORING_REGISTER_BUFFERS = 0;
+export const IORING_UNREGISTER_BUFFERS = 1;
+export const IORING_REGISTER_FILES = 2;
+export const IORING_UNREGISTER_FILES = 3;
+export const IORING_REGISTER_FILES_UPDATE = 6;
+export const IORING_REGISTER_FILES2 = 13;
+export const IORING_REGISTER_FILES_UPDATE2 = 14;
+export const IORING_REGISTER_BUFFERS2 = 15;
+export const IORING_REGISTER_BUFFERS_UPDATE = 16;
+
+/** `IORING_RSRC_REGISTER_SPARSE`: `io_uring_rsrc_register.flags`, an empty table of `nr` slots. */
+export const IORING_RSRC_REGISTER_SPARSE = 1 << 0;
+/** `IORING_RSRC_UPDATE_EXTENDED` (v3+): `data` points to `io_uring_regbuf_desc`s. */
+export const IORING_RSRC_UPDATE_EXTENDED = 1 << 1;
+/** `IORING_MAX_REG_BUFFERS`, `IORING_MAX_FIXED_FILES`. */
+export const IORING_MAX_REG_BUFFERS = 1 << 14;
+export const IORING_MAX_FIXED_FILES = 1 << 20;
+
+/** `enum io_uring_regbuf_type`. */
+export const IO_REGBUF_TYPE_EMPTY = 0;
+export const IO_REGBUF_TYPE_UADDR = 1;
+export const IO_REGBUF_TYPE_DMABUF = 2;
+export const __IO_REGBUF_TYPE_MAX = 3;
+
+/** `struct io_uring_rsrc_register` (32 bytes): nr u32 @0, flags u32 @4, resv2 u64 @8, data u64 @16, tags u64 @24. */
+export const IO_URING_RSRC_REGISTER_SIZE = 32;
+/** `struct io_uring_rsrc_update2` (32 bytes): offset u32 @0, flags u32 @4 (was resv), data u64 @8, tags u64 @16, nr u32 @24, resv2 u32 @28. */
+export const IO_URING_RSRC_UPDATE2_SIZE = 32;
+/** `struct io_uring_regbuf_desc` (80 bytes): type u32 @0, flags u32 @4, size u64 @8, uaddr u64 @16, dmabuf_fd s32 @24, target_fd s32 @28, __resv u64[6] @32. */
+export const IO_URING_REGBUF_DESC_SIZE = 80;
+/** `struct iovec` (16 bytes): iov_base u64 @0, iov_len u64 @8. */
+export const IOVEC_SIZE = 16;
+
+/** `MAX_RW_COUNT`: INT_MAX & PAGE_MASK. */
+export const MAX_RW_COUNT = 0x7fff_f000;
+/** v3's registration cap for a dma-buf (`SZ_1G`); v6 relaxed it. */
+export const IO_DMABUF_MAX_SIZE_V3 = 1n << 30n;
+
+/** A submission queue entry (`struct io_uring_sqe`), as the fields the model reads. */
+export interface IoUringSqe {
+  opcode: number;
+  flags: number;
+  /** File descriptor, or a registered-file index with {@link IOSQE_FIXED_FILE}. */
+  fd: number;
+  /** File offset. */
+  off: bigint;
+  /** Buffer address: a user address, or a byte offset into a registered buffer (base 0 for dma-buf). */
+  addr: bigint;
+  len: number;
+  bufIndex: number;
+  rwFlags: number;
+  userData: bigint;
+}
+
+/** A completion queue entry (`struct io_uring_cqe`). */
+export interface IoUringCqe {
+  readonly userData: bigint;
+  /** Bytes transferred, or -errno. */
+  readonly res: number;
+  readonly flags: number;
+}
+
+/** A zeroed SQE (`io_uring_get_sqe()` + memset). */
+export function ioUringSqe(fields: Partial<IoUringSqe> = {}): IoUringSqe {
+  return { opcode: IORING_OP_NOP, flags: 0, fd: -1, off: 0n, addr: 0n, len: 0, bufIndex: 0, rwFlags: 0, userData: 0n, ...fields };
+}

@@ -1,0 +1,373 @@
+// io_uring/io_uring.c: the ring instance, io_uring_setup(), io_uring_enter(), request submission, completion and task work.
+import {
+  ERRNO,
+  File,
+  KernelError,
+  isKernelError,
+  O_CLOEXEC,
+  O_RDWR,
+  type Kernel,
+  type Task,
+} from "@dmabuf-sdk/dmabuf-core";
+import { dmaBufIoGetMapWouldBlock, dmaBufIoPutMap, IO_DMABUF_DEFAULT_VERSION, type DmaBufIoMap, type IoDmabufVersion } from "./dma-buf-io.js";
+import { EIOCBQUEUED } from "./iov-iter.js";
+import { queueWork } from "./workqueue.js";
+import {
+  IORING_ENTER_GETEVENTS,
+  IORING_MAX_CQ_ENTRIES,
+  IORING_MAX_ENTRIES,
+  IORING_OP_LAST,
+  IORING_OP_NOP,
+  IORING_SETUP_CQSIZE,
+  IORING_SETUP_DEFER_TASKRUN,
+  IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_SUPPORTED,
+  IOSQE_FIXED_FILE,
+  type IoUringCqe,
+  type IoUringSqe,
+} from "./io-uring-uapi.js";
+import { ioPutRsrcNode, ioSqeBuffersUnregister, ioSqeFilesUnregister, type IoRsrcNode } from "./rsrc.js";
+import { ioRwIssue, ioRwPrep } from "./rw.js";
+
+/** `struct io_uring_params`, the fields the model reads and fills. */
+export interface IoUringParams {
+  flags: number;
+  /** In with `IORING_SETUP_CQSIZE`; out: the CQ size. */
+  cqEntries?: number;
+  /** Out: the SQ size. */
+  sqEntries?: number;
+  /** Model knob: which posted version of the dma-buf series this ring's registrations follow (default v6). */
+  dmabufVersion?: IoDmabufVersion;
+}
+
+/** `struct io_kiocb`: one request from SQE to CQE. */
+export class IoKiocb {
+  file: File | null = null;
+  /** The fixed buffer's node (held until the request is freed). */
+  bufNode: IoRsrcNode | null = null;
+  /** `req->dmabuf_map` with `REQ_F_DROP_DMABUF`. */
+  dmabufMap: DmaBufIoMap | null = null;
+  result = 0;
+  /** The request went to io-wq (`REQ_F_FORCE_ASYNC` after an `EAGAIN`). */
+  punted = false;
+  completed = false;
+  constructor(
+    readonly ctx: IoRingCtx,
+    readonly sqe: Readonly<IoUringSqe>,
+  ) {}
+  get opcode(): number {
+    return this.sqe.opcode;
+  }
+}
+
+/** `struct io_ring_ctx`. */
+export class IoRingCtx {
+  /** Submission ring: SQEs the user queued and the kernel has not consumed. */
+  readonly sq: IoUringSqe[] = [];
+  /** Completion ring. */
+  readonly cq: IoUringCqe[] = [];
+  /** CQEs that did not fit (`IORING_SQ_CQ_OVERFLOW`); flushed as the user reaps. */
+  readonly cqOverflow: IoUringCqe[] = [];
+  bufTable: (IoRsrcNode | null)[] | null = null;
+  fileTable: (IoRsrcNode | null)[] | null = null;
+  /** Requests between submission and free. */
+  readonly inflight = new Set<IoKiocb>();
+  /** Task work waiting for the submitter (`DEFER_TASKRUN`) or queued on the clock. */
+  readonly taskWork: (() => void)[] = [];
+  file: File | null = null;
+  dead = false;
+
+  constructor(
+    readonly kernel: Kernel,
+    /** The submitter (`ctx->submitter_task`): its fd table and memory are the ones the ring uses. */
+    readonly task: Task,
+    readonly flags: number,
+    readonly sqEntries: number,
+    readonly cqEntries: number,
+    readonly dmabufVersion: IoDmabufVersion,
+  ) {}
+
+  /** `io_post_aux_cqe()` / `io_fill_cqe_req()`. */
+  postCqe(cqe: IoUringCqe): void {
+    if (this.cq.length < this.cqEntries) this.cq.push(cqe);
+    else this.cqOverflow.push(cqe);
+  }
+
+  /** `io_run_task_work()` / `io_run_local_work()`: completions waiting for the submitter. */
+  runTaskWork(): number {
+    let n = 0;
+    while (this.taskWork.length) {
+      this.taskWork.shift()!();
+      n++;
+    }
+    return n;
+  }
+
+  /** The user's view of the CQ ring: reads and consumes every CQE (head advanced), refilling from overflow. */
+  reapCqes(): IoUringCqe[] {
+    const out = this.cq.splice(0);
+    while (this.cqOverflow.length && this.cq.length < this.cqEntries) this.cq.push(this.cqOverflow.shift()!);
+    return out;
+  }
+}
+
+/** The io_uring file's fops (`io_uring_fops`). */
+export const ioUringFops = {
+  name: "[io_uring]",
+  release(file: File): void {
+    ioRingCtxFree(file.privateData as IoRingCtx);
+  },
+};
+
+/** True for an io_uring file. */
+export function ioIsUringFops(file: File): boolean {
+  return file.fops === ioUringFops;
+}
+
+function roundupPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/**
+ * `io_uring_setup(entries, params)` in `task`: the ring fd, or -errno:
+ * `EINVAL` for 0 entries, unknown flags, a CQ smaller than the SQ;
+ * entries above `IORING_MAX_ENTRIES` are `EINVAL` (no `IORING_SETUP_CLAMP`).
+ */
+export function ioUringSetup(task: Task, entries: number, p: IoUringParams): number {
+  return sysCall(task, "io_uring_setup", () => {
+    const k = task.kernel;
+    if (!Number.isInteger(entries) || entries <= 0 || entries > IORING_MAX_ENTRIES) throw new KernelError("EINVAL", "io_uring_setup", `entries ${entries}`);
+    if (p.flags & ~IORING_SETUP_SUPPORTED) throw new KernelError("EINVAL", "io_uring_setup", `flags ${p.flags}`);
+    if (p.flags & IORING_SETUP_DEFER_TASKRUN && !(p.flags & IORING_SETUP_SINGLE_ISSUER)) throw new KernelError("EINVAL", "io_uring_setup", "DEFER_TASKRUN needs SINGLE_ISSUER");
+    const sq = roundupPow2(entries);
+    let cq = 2 * sq;
+    if (p.flags & IORING_SETUP_CQSIZE) {
+      const want = p.cqEntries ?? 0;
+      if (want <= 0 || want > IORING_MAX_CQ_ENTRIES) throw new KernelError("EINVAL", "io_uring_setup", `cq_entries ${want}`);
+      cq = roundupPow2(want);
+      if (cq < sq) throw new KernelError("EINVAL", "io_uring_setup", "cq_entries < sq_entries");
+    }
+    k.alloc.kzalloc("io_ring_ctx");
+    const ctx = new IoRingCtx(k, task, p.flags, sq, cq, p.dmabufVersion ?? IO_DMABUF_DEFAULT_VERSION);
+    const fd = task.files.getUnusedFdFlags(O_CLOEXEC);
+    const file = new File(k, ioUringFops, ctx, O_RDWR);
+    ctx.file = file;
+    k.objects.track("io_ring_ctx", ctx, () => `io_uring ctx of ${task.comm} inflight ${ctx.inflight.size}`);
+    task.files.fdInstall(fd, file);
+    p.sqEntries = sq;
+    p.cqEntries = cq;
+    return fd;
+  });
+}
+
+/**
+ * `io_ring_ctx_free()` after `io_ring_exit_work()`: waits for in-flight
+ * requests (their completions run), then drops the tables.
+ */
+function ioRingCtxFree(ctx: IoRingCtx): void {
+  ctx.dead = true;
+  ctx.kernel.clock.waitUntil(() => {
+    ctx.runTaskWork();
+    return ctx.inflight.size === 0;
+  }, Number.MAX_SAFE_INTEGER);
+  ctx.runTaskWork();
+  if (ctx.bufTable) ioSqeBuffersUnregister(ctx);
+  if (ctx.fileTable) ioSqeFilesUnregister(ctx);
+  ctx.kernel.objects.untrack(ctx);
+}
+
+/** The ring behind `fd` of `task` (`EBADF`, or `EOPNOTSUPP` for another file). Returns a held file. */
+export function ioRingFromFd(task: Task, fd: number): { ctx: IoRingCtx; file: File } {
+  const file = task.files.fget(fd);
+  if (!ioIsUringFops(file)) {
+    file.put();
+    throw new KernelError("EOPNOTSUPP", "io_uring", `fd ${fd} is not an io_uring`);
+  }
+  return { ctx: file.privateData as IoRingCtx, file };
+}
+
+/**
+ * The user's `mmap` of the SQ and CQ rings of ring `fd`: `pushSqe` writes
+ * at the SQ tail (false when full), `reapCqes` reads every CQE and moves the
+ * CQ head. Returns null when `fd` is not a ring of `task`.
+ */
+export function ioUringRings(task: Task, fd: number): { pushSqe(sqe: IoUringSqe): boolean; reapCqes(): IoUringCqe[]; readonly sqSpace: number } | null {
+  let r: { ctx: IoRingCtx; file: File };
+  try {
+    r = ioRingFromFd(task, fd);
+  } catch {
+    return null;
+  }
+  r.file.put();
+  const ctx = r.ctx;
+  return {
+    pushSqe(sqe) {
+      if (ctx.sq.length >= ctx.sqEntries) return false;
+      ctx.sq.push({ ...sqe });
+      return true;
+    },
+    reapCqes: () => ctx.reapCqes(),
+    get sqSpace() {
+      return ctx.sqEntries - ctx.sq.length;
+    },
+  };
+}
+
+/**
+ * `io_uring_enter(fd, to_submit, min_complete, flags)`: submits up to
+ * `toSubmit` SQEs and, with `IORING_ENTER_GETEVENTS`, runs task work and
+ * waits (virtual time: device completions and workers run) until
+ * `minComplete` CQEs are ready. Returns the number submitted or -errno.
+ */
+export function ioUringEnter(task: Task, fd: number, toSubmit: number, minComplete: number, flags: number): number {
+  return sysCall(task, "io_uring_enter", () => {
+    const { ctx, file } = ioRingFromFd(task, fd);
+    try {
+      if (flags & ~IORING_ENTER_GETEVENTS) throw new KernelError("EINVAL", "io_uring_enter", `flags ${flags}`);
+      if (ctx.flags & IORING_SETUP_SINGLE_ISSUER && task !== ctx.task) throw new KernelError("EEXIST", "io_uring_enter", "not the single issuer");
+      let submitted = 0;
+      while (submitted < toSubmit && ctx.sq.length) {
+        ioSubmitSqe(ctx, ctx.sq.shift()!);
+        submitted++;
+      }
+      if (flags & IORING_ENTER_GETEVENTS) {
+        const want = Math.min(minComplete, ctx.cqEntries);
+        ctx.kernel.clock.waitUntil(() => {
+          ctx.runTaskWork();
+          return ctx.cq.length >= want || ctx.inflight.size === 0;
+        }, Number.MAX_SAFE_INTEGER);
+        ctx.runTaskWork();
+      }
+      return submitted;
+    } finally {
+      file.put();
+    }
+  });
+}
+
+/** `io_submit_sqe()`: init, prep and the inline (non-blocking) issue; a failure completes with -errno. */
+function ioSubmitSqe(ctx: IoRingCtx, sqe: IoUringSqe): void {
+  const req = new IoKiocb(ctx, sqe);
+  ctx.inflight.add(req);
+  try {
+    if (sqe.opcode < 0 || sqe.opcode >= IORING_OP_LAST) throw new KernelError("EINVAL", "io_init_req", `opcode ${sqe.opcode}`);
+    if (sqe.opcode === IORING_OP_NOP) {
+      ioReqComplete(req, 0);
+      return;
+    }
+    req.file = ioFileGet(ctx, sqe);
+    ioRwPrep(req);
+    ioIssue(req, true);
+  } catch (e) {
+    ioReqComplete(req, errnoOf(e));
+  }
+}
+
+/** `io_file_get_fixed()` / `io_file_get_normal()`: `EBADF` when there is no such file. */
+function ioFileGet(ctx: IoRingCtx, sqe: IoUringSqe): File {
+  if (sqe.flags & IOSQE_FIXED_FILE) {
+    const node = ctx.fileTable?.[sqe.fd];
+    if (!node) throw new KernelError("EBADF", "io_file_get_fixed", `slot ${sqe.fd}`);
+    return node.file!.get();
+  }
+  return ctx.task.files.fget(sqe.fd);
+}
+
+/**
+ * `io_issue_sqe()`: inline issue is non-blocking; `EAGAIN` there punts the
+ * request to io-wq (`io_queue_iowq()`), where it is issued again and may
+ * block. A request already marked for a dma-buf map reuses it.
+ */
+export function ioIssue(req: IoKiocb, inline: boolean): void {
+  let res: number;
+  try {
+    res = ioRwIssue(req, inline);
+  } catch (e) {
+    res = errnoOf(e);
+  }
+  if (res === -ERRNO.EAGAIN && inline) {
+    ioQueueIowq(req);
+    return;
+  }
+  if (res !== EIOCBQUEUED) ioReqComplete(req, res);
+}
+
+/** `io_queue_iowq()`: an io-wq worker issues the request again, blocking allowed. */
+function ioQueueIowq(req: IoKiocb): void {
+  req.punted = true;
+  req.ctx.kernel.trace.emit("io_uring_queue_async_work", { opcode: req.opcode, user_data: req.sqe.userData });
+  queueIowq(req);
+}
+
+function queueIowq(req: IoKiocb): void {
+  queueWork(req.ctx.kernel, "io_wq_submit_work", () => {
+    // A worker that would sleep on the map layer's locks now waits for them.
+    const rd = req.bufNode?.buf?.priv;
+    if (rd && !req.dmabufMap && dmaBufIoGetMapWouldBlock(rd.ctx)) return false;
+    ioIssue(req, false);
+    return true;
+  });
+}
+
+/**
+ * `io_complete_rw()` → task work → `io_req_task_complete()`: v6 (and v4's
+ * fix) drop the dma-buf map reference here, before the task work; v3 keeps
+ * it until the request is freed. Runs from the device's completion path.
+ */
+export function ioCompleteRw(req: IoKiocb, res: number): void {
+  if (req.ctx.dmabufVersion !== "v3" && req.dmabufMap) {
+    dmaBufIoPutMap(req.dmabufMap);
+    req.dmabufMap = null;
+  }
+  ioReqComplete(req, res);
+}
+
+/** Completes a request: the CQE is posted by task work, which then frees the request. */
+export function ioReqComplete(req: IoKiocb, res: number): void {
+  if (req.completed) throw new KernelError("EINVAL", "io_req_complete", "completed twice");
+  req.completed = true;
+  req.result = res;
+  const ctx = req.ctx;
+  const tw = (): void => {
+    ctx.postCqe({ userData: req.sqe.userData, res, flags: 0 });
+    ioFreeReq(req);
+  };
+  ctx.taskWork.push(tw);
+  // Without DEFER_TASKRUN the task is notified (TWA_SIGNAL) and runs it at once.
+  if (!(ctx.flags & IORING_SETUP_DEFER_TASKRUN)) ctx.kernel.clock.schedule(0, () => ctx.runTaskWork());
+}
+
+/** `io_free_batch_list()`: drops the map (v3), the buffer node and the file. */
+function ioFreeReq(req: IoKiocb): void {
+  const ctx = req.ctx;
+  if (req.dmabufMap) {
+    dmaBufIoPutMap(req.dmabufMap);
+    req.dmabufMap = null;
+  }
+  if (req.bufNode) ioPutRsrcNode(ctx, req.bufNode);
+  req.bufNode = null;
+  req.file?.put();
+  req.file = null;
+  ctx.inflight.delete(req);
+}
+
+function errnoOf(e: unknown): number {
+  if (isKernelError(e)) return -ERRNO[e.errno];
+  throw e;
+}
+
+/** A syscall entry of the io_uring uAPI: kernel errors become -errno, model bugs an oops and -EFAULT. */
+export function sysCall(task: Task, name: string, fn: () => number): number {
+  const k = task.kernel;
+  try {
+    return k.runAs(task, fn);
+  } catch (e) {
+    if (isKernelError(e)) return -ERRNO[e.errno];
+    k.oops(name, e);
+    return -ERRNO.EFAULT;
+  } finally {
+    k.lockdep.checkNoLocksHeld(task, `${name}()`);
+  }
+}
