@@ -68,6 +68,18 @@ function scratchWorkspace(p) {
   return { tmp, dest };
 }
 
+/**
+ * The part of a package's `api`/`api:update` script that runs `cfgFile` (the
+ * scripts chain one `api-extractor run` per config with `&&`; the default
+ * config is the one without `-c`), so each config is probed once.
+ */
+export function forConfig(script, cfgFile) {
+  if (!script) return "false";
+  const parts = script.split("&&").map((x) => x.trim());
+  const mine = parts.filter((x) => (cfgFile === "api-extractor.json" ? !/\s-c\s/.test(x) || x.includes(`-c ${cfgFile}`) : x.includes(`-c ${cfgFile}`)));
+  return mine.length ? mine.join(" && ") : script;
+}
+
 async function probePackage(t, p) {
   const configs = readdirSync(p.dir).filter((f) => /^api-extractor(\..+)?\.json$/.test(f));
   if (!configs.length) {
@@ -82,13 +94,13 @@ async function probePackage(t, p) {
     const label = `${p.name} (${cfgFile})`;
     const { tmp, dest } = scratchWorkspace(p);
     try {
-      const base = await sh(p.pkg.scripts?.["api:update"] ?? "false", dest);
+      const base = await sh(forConfig(p.pkg.scripts?.["api:update"], cfgFile), dest);
       const ok1 = base.status === 0;
       await t.check(`${label}: api:update accepts the current API in a copy`, () => assert(ok1, base.out.split("\n").slice(-15).join("\n")));
       if (!ok1) continue;
       assert(existsSync(join(dest, entry)), `${entry} missing`);
       appendFileSync(join(dest, entry), `\n/** Added by scripts/check-api-reports.mjs. */\nexport declare function ${PROBE}(): void;\n`);
-      const r = await sh(p.pkg.scripts?.api ?? "false", dest);
+      const r = await sh(forConfig(p.pkg.scripts?.api, cfgFile), dest);
       await t.check(`${label}: api fails on a new export without a report update`, () => {
         assert(r.status !== 0, `the api script exited 0 after an export was added:\n${r.out.split("\n").slice(-10).join("\n")}`);
         assert(/changed the API signature/.test(r.out), `no "changed the API signature" message:\n${r.out.split("\n").slice(-10).join("\n")}`);

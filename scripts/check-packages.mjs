@@ -31,7 +31,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, normalize, posix } from "node:path";
 import { CORE, assert, nxBuild, pnpmPath, publishablePackages, root, run, suite, workspacePackages } from "./lib/release.mjs";
 
-const REQUIRED_SCRIPTS = ["build", "test", "lint", "api", "api:update", "modpost"];
+const REQUIRED_SCRIPTS = ["build", "test", "lint", "typecheck", "api", "api:update", "modpost"];
 const DEP_FIELDS = ["dependencies", "peerDependencies", "optionalDependencies", "devDependencies"];
 
 /** Minimal semver for `^x.y.z`, `~x.y.z`, `x.y.z` and `>=x.y.z` ranges (what `workspace:^`/`~`/`*` pack to). */

@@ -192,7 +192,8 @@ async function main() {
   });
 
   await t.check("changeset publish --no-git-tag to the local registry", async () => {
-    const r = await exec(join(root, "node_modules", ".bin", "changeset"), ["publish", "--no-git-tag"], { cwd: root, env: publishEnv, timeout: 120_000 });
+    // Nine packs and uploads: minutes on a loaded 2-core machine.
+    const r = await exec(join(root, "node_modules", ".bin", "changeset"), ["publish", "--no-git-tag"], { cwd: root, env: publishEnv, timeout: 600_000 });
     console.log(tail(r.out, 4).replace(/^/gm, "       "));
     assert(r.status === 0, tail(r.out, 25));
     assert(!/npmjs\.org/.test(r.out) || /127\.0\.0\.1/.test(r.out), `changeset publish talked to npmjs:\n${tail(r.out)}`);
@@ -223,7 +224,7 @@ async function main() {
     writeFileSync(join(dir, ".npmrc"), `@dmabuf-sdk:registry=${reg}\naudit=false\nfund=false\n`);
     let installed = false;
     await t.check(`${p.name}: npm install ${p.name}@${p.version} alone, outside the workspace`, async () => {
-      const r = await exec("npm", ["install", `${p.name}@${p.version}`, "--no-audit", "--no-fund", "--loglevel=error", "--omit-lockfile-registry-resolved=false"], { cwd: dir, env: consumerEnv, timeout: 120_000 });
+      const r = await exec("npm", ["install", `${p.name}@${p.version}`, "--no-audit", "--no-fund", "--loglevel=error", "--omit-lockfile-registry-resolved=false"], { cwd: dir, env: consumerEnv, timeout: 300_000 });
       assert(r.status === 0, tail(r.out));
       const lock = JSON.parse(readFileSync(join(dir, "package-lock.json"), "utf8"));
       const ours = Object.entries(lock.packages ?? {}).filter(([k]) => k.includes("node_modules/@dmabuf-sdk/"));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The README's test command: every nx target that checks something (build,
-// test, lint, api, modpost) over every project, the release checks
+// test, lint, typecheck, api, modpost) over every project, the release checks
 // (scripts/check-packages, check-api-reports, check-changesets, publish-e2e;
 // DMABUF_TEST_RELEASE=0 skips them), then one closing line
 // "N passed, N failed" that adds up the vitest reports and counts each failed
@@ -11,7 +11,7 @@ import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 const nx = join(root, "node_modules", ".bin", "nx");
-const targets = process.env.DMABUF_TEST_TARGETS ?? "build,test,lint,api,modpost";
+const targets = process.env.DMABUF_TEST_TARGETS ?? "build,test,lint,typecheck,api,modpost";
 rmSync(join(root, "reports"), { recursive: true, force: true });
 
 // Real validators for the conformance app's reports (chromium, xmllint, the kernel's
@@ -55,7 +55,7 @@ const release = [
 if (process.env.DMABUF_TEST_RELEASE !== "0") {
   for (const [name, args] of release) {
     console.log(`\n> node scripts/${name}.mjs ${args.join(" ")}`);
-    const c = spawnSync(process.execPath, [join(root, "scripts", `${name}.mjs`), ...args], { cwd: root, stdio: "inherit", timeout: 300_000 });
+    const c = spawnSync(process.execPath, [join(root, "scripts", `${name}.mjs`), ...args], { cwd: root, stdio: "inherit", timeout: 1_800_000 });
     if (c.status !== 0 && !existsSync(join(root, "reports", `${name}.summary.json`))) extra.push(`scripts/${name}.mjs`);
   }
 }

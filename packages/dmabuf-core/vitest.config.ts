@@ -8,7 +8,7 @@ import shared from "../../vitest.shared.ts";
 export default mergeConfig(
   shared,
   defineProject({
-    resolve: { alias: [{ find: /^@dmabuf-sdk\/dmabuf-core$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }] },
+    resolve: { alias: [{ find: /^@dmabuf-sdk\/dmabuf-core\/testing$/, replacement: fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)) }, { find: /^@dmabuf-sdk\/dmabuf-core$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }] },
     test: { name: "dmabuf-core" },
   }),
 );

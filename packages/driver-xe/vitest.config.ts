@@ -6,7 +6,7 @@ import shared from "../../vitest.shared.ts";
 export default mergeConfig(
   shared,
   defineProject({
-    resolve: { alias: [{ find: /^@dmabuf-sdk\/driver-xe$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }] },
+    resolve: { alias: [{ find: /^@dmabuf-sdk\/driver-xe\/testing$/, replacement: fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)) }, { find: /^@dmabuf-sdk\/driver-xe$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }] },
     test: { name: "driver-xe" },
   }),
 );

@@ -6,7 +6,7 @@ import shared from "../../vitest.shared.ts";
 export default mergeConfig(
   shared,
   defineProject({
-    resolve: { alias: [{ find: /^@dmabuf-sdk\/memcg-lsm$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }] },
+    resolve: { alias: [{ find: /^@dmabuf-sdk\/memcg-lsm\/testing$/, replacement: fileURLToPath(new URL("./src/testing/index.ts", import.meta.url)) }, { find: /^@dmabuf-sdk\/memcg-lsm$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }] },
     test: { name: "memcg-lsm" },
   }),
 );

@@ -22,7 +22,8 @@ export {
 } from "./matrix.js";
 export { loadFixtures, loadPackageModule, defaultRequests, IN_TREE_PACKAGES, type FixtureSet, type PackageRequest, type Sourced } from "./discovery.js";
 export { enumerateCases, caseSeed, idGlob, matchesAny, matcher, selectIds, type CaseFilter } from "./cases.js";
-export { runPairCase, runScenarioCase, describeEntry, negotiationOf, CASE_BUFFER_SIZE, type CaseRun } from "./lifecycle.js";
+export { runPairCase, runScenarioCase, CASE_BUFFER_SIZE, type CaseRun, type CaseContexts } from "@dmabuf-sdk/dmabuf-core";
+export { describeEntry, negotiationOf } from "./negotiation.js";
 export { IN_TREE_ORACLE, expectationFor, oracleRowFor, compare, mergeOracles, oracleFor, type Oracle, type OracleRow, type ScenarioOracleRow } from "./oracle.js";
 export { parseShard, selectShard, mergeReports, type Shard } from "./shard.js";
 export {

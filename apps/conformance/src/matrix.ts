@@ -4,7 +4,8 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { caseSeed, enumerateCases, idGlob, matcher, selectIds, type CaseFilter } from "./cases.js";
 import { defaultRequests, loadFixtures, type FixtureSet, type PackageRequest } from "./discovery.js";
-import { runPairCase, runScenarioCase, type CaseRun } from "./lifecycle.js";
+import { runPairCase, runScenarioCase, type CaseRun } from "@dmabuf-sdk/dmabuf-core";
+import { negotiationOf } from "./negotiation.js";
 import { compare, oracleFor, oracleRowFor, type Oracle } from "./oracle.js";
 import { runScenarioFile, scenarioStem, type ScenarioFile, type ScenarioResult } from "./scenario-file.js";
 import { selectShard, type Shard } from "./shard.js";
@@ -66,7 +67,7 @@ export function judge(spec: CaseSpec, run: CaseRun, oracle: Oracle, seed: number
     durationMs,
     reason: row?.why ?? null,
     ...(status !== "pass" ? { log: run.log } : {}),
-    ...(run.negotiation ? { negotiation: run.negotiation } : {}),
+    ...(run.matchTrace ? { negotiation: negotiationOf(run.matchTrace) } : {}),
   };
 }
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, extname, join, resolve } from "node:path";
 import type { ErrorObject, ValidateFunction } from "ajv";
-import { Kernel, KernelError, TOPOLOGY_NAMES, buildTopology, isErrno, topologyKernelOptions, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import { Kernel, KernelError, TOPOLOGY_NAMES, buildTopology, caseTopologyOptions, isErrno, topologyKernelOptions, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from "./discovery.js";
 import { InputError, LocatedDocument, pointerPath, type InputProblem } from "./input-error.js";
 import { SCENARIO_STEPS, bytesOf, type JsonSchema, type StepContext, type StepOutcome } from "./scenario-steps.js";
@@ -253,7 +253,8 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
     : defaultRequests([], cwd, true);
   const set: FixtureSet = await loadFixtures(requests);
   const kernel = new Kernel({ ...topologyKernelOptions(scn.topology), seed: scn.seed ?? 1 });
-  const topology = buildTopology(kernel, scn.topology);
+  // Device identities the loaded fixtures' drivers need (the Xe PF of `sriov`).
+  const topology = buildTopology(kernel, scn.topology, caseTopologyOptions([...set.exporters, ...set.importers].map((x) => x.fixture)));
   const task = kernel.fork({ comm: "scenario" });
   const vars: Vars = new Map<string, unknown>([
     ["kernel", kernel],
@@ -296,6 +297,7 @@ export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } 
     steps.push({ index: index + 1, step: kind, ok: !problem, detail: problem ?? (outcome.errno ? `${outcome.errno} (expected)` : "ok") });
   }
   kernel.exitTask(task, 0);
+  kernel.clock.flush(); // quiescence: due kworker/IRQ work runs before the checks
   const checks: string[] = [];
   if (scn.checks?.leaks !== false && !kernel.leakReport().empty) checks.push(`leak report not empty:\n${kernel.leakReport().text()}`);
   if (scn.checks?.lockdep !== false) for (const r of kernel.lockdep.reports()) checks.push(`lockdep: ${r.message.split("\n")[0]}`);

@@ -1,10 +1,10 @@
-import type { Errno, TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import type { CaseActual, Errno, LifecycleStep, TopologyName } from "@dmabuf-sdk/dmabuf-core";
+
+export type { LifecycleStep };
 
 /** Schema id of the JSON report. */
 export const REPORT_SCHEMA = "dmabuf-conformance/v1";
 
-/** Where in the lifecycle something happened. */
-export type LifecycleStep = "setup" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
 
 /** Case status, as the JSON schema defines it. */
 export type CaseStatus = "pass" | "fail" | "skip" | "unverified";
@@ -22,14 +22,8 @@ export interface Expectation {
   readonly outcome?: string;
 }
 
-/** What a case actually did (the `actual` of the JSON schema). */
-export interface Actual {
-  mapType?: string;
-  p2p?: string | null;
-  errno?: Errno;
-  step?: LifecycleStep;
-  outcome?: string;
-}
+/** What a case actually did (the `actual` of the JSON schema): core's pair lifecycle reports it. */
+export type Actual = CaseActual;
 
 /** One case of the matrix before it runs. */
 export interface CaseSpec {

@@ -12,6 +12,7 @@ import { mkdirSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  defineModule,
   Kernel,
   KernelError,
   O_CLOEXEC,
@@ -80,7 +81,7 @@ step("leak report empty");
 
 // 6. EXPORT_SYMBOL_FOR_MODULES(e2e_secret, "iommufd"): refused to any other module, with the kernel's messages.
 const decl = exportSymbolForModules("e2e_secret", "iommufd");
-kernel.loadModule({ name: "e2e_provider", license: "GPL", exports: [decl], init: (ctx) => provideSymbol(ctx, decl.name, () => "secret") });
+kernel.loadModule(defineModule({ name: "e2e_provider", license: "GPL", exports: [decl], init: (ctx) => provideSymbol(ctx, decl.name, () => "secret") }));
 let err;
 try {
   kernel.loadModule({ name: "kvm", license: "GPL", importNs: ["DMA_BUF"], uses: ["e2e_secret"] });

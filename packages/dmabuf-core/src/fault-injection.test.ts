@@ -32,6 +32,7 @@ import {
   type AllocSite,
   type DmaBufMappingType,
 } from "@dmabuf-sdk/dmabuf-core";
+import { faultSweep } from "@dmabuf-sdk/dmabuf-core/testing";
 
 const T: DmaBufMappingType = { name: "Mock", finishMatch: (a, e) => a.attach && (a.attach.mapType = { type: T, expOps: e.expOps }) };
 
@@ -94,9 +95,8 @@ function scenario(k: Kernel): void {
 }
 
 describe("fault injection over every core allocation site", () => {
-  const clean = new Kernel(topologyKernelOptions("cross-root"));
-  scenario(clean);
-  const attempts = clean.faults.records();
+  const sweep = faultSweep(() => new Kernel(topologyKernelOptions("cross-root")), scenario);
+  const { clean, attempts } = sweep;
 
   it("the scenario succeeds without injection and leaves nothing behind", () => {
     expect(clean.leakReport().text()).toBe("");
@@ -109,14 +109,7 @@ describe("fault injection over every core allocation site", () => {
   });
 
   it.each(attempts.map((r) => ({ nth: r.nth, site: r.site, what: r.what })))("failing attempt $nth ($site: $what) unwinds completely", ({ nth }) => {
-    const k = new Kernel(topologyKernelOptions("cross-root"));
-    k.faults.failNth(nth);
-    let err: unknown;
-    try {
-      scenario(k);
-    } catch (e) {
-      err = e;
-    }
+    const { kernel: k, error: err } = sweep.failAttempt(nth);
     expect(k.faults.failures).toBe(1);
     // A failed IOVA allocation inside dma_iova_try_alloc() falls back silently (as the kernel does).
     if (err) expect(err).toBeInstanceOf(KernelError);

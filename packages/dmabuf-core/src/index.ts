@@ -15,17 +15,59 @@ export { ERRNO, errnoName, errnoNumber, isErrno, type Errno } from "./kernel/err
 export { KernelError, KernelBug, isKernelError } from "./kernel/kernel-error.js";
 export { Kref } from "./kernel/kref.js";
 export { LeakChecker, LeakSource, ObjectTracker, type LeakEntry, type LeakReport } from "./kernel/leak.js";
-export { Lockdep, LockClass, type LockOwner, type LockdepMap, type LockdepReport, type LockdepReportKind, type LockdepOptions } from "./kernel/lockdep.js";
+export {
+  Lockdep,
+  LockClass,
+  type LockOwner,
+  type LockdepMap,
+  type LockdepReport,
+  type LockdepReportKind,
+  type LockdepOptions,
+  type LockClassKey,
+  type LockWaitType,
+  type AcquireOptions,
+} from "./kernel/lockdep.js";
 export { Mutex, WwMutex, WwAcquireCtx, type LockEnv } from "./kernel/mutex.js";
 export { RwSemaphore } from "./kernel/rwsem.js";
 export { SpinLock } from "./kernel/spinlock.js";
+export { RwLock } from "./kernel/rwlock.js";
+export { irqWorkQueue } from "./kernel/irq-work.js";
+export { XArray, type XArrayFlags } from "./kernel/xarray.js";
+export { requestIrq, freeIrq, handleIrq, raiseIrq, irqActions, type IrqHandler, type IrqReturn } from "./kernel/irq.js";
+export { Scheduler, TaskWouldBlock, type StepOptions } from "./kernel/sched.js";
+export {
+  Workqueue,
+  Workqueues,
+  WorkerPool,
+  WorkStruct,
+  DelayedWork,
+  allocWorkqueue,
+  allocOrderedWorkqueue,
+  workqueueLockdepMap,
+  initWork,
+  initDelayedWork,
+  queueWork,
+  scheduleWork,
+  queueDelayedWork,
+  modDelayedWork,
+  scheduleDelayedWork,
+  flushWork,
+  flushDelayedWork,
+  cancelWorkSync,
+  cancelDelayedWorkSync,
+  cancelDelayedWork,
+  flushWorkqueue,
+  destroyWorkqueue,
+  workPending,
+  type WorkqueueFlags,
+} from "./kernel/workqueue.js";
 export { FaultInjector, type AllocSite, type AllocRecord, type FaultRule } from "./kernel/fault-inject.js";
 export { KernelAllocator } from "./kernel/slab.js";
 export { KernelRandom } from "./kernel/random.js";
-export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, type TimerHandle } from "./kernel/time.js";
+export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, pickFirst, type TimerHandle, type ClockEvent, type PickNextPolicy, type ScheduleOptions } from "./kernel/time.js";
 export { Printk, type LogLevel, type LogRecord } from "./kernel/printk.js";
 export { Trace, type TraceEvent, type TraceValue } from "./kernel/trace.js";
-export { ModuleContext, provideSymbol, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
+export { ModuleContext, provideSymbol, defineModule, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
 export { ModuleLoader, moduleMangledName, type LoadOptions } from "./kernel/module-loader.js";
 export { MODULE_NS_PREFIX, modStrncmp, strncmp, verifyModuleNamespace, licenseIsGplCompatible } from "./kernel/module-namespace.js";
 export {
@@ -131,11 +173,12 @@ export {
   topologyKernelOptions,
   TOPOLOGY_NAMES,
   DEFAULT_ENDPOINT_BARS,
-  XE_LMEM_BAR,
+  GENERIC_SRIOV_PF,
   type Topology,
   type TopologyName,
   type TopologyOptions,
   type BarSpec,
+  type SriovPfSpec,
 } from "./platform/topologies.js";
 
 // dma-buf core
@@ -299,7 +342,8 @@ export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
 export { Task, type TaskState } from "./uapi/task.js";
 export { type Cred, INIT_CRED, prepareCreds, securityContextType } from "./uapi/cred.js";
 export { Cgroup, CgroupRoot } from "./uapi/cgroup.js";
-export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_APPEND, O_DIRECT, O_NOATIME, SETFL_MASK, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, type FileOperations } from "./uapi/file.js";
+export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_APPEND, O_DIRECT, O_NOATIME, SETFL_MASK, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from "./uapi/file.js";
+export { fput } from "./uapi/file-table.js";
 export { FdTable } from "./uapi/fdtable.js";
 export { Devfs, type DevNode } from "./uapi/devfs.js";
 export {
@@ -328,7 +372,27 @@ export {
   PROT_WRITE,
   MAP_SHARED,
   MAP_PRIVATE,
+  MAP_SHARED_VALIDATE,
+  MAP_TYPE,
+  MAP_FIXED,
   MAP_ANONYMOUS,
+  MAP_GROWSDOWN,
+  MAP_DENYWRITE,
+  MAP_EXECUTABLE,
+  MAP_LOCKED,
+  MAP_NORESERVE,
+  MAP_POPULATE,
+  MAP_NONBLOCK,
+  MAP_STACK,
+  MAP_HUGETLB,
+  MAP_SYNC,
+  MAP_FIXED_NOREPLACE,
+  MAP_UNINITIALIZED,
+  LEGACY_MAP_MASK,
+  TASK_SIZE,
+  MMAP_MIN_ADDR,
+  MMAP_BASE,
+  MAX_MAP_COUNT,
   vmaSetAnonymous,
   pinUserPages,
   unpinUserPages,
@@ -360,3 +424,13 @@ export {
   type ConformanceScenario,
   type ConformanceExpectation,
 } from "./conformance/fixture.js";
+export {
+  CASE_BUFFER_SIZE,
+  caseTopologyOptions,
+  runPairCase,
+  runScenarioCase,
+  type CaseActual,
+  type CaseContexts,
+  type CaseRun,
+  type LifecycleStep,
+} from "./conformance/pair-lifecycle.js";

@@ -3,7 +3,9 @@ import type { IommufdHwptPaging } from "./device.js";
 import { IoPagetable, ULONG_MAX, convIommuProt, type IoptArea } from "./io-pagetable.js";
 import { IOMMU_IOAS_MAP_FIXED_IOVA, IOMMU_IOAS_MAP_READABLE, IOMMU_IOAS_MAP_WRITEABLE } from "./iommufd.js";
 import { iommufdUcmdRespond, type IommufdCtx, type IommufdUcmd } from "./main.js";
-import { IoptPages, MAX_NPFNS } from "./pages.js";
+import { MAX_NPFNS, claimIoptPagesAlloc, type IoptPages } from "./pages.js";
+
+const ioptPagesAllocDmabuf = claimIoptPagesAlloc();
 
 /** `struct iommufd_ioas`: an I/O address space with its page table of areas. */
 export class IommufdIoas {
@@ -69,9 +71,7 @@ function ioptAllocDmabufPages(ictx: IommufdCtx, dmabuf: DmaBuf, startByte: bigin
   if (dmabuf.size <= start + length - 1n || length / PAGE_SIZE_N >= MAX_NPFNS) throw new KernelError("EINVAL", "iopt_alloc_dmabuf_pages", "range beyond the dma-buf");
   ictx.kernel.alloc.kzalloc("iopt_pages");
   const npages = Number((length + startByte + PAGE_SIZE_N - 1n) / PAGE_SIZE_N);
-  const pages = new IoptPages(ictx.kernel, dmabuf, start - startByte, npages, writable);
-  pages.mapDmabuf();
-  return pages;
+  return ioptPagesAllocDmabuf(ictx.kernel, dmabuf, start - startByte, npages, writable);
 }
 
 /**

@@ -1,9 +1,11 @@
-import { ConformanceFixtures, KernelError, exportSymbolNsGpl, provideSymbol, type File, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
+import { ConformanceFixtures, KernelError, defineModule, exportSymbolNsGpl, provideSymbol, type File, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { DMA_BUF_MAPPING_PAL_TYPE, DMA_BUF_PAL_MAP_PHYS, DMA_BUF_PAL_UNMAP_PHYS, dmaBufPalModule } from "@dmabuf-sdk/map-pal";
 import { iommufdDeviceAttach, iommufdDeviceBind, iommufdDeviceDetach, iommufdDeviceUnbind } from "./device.js";
 import { iommufdFixtures } from "./fixture.js";
 import { IommufdCtx, iommufdCtxFromFd, iommufdCtxPut, iommufdFops } from "./main.js";
-import { _setPalMapPhys } from "./pages.js";
+import { claimPalMapPhysSlot } from "./pages.js";
+
+const setPalMapPhys = claimPalMapPhysSlot();
 
 const IOMMUFD_NS = "IOMMUFD";
 const EXPORTS: readonly [string, unknown][] = [
@@ -22,7 +24,7 @@ const EXPORTS: readonly [string, unknown][] = [
  * `/dev/iommu`, exports the in-kernel device API in the `IOMMUFD`
  * namespace and offers the `iommufd` conformance importer fixture.
  */
-export const iommufdModule: KernelModule = {
+export const iommufdModule: KernelModule = defineModule({
   name: "iommufd",
   license: "GPL",
   description: "I/O address spaces for user space, with dma-buf (PAL) import",
@@ -32,8 +34,8 @@ export const iommufdModule: KernelModule = {
   requires: [dmaBufPalModule],
   init(ctx) {
     const k = ctx.kernel;
-    _setPalMapPhys(k, ctx.symbol(DMA_BUF_PAL_MAP_PHYS));
-    ctx.onExit(() => _setPalMapPhys(k, null));
+    setPalMapPhys(k, ctx.symbol(DMA_BUF_PAL_MAP_PHYS));
+    ctx.onExit(() => setPalMapPhys(k, null));
     const unregister = k.devfs.register("iommu", {
       fops: iommufdFops,
       open(file: File) {
@@ -48,4 +50,4 @@ export const iommufdModule: KernelModule = {
     for (const [name, fn] of EXPORTS) provideSymbol(ctx, name, fn);
     ctx.provide(ConformanceFixtures, iommufdFixtures);
   },
-};
+});

@@ -1,5 +1,7 @@
+// struct iopt_pages of a dma-buf and its PFN reader (drivers/iommu/iommufd/pages.c).
 import {
   IOMMU_MMIO,
+  KernelBug,
   KernelError,
   Mutex,
   PAGE_SHIFT,
@@ -30,11 +32,42 @@ export const MAX_NPFNS = (1n << 64n) / 8n;
  */
 const PAL_MAP_PHYS = new WeakMap<Kernel, DmaBufPalMapPhys>();
 
-/** @internal Called by the iommufd module's `init`/`exit` only. */
-export function _setPalMapPhys(kernel: Kernel, fn: DmaBufPalMapPhys | null): void {
+/** Module-private: the key without which the IoptPages constructor refuses. */
+const PAGES_KEY = Symbol("iopt_pages");
+
+/**
+ * One-shot hand-over of this file's capabilities to the rest of iommufd,
+ * claimed when the package is evaluated: a deep import of this file by
+ * anyone else gets a `KernelBug`, or, if it came first, makes the
+ * iommufd package fail to load (fail closed).
+ */
+function once<T>(what: string, value: T): () => T {
+  let claimed = false;
+  return () => {
+    if (claimed) throw new KernelBug("iommufd", `${what} is already claimed`);
+    claimed = true;
+    return value;
+  };
+}
+
+/** @internal Claimed by the iommufd module only: sets or clears the function per kernel. */
+export const claimPalMapPhysSlot = once("the dma_buf_pal_map_phys slot", (kernel: Kernel, fn: DmaBufPalMapPhys | null): void => {
   if (fn) PAL_MAP_PHYS.set(kernel, fn);
   else PAL_MAP_PHYS.delete(kernel);
-}
+});
+
+/**
+ * @internal Claimed by `ioas.ts` only: `iopt_alloc_dmabuf_pages()` +
+ * `iopt_map_dmabuf()`, the one path that runs `dma_buf_pal_map_phys()`.
+ */
+export const claimIoptPagesAlloc = once(
+  "iopt_alloc_dmabuf_pages",
+  (kernel: Kernel, dmabuf: DmaBuf, start: bigint, npages: number, writable: boolean): IoptPages => {
+    const pages = new IoptPages(PAGES_KEY, kernel, dmabuf, start, npages, writable);
+    ioptMapDmabuf(pages);
+    return pages;
+  },
+);
 
 /** One domain an area of the buffer is mapped into (`struct iopt_pages_dmabuf_track`). */
 interface DmabufTrack {
@@ -58,13 +91,15 @@ export class IoptPages {
   readonly writable: boolean;
   readonly mutex: Mutex;
   /** The attachment, published once `map_phys` succeeded. */
-  attach: DmaBufAttachment | null = null;
+  #attach: DmaBufAttachment | null = null;
   #expPhys: DmaBufPhysList | null = null;
   readonly #tracker: DmabufTrack[] = [];
   /** Areas using these pages (`iopt_put_pages()` releases at zero). */
   users = 0;
 
-  constructor(kernel: Kernel, dmabuf: DmaBuf, start: bigint, npages: number, writable: boolean) {
+  /** @internal Built by iommufd's `IOMMU_IOAS_MAP_FILE` only: any other caller gets a `KernelBug`. */
+  constructor(key: unknown, kernel: Kernel, dmabuf: DmaBuf, start: bigint, npages: number, writable: boolean) {
+    if (key !== PAGES_KEY) throw new KernelBug("iommufd", "iopt_pages are built by IOMMU_IOAS_MAP_FILE only");
     this.kernel = kernel;
     this.dmabuf = dmabuf;
     this.start = start;
@@ -72,6 +107,20 @@ export class IoptPages {
     this.writable = writable;
     this.mutex = new Mutex({ lockdep: kernel.lockdep, current: () => kernel.current }, "iopt_pages dmabuf mutex", "&pages->mutex/dmabuf");
   }
+
+  /** The attachment, published once `map_phys` succeeded; null before and after release. */
+  get attach(): DmaBufAttachment | null {
+    return this.#attach;
+  }
+
+  /** @internal `iopt_map_dmabuf()` publishes the import, once. */
+  static _publish(pages: IoptPages, attach: DmaBufAttachment, list: DmaBufPhysList): void {
+    if (pages.#attach || pages.#published) throw new KernelBug("iommufd", "iopt_map_dmabuf twice on the same pages");
+    pages.#published = true;
+    pages.#expPhys = list;
+    pages.#attach = attach;
+  }
+  #published = false;
 
   /** `iopt_dmabuf_revoked()`: the exporter took the memory back. */
   get revoked(): boolean {
@@ -84,51 +133,14 @@ export class IoptPages {
   }
 
   /**
-   * `iopt_map_dmabuf()`: attach with `[PAL]` as a dynamic, P2P-capable
-   * importer whose invalidation is `iopt_revoke_notify()`; then under the
-   * resv lock (recording that `pages->mutex` nests inside it) take the
-   * exporter's list with `dma_buf_pal_map_phys()`, check it (the checks the
-   * posted PFN walker lacks), and publish the attachment.
-   * @throws KernelError the attach's errno (`EINVAL` when the exporter has
-   * no PAL, `ENODEV` when it is revoked), `map_phys`'s errno, `EINVAL` for a
-   * list that cannot cover the pages.
-   */
-  mapDmabuf(): void {
-    const mapPhys = PAL_MAP_PHYS.get(this.kernel);
-    if (!mapPhys) throw new KernelError("ENODEV", "iopt_map_dmabuf", "iommufd is not loaded");
-    const dmabuf = this.dmabuf;
-    const attach = dmaBufMappingAttach(dmabuf, [dmaBufImappingPal()], ioptDmabufAttachRevokeOps, this);
-    dmaResvLock(dmabuf.resv);
-    let list: DmaBufPhysList;
-    try {
-      this.mutex.lock();
-      this.mutex.unlock();
-      list = mapPhys(attach);
-      try {
-        this.#checkList(list);
-      } catch (e) {
-        dmaBufPalUnmapPhys(attach, list);
-        throw e;
-      }
-    } catch (e) {
-      dmaResvUnlock(dmabuf.resv);
-      dmaBufDetach(dmabuf, attach);
-      throw e;
-    }
-    this.#expPhys = list;
-    dmaResvUnlock(dmabuf.resv);
-    this.attach = attach;
-  }
-
-  /**
    * The checks patch 24's walker does not do, done once at import: a
    * non-empty list of non-empty, page-aligned ranges that do not wrap 2^64
    * and cover at least the pages imported. A list that fails them is an
    * exporter bug: WARN and `EINVAL`.
    */
-  #checkList(list: DmaBufPhysList): void {
+  static _checkList(pages: IoptPages, list: DmaBufPhysList): void {
     const bad = (why: string): never => {
-      this.kernel.warn(`iommufd: dma-buf ino ${this.dmabuf.ino}: bad physical address list: ${why}`);
+      pages.kernel.warn(`iommufd: dma-buf ino ${pages.dmabuf.ino}: bad physical address list: ${why}`);
       throw new KernelError("EINVAL", "iopt_map_dmabuf", why);
     };
     if (!list.length || list.phys.length < list.length) bad(`length ${list.length} with ${list.phys.length} entries`);
@@ -140,7 +152,7 @@ export class IoptPages {
       if (v.paddr + v.len > U64_LIMIT) bad(`entry ${i} wraps 2^64`);
       total += v.len;
     }
-    const need = this.start + BigInt(this.npages) * PAGE_SIZE_N;
+    const need = pages.start + BigInt(pages.npages) * PAGE_SIZE_N;
     if (total < need) bad(`covers ${total} bytes, the import needs ${need}`);
   }
 
@@ -212,19 +224,59 @@ export class IoptPages {
    */
   release(): void {
     const dmabuf = this.dmabuf;
-    if (this.attach) {
+    const attach = this.#attach;
+    if (attach) {
       dmaResvLock(dmabuf.resv);
       const list = this.#expPhys;
-      if (list) dmaBufPalUnmapPhys(this.attach, list);
+      if (list) dmaBufPalUnmapPhys(attach, list);
       this.#expPhys = null;
       dmaResvUnlock(dmabuf.resv);
-      dmaBufDetach(dmabuf, this.attach);
-      this.attach = null;
+      dmaBufDetach(dmabuf, attach);
+      this.#attach = null;
     }
     dmaBufPut(dmabuf);
     if (this.#tracker.length) this.kernel.warn(`iopt_release_pages: ${this.#tracker.length} domain(s) still tracked`);
   }
 }
+
+/**
+ * `iopt_map_dmabuf()`: attach with `[PAL]` as a dynamic, P2P-capable
+ * importer whose invalidation is `iopt_revoke_notify()`; then under the
+ * resv lock (recording that `pages->mutex` nests inside it) take the
+ * exporter's list with `dma_buf_pal_map_phys()`, check it (the checks the
+ * posted PFN walker lacks), and publish the attachment.
+ * @throws KernelError the attach's errno (`EINVAL` when the exporter has
+ * no PAL, `ENODEV` when it is revoked), `map_phys`'s errno, `EINVAL` for a
+ * list that cannot cover the pages.
+ */
+function ioptMapDmabuf(pages: IoptPages): void {
+  const mapPhys = PAL_MAP_PHYS.get(pages.kernel);
+  if (!mapPhys) throw new KernelError("ENODEV", "iopt_map_dmabuf", "iommufd is not loaded");
+  const dmabuf = pages.dmabuf;
+  const attach = dmaBufMappingAttach(dmabuf, [dmaBufImappingPal()], ioptDmabufAttachRevokeOps, pages);
+  dmaResvLock(dmabuf.resv);
+  let list: DmaBufPhysList;
+  try {
+    pages.mutex.lock();
+    pages.mutex.unlock();
+    list = mapPhys(attach);
+    try {
+      IoptPages._checkList(pages, list);
+    } catch (e) {
+      dmaBufPalUnmapPhys(attach, list);
+      throw e;
+    }
+  } catch (e) {
+    dmaResvUnlock(dmabuf.resv);
+    dmaBufDetach(dmabuf, attach);
+    throw e;
+  }
+  IoptPages._publish(pages, attach, list);
+  dmaResvUnlock(dmabuf.resv);
+}
+
+Object.freeze(IoptPages.prototype);
+Object.freeze(IoptPages);
 
 function unmapAreaDomain(area: IoptArea, domain: IommuDomain): void {
   area.ioas.kernel.platform.iommu!.unmap(domain, area.iova, BigInt(area.pageLast - area.pageFirst + 1) << BigInt(PAGE_SHIFT));

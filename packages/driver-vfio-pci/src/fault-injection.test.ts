@@ -9,18 +9,13 @@ import {
   buildTopology,
   dmaBufGet,
   dmaBufPut,
-  errnoName,
   topologyKernelOptions,
   type AllocSite,
 } from "@dmabuf-sdk/dmabuf-core";
 import { CompatDynamicImporter } from "@dmabuf-sdk/map-sgt";
 import { vfioPciModule, vfioPciProbe, vfioWriteCommand } from "@dmabuf-sdk/driver-vfio-pci";
-import { exportRaw, revokeRaw, type Env } from "./testing/helpers.js";
-
-const ok = (ret: number | bigint, op: string): number => {
-  if (ret < 0) throw new KernelError(errnoName(Number(ret)) ?? "EIO", op);
-  return Number(ret);
-};
+import { exportRaw, revokeRaw, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
+import { faultSweep, syscallOk } from "@dmabuf-sdk/dmabuf-core/testing";
 
 /**
  * The export and SGT import paths end to end, unwinding like a careful
@@ -35,10 +30,10 @@ function scenario(k: Kernel): void {
   const undo: (() => void)[] = [];
   try {
     const vdev = vfioPciProbe(k, t.exporterSlot);
-    const devFd = ok(user.sys.open(vdev.cdevPath, O_RDWR), "open");
+    const devFd = syscallOk(user.sys.open(vdev.cdevPath, O_RDWR), "open");
     undo.push(() => void user.sys.close(devFd));
     const e: Env = { k, t, vdev, user, devFd };
-    const fd = ok(exportRaw(e, { ranges: [{ offset: 0x4000n, length: 0x2000n }, { offset: 0n, length: 0x1000n }], openFlags: O_RDWR | O_CLOEXEC }), "VFIO_DEVICE_FEATURE_DMA_BUF");
+    const fd = syscallOk(exportRaw(e, { ranges: [{ offset: 0x4000n, length: 0x2000n }, { offset: 0n, length: 0x1000n }], openFlags: O_RDWR | O_CLOEXEC }), "VFIO_DEVICE_FEATURE_DMA_BUF");
     undo.push(() => void user.sys.close(fd));
     const dmabuf = k.runAs(user, () => dmaBufGet(k, fd));
     undo.push(() => dmaBufPut(dmabuf));
@@ -46,13 +41,13 @@ function scenario(k: Kernel): void {
     undo.push(() => imp.detach());
     imp.map();
     const addr = user.sys.mmap(0x3000n, PROT_READ, MAP_SHARED, fd);
-    ok(addr, "mmap");
+    syscallOk(addr, "mmap");
     undo.push(() => void user.sys.munmap(addr, 0x3000n));
     user.sys.peek(addr, 0x3000);
-    ok(vfioWriteCommand(user, devFd, false), "memory off");
-    ok(vfioWriteCommand(user, devFd, true), "memory on");
+    syscallOk(vfioWriteCommand(user, devFd, false), "memory off");
+    syscallOk(vfioWriteCommand(user, devFd, true), "memory on");
     imp.map();
-    ok(revokeRaw(e, fd), "revoke");
+    syscallOk(revokeRaw(e, fd), "revoke");
   } finally {
     while (undo.length) undo.pop()!();
     k.exitTask(user, 0);
@@ -61,9 +56,8 @@ function scenario(k: Kernel): void {
 }
 
 describe("fault injection over the vfio-pci export and SGT import paths", () => {
-  const clean = new Kernel(topologyKernelOptions("cross-root"));
-  scenario(clean);
-  const attempts = clean.faults.records();
+  const sweep = faultSweep(() => new Kernel(topologyKernelOptions("cross-root")), scenario);
+  const { clean, attempts } = sweep;
 
   it("the scenario succeeds without injection and leaves nothing behind", () => {
     expect(clean.leakReport().text()).toBe("");
@@ -78,14 +72,7 @@ describe("fault injection over the vfio-pci export and SGT import paths", () => 
   });
 
   it.each(attempts.map((r) => ({ nth: r.nth, site: r.site, what: r.what })))("failing attempt $nth ($site: $what) unwinds completely", ({ nth }) => {
-    const k = new Kernel(topologyKernelOptions("cross-root"));
-    k.faults.failNth(nth);
-    let err: unknown;
-    try {
-      scenario(k);
-    } catch (e) {
-      err = e;
-    }
+    const { kernel: k, error: err } = sweep.failAttempt(nth);
     expect(k.faults.failures).toBe(1);
     if (err) expect(err).toBeInstanceOf(KernelError);
     expect(k.leakReport().text()).toBe("");

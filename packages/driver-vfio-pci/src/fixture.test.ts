@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConformanceFixtures, DmaFault, Kernel, TOPOLOGY_NAMES, buildTopology, topologyKernelOptions, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { compatDynamicImporterFixture } from "@dmabuf-sdk/map-sgt";
 import { fixtureRanges, vfioPciExporterFixture, vfioPciModule } from "@dmabuf-sdk/driver-vfio-pci";
-import { pattern } from "./testing/helpers.js";
+import { pattern } from "@dmabuf-sdk/driver-vfio-pci/testing";
 
 function ctxFor(name: TopologyName) {
   const kernel = new Kernel(topologyKernelOptions(name));

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { XE_LMEM_BAR, dmaBufDetach, dmaBufMappingAttach, dmaResvLock, dmaResvUnlock, type DmaBufAttachOps, type DmaBufMappingMatch } from "@dmabuf-sdk/dmabuf-core";
+import { GENERIC_SRIOV_PF, dmaBufDetach, dmaBufMappingAttach, dmaResvLock, dmaResvUnlock, type DmaBufAttachOps, type DmaBufMappingMatch } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingIov, dmaBufIovMapRanges, dmaBufIovMatchData, dmaBufIovUnmapRanges, dmaBufMappingIovType, rangeLen } from "@dmabuf-sdk/map-iov";
 import { dmaBufImappingPal, dmaBufMappingPalType } from "@dmabuf-sdk/map-pal";
 import { dmaBufImappingSgt, dmaBufMappingSgtType } from "@dmabuf-sdk/map-sgt";
 import { vfioPciDmaBufOffers } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, boot, exportBuf, revokeRaw, setPowerState, teardown, type Env } from "./testing/helpers.js";
+import { P, boot, exportBuf, revokeRaw, setPowerState, teardown, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
 
-const BAR = XE_LMEM_BAR;
+const BAR = GENERIC_SRIOV_PF.memBar;
 const revocable: DmaBufAttachOps = { allowPeer2peer: true, invalidateMappings: () => undefined };
 
 /** The sriov machine with vfio-pci on VF1 (the exporter slot); the PF (importer slot) has no driver. */

@@ -25,7 +25,8 @@ import {
   vfioDeviceFeatureDmaBufMemattr,
   vfioPciProbe,
 } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, barRead, barWrite, boot, exportBuf, expectErrno, pattern, revokeRaw, setMemory, teardown, type Env } from "./testing/helpers.js";
+import { P, barRead, barWrite, boot, exportBuf, pattern, revokeRaw, setMemory, teardown, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
+import { expectErrno } from "@dmabuf-sdk/dmabuf-core/testing";
 
 /** mmap()s a two-range buffer whose bytes are known: buffer [0, 2P) = BAR [8P, 10P), [2P, 3P) = BAR [0, P). */
 function mapped(e: Env, prot = PROT_READ | PROT_WRITE) {

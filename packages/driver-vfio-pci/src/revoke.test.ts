@@ -21,6 +21,8 @@ import {
   type DmaBufAttachment,
   type Kernel,
   type Task,
+  initDelayedWork,
+  queueDelayedWork,
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingPal } from "@dmabuf-sdk/map-pal";
 import { CompatDynamicImporter, dmaBufImappingSgt, dmaBufSgtUnmapAttachment, dmaBufSgtMapAttachment, sgtDmaRead, type SgTable } from "@dmabuf-sdk/map-sgt";
@@ -47,7 +49,8 @@ import {
   vfioPciProbe,
   vfioWriteCommand,
 } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, barWrite, boot, exportBuf, expectErrno, pattern, revokeRaw, setMemory, setPowerState, teardown, type Env } from "./testing/helpers.js";
+import { P, barWrite, boot, exportBuf, pattern, revokeRaw, setMemory, setPowerState, teardown, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
+import { expectErrno } from "@dmabuf-sdk/dmabuf-core/testing";
 
 const sysFeature = (e: Env, flags: number, payload: Uint8Array = new Uint8Array(0), devFd = e.devFd): number => e.user.sys.ioctl(devFd, VFIO_DEVICE_FEATURE, vfioDeviceFeature(flags, payload));
 
@@ -187,16 +190,20 @@ describe("revocation", () => {
     const e = boot();
     const { dmabuf, priv } = exportBuf(e);
     let sgt: SgTable | null = null;
+    const unmapWork = initDelayedWork(e.k, "&importer->unmap_work", () => {
+      dmaResvLock(dmabuf.resv);
+      try {
+        dmaBufSgtUnmapAttachment(attach, sgt!, "DMA_BIDIRECTIONAL");
+      } finally {
+        dmaResvUnlock(dmabuf.resv);
+      }
+      sgt = null;
+    });
     const attach: DmaBufAttachment = dmaBufMappingAttach(dmabuf, [dmaBufImappingSgt(e.t.importerSlot, true)], {
       allowPeer2peer: true,
       invalidateMappings: () => {
-        // like io_uring's token: unmap when in-flight I/O drains, 5 ms later
-        e.k.clock.schedule(5e6, () => {
-          dmaResvLock(dmabuf.resv);
-          dmaBufSgtUnmapAttachment(attach, sgt!, "DMA_BIDIRECTIONAL");
-          dmaResvUnlock(dmabuf.resv);
-          sgt = null;
-        });
+        // like io_uring's token: unmap from a kworker when in-flight I/O drains, 5 ms later
+        queueDelayedWork(e.k.workqueues.systemWq, unmapWork, 5e6);
       },
     });
     const lock = new SpinLock({ lockdep: e.k.lockdep, current: () => e.k.current }, "fence");
@@ -206,7 +213,7 @@ describe("revocation", () => {
     dmaResvReserveFences(dmabuf.resv, 1);
     dmaResvAddFence(dmabuf.resv, fence, "DMA_RESV_USAGE_BOOKKEEP");
     dmaResvUnlock(dmabuf.resv);
-    e.k.clock.schedule(2e6, () => dmaFenceSignal(fence));
+    e.k.sched.raiseIrq("fence", () => dmaFenceSignal(fence), 2e6); // the device completes: IRQ
     const t0 = e.k.clock.nowNs;
     setMemory(e, false);
     expect(e.k.clock.nowNs - t0).toBe(5e6);

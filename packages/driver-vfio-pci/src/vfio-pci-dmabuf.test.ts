@@ -28,7 +28,8 @@ import {
   vfioPciDmaBufOffers,
   type VfioDeviceFeatureDmaBuf,
 } from "@dmabuf-sdk/driver-vfio-pci";
-import { P, barRead, barWrite, boot, exportBuf, expectErrno, pattern, setMemory, teardown, type Env } from "./testing/helpers.js";
+import { P, barRead, barWrite, boot, exportBuf, pattern, setMemory, teardown, type Env } from "@dmabuf-sdk/driver-vfio-pci/testing";
+import { expectErrno } from "@dmabuf-sdk/dmabuf-core/testing";
 
 const GiB = 1n << 30n;
 const GET_DMA_BUF = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;

@@ -34,7 +34,7 @@ import {
   type DmaBufMappingMatch,
   type DmaBufOps,
   type Errno,
-  type File,
+  fput,
   type P2pdmaProvider,
   type PciDev,
   type UserArg,
@@ -138,12 +138,6 @@ const PERM: VfioPciDmaBufStatus = "VFIO_PCI_DMA_BUF_PERM_REVOKED";
 
 function privOf(dmabuf: DmaBuf | null | undefined): VfioPciDmaBuf {
   return dmabuf!.priv as VfioPciDmaBuf;
-}
-
-/** `fput()`: a last reference is released from task work, never under the caller's locks. */
-function fput(file: File): void {
-  if (file.count > 1) file.put();
-  else file.kernel.clock.schedule(0, () => file.put());
 }
 
 // ---- exporter ops ----------------------------------------------------------

@@ -44,7 +44,7 @@ const pattern = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + 
   const kernel = new Kernel(topologyKernelOptions("same-switch"));
   const topo = buildTopology(kernel, "same-switch");
   kernel.modprobe(xeModule);
-  assert.deepEqual(kernel.modules.modules().map((m) => m.name), ["dma_buf_mapping_sgt", "dma_buf_mapping_iov", "xe"]);
+  assert.deepEqual(kernel.modules.modules().map((m) => m.name), ["drm", "dma_buf_mapping_sgt", "dma_buf_mapping_iov", "xe"]);
   step("modprobe xe: dma_buf_mapping_sgt, dma_buf_mapping_iov, xe live");
   const exp = xeDeviceProbe(topo.exporterSlot);
   const imp = xeDeviceProbe(topo.importerSlot);

@@ -15,7 +15,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufSgtRoute } from "@dmabuf-sdk/map-sgt";
 import { XE_PL_TT, XE_PL_VRAM0, xeBoCreate, xeBoEvict, xeBoPut, xeBoRead, xeBoWrite, type XeBoPlacement } from "./xe-bo.js";
-import { xeDeviceOf, xeDeviceProbe, type XeDevice } from "./xe-device.js";
+import { XE_SRIOV_PF, xeDeviceOf, xeDeviceProbe, type XeDevice } from "./xe-device.js";
 import { xeDmaBufImportMapped, xeGemPrimeExport, xeGemPrimeImport } from "./xe-dma-buf.js";
 import { xeModule } from "./module.js";
 import { xeVmBind, xeVmCreate, xeVmDestroy, xeVmRead, xeVmRebind, xeVmUnbind, xeVmWrite, type XeVm, type XeVma } from "./xe-pt.js";
@@ -37,6 +37,7 @@ function exporter(name: string, placements: readonly XeBoPlacement[], descriptio
     },
     // The exporter slot of `sriov` is a VF: the Xe VF driver is not modelled.
     placeable: (t) => t.name !== "sriov",
+    topologyOptions: { sriovPf: XE_SRIOV_PF },
     export(ctx: FixtureContext, size: bigint): ExportedBuffer {
       const xe = xeOn(ctx.topology.exporterSlot);
       const bo = xeBoCreate(xe, size, { placements, name });
@@ -91,6 +92,8 @@ export const xeImporterFixture: ImporterFixture = {
     return [xeModule];
   },
   placeable: () => true,
+  // The PF of `sriov` is an Xe device.
+  topologyOptions: { sriovPf: XE_SRIOV_PF },
   import(ctx, buffer): ImportedBuffer {
     const xe = xeOn(ctx.topology.importerSlot);
     const bo = xeGemPrimeImport(xe, buffer.dmabuf);

@@ -22,6 +22,7 @@ export {
   LMEM_BAR,
   XE_PAGE_SIZE,
   XE_PCI_IDS,
+  XE_SRIOV_PF,
   type XeSriovMode,
   type XeProbeOptions,
 } from "./xe-device.js";
@@ -54,7 +55,8 @@ export {
   type XeIovFallback,
   type XeTt,
 } from "./xe-bo.js";
-export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
+export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, xeMigrateClear, xeMigrateUpdatePgtables, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
+export { XeExecQueue, XeSchedJob, xeSchedJobRun, type XeBatch } from "./xe-sched-job.js";
 export {
   xeSriovPfInit,
   xeSriovPfFini,

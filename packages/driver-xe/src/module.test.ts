@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { ConformanceFixtures, Kernel, TOPOLOGY_NAMES, VMLINUX_EXPORTS, buildTopology, modpost, topologyKernelOptions, type ExporterFixture, type ImporterFixture, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import { ConformanceFixtures, Kernel, TOPOLOGY_NAMES, VMLINUX_EXPORTS, buildTopology, modpost, runPairCase, topologyKernelOptions, type ExporterFixture, type ImporterFixture, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
+import { drmModule } from "@dmabuf-sdk/drm";
 import { compatDynamicImporterFixture, compatExporterFixture, compatStaticImporterFixture, dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
-import { LMEM_BAR, xeDeviceOf, xeDevices, xeGtSriovPfConfigGetLmem, xeImporterFixture, xeModule, xeSystemExporterFixture, xeVramExporterFixture } from "@dmabuf-sdk/driver-xe";
-import { lifecycle } from "./testing/lifecycle.js";
-import { vfExporterFixture } from "./testing/vf-exporter.js";
+import { LMEM_BAR, XE_SRIOV_PF, xeDeviceOf, xeDevices, xeGtSriovPfConfigGetLmem, xeImporterFixture, xeModule, xeSystemExporterFixture, xeVramExporterFixture } from "@dmabuf-sdk/driver-xe";
+import { vfExporterFixture } from "@dmabuf-sdk/driver-xe/testing";
 
 describe("xe module", () => {
-  it("modprobe loads the SGT and IOV types first; on sriov the PF binds in PF mode and provisions its VFs; other functions stay unbound", () => {
+  it("modprobe loads the DRM core, the SGT and IOV types first; on sriov the PF binds in PF mode and provisions its VFs; other functions stay unbound", () => {
     const k = new Kernel(topologyKernelOptions("sriov"));
-    const t = buildTopology(k, "sriov");
+    const t = buildTopology(k, "sriov", { sriovPf: XE_SRIOV_PF });
     const vfBacking = t.sriov!.vfs[0]!.bars[LMEM_BAR]!.backing;
     k.modprobe(xeModule);
-    expect(k.modules.modules().map((m) => m.name)).toEqual(["dma_buf_mapping_sgt", "dma_buf_mapping_iov", "xe"]);
+    expect(k.modules.modules().map((m) => m.name)).toEqual(["drm", "dma_buf_mapping_sgt", "dma_buf_mapping_iov", "xe"]);
     const xe = xeDeviceOf(t.sriov!.pf)!;
     expect([xe.sriovMode, xeGtSriovPfConfigGetLmem(xe, 1), xeGtSriovPfConfigGetLmem(xe, 2), t.sriov!.vfs.map((v) => v.driver)]).toEqual(["XE_SRIOV_MODE_PF", 1n << 30n, 1n << 30n, [undefined, undefined]]);
     expect(k.printk.contains("xe 0000:01:00.0: [drm] PF: VF1 provisioned with 1024 MiB LMEM")).toBe(true);
@@ -39,10 +39,11 @@ describe("xe module", () => {
     expect(TOPOLOGY_NAMES.filter((n) => xeImporterFixture.placeable(topos[n]!))).toEqual(TOPOLOGY_NAMES);
   });
 
-  it("modpost: xe links against core, the SGT and IOV types, in the DMA_BUF namespace", () => {
-    expect(modpost({ modules: [dmaBufSgtModule, dmaBufIovModule, xeModule], vmlinux: VMLINUX_EXPORTS })).toEqual({ errors: [], warnings: [] });
+  it("modpost: xe links against core, drm (drm_sched), the SGT and IOV types, in the DMA_BUF namespace", () => {
+    expect(modpost({ modules: [drmModule, dmaBufSgtModule, dmaBufIovModule, xeModule], vmlinux: VMLINUX_EXPORTS })).toEqual({ errors: [], warnings: [] });
+    expect(modpost({ modules: [dmaBufSgtModule, dmaBufIovModule, xeModule], vmlinux: VMLINUX_EXPORTS }).errors).toContain('ERROR: modpost: "drm_sched_init" [xe.ko] undefined!');
     const noNs = { ...xeModule, importNs: [] };
-    expect(modpost({ modules: [dmaBufSgtModule, dmaBufIovModule, noNs], vmlinux: VMLINUX_EXPORTS }).errors).toContain("ERROR: modpost: module xe uses symbol dma_buf_iov_map_ranges from namespace DMA_BUF, but does not import it.");
+    expect(modpost({ modules: [drmModule, dmaBufSgtModule, dmaBufIovModule, noNs], vmlinux: VMLINUX_EXPORTS }).errors).toContain("ERROR: modpost: module xe uses symbol dma_buf_iov_map_ranges from namespace DMA_BUF, but does not import it.");
   });
 });
 
@@ -72,8 +73,8 @@ describe("xe fixtures: the conformance lifecycle (the oracle rows proposed for t
     { exp: vfExporterFixture, imp: xeImporterFixture, topo: "sriov", mapType: "IOV", p2p: null, invalidated: "revoke" },
   ];
   it.each(rows.map((r) => ({ ...r, name: `${r.topo}/${r.exp.name}/${r.imp.name}` })))("$name: $mapType $p2p", ({ exp, imp, topo, ...want }) => {
-    const got = lifecycle(topo, exp, imp);
-    expect(got.problems).toEqual([]);
-    expect({ mapType: got.mapType, p2p: got.p2p, errno: got.errno, step: got.step, invalidated: got.invalidated }).toEqual({ mapType: want.mapType, p2p: want.p2p, errno: want.errno, step: want.step, invalidated: want.invalidated });
+    const got = runPairCase(topo, exp, imp, 7);
+    expect(got.violations).toEqual([]);
+    expect({ ...got.actual, invalidated: got.invalidated }).toEqual({ mapType: want.mapType, p2p: want.p2p, errno: want.errno, step: want.step, invalidated: want.invalidated });
   });
 });

@@ -1,6 +1,7 @@
 import { ConformanceFixtures, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
+import { drmModule } from "@dmabuf-sdk/drm";
 import { xeDeviceProbe, xeDeviceRemove, xeDevices, xePciMatch } from "./xe-device.js";
 import { xeFixtures } from "./fixtures.js";
 
@@ -40,8 +41,16 @@ export const xeModule: KernelModule = {
     "pcim_p2pdma_provider",
     "device_dma_read",
     "device_dma_write",
+    "drm_sched_init",
+    "drm_sched_fini",
+    "drm_sched_job_init",
+    "drm_sched_job_arm",
+    "drm_sched_job_cleanup",
+    "drm_sched_entity_init",
+    "drm_sched_entity_push_job",
+    "drm_sched_entity_destroy",
   ],
-  requires: [dmaBufSgtModule, dmaBufIovModule],
+  requires: [drmModule, dmaBufSgtModule, dmaBufIovModule],
   init(ctx) {
     const k = ctx.kernel;
     for (const pdev of k.platform.pciDevices()) {

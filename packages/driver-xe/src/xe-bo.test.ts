@@ -21,7 +21,7 @@ import {
   type XeBoPlacement,
   type XeMemType,
 } from "@dmabuf-sdk/driver-xe";
-import { boot, bytes, teardown, xeOn } from "./testing/machine.js";
+import { boot, bytes, teardown, xeOn } from "@dmabuf-sdk/driver-xe/testing";
 
 const MiB = 1n << 20n;
 

@@ -22,7 +22,7 @@ import { dmaMapSgtable, dmaUnmapSgtable, sgAllocTable, sgFreeTable, sgSetPage, t
 import { xeBoMoveDmabuf } from "./xe-bo-move-dmabuf.js";
 import { xeDmaBufImportRelease } from "./xe-dma-buf.js";
 import type { XeDevice } from "./xe-device.js";
-import { xeMigrateCopy } from "./xe-migrate.js";
+import { xeMigrateClear, xeMigrateCopy } from "./xe-migrate.js";
 import type { XeVma } from "./xe-pt.js";
 import type { XeVramBlock } from "./xe-ttm-vram-mgr.js";
 
@@ -225,7 +225,16 @@ export function xeBoCreate(xe: XeDevice, size: bigint, opts: XeBoCreateOptions):
     let placed = false;
     if (opts.placements[0] === XE_PL_VRAM0) {
       try {
-        placeVram(bo, allocVram(bo));
+        const blocks = allocVram(bo);
+        placeVram(bo, blocks);
+        // xe_bo_move() of a new device BO into VRAM: no source, so the migration engine clears it.
+        try {
+          xeMigrateClear(bo);
+        } catch (e) {
+          xe.vram.free(blocks);
+          bo.vram = null;
+          throw e;
+        }
         bo.memType = XE_PL_VRAM0;
         placed = true;
       } catch (e) {
@@ -405,14 +414,25 @@ export function xeBoMove(bo: XeBo, to: XeMemType): void {
   const k = bo.kernel;
   if (from === XE_PL_VRAM0 && to === XE_PL_TT) {
     const tt = ttPopulate(bo);
-    xeMigrateCopy(bo, { vram: bo }, { tt: tt.sgt });
+    try {
+      xeMigrateCopy(bo, { vram: bo }, { tt: tt.sgt });
+    } catch (e) {
+      ttUnpopulate(bo, tt);
+      throw e;
+    }
     bo.xe.vram.free(bo.vram!);
     bo.vram = null;
     bo._tt = tt;
   } else if (from === XE_PL_TT && to === XE_PL_VRAM0) {
     const blocks = allocVram(bo);
     placeVram(bo, blocks);
-    xeMigrateCopy(bo, { tt: bo._tt!.sgt }, { vram: bo });
+    try {
+      xeMigrateCopy(bo, { tt: bo._tt!.sgt }, { vram: bo });
+    } catch (e) {
+      bo.xe.vram.free(blocks);
+      bo.vram = null;
+      throw e;
+    }
     ttUnpopulate(bo, bo._tt!);
     bo._tt = null;
   } else if (from === XE_PL_TT && to === XE_PL_SYSTEM) {

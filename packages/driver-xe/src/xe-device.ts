@@ -1,23 +1,42 @@
 import {
   KernelError,
-  XE_LMEM_BAR,
   pcimP2pdmaInit,
   type Kernel,
   type LoadedModule,
   type PciBar,
   type PciDev,
   type PhysRegionBacking,
+  type SriovPfSpec,
 } from "@dmabuf-sdk/dmabuf-core";
 import type { XeBo } from "./xe-bo.js";
 import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
 import { XeVram } from "./xe-ttm-vram-mgr.js";
+import { XeExecQueue } from "./xe-sched-job.js";
 
 /** `LMEM_BAR` (regs/xe_bars.h): the BAR through which the CPU and peers reach VRAM. */
-export const LMEM_BAR = XE_LMEM_BAR;
+export const LMEM_BAR = 2;
 /** `XE_PAGE_SIZE`: the GPU page. */
 export const XE_PAGE_SIZE = 4096;
 /** PCI device ids the model's `xe_pci_table` binds (a Battlemage PF). VFs are left to vfio-pci. */
 export const XE_PCI_IDS: readonly { readonly vendor: number; readonly device: number }[] = [{ vendor: 0x8086, device: 0xe20b }];
+
+/**
+ * The Xe PF of the `sriov` machine (`buildTopology(k, "sriov", { sriovPf:
+ * XE_SRIOV_PF })`): a Battlemage PF with 16 MiB of registers at BAR0 and 4 GiB
+ * of LMEM at LMEM_BAR, up to 7 VFs (device 0xe20c) with 1 GiB LMEM BARs.
+ */
+export const XE_SRIOV_PF: SriovPfSpec = {
+  vendor: 0x8086,
+  device: 0xe20b,
+  bars: [
+    { index: 0, size: 16n << 20n, is64: true, prefetch: false },
+    { index: LMEM_BAR, size: 4n << 30n, is64: true, prefetch: true },
+  ],
+  memBar: LMEM_BAR,
+  vfDevice: 0xe20c,
+  totalVfs: 7,
+  vfBarSizes: [16n << 20n, undefined, 1n << 30n],
+};
 
 /** SR-IOV mode of the driver (`xe->sriov.__mode`). */
 export type XeSriovMode = "XE_SRIOV_MODE_NONE" | "XE_SRIOV_MODE_PF";
@@ -49,6 +68,8 @@ export class XeDevice {
   readonly lmemBar: PciBar;
   /** PF state when in `XE_SRIOV_MODE_PF`. */
   sriovPf: XeSriovPf | null = null;
+  /** The migration engine's exec queue (`tile->migrate->q`): copies, clears and page-table binds go through drm_sched. */
+  migrateQ: XeExecQueue | null = null;
   /** Live buffer objects, least recently placed first (the VRAM eviction LRU). */
   readonly bos = new Set<XeBo>();
   /** @internal the LMEM BAR's backing before probe */
@@ -122,6 +143,7 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
   let set = BY_KERNEL.get(k);
   if (!set) BY_KERNEL.set(k, (set = new Set()));
   set.add(xe);
+  xe.migrateQ = new XeExecQueue(xe, "migrate");
   if (opts.sriov ?? (pdev.sriov !== null && pdev.sriov.vfs.length > 0)) {
     try {
       xeSriovPfInit(xe, opts.pf);
@@ -141,6 +163,8 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
  */
 export function xeDeviceRemove(xe: XeDevice): void {
   if (xe.sriovPf) xeSriovPfFini(xe);
+  xe.migrateQ?.fini();
+  xe.migrateQ = null;
   if (xe.bos.size) xe.kernel.warn(`xe ${xe.pdev.name}: ${xe.bos.size} buffer object(s) alive at remove`);
   xe.lmemBar.backing = xe._savedBacking;
   xe.pdev.driver = undefined;

@@ -4,6 +4,7 @@ import { dmaBufMappingIovType } from "@dmabuf-sdk/map-iov";
 import { dmaBufMappingSgtType, dmaBufSgtRoute } from "@dmabuf-sdk/map-sgt";
 import {
   LMEM_BAR,
+  XE_SRIOV_PF,
   XE_PPGTT_PTE_DM,
   xeBoAddr,
   xeBoPut,
@@ -25,8 +26,7 @@ import {
   type XeBo,
   type XeDevice,
 } from "@dmabuf-sdk/driver-xe";
-import { bootSriov, bytes, teardown } from "./testing/machine.js";
-import { vfExport, vfRevoke, type VfExporterPriv } from "./testing/vf-exporter.js";
+import { bootSriov, bytes, teardown, vfExport, type VfExporterPriv, vfRevoke } from "@dmabuf-sdk/driver-xe/testing";
 
 const MiB = 1n << 20n;
 const GiB = 1n << 30n;
@@ -210,7 +210,7 @@ describe("IOV import", () => {
     {
       desc: "an Xe PF of another SR-IOV device",
       importer: (m: Sriov) => {
-        const t2 = buildTopology(m.k, "sriov", { mem64Base: 0x80_0000_0000n });
+        const t2 = buildTopology(m.k, "sriov", { sriovPf: XE_SRIOV_PF, mem64Base: 0x80_0000_0000n });
         return xeDeviceProbe(t2.sriov!.pf);
       },
       bar: LMEM_BAR,

@@ -1,7 +1,8 @@
-import { DmaFault, PAGE_SIZE, dmaReadInto, dmaWrite } from "@dmabuf-sdk/dmabuf-core";
+import { DmaFault, KernelError, PAGE_SIZE, dmaReadInto, dmaWrite } from "@dmabuf-sdk/dmabuf-core";
 import { sgtableDmaAddressAt, type SgTable } from "@dmabuf-sdk/map-sgt";
 import { xeBoVramPage, type XeBo } from "./xe-bo.js";
 import type { XeDevice } from "./xe-device.js";
+import { xeSchedJobRun, type XeExecQueue } from "./xe-sched-job.js";
 
 /**
  * An address the GPU's copy engine can use: a device physical address in
@@ -51,15 +52,38 @@ function addrOf(res: XeMigrateRes, page: number): XeGpuAddress {
 }
 
 /**
- * `xe_migrate_copy()`: the copy engine moves every page of `bo` from `src`
- * to `dst` (VRAM by DPA, system memory by the GPU's DMA addresses).
+ * `xe_migrate_copy()`: a job on the migration queue (through drm_sched)
+ * whose batch makes the copy engine move every page of `bo` from `src` to
+ * `dst` (VRAM by DPA, system memory by the GPU's DMA addresses); waits for
+ * its fence. Addresses are resolved when the job is built, as the batch is.
  */
 export function xeMigrateCopy(bo: XeBo, src: XeMigrateRes, dst: XeMigrateRes): void {
   const xe = bo.xe;
-  const page = new Uint8Array(PAGE_SIZE);
-  for (let i = 0; i < bo.npages; i++) {
-    xeGpuDmaReadInto(xe, addrOf(src, i), page);
-    xeGpuDmaWrite(xe, addrOf(dst, i), page);
-  }
+  const pairs = Array.from({ length: bo.npages }, (_, i) => [addrOf(src, i), addrOf(dst, i)] as const);
+  xeSchedJobRun(migrateQueue(xe), "migrate-copy", () => {
+    const page = new Uint8Array(PAGE_SIZE);
+    for (const [from, to] of pairs) {
+      xeGpuDmaReadInto(xe, from, page);
+      xeGpuDmaWrite(xe, to, page);
+    }
+  });
   xe.kernel.trace.emit("xe_migrate_copy", { bo: bo.id, pages: bo.npages, from: "vram" in src ? "vram" : "tt", to: "vram" in dst ? "vram" : "tt" });
+}
+
+/** `xe_migrate_clear()`: a job whose batch fills the BO's VRAM with zeros (new VRAM placements are cleared). */
+export function xeMigrateClear(bo: XeBo): void {
+  const xe = bo.xe;
+  const blocks = [...(bo.vram ?? [])];
+  xeSchedJobRun(migrateQueue(xe), "migrate-clear", () => xe.vram.clear(blocks));
+  xe.kernel.trace.emit("xe_migrate_clear", { bo: bo.id, pages: bo.npages });
+}
+
+/** `xe_migrate_update_pgtables()`: a bind job whose batch writes the page-table entries. */
+export function xeMigrateUpdatePgtables(xe: XeDevice, write: () => void): void {
+  xeSchedJobRun(migrateQueue(xe), "bind", write);
+}
+
+function migrateQueue(xe: XeDevice): XeExecQueue {
+  if (!xe.migrateQ) throw new KernelError("ENODEV", "xe_migrate", `${xe} has no migration queue`);
+  return xe.migrateQ;
 }

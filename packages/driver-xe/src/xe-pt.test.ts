@@ -25,8 +25,7 @@ import {
   type XeDevice,
   type XeVm,
 } from "@dmabuf-sdk/driver-xe";
-import { boot, bootSriov, bytes, teardown, xeOn } from "./testing/machine.js";
-import { vfExport } from "./testing/vf-exporter.js";
+import { boot, bootSriov, bytes, teardown, vfExport, xeOn } from "@dmabuf-sdk/driver-xe/testing";
 
 const VA = 0x2_0000_0000n;
 const RW = XE_PAGE_PRESENT | XE_PAGE_RW;

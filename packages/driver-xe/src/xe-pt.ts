@@ -3,7 +3,7 @@ import { sgtableDmaAddressAt } from "@dmabuf-sdk/map-sgt";
 import { XE_PL_VRAM0, xeBoAddr, xeBoGet, xeBoPut, type DrmPagemapAddr, type XeBo } from "./xe-bo.js";
 import { xeBoLockAndValidate } from "./xe-dma-buf.js";
 import { XE_PAGE_SIZE, type XeDevice } from "./xe-device.js";
-import { xeGpuDmaReadInto, xeGpuDmaWrite } from "./xe-migrate.js";
+import { xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateUpdatePgtables } from "./xe-migrate.js";
 
 /** `XE_PAGE_PRESENT`. */
 export const XE_PAGE_PRESENT = 1 << 0;
@@ -125,7 +125,8 @@ export function xePtStageBind(vma: XeVma): void {
   const vm = vma.vm;
   const first = Number(vma.start / BigInt(PAGE_SIZE));
   const pages = Number(vma.size / BigInt(PAGE_SIZE));
-  const set = (i: number, addr: bigint, dm: boolean) => vm.ptes.set(first + i, { addr, flags: XE_PAGE_PRESENT | XE_PAGE_RW | (dm ? XE_PPGTT_PTE_DM : 0) });
+  const staged: [number, XePte][] = [];
+  const set = (i: number, addr: bigint, dm: boolean) => void staged.push([first + i, { addr, flags: XE_PAGE_PRESENT | XE_PAGE_RW | (dm ? XE_PPGTT_PTE_DM : 0) }]);
   const ps = BigInt(PAGE_SIZE);
   let source: XeBindSource;
   if (bo.type === "ttm_bo_type_device" && bo.memType === XE_PL_VRAM0) {
@@ -143,6 +144,10 @@ export function xePtStageBind(vma: XeVma): void {
     source = bo.type === "ttm_bo_type_sg" ? "sg" : "tt";
     for (let i = 0; i < pages; i++) set(i, sgtableDmaAddressAt(sgt, vma.boOffset + BigInt(i) * ps).addr, false);
   }
+  // The PTE writes go to the GPU as a bind job on the migration queue.
+  xeMigrateUpdatePgtables(vm.xe, () => {
+    for (const [i, pte] of staged) vm.ptes.set(i, pte);
+  });
   vma.bound = true;
   vma.source = source;
   bo.kernel.trace.emit("xe_vma_bind", { vm: vm.id, start: vma.start, size: vma.size, bo: bo.id, source });

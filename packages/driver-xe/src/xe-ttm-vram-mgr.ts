@@ -127,6 +127,11 @@ export class XeVram {
     this.#used += b.pages;
   }
 
+  /** The copy engine's solid fill of zeros over `blocks` (what `xe_migrate_clear()` writes). */
+  clear(blocks: readonly XeVramBlock[]): void {
+    for (const b of blocks) for (let p = b.start; p < b.start + b.pages; p++) this.#mem.discard(p);
+  }
+
   /** `xe_ttm_vram_mgr_del()`: gives the blocks back; their contents are dropped. */
   free(blocks: readonly XeVramBlock[]): void {
     for (const b of blocks) {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   Kernel,
-  XE_LMEM_BAR,
+  GENERIC_SRIOV_PF,
+  KernelError,
   buildTopology,
   dmaBufDetach,
   dmaBufMappingAttach,
@@ -13,7 +14,7 @@ import {
   type DmaBufMappingType,
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingIov, dmaBufIovMapRanges, dmaBufIovUnmapRanges, type DmaBufIovRanges } from "@dmabuf-sdk/map-iov";
-import { iovExporter, type IovExporterPriv } from "./testing/iov-exporter.js";
+import { iovExporter, type IovExporterPriv } from "@dmabuf-sdk/map-iov/testing";
 
 const otherType: DmaBufMappingType = {
   name: "Other",
@@ -27,7 +28,7 @@ function boot() {
   const t = buildTopology(k, "sriov");
   const vf = t.sriov!.vfs[0]!;
   const pf = t.sriov!.pf;
-  return { k, vf, pf, bar: vf.bars[XE_LMEM_BAR]! };
+  return { k, vf, pf, bar: vf.bars[GENERIC_SRIOV_PF.memBar]! };
 }
 
 function locked<T>(a: DmaBufAttachment, fn: () => T): T {
@@ -42,13 +43,13 @@ function locked<T>(a: DmaBufAttachment, fn: () => T): T {
 describe("dma_buf_iov_map_ranges", () => {
   it("hands out the exporter's BAR ranges with the BAR number; unmap gives them back", () => {
     const { k, vf, pf, bar } = boot();
-    const d = iovExporter(k, vf, XE_LMEM_BAR, [
+    const d = iovExporter(k, vf, GENERIC_SRIOV_PF.memBar, [
       { offset: 0x20_0000n, len: 0x20_0000n },
       { offset: 0n, len: 0x1000n },
     ]);
-    const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pf, XE_LMEM_BAR)], { invalidateMappings: () => undefined });
+    const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pf, GENERIC_SRIOV_PF.memBar)], { invalidateMappings: () => undefined });
     const r = locked(a, () => dmaBufIovMapRanges(a));
-    expect(r.barNumber).toBe(XE_LMEM_BAR);
+    expect(r.barNumber).toBe(GENERIC_SRIOV_PF.memBar);
     expect(r.ranges).toEqual([
       { start: bar.start + 0x20_0000n, end: bar.start + 0x3f_ffffn },
       { start: bar.start, end: bar.start + 0xfffn },
@@ -80,9 +81,9 @@ describe("dma_buf_iov_map_ranges", () => {
     { desc: "without the resv lock: lockdep_assert_held fails (and the map goes on)", attach: "iov", lock: false, errno: "none", assert: true },
   ])("$desc", ({ setup, attach, lock = true, errno, warn, assert }) => {
     const { k, vf, pf } = boot();
-    const d = iovExporter(k, vf, XE_LMEM_BAR, [{ offset: 0n, len: 0x1000n }], { after: [{ type: otherType, expOps: {} }] });
+    const d = iovExporter(k, vf, GENERIC_SRIOV_PF.memBar, [{ offset: 0n, len: 0x1000n }], { after: [{ type: otherType, expOps: {} }] });
     setup?.(d.priv);
-    const entries = attach === "other" ? [{ type: otherType }] : [dmaBufImappingIov(pf, XE_LMEM_BAR)];
+    const entries = attach === "other" ? [{ type: otherType }] : [dmaBufImappingIov(pf, GENERIC_SRIOV_PF.memBar)];
     const a = dmaBufMappingAttach(d, entries, attach === "static-iov" ? null : { invalidateMappings: () => undefined });
     let got: DmaBufIovRanges | undefined;
     let err: unknown;
@@ -105,6 +106,37 @@ describe("dma_buf_iov_map_ranges", () => {
     expect(k.leakReport().text()).toBe("");
   });
 
+  it.each([
+    { desc: "without mapRanges", drop: "mapRanges" as const },
+    { desc: "without unmapRanges", drop: "unmapRanges" as const },
+  ])("an exporter offering IOV $desc: WARN, EINVAL, no TypeError, nothing called", ({ drop }) => {
+    const { k, vf, pf } = boot();
+    const d = iovExporter(k, vf, GENERIC_SRIOV_PF.memBar, [{ offset: 0n, len: 0x1000n }]);
+    const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pf, GENERIC_SRIOV_PF.memBar)], { invalidateMappings: () => undefined });
+    const full = a.mapType!.expOps as Record<string, unknown>;
+    const partial = Object.fromEntries(Object.entries(full).filter(([key]) => key !== drop));
+    a.mapType = { ...a.mapType!, expOps: partial };
+    let err: unknown;
+    locked(a, () => {
+      try {
+        dmaBufIovMapRanges(a);
+      } catch (e) {
+        err = e;
+      }
+    });
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).errno).toBe("EINVAL");
+    expect(k.warnings()).toEqual(["dma_buf_iov_map_ranges: test_iov_exporter offers IOV without map_ranges/unmap_ranges"]);
+    expect(d.priv.log).toEqual([]);
+    if (drop === "unmapRanges") {
+      locked(a, () => dmaBufIovUnmapRanges(a, { barNumber: GENERIC_SRIOV_PF.memBar, nranges: 0, ranges: [] } as unknown as DmaBufIovRanges));
+      expect(k.warnings()).toHaveLength(2);
+    }
+    dmaBufDetach(d, a);
+    dmaBufPut(d);
+    expect(k.leakReport().text()).toBe("");
+  });
+
   it("a NULL attachment is EINVAL", () => {
     expect(() => dmaBufIovMapRanges(null as unknown as DmaBufAttachment)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
   });
@@ -113,9 +145,9 @@ describe("dma_buf_iov_map_ranges", () => {
     const probe = boot();
     const count = (kk: Kernel) => kk.faults.attempts;
     const run = (kk: Kernel, vfDev: typeof probe.vf, pfDev: typeof probe.pf) => {
-      const d = iovExporter(kk, vfDev, XE_LMEM_BAR, [{ offset: 0n, len: 0x1000n }]);
+      const d = iovExporter(kk, vfDev, GENERIC_SRIOV_PF.memBar, [{ offset: 0n, len: 0x1000n }]);
       try {
-        const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pfDev, XE_LMEM_BAR)], { invalidateMappings: () => undefined });
+        const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pfDev, GENERIC_SRIOV_PF.memBar)], { invalidateMappings: () => undefined });
         try {
           const r = locked(a, () => dmaBufIovMapRanges(a));
           locked(a, () => dmaBufIovUnmapRanges(a, r));
@@ -144,7 +176,7 @@ describe("dma_buf_iov_map_ranges", () => {
 describe("dma_buf_iov_unmap_ranges", () => {
   it("a non-IOV attachment WARNs and returns without calling any exporter", () => {
     const { k, vf } = boot();
-    const d = iovExporter(k, vf, XE_LMEM_BAR, [{ offset: 0n, len: 0x1000n }], { after: [{ type: otherType, expOps: {} }] });
+    const d = iovExporter(k, vf, GENERIC_SRIOV_PF.memBar, [{ offset: 0n, len: 0x1000n }], { after: [{ type: otherType, expOps: {} }] });
     const a = dmaBufMappingAttach(d, [{ type: otherType }], { invalidateMappings: () => undefined });
     locked(a, () => dmaBufIovUnmapRanges(a, { barNumber: 2, nranges: 0, ranges: [] }));
     expect(k.warnings()).toEqual(["dma_buf_iov_unmap_ranges: NULL or non-IOV argument"]);
@@ -155,8 +187,8 @@ describe("dma_buf_iov_unmap_ranges", () => {
 
   it("asserts the resv lock", () => {
     const { k, vf, pf } = boot();
-    const d = iovExporter(k, vf, XE_LMEM_BAR, [{ offset: 0n, len: 0x1000n }]);
-    const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pf, XE_LMEM_BAR)], { invalidateMappings: () => undefined });
+    const d = iovExporter(k, vf, GENERIC_SRIOV_PF.memBar, [{ offset: 0n, len: 0x1000n }]);
+    const a = dmaBufMappingAttach(d, [dmaBufImappingIov(pf, GENERIC_SRIOV_PF.memBar)], { invalidateMappings: () => undefined });
     const r = locked(a, () => dmaBufIovMapRanges(a));
     dmaBufIovUnmapRanges(a, r);
     expect(k.lockdep.reports().map((x) => x.message)).toEqual([expect.stringContaining("at dma_buf_iov_unmap_ranges")]);

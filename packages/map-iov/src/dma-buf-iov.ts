@@ -10,6 +10,7 @@ import { dmaBufAttachmentIsIov, dmaBufGetIovOps, dmaBufIovMatchData, type DmaBuf
  * 2. the attachment did not negotiate IOV: WARN, `EINVAL` (RFC v2 answered
  *    `-EOPNOTSUPP` from `allow_ic`; under mapping types calling one type's
  *    map on another type's attachment is a driver bug, as for SGT and PAL);
+ *    an exporter whose IOV ops lack `mapRanges` or `unmapRanges`: WARN, `EINVAL`;
  * 3. the resv lock is held (asserted);
  * 4. the attachment is not dynamic: `EINVAL` (mapping types other than SGT
  *    require the dynamic importer flow);
@@ -28,6 +29,11 @@ export function dmaBufIovMapRanges(attach: DmaBufAttachment): DmaBufIovRanges {
   if (!dmaBufAttachmentIsIov(attach) || !ops) {
     k.warn("dma_buf_iov_map_ranges on a non-IOV attachment");
     throw new KernelError("EINVAL", "dma_buf_iov_map_ranges", `negotiated ${attach.mapType?.type.name ?? "nothing"}`);
+  }
+  // WARN_ON(!ops->map_ranges || !ops->unmap_ranges): an exporter offering IOV without its ops.
+  if (typeof ops.mapRanges !== "function" || typeof ops.unmapRanges !== "function") {
+    k.warn(`dma_buf_iov_map_ranges: ${attach.dmabuf.expName} offers IOV without map_ranges/unmap_ranges`);
+    throw new KernelError("EINVAL", "dma_buf_iov_map_ranges", "exporter has no map_ranges/unmap_ranges");
   }
   const dmabuf = attach.dmabuf;
   dmaResvAssertHeld(dmabuf.resv, "dma_buf_iov_map_ranges");
@@ -48,7 +54,8 @@ export function dmaBufIovMapRanges(attach: DmaBufAttachment): DmaBufIovRanges {
  * `dma_buf_iov_unmap_ranges(attach, ranges)`: gives a list from
  * {@link dmaBufIovMapRanges} back to the exporter; the importer must not use
  * the addresses, or anything derived from them, afterwards. Resv held
- * (asserted). A NULL or non-IOV argument WARNs and returns. Unlike RFC v2's
+ * (asserted). A NULL or non-IOV argument, or an exporter without
+ * `unmapRanges`, WARNs and returns. Unlike RFC v2's
  * `dma_buf_unmap_interconnect()`, which returned early (leaking the list)
  * once `allow_ic` had been cleared, the list always reaches the exporter.
  */
@@ -56,6 +63,10 @@ export function dmaBufIovUnmapRanges(attach: DmaBufAttachment, ranges: DmaBufIov
   const ops = dmaBufGetIovOps(attach);
   if (!attach?.dmabuf || !ranges || !ops) {
     attach?.kernel.warn("dma_buf_iov_unmap_ranges: NULL or non-IOV argument");
+    return;
+  }
+  if (typeof ops.unmapRanges !== "function") {
+    attach.kernel.warn(`dma_buf_iov_unmap_ranges: ${attach.dmabuf.expName} has no unmap_ranges`);
     return;
   }
   dmaResvAssertHeld(attach.dmabuf.resv, "dma_buf_iov_unmap_ranges");

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Kernel,
-  XE_LMEM_BAR,
+  GENERIC_SRIOV_PF,
   buildTopology,
   dmaBufDebugShow,
   dmaBufDetach,
@@ -23,7 +23,7 @@ import {
   dmaBufMappingIovType,
   rangeLen,
 } from "@dmabuf-sdk/map-iov";
-import { iovExporter } from "./testing/iov-exporter.js";
+import { iovExporter } from "@dmabuf-sdk/map-iov/testing";
 
 /** A second mapping type, offered after IOV on both sides: where a refused IOV match must land. */
 const nextType: DmaBufMappingType = {
@@ -58,7 +58,7 @@ describe("dma-buf-mapping-iov", () => {
   });
 
   type Row = { desc: string; exp: (m: Machine) => PciDev; expBar: number; imp: (m: Machine) => PciDev; impBar: number; want: "IOV" | "NEXT" };
-  const LMEM = XE_LMEM_BAR;
+  const LMEM = GENERIC_SRIOV_PF.memBar;
   it.each<Row>([
     { desc: "the PF of the exporting VF, both on the LMEM BAR: IOV", exp: (x) => x.vfs[0]!, expBar: LMEM, imp: (x) => x.pf, impBar: LMEM, want: "IOV" },
     { desc: "another VF of the same PF, its PF: IOV", exp: (x) => x.vfs[2]!, expBar: LMEM, imp: (x) => x.pf, impBar: LMEM, want: "IOV" },

@@ -1,5 +1,6 @@
 import {
   KernelError,
+  defineModule,
   dmaResvAssertHeld,
   exportSymbolForModules,
   exportSymbolNsGpl,
@@ -51,7 +52,7 @@ const NS = "DMA_BUF";
  *   loader refuses it to any module not named `iommufd` (`EINVAL`, "module
  *   uses symbol … from namespace module:iommufd, but does not import it.").
  */
-export const dmaBufPalModule: KernelModule = {
+export const dmaBufPalModule: KernelModule = defineModule({
   name: "dma_buf_mapping_pal",
   license: "GPL",
   description: "DMA-buf physical address list (PAL) mapping type",
@@ -63,4 +64,4 @@ export const dmaBufPalModule: KernelModule = {
     provideSymbol(ctx, DMA_BUF_PAL_UNMAP_PHYS, dmaBufPalUnmapPhys);
     provideSymbol(ctx, DMA_BUF_PAL_MAP_PHYS, dmaBufPalMapPhys);
   },
-};
+});

@@ -30,7 +30,7 @@ import {
   type PhysVec,
   type PhysVecColumns,
 } from "@dmabuf-sdk/map-sgt";
-import { mmioExporter } from "./testing/exporters.js";
+import { mmioExporter } from "@dmabuf-sdk/map-sgt/testing";
 
 const GiB = 1n << 30n;
 const UINT_MAX = 0xffff_ffff;

@@ -26,7 +26,7 @@ import {
   dmaBufSgtUnmapAttachmentUnlocked,
   sgtDmaRead,
 } from "@dmabuf-sdk/map-sgt";
-import { pagesExporter } from "./testing/exporters.js";
+import { pagesExporter } from "@dmabuf-sdk/map-sgt/testing";
 
 function boot() {
   const k = new Kernel(topologyKernelOptions("cross-root"));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { errnoName, type AllocRecord, type Kernel, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { dmaHeapAllocFd } from "@dmabuf-sdk/memcg-lsm";
-import { ALLOCATOR, ALLOW_CLIENT, CLIENT, boot, current, dmabuf, policy, spawn } from "./testing/boot.js";
+import { ALLOCATOR, ALLOW_CLIENT, CLIENT, boot, current, dmabuf, policy, spawn } from "@dmabuf-sdk/memcg-lsm/testing";
 
 /** 1 MiB + 64 KiB + 4 KiB: one page of each order of the system heap. */
 const LEN = (1024n + 64n + 4n) * 1024n;

@@ -29,7 +29,7 @@ import {
   setOomScoreAdj,
   type MemCgroup,
 } from "@dmabuf-sdk/memcg-lsm";
-import { current, dmabuf, spawn } from "./testing/boot.js";
+import { current, dmabuf, spawn } from "@dmabuf-sdk/memcg-lsm/testing";
 
 function bootMemcg() {
   const k = new Kernel(topologyKernelOptions("same-switch"));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { MAP_SHARED, O_CLOEXEC, O_RDONLY, O_RDWR, PROT_READ, PROT_WRITE, errnoName, iowr, type Kernel, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { DmaHeapAllocationData, cgroupRead, dmaHeapAllocFd } from "@dmabuf-sdk/memcg-lsm";
-import { boot, exitAll, spawn } from "./testing/boot.js";
+import { boot, exitAll, spawn } from "@dmabuf-sdk/memcg-lsm/testing";
 
 const ONE_MEG = 1024n * 1024n;
 

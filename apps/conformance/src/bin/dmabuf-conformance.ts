@@ -304,4 +304,5 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code));
+// Exit only once stdout is flushed: process.exit() drops what a pipe has not taken yet (a JSON report past 64 KiB).
+main(process.argv.slice(2)).then((code) => process.stdout.write("", () => process.exit(code)));

@@ -3,7 +3,7 @@ import type { Errno } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { KernelModule } from "../kernel/module.js";
 import type { DmaBuf, DmaBufAttachment } from "../dma-buf/dma-buf.js";
-import type { Topology, TopologyName } from "../platform/topologies.js";
+import type { Topology, TopologyName, TopologyOptions } from "../platform/topologies.js";
 import type { Task } from "../uapi/task.js";
 
 /**
@@ -71,6 +71,12 @@ export interface FixtureBase {
   readonly modules: readonly KernelModule[];
   /** Whether the fixture can be placed on this topology's slot. */
   placeable(topology: Topology): boolean;
+  /**
+   * Device identities the fixture's driver needs on the topologies (the
+   * `sriov` PF of the Xe fixtures), merged into the options the case's
+   * topology is built with; absent when the generic machines suit it.
+   */
+  readonly topologyOptions?: TopologyOptions;
 }
 
 /** What an exporter-side invalidation does to the importers' next map. */

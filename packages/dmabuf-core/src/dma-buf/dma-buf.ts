@@ -248,7 +248,8 @@ export function dmaBufExport<TPriv>(kernel: Kernel, info: DmaBufExportInfo<TPriv
   try {
     // dma_buf_getfile(): anon inode + pseudo file.
     kernel.alloc.kzalloc("dma_buf_file");
-    file = new File(kernel, DMA_BUF_FOPS, undefined, info.flags & (O_ACCMODE | O_NONBLOCK));
+    // alloc_file_pseudo(): no FMODE_PREAD/PWRITE, so pread/pwrite on a dma-buf fd are ESPIPE.
+    file = new File(kernel, DMA_BUF_FOPS, undefined, info.flags & (O_ACCMODE | O_NONBLOCK), 0);
   } catch (e) {
     kernel.modules.modulePut(info.owner);
     throw e;

@@ -1,4 +1,5 @@
 // dma_fence_array: a fence that signals when all (or any) of its members have (drivers/dma-buf/dma-fence-array.c).
+import { irqWorkQueue } from "../kernel/irq-work.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { SpinLock } from "../kernel/spinlock.js";
 import {
@@ -65,7 +66,7 @@ export class DmaFenceArray extends DmaFence {
     this.#setPendingError(f.error);
     if (--this.numPending === 0) {
       // irq_work: signal outside the member's lock.
-      this.kernel.clock.schedule(0, () => {
+      irqWorkQueue(this.kernel, "irq_dma_fence_array_work", () => {
         this.#clearPendingError();
         dmaFenceSignal(this);
         dmaFencePut(this);

@@ -1,4 +1,5 @@
 // dma_fence_chain: timeline points linked into a chain, with walk, find_seqno and garbage collection (drivers/dma-buf/dma-fence-chain.c).
+import { irqWorkQueue } from "../kernel/irq-work.js";
 import { ERRNO } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { SpinLock } from "../kernel/spinlock.js";
@@ -218,7 +219,7 @@ function dmaFenceChainSignaled(head: DmaFenceChain): boolean {
 function chainCb(f: DmaFence, cb: DmaFenceCb): void {
   const chain = (cb as DmaFenceCb & { chain: DmaFenceChain }).chain;
   // irq_work: re-arm on the next pending link (or signal) outside f's lock.
-  chain.kernel.clock.schedule(0, () => {
+  irqWorkQueue(chain.kernel, "dma_fence_chain_irq_work", () => {
     if (!dmaFenceChainEnableSignaling(chain)) dmaFenceSignal(chain);
     dmaFencePut(chain);
   });

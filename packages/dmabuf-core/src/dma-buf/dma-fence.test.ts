@@ -100,6 +100,31 @@ describe("dma-fence", () => {
     expect(called).toBe(false);
   });
 
+  it("add_callback with a NULL func: WARN_ON and EINVAL, the callback node untouched", () => {
+    const f = fence();
+    const cb: DmaFenceCb = { func: null };
+    const before = k.warnings().length;
+    expect(() => dmaFenceAddCallback(f, cb, null)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
+    expect(k.warnings().slice(before)).toEqual(["dma_fence_add_callback: WARN_ON(!func)"]);
+    expect(cb.func).toBeNull();
+    expect(f.cbList).toHaveLength(0);
+  });
+
+  it("add_callback with a NULL fence is the WARN itself: no kernel to log it on", () => {
+    const cb: DmaFenceCb = { func: null };
+    expect(() => dmaFenceAddCallback(null, cb, () => undefined)).toThrow(KernelBug);
+    expect(() => dmaFenceAddCallback(null, cb, () => undefined)).toThrow(/WARN_ON\(!fence\)/);
+    expect(cb.func).toBeNull();
+  });
+
+  it("add_callback on a signaled fence leaves cb->func unset, as the kernel sets it only when queued", () => {
+    const f = fence();
+    dmaFenceSignal(f);
+    const cb: DmaFenceCb = { func: null };
+    expect(() => dmaFenceAddCallback(f, cb, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
+    expect(cb.func).toBeNull();
+  });
+
   it("enable_signaling returning false signals on the spot and add_callback is ENOENT", () => {
     const f = fence({ ...OPS, enableSignaling: () => false });
     expect(() => dmaFenceAddCallback(f, { func: null }, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));

@@ -219,11 +219,17 @@ export function dmaFenceEnableSwSignaling(fence: DmaFence): void {
 /**
  * `dma_fence_add_callback()`: `func` runs when the fence signals.
  * @throws KernelError `ENOENT` when already signaled (callback not called),
- * `EINVAL` for a missing fence or function.
+ * `EINVAL` after a WARN for a missing function; KernelBug (the WARN) for a
+ * missing fence.
  */
-export function dmaFenceAddCallback(fence: DmaFence | null, cb: DmaFenceCb, func: (fence: DmaFence, cb: DmaFenceCb) => void): void {
-  if (!fence || !func) throw new KernelError("EINVAL", "dma_fence_add_callback");
-  cb.func = func;
+export function dmaFenceAddCallback(fence: DmaFence | null, cb: DmaFenceCb, func: ((fence: DmaFence, cb: DmaFenceCb) => void) | null): void {
+  // WARN_ON(!fence || !func) -> -EINVAL. With no fence there is no kernel to
+  // log the WARN on: the model raises it as the bug report itself.
+  if (!fence) throw new KernelBug("WARN", "dma_fence_add_callback: WARN_ON(!fence)");
+  if (!func) {
+    fence.kernel.warn("dma_fence_add_callback: WARN_ON(!func)");
+    throw new KernelError("EINVAL", "dma_fence_add_callback", "NULL func");
+  }
   if (fence.signaledFlag) {
     cb._pending = null;
     throw new KernelError("ENOENT", "dma_fence_add_callback", "already signaled");
@@ -231,6 +237,8 @@ export function dmaFenceAddCallback(fence: DmaFence | null, cb: DmaFenceCb, func
   fence.lock.lockIrqsave();
   try {
     if (enableSignalingLocked(fence)) {
+      // cb->func is set only once the callback is queued (drivers/dma-buf/dma-fence.c).
+      cb.func = func;
       cb._pending = fence;
       fence.cbList.push(cb);
       return;

@@ -630,7 +630,7 @@ describe("sync_file uAPI", () => {
 
   it("poll never reports POLLERR: an error-signaled fence polls as POLLIN", () => {
     sys.close(timeline);
-    const fds = [{ fd: fence, events: 0x1 | 0x8 }];
+    const fds: { fd: number; events: number; revents?: number }[] = [{ fd: fence, events: 0x1 | 0x8 }];
     expect(sys.poll(fds, 0)).toBe(1);
     expect(fds[0]!.revents).toBe(0x1);
     closeAll(fence);

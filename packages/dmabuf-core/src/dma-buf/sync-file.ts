@@ -53,7 +53,8 @@ export class SyncFile {
   readonly file: File;
 
   constructor(readonly kernel: Kernel) {
-    this.file = new File(kernel, SYNC_FILE_FOPS, this, O_RDWR);
+    // anon_inode_getfile(): no FMODE_PREAD/PWRITE.
+    this.file = new File(kernel, SYNC_FILE_FOPS, this, O_RDWR, 0);
   }
 }
 

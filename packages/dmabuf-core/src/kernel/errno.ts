@@ -33,6 +33,7 @@ export const ERRNO = {
   ENOSPC: 28,
   ESPIPE: 29,
   EROFS: 30,
+  EPIPE: 32,
   ERANGE: 34,
   EDEADLK: 35,
   ENOSYS: 38,

@@ -10,6 +10,8 @@ import { Printk } from "./printk.js";
 import { KernelRandom } from "./random.js";
 import { KernelAllocator } from "./slab.js";
 import { KernelClock } from "./time.js";
+import { Scheduler } from "./sched.js";
+import { Workqueues } from "./workqueue.js";
 import { Trace } from "./trace.js";
 import { Platform } from "../platform/platform.js";
 import { CgroupRoot } from "../uapi/cgroup.js";
@@ -36,6 +38,8 @@ export interface KernelOptions {
   iommuAddressWidth: number;
   /** `RLIMIT_NOFILE` of new processes. */
   nrOpen: number;
+  /** Lockdep turns itself off after the first splat (`debug_locks_off()`), as the kernel does. Default false: every distinct splat is recorded. */
+  lockdepOneShot: boolean;
 }
 
 const DEFAULTS: KernelOptions = {
@@ -46,6 +50,7 @@ const DEFAULTS: KernelOptions = {
   iommuStrict: true,
   iommuAddressWidth: 48,
   nrOpen: 1024,
+  lockdepOneShot: false,
 };
 
 /** One oops: a model bug caught at the syscall boundary. */
@@ -70,6 +75,10 @@ export class Kernel {
   readonly faults: FaultInjector;
   readonly alloc: KernelAllocator;
   readonly lockdep: Lockdep;
+  /** Kernel threads, the idle task, interrupts and the pick-next policy. */
+  readonly sched: Scheduler;
+  /** Worker pools and the system workqueues. */
+  readonly workqueues: Workqueues;
   readonly objects = new ObjectTracker();
   readonly leaks: LeakChecker;
   readonly modules: ModuleLoader;
@@ -96,7 +105,9 @@ export class Kernel {
     this.trace = new Trace(() => this.clock.nowNs, () => this.#current?.comm ?? "swapper/0");
     this.faults = new FaultInjector(() => this.random.getRandomU32() / 0x1_0000_0000);
     this.alloc = new KernelAllocator(this.faults);
-    this.lockdep = new Lockdep(() => this.#current, { panicOnWarn: this.options.panicOnWarn, log: (t) => this.printk.warn(t) });
+    this.lockdep = new Lockdep(() => this.#current, { panicOnWarn: this.options.panicOnWarn, log: (t) => this.printk.warn(t), oneShot: this.options.lockdepOneShot });
+    this.sched = new Scheduler(this);
+    this.workqueues = new Workqueues(this);
     this.platform = new Platform(this.alloc, this.trace, { iommu: this.options.iommu, iommuStrict: this.options.iommuStrict, iommuAddressWidth: this.options.iommuAddressWidth });
     this.modules = new ModuleLoader(this);
     this.init = this.#newTask("init", INIT_CRED, this.cgroups.root, null);
@@ -200,6 +211,11 @@ export class Kernel {
     const t = new Task(this, pid, comm, cred, cgroup, parent);
     this.#pids.set(pid, { nr: pid, task: t });
     return t;
+  }
+
+  /** @internal A kernel thread task (`Scheduler.kthreadCreate`), outside the pid table of processes. */
+  _newKthread(comm: string, pid: number): Task {
+    return new Task(this, pid, comm, INIT_CRED, this.cgroups.root, null, true);
   }
 
   /**

@@ -86,6 +86,7 @@ export class ObjectTracker implements LeakSource {
   readonly name = "objects";
   #nextId = 1;
   readonly #live = new Map<object, { id: number; kind: string; describe: () => string }>();
+  readonly #held = new Map<object, string>();
 
   /** Registers `obj` as alive; returns its id. */
   track(kind: string, obj: object, describe: () => string): number {
@@ -96,7 +97,27 @@ export class ObjectTracker implements LeakSource {
 
   /** Registers the release of `obj`; false if it was not tracked. */
   untrack(obj: object): boolean {
+    this.#held.delete(obj);
     return this.#live.delete(obj);
+  }
+
+  /**
+   * Marks `obj` as referenced by long-lived state that outlives a scenario
+   * (a drm_sched entity's `last_scheduled`), so it is not reported while
+   * that reference stands — as kmemleak does not report reachable objects.
+   */
+  hold(obj: object, by: string): void {
+    if (this.#live.has(obj)) this.#held.set(obj, by);
+  }
+
+  /** Who holds `obj` (see {@link ObjectTracker.hold}), if anyone. */
+  heldBy(obj: object): string | undefined {
+    return this.#held.get(obj);
+  }
+
+  /** Drops a {@link ObjectTracker.hold}. */
+  unhold(obj: object): void {
+    this.#held.delete(obj);
   }
 
   /** True while `obj` is tracked. */
@@ -113,7 +134,7 @@ export class ObjectTracker implements LeakSource {
   }
 
   collect(): LeakEntry[] {
-    return [...this.#live.values()].map((v) => ({ kind: v.kind, key: `#${v.id}`, count: 1, detail: v.describe() }));
+    return [...this.#live].filter(([o]) => !this.#held.has(o)).map(([, v]) => ({ kind: v.kind, key: `#${v.id}`, count: 1, detail: v.describe() }));
   }
 }
 

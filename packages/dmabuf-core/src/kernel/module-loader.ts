@@ -1,7 +1,18 @@
+// The module loader and symbol table (kernel/module/main.c).
 import type { DependencyContainer, InjectionToken } from "tsyringe";
 import { errnoNumber, type Errno } from "./errno.js";
 import { KernelBug, KernelError, isKernelError } from "./kernel-error.js";
-import { ModuleContext, type KernelModule, type LoadedModule, type ModuleState } from "./module.js";
+import {
+  claimModuleContextMinter,
+  isDefinedModule,
+  isRestrictedExport,
+  sealClass,
+  snapshotModule,
+  type KernelModule,
+  type LoadedModule,
+  type ModuleContext,
+  type ModuleState,
+} from "./module.js";
 import { MODULE_NS_PREFIX, licenseIsGplCompatible, verifyModuleNamespace } from "./module-namespace.js";
 import { kernelSymbol, type SymbolExport } from "./symbol.js";
 import type { Kernel } from "./kernel.js";
@@ -27,27 +38,78 @@ export function moduleMangledName(name: string): string {
   return name.replace(/-/g, "_");
 }
 
-class ModuleRecord implements LoadedModule {
+/** The loader's side of contexts; claimed once, when this file is first evaluated. */
+const CTX = claimModuleContextMinter();
+
+/** The loader's record of a module: private to this file, never handed out. */
+class ModuleRecord {
   state: ModuleState = "unformed";
   proprietary = false;
   refcount = 0;
   readonly usedByRecords = new Set<ModuleRecord>();
   readonly uses = new Set<ModuleRecord>();
   readonly provided = new Map<InjectionToken<unknown>, unknown[]>();
-  ctx!: ModuleContext;
+  ctx: ModuleContext | null = null;
+  readonly view: LoadedModule;
   constructor(
+    /** The snapshot read once at load. */
     readonly descriptor: KernelModule,
     readonly kernel: Kernel,
     readonly container: DependencyContainer,
     readonly builtin: boolean,
-  ) {}
+  ) {
+    this.view = new LoadedModuleView(this);
+  }
   get name(): string {
     return this.descriptor.name;
   }
-  get usedBy(): string[] {
-    return [...this.usedByRecords].map((m) => m.name);
+}
+
+const RECORDS = new WeakMap<LoadedModuleView, ModuleRecord>();
+
+/** What `find()`/`modules()` hand out: read-only, no container, no context. */
+class LoadedModuleView implements LoadedModule {
+  constructor(rec: ModuleRecord) {
+    RECORDS.set(this, rec);
+  }
+  get name(): string {
+    return recordOf(this).descriptor.name;
+  }
+  get descriptor(): KernelModule {
+    return recordOf(this).descriptor;
+  }
+  get state(): ModuleState {
+    return recordOf(this).state;
+  }
+  get builtin(): boolean {
+    return recordOf(this).builtin;
+  }
+  get proprietary(): boolean {
+    return recordOf(this).proprietary;
+  }
+  get refcount(): number {
+    return recordOf(this).refcount;
+  }
+  get usedBy(): readonly string[] {
+    return [...recordOf(this).usedByRecords].map((m) => m.name);
+  }
+  get kernel(): Kernel {
+    return recordOf(this).kernel;
+  }
+  toString(): string {
+    return `module ${this.name}`;
   }
 }
+sealClass(LoadedModuleView, "LoadedModule");
+
+function recordOf(m: unknown): ModuleRecord {
+  const r = typeof m === "object" && m !== null ? RECORDS.get(m as LoadedModuleView) : undefined;
+  if (!r) throw new KernelBug("module", "not a module handed out by the loader");
+  return r;
+}
+
+/** Kernels that already have their loader: one symbol table per kernel. */
+const LOADERS = new WeakSet<object>();
 
 /**
  * The module loader and symbol table (`kernel/module/main.c`). Built-in
@@ -62,28 +124,32 @@ export class ModuleLoader {
   /** The built-in kernel image as a module (owner of built-in exporters, never unloaded). */
   readonly vmlinux: LoadedModule;
 
+  /** @throws KernelBug for a second loader of the same kernel. */
   constructor(kernel: Kernel) {
+    if (LOADERS.has(kernel)) throw new KernelBug("module", "the kernel already has its module loader");
+    LOADERS.add(kernel);
     this.#kernel = kernel;
-    const v = new ModuleRecord({ name: "vmlinux", license: "GPL" }, kernel, kernel.container, true);
+    const v = new ModuleRecord(Object.freeze({ name: "vmlinux", license: "GPL" }), kernel, kernel.container, true);
     v.state = "live";
-    this.vmlinux = v;
+    this.vmlinux = v.view;
   }
 
   /** Registers a built-in (vmlinux) export. Called by the kernel at boot. */
   registerBuiltin(decl: SymbolExport, value: unknown): void {
     if (this.#symbols.has(decl.name)) throw new KernelBug("module", `duplicate built-in symbol ${decl.name}`);
+    if (isRestrictedExport(decl)) throw new KernelBug("module", `built-in ${decl.name}: restricted exports belong to modules`);
     this.#symbols.set(decl.name, { decl, owner: null, value });
   }
 
   /** Loaded modules, in load order (`lsmod` lists them newest first). */
   modules(): readonly LoadedModule[] {
-    return this.#modules.filter((m) => m.state === "live" || m.state === "coming");
+    return this.#modules.filter((m) => m.state === "live" || m.state === "coming").map((m) => m.view);
   }
 
   /** The loaded module called `name` (`-`/`_` equivalent), if any. */
   find(name: string): LoadedModule | undefined {
     const m = moduleMangledName(name);
-    return this.#modules.find((r) => moduleMangledName(r.name) === m && r.state !== "unformed");
+    return this.#modules.find((r) => moduleMangledName(r.name) === m && r.state !== "unformed")?.view;
   }
 
   /** The export declaration of a symbol and its owner (`'vmlinux'` for built-in). */
@@ -115,11 +181,16 @@ export class ModuleLoader {
    * When several symbols fail, the last one's errno is returned, as
    * `simplify_symbols()` does.
    */
-  load(desc: KernelModule, opts: LoadOptions = {}): LoadedModule {
+  load(descriptor: KernelModule, opts: LoadOptions = {}): LoadedModule {
     const k = this.#kernel;
+    // Read once: every check below and the context see this frozen snapshot.
+    const desc = snapshotModule(descriptor);
     const name = desc.name;
     if (!name || !/^[A-Za-z0-9_-]+$/.test(name)) throw new KernelError("EINVAL", "init_module", `bad module name "${name}"`);
     if (this.find(name)) throw new KernelError("EEXIST", "init_module", `${name} is already loaded`);
+    if ((desc.exports ?? []).some(isRestrictedExport) && !isDefinedModule(desc)) {
+      throw new KernelBug("module", `${name} declares an EXPORT_SYMBOL_FOR_MODULES export but was not built with defineModule()`);
+    }
 
     const rec = new ModuleRecord(desc, k, k.container.createChildContainer(), opts.builtin ?? false);
     this.#modules.push(rec);
@@ -166,42 +237,73 @@ export class ModuleLoader {
     if (ret) fail(ret, `unresolved symbols in ${name}`);
 
     // complete_formation(): verify_exported_symbols().
-    for (const e of desc.exports ?? []) {
-      const dup = this.#symbols.get(e.name);
-      if (dup) {
-        k.printk.err(`${name}: exports duplicate symbol ${e.name} (owned by ${dup.owner?.name ?? "kernel"})`);
-        fail("ENOEXEC", `${name} exports duplicate symbol ${e.name}`);
-      }
-    }
+    this.#checkDuplicates(rec, fail);
 
     for (const [symName, value] of linked) rec.container.register(kernelSymbol(symName).token, { useValue: value });
     const defined = new Map<string, unknown>();
-    rec.ctx = new ModuleContext(k, rec, linked, rec.provided, (n, v) => defined.set(n, v));
+    const ctx = CTX.mint({
+      kernel: k,
+      module: rec.view,
+      snapshot: desc,
+      container: rec.container,
+      symbols: linked,
+      provided: rec.provided,
+      defineExport: (n, v) => {
+        if (defined.has(n)) throw new KernelBug("module", `${name} provides ${n} twice`);
+        defined.set(n, v);
+      },
+    });
+    rec.ctx = ctx;
     rec.state = "coming";
     k.trace.emit("module_load", { name, taints: rec.proprietary ? "P" : "" });
 
-    try {
-      desc.init?.(rec.ctx);
-    } catch (e) {
+    const unwindInit = (): void => {
       try {
-        ModuleContext._runExitHooks(rec.ctx);
+        CTX.runExitHooks(ctx);
       } finally {
         rec.provided.clear();
       }
+    };
+    try {
+      desc.init?.(ctx);
+    } catch (e) {
+      unwindInit();
       if (isKernelError(e)) fail(e.errno, `${name} init failed: ${e.message}`, e);
       this.#unlinkRefs(rec);
       this.#modules.splice(this.#modules.indexOf(rec), 1);
+      rec.state = "unformed";
       throw e;
     }
-    for (const e of desc.exports ?? []) {
-      if (!defined.has(e.name)) {
-        throw new KernelBug("module", `${name} declares export ${e.name} but its init did not provide it`);
-      }
-      this.#symbols.set(e.name, { decl: e, owner: rec, value: defined.get(e.name) });
+    // Another module of the same export may have gone live while init ran (a nested load).
+    this.#checkDuplicates(rec, (errno, detail) => {
+      unwindInit();
+      return fail(errno, detail);
+    });
+    const missing = (desc.exports ?? []).find((e) => !defined.has(e.name));
+    if (missing) {
+      unwindInit();
+      this.#unlinkRefs(rec);
+      this.#modules.splice(this.#modules.indexOf(rec), 1);
+      rec.state = "unformed";
+      throw new KernelBug("module", `${name} declares export ${missing.name} but its init did not provide it`);
     }
-    ModuleContext._setLive(rec.ctx);
+    for (const e of desc.exports ?? []) this.#symbols.set(e.name, { decl: e, owner: rec, value: defined.get(e.name) });
+    CTX.setLive(ctx);
     rec.state = "live";
-    return rec;
+    return rec.view;
+  }
+
+  /** `verify_exported_symbols()`: a name declared by a loaded module or the kernel cannot be declared again. */
+  #checkDuplicates(rec: ModuleRecord, fail: (errno: Errno, detail: string) => never): void {
+    const seen = new Set<string>();
+    for (const e of rec.descriptor.exports ?? []) {
+      const dup = this.#symbols.get(e.name);
+      if (dup || seen.has(e.name)) {
+        this.#kernel.printk.err(`${rec.name}: exports duplicate symbol ${e.name} (owned by ${dup ? (dup.owner?.name ?? "kernel") : rec.name})`);
+        fail("ENOEXEC", `${rec.name} exports duplicate symbol ${e.name}`);
+      }
+      seen.add(e.name);
+    }
   }
 
   /** `resolve_symbol()`. */
@@ -263,13 +365,14 @@ export class ModuleLoader {
    */
   unload(name: string): void {
     const rec = this.#modules.find((r) => moduleMangledName(r.name) === moduleMangledName(name) && r.state === "live");
-    if (!rec) throw new KernelError("ENOENT", "delete_module", `${name} is not loaded`);
-    if (rec.usedByRecords.size) throw new KernelError("EAGAIN", "delete_module", `${name} is in use by: ${rec.usedBy.join(" ")}`);
+    if (!rec || !rec.ctx) throw new KernelError("ENOENT", "delete_module", `${name} is not loaded`);
+    const ctx = rec.ctx;
+    if (rec.usedByRecords.size) throw new KernelError("EAGAIN", "delete_module", `${name} is in use by: ${rec.view.usedBy.join(" ")}`);
     if (rec.refcount) throw new KernelError("EAGAIN", "delete_module", `${name} has refcount ${rec.refcount}`);
     rec.state = "going";
     try {
-      ModuleContext._runExitHooks(rec.ctx);
-      rec.descriptor.exit?.(rec.ctx);
+      CTX.runExitHooks(ctx);
+      rec.descriptor.exit?.(ctx);
     } finally {
       for (const [n, e] of this.#symbols) if (e.owner === rec) this.#symbols.delete(n);
       this.#unlinkRefs(rec);
@@ -283,7 +386,7 @@ export class ModuleLoader {
   /** `try_module_get()`: false once the module is going away. */
   tryModuleGet(mod: LoadedModule | null): boolean {
     if (mod === null || mod === this.vmlinux) return true; // built-in owner
-    const rec = mod as ModuleRecord;
+    const rec = recordOf(mod);
     if (rec.state !== "live" && rec.state !== "coming") return false;
     rec.refcount++;
     return true;
@@ -292,8 +395,9 @@ export class ModuleLoader {
   /** `module_put()`. */
   modulePut(mod: LoadedModule | null): void {
     if (mod === null || mod === this.vmlinux) return;
-    const rec = mod as ModuleRecord;
+    const rec = recordOf(mod);
     if (rec.refcount === 0) throw new KernelBug("module", `module_put(${rec.name}) below zero`);
     rec.refcount--;
   }
 }
+sealClass(ModuleLoader, "ModuleLoader");

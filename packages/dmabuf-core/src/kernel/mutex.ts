@@ -1,5 +1,5 @@
 import { KernelBug } from "./kernel-error.js";
-import type { LockClass, Lockdep, LockdepMap, LockOwner } from "./lockdep.js";
+import type { LockClass, LockClassKey, Lockdep, LockdepMap, LockOwner } from "./lockdep.js";
 
 /** What a lock needs from its kernel. */
 export interface LockEnv {
@@ -8,8 +8,10 @@ export interface LockEnv {
 }
 
 /**
- * `struct mutex`. The model is single-threaded: a mutex held by another task
- * cannot be waited for, so that is reported as a deadlock instead of hanging.
+ * `struct mutex`. A kernel thread (kworker, kthread) that finds it held
+ * sleeps: its step is parked and re-run once the mutex is free. Any other
+ * task cannot be suspended in a single-threaded model, so finding the mutex
+ * held by someone else is reported as a deadlock instead of hanging.
  */
 export class Mutex implements LockdepMap {
   readonly sleeping = true;
@@ -20,8 +22,9 @@ export class Mutex implements LockdepMap {
     protected readonly env: LockEnv,
     readonly name: string,
     className: string = name,
+    key?: LockClassKey,
   ) {
-    this.lockClass = env.lockdep.classFor(className);
+    this.lockClass = env.lockdep.classFor(className, key);
   }
 
   /** The holder, if locked. */
@@ -40,6 +43,12 @@ export class Mutex implements LockdepMap {
     this.#take();
   }
 
+  /** `mutex_lock_nest_lock(lock, nest)`: same-class nesting under `nest` (held). */
+  lockNestLock(nest: LockdepMap): void {
+    this.env.lockdep.acquire(this, { nestLock: nest });
+    this.#take();
+  }
+
   /** `mutex_trylock()`: true on success. */
   trylock(): boolean {
     if (this.#owner) return false;
@@ -52,6 +61,7 @@ export class Mutex implements LockdepMap {
     const me = this.env.current();
     if (this.#owner && this.#owner !== me) {
       this.env.lockdep.release(this);
+      this.env.lockdep.contended(`mutex ${this.name}`, () => this.#owner === undefined);
       throw new KernelBug("deadlock", `${me.comm}/${me.pid} would sleep forever on ${this.name} held by ${this.#owner.comm}/${this.#owner.pid}`);
     }
     this.#owner = me;

@@ -1,5 +1,5 @@
 import { KernelBug } from "./kernel-error.js";
-import type { LockClass, LockdepMap, LockOwner } from "./lockdep.js";
+import type { LockClass, LockClassKey, LockdepMap, LockOwner } from "./lockdep.js";
 import type { LockEnv } from "./mutex.js";
 
 /** `struct rw_semaphore`, e.g. vfio-pci's `memory_lock`. */
@@ -13,8 +13,9 @@ export class RwSemaphore implements LockdepMap {
     private readonly env: LockEnv,
     readonly name: string,
     className: string = name,
+    key?: LockClassKey,
   ) {
-    this.lockClass = env.lockdep.classFor(className);
+    this.lockClass = env.lockdep.classFor(className, key);
   }
 
   get writer(): LockOwner | undefined {
@@ -27,7 +28,8 @@ export class RwSemaphore implements LockdepMap {
     return n;
   }
 
-  #block(mode: string): never {
+  #block(mode: string, free: () => boolean): never {
+    this.env.lockdep.contended(`${mode}(${this.name})`, free);
     const me = this.env.current();
     throw new KernelBug("deadlock", `${me.comm}/${me.pid} would sleep forever in ${mode}(${this.name})`);
   }
@@ -37,7 +39,7 @@ export class RwSemaphore implements LockdepMap {
     this.env.lockdep.acquire(this, { read: true });
     if (this.#writer) {
       this.env.lockdep.release(this);
-      this.#block("down_read");
+      this.#block("down_read", () => !this.#writer);
     }
     const me = this.env.current();
     this.#readers.set(me, (this.#readers.get(me) ?? 0) + 1);
@@ -66,7 +68,7 @@ export class RwSemaphore implements LockdepMap {
     this.env.lockdep.acquire(this);
     if (this.#writer || this.readers > 0) {
       this.env.lockdep.release(this);
-      this.#block("down_write");
+      this.#block("down_write", () => !this.#writer && this.readers === 0);
     }
     this.#writer = this.env.current();
   }

@@ -125,9 +125,9 @@ describe("IOMMU DMA-API modes (drivers/iommu/dma-iommu.c)", () => {
     });
 
     it.each([
-      { desc: "bound driver, DMA → identity", setup: (d: { driver?: string; untrusted: boolean }) => (d.driver = "nvme"), type: "IOMMU_DOMAIN_IDENTITY" as const, errno: "EBUSY" },
-      { desc: "untrusted device leaving strict DMA", setup: (d: { driver?: string; untrusted: boolean }) => (d.untrusted = true), type: "IOMMU_DOMAIN_DMA_FQ" as const, errno: "EINVAL" },
-      { desc: "a type that cannot be a default domain", setup: () => undefined, type: "IOMMU_DOMAIN_UNMANAGED" as const, errno: "EINVAL" },
+      { desc: "bound driver, DMA → identity", setup: (d: { driver?: string; untrusted: boolean }): void => void (d.driver = "nvme"), type: "IOMMU_DOMAIN_IDENTITY" as const, errno: "EBUSY" },
+      { desc: "untrusted device leaving strict DMA", setup: (d: { driver?: string; untrusted: boolean }): void => void (d.untrusted = true), type: "IOMMU_DOMAIN_DMA_FQ" as const, errno: "EINVAL" },
+      { desc: "a type that cannot be a default domain", setup: (_d: { driver?: string; untrusted: boolean }): void => undefined, type: "IOMMU_DOMAIN_UNMANAGED" as const, errno: "EINVAL" },
     ])("$desc → $errno, domain unchanged", ({ setup, type, errno }) => {
       const { k, dev } = boot("strict");
       setup(dev);

@@ -27,8 +27,41 @@ export const DEFAULT_ENDPOINT_BARS: readonly BarSpec[] = [
   { index: 4, size: 256n, type: "io" },
 ];
 
-/** `LMEM_BAR` of Xe (regs/xe_bars.h): the VRAM BAR. */
-export const XE_LMEM_BAR = 2;
+/** The SR-IOV physical function of the `sriov` machine: its PCI identity, its BARs and its VFs' BARs. */
+export interface SriovPfSpec {
+  readonly vendor: number;
+  readonly device: number;
+  /** BARs of the PF. */
+  readonly bars: readonly BarSpec[];
+  /** The BAR holding the device memory window, on the PF and on each VF (what a VF's exporter exports). */
+  readonly memBar: number;
+  /** Device ID of the VFs (`PCI_SRIOV_VF_DID`). */
+  readonly vfDevice: number;
+  /** `PCI_SRIOV_TOTAL_VF`. */
+  readonly totalVfs: number;
+  /** Per-VF BAR sizes by BAR index (`undefined`: no BAR there). */
+  readonly vfBarSizes: readonly (bigint | undefined)[];
+}
+
+/**
+ * The PF of `sriov` unless the caller names one: a generic SR-IOV endpoint
+ * that no driver of the model binds by ID (QEMU's vendor ID), with 16 MiB of
+ * registers at BAR0 and a 64-bit prefetchable 4 GiB memory window at BAR2;
+ * up to 7 VFs with 16 MiB + 1 GiB. A driver's fixture passes its own device
+ * (driver-xe: an Xe PF) through {@link TopologyOptions.sriovPf}.
+ */
+export const GENERIC_SRIOV_PF: SriovPfSpec = {
+  vendor: 0x1b36,
+  device: 0x00ff,
+  bars: [
+    { index: 0, size: 16n << 20n, is64: true, prefetch: false },
+    { index: 2, size: 4n << 30n, is64: true, prefetch: true },
+  ],
+  memBar: 2,
+  vfDevice: 0x00fe,
+  totalVfs: 7,
+  vfBarSizes: [16n << 20n, undefined, 1n << 30n],
+};
 
 /** A built topology: where an exporter and an importer go. */
 export interface Topology {
@@ -42,8 +75,8 @@ export interface Topology {
   readonly importerSlot: PciDev;
   /** What `pci_p2pdma_map_type()` gives between the two slots (DESIGN.md table). */
   readonly p2pMapType: PciP2pdmaMapType;
-  /** In `sriov`: the PF and its VFs. */
-  readonly sriov?: { readonly pf: PciDev; readonly vfs: readonly PciDev[] };
+  /** In `sriov`: the PF, its VFs and the memory BAR index ({@link SriovPfSpec.memBar}). */
+  readonly sriov?: { readonly pf: PciDev; readonly vfs: readonly PciDev[]; readonly memBar: number };
 }
 
 /** Kernel options a topology needs (the IOMMU mode is a property of the machine). */
@@ -59,9 +92,8 @@ export interface TopologyOptions {
   readonly mem64Base?: bigint;
   /** `sriov`: number of VFs to enable (default 2). */
   readonly numVfs?: number;
-  /** `sriov`: PF LMEM BAR size (default 4 GiB) and per-VF LMEM BAR size (default 1 GiB). */
-  readonly pfLmemSize?: bigint;
-  readonly vfLmemSize?: bigint;
+  /** `sriov`: the PF (identity, BARs, VF BARs); default {@link GENERIC_SRIOV_PF}. */
+  readonly sriovPf?: SriovPfSpec;
 }
 
 function addBars(b: PciTopologyBuilder, dev: PciDev, bars: readonly BarSpec[]): void {
@@ -112,14 +144,13 @@ export function buildTopology(kernel: Kernel, name: TopologyName, opts: Topology
     }
     case "sriov": {
       const rp = b.bridge(root, 0x08, "root-port");
-      const pf = b.endpoint(rp.subordinate!, 0x00, { vendor: 0x8086, device: 0xe20b });
-      b.bar(pf, 0, 16n << 20n, { is64: true, prefetch: false });
-      b.bar(pf, XE_LMEM_BAR, opts.pfLmemSize ?? 4n << 30n, { is64: true, prefetch: true });
-      const vfLmem = opts.vfLmemSize ?? 1n << 30n;
-      const vfs = b.enableSriov(pf, { totalVfs: 7, numVfs: opts.numVfs ?? 2, vfBarSizes: [16n << 20n, undefined, vfLmem], vfDevice: 0xe20c });
+      const spec = opts.sriovPf ?? GENERIC_SRIOV_PF;
+      const pf = b.endpoint(rp.subordinate!, 0x00, { vendor: spec.vendor, device: spec.device });
+      addBars(b, pf, spec.bars);
+      const vfs = b.enableSriov(pf, { totalVfs: spec.totalVfs, numVfs: opts.numVfs ?? 2, vfBarSizes: [...spec.vfBarSizes], vfDevice: spec.vfDevice });
       exporterSlot = vfs[0]!;
       importerSlot = pf;
-      sriov = { pf, vfs };
+      sriov = { pf, vfs, memBar: spec.memBar };
       p2pMapType = "PCI_P2PDMA_MAP_BUS_ADDR";
       break;
     }

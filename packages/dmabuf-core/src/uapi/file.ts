@@ -22,6 +22,9 @@ export const F_SETFL = 4;
 /** `FMODE_*` bits. */
 export const FMODE_READ = 0x1;
 export const FMODE_WRITE = 0x2;
+/** `FMODE_PREAD`/`FMODE_PWRITE`: set by `do_dentry_open()` and `anon_inode_getfile_fmode()`, not by `alloc_file_pseudo()`. */
+export const FMODE_PREAD = 0x8;
+export const FMODE_PWRITE = 0x10;
 
 /**
  * `struct file_operations`. Each hook documents who calls it; all run in the
@@ -70,10 +73,12 @@ export class File {
     /** `file->private_data`. */
     public privateData: unknown,
     flags: number,
+    /** Mode bits beyond read/write: positional I/O unless the file is a pseudo file (`alloc_file_pseudo()`). */
+    fmode: number = FMODE_PREAD | FMODE_PWRITE,
   ) {
     this.flags = flags;
     const acc = flags & O_ACCMODE;
-    this.mode = (acc === O_RDONLY || acc === O_RDWR ? FMODE_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? FMODE_WRITE : 0);
+    this.mode = (acc === O_RDONLY || acc === O_RDWR ? FMODE_READ : 0) | (acc === O_WRONLY || acc === O_RDWR ? FMODE_WRITE : 0) | (fmode & (FMODE_PREAD | FMODE_PWRITE));
     this.ino = kernel.nextIno();
     this.#ref = new Kref(() => this.#release(), (m) => kernel.warn(m));
     kernel.objects.track("file", this, () => `${fops.name} file ino ${this.ino} f_count ${this.#ref.refcount}`);

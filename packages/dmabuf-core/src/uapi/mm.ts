@@ -7,11 +7,36 @@ import type { File } from "./file.js";
 export const PROT_NONE = 0;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
-/** `MAP_*`. */
+/** `MAP_*` (x86-64 values). */
 export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
-/** `MAP_ANONYMOUS`: memory not backed by a file (the fd is ignored). */
+export const MAP_SHARED_VALIDATE = 0x03;
+export const MAP_TYPE = 0x0f;
+export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_GROWSDOWN = 0x0100;
+export const MAP_DENYWRITE = 0x0800;
+export const MAP_EXECUTABLE = 0x1000;
+export const MAP_LOCKED = 0x2000;
+export const MAP_NORESERVE = 0x4000;
+export const MAP_POPULATE = 0x8000;
+export const MAP_NONBLOCK = 0x10000;
+export const MAP_STACK = 0x20000;
+export const MAP_HUGETLB = 0x40000;
+export const MAP_SYNC = 0x80000;
+export const MAP_FIXED_NOREPLACE = 0x100000;
+export const MAP_UNINITIALIZED = 0x4000000;
+/** `LEGACY_MAP_MASK`: the flags `MAP_SHARED` ignores and `MAP_SHARED_VALIDATE` accepts. */
+export const LEGACY_MAP_MASK =
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB;
+/** `TASK_SIZE` of a 47-bit x86-64 user address space. */
+export const TASK_SIZE = 0x7fff_ffff_f000n;
+/** `mmap_min_addr` (CONFIG_DEFAULT_MMAP_MIN_ADDR on x86). */
+export const MMAP_MIN_ADDR = 0x1_0000n;
+/** `sysctl_max_map_count` (DEFAULT_MAX_MAP_COUNT). */
+export const MAX_MAP_COUNT = 65530;
+/** Top of the top-down mmap area the model uses (`mm->mmap_base`). */
+export const MMAP_BASE = 0x7f00_0000_0000n;
 /** `VM_*` flags the model tracks. */
 export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
@@ -94,16 +119,35 @@ interface Pte {
 export class Mm {
   readonly vmas: VmArea[] = [];
   readonly #ptes = new Map<number, Pte>();
-  #mmapBase = 0x7f00_0000_0000n;
 
   constructor(readonly kernel: Kernel) {}
 
-  /** Picks a free range and creates a VMA (the caller runs the file's `mmap`). */
+  /**
+   * `get_unmapped_area()` top-down below {@link MMAP_BASE}, keeping one
+   * unmapped page between mappings. Changes nothing.
+   * @throws KernelError `ENOMEM` when `len` exceeds `TASK_SIZE` or no gap is left.
+   */
+  getUnmappedArea(len: bigint): bigint {
+    if (len > TASK_SIZE) throw new KernelError("ENOMEM", "get_unmapped_area", "length beyond TASK_SIZE");
+    const GUARD = 0x1000n;
+    let end = MMAP_BASE - GUARD;
+    for (const v of [...this.vmas].sort((a, b) => (a.start < b.start ? 1 : a.start > b.start ? -1 : 0))) {
+      if (end >= len && v.end + GUARD <= end - len) return end - len;
+      if (v.start - GUARD < end) end = v.start - GUARD;
+    }
+    if (end >= len && end - len >= MMAP_MIN_ADDR) return end - len;
+    throw new KernelError("ENOMEM", "get_unmapped_area", "no room left in the address space");
+  }
+
+  /**
+   * Creates a VMA of `len` bytes (page aligned, non-zero) at a free address;
+   * the caller runs the file's `mmap` and then {@link Mm.insertVma}. Nothing
+   * changes until then. @throws KernelError `ENOMEM` (see {@link Mm.getUnmappedArea}).
+   */
   createVma(len: bigint, flags: number, pgoff: bigint, file: File | null): VmArea {
     const size = (len + 0xfffn) & ~0xfffn;
-    this.#mmapBase -= size + 0x1000n; // one guard page between mappings
-    const vma = new VmArea(this, this.#mmapBase, this.#mmapBase + size, flags, pgoff, file);
-    return vma;
+    const start = this.getUnmappedArea(size);
+    return new VmArea(this, start, start + size, flags, pgoff, file);
   }
 
   /** Inserts a VMA created by `createVma` once the file accepted it. */
@@ -124,7 +168,11 @@ export class Mm {
 
   /** Zaps PTEs of `vma` in [start, end). */
   zapVmaRange(vma: VmArea, start: bigint, end: bigint): void {
-    for (let a = start; a < end; a += 0x1000n) this.#ptes.delete(Number(a >> 12n));
+    const first = Number(start >> 12n);
+    const last = Number((end + 0xfffn) >> 12n);
+    // Walk whichever is smaller: the range or the present PTEs (a VMA may span terabytes).
+    if (last - first <= this.#ptes.size) for (let vpn = first; vpn < last; vpn++) this.#ptes.delete(vpn);
+    else for (const vpn of [...this.#ptes.keys()]) if (vpn >= first && vpn < last) this.#ptes.delete(vpn);
     void vma;
   }
 
@@ -138,13 +186,19 @@ export class Mm {
     return this.#ptes.get(Number(addr >> 12n))?.pfn;
   }
 
-  /** `munmap()`: removes VMAs fully inside [addr, addr+len). */
+  /**
+   * `do_vmi_munmap()` of a checked range: removes the VMAs fully inside
+   * [addr, addr+len). A range that cuts a VMA is refused before anything is
+   * removed (`EINVAL`): the model does not split VMAs.
+   */
   munmap(addr: bigint, len: bigint): void {
     const end = addr + ((len + 0xfffn) & ~0xfffn);
-    for (const v of [...this.vmas]) {
-      if (v.start >= addr && v.end <= end) this.#removeVma(v);
+    const doomed: VmArea[] = [];
+    for (const v of this.vmas) {
+      if (v.start >= addr && v.end <= end) doomed.push(v);
       else if (v.start < end && addr < v.end) throw new KernelError("EINVAL", "munmap", "partial unmap of a VMA is not modelled");
     }
+    for (const v of doomed) this.#removeVma(v);
   }
 
   #removeVma(v: VmArea): void {

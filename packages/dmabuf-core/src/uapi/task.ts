@@ -31,12 +31,16 @@ export class Task implements LockOwner {
     public cred: Cred,
     public cgroup: Cgroup,
     public parent: Task | null,
+    /** `PF_KTHREAD`: a kernel thread (kworker, kthread, idle): no address space, not in a cgroup's procs. */
+    readonly kthread = false,
   ) {
-    this.mm = new Mm(kernel);
+    this.mm = kthread ? null : new Mm(kernel);
     this.files = new FdTable(kernel, () => `${this.comm}[${this.pid}]`);
     this.sys = new UserSyscalls(kernel, this);
-    cgroup._addProc(this);
-    parent?.children.add(this);
+    if (!kthread) {
+      cgroup._addProc(this);
+      parent?.children.add(this);
+    }
   }
 
   /** `task->tgid`. */

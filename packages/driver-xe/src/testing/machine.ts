@@ -1,16 +1,16 @@
-// Test-only helpers (not built into dist): machines with the xe module loaded.
+// Test kit of xe: machines with the xe module loaded (the sriov one with its PF in PF mode), byte patterns, teardown.
 import { Kernel, buildTopology, topologyKernelOptions, type PciDev, type Topology, type TopologyName, type TopologyOptions } from "@dmabuf-sdk/dmabuf-core";
-import { xeDeviceOf, xeDeviceProbe, xeModule, type XeDevice, type XeProbeOptions } from "@dmabuf-sdk/driver-xe";
+import { XE_SRIOV_PF, xeDeviceOf, xeDeviceProbe, xeModule, type XeDevice, type XeProbeOptions } from "../index.js";
 
 export interface Machine {
   readonly k: Kernel;
   readonly t: Topology;
 }
 
-/** A kernel on topology `name` with the xe module (and what it requires) loaded. */
+/** A kernel on topology `name` (its `sriov` PF an Xe device) with the xe module (and what it requires) loaded. */
 export function boot(name: TopologyName, opts: TopologyOptions = {}): Machine {
   const k = new Kernel(topologyKernelOptions(name));
-  const t = buildTopology(k, name, opts);
+  const t = buildTopology(k, name, { sriovPf: XE_SRIOV_PF, ...opts });
   k.modprobe(xeModule);
   return { k, t };
 }

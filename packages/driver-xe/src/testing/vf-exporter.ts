@@ -1,6 +1,4 @@
-// Test-only exporter on a VF (not built into dist), in the shape vfio-pci's
-// VFIO_DEVICE_FEATURE_DMA_BUF gives a VF's BAR: ranges of one BAR offered as
-// [IOV(vf, bar), SGT_P2P(vf)], revocable, counting outstanding mappings.
+// Test kit of xe: an exporter on a VF in the shape of vfio-pci's VFIO_DEVICE_FEATURE_DMA_BUF of a VF BAR: [IOV(vf, bar), SGT_P2P(vf)], revocable.
 import {
   KernelError,
   O_RDWR,

@@ -1,7 +1,6 @@
-// Test-only IOV exporter on a VF (not built into dist): exports ranges of one
-// BAR of a VF, offering IOV first and whatever else the test adds.
+// Test kit of map-iov: an IOV exporter on a VF exporting ranges of one BAR, offering IOV first and whatever else the test adds.
 import { KernelError, O_RDWR, dmaBufExport, dmaBufMatchMapping, type DmaBuf, type DmaBufMappingMatch, type Errno, type Kernel, type PciDev } from "@dmabuf-sdk/dmabuf-core";
-import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovRanges, type DmaBufMappingIovExpOps } from "@dmabuf-sdk/map-iov";
+import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovRanges, type DmaBufMappingIovExpOps } from "../index.js";
 
 export interface IovExporterPriv {
   readonly vf: PciDev;

@@ -35,7 +35,7 @@ import {
   sgtDmaRead,
   sgtDmaWrite,
 } from "@dmabuf-sdk/map-sgt";
-import { mmioExporter, pagesExporter } from "../testing/exporters.js";
+import { mmioExporter, pagesExporter } from "@dmabuf-sdk/map-sgt/testing";
 
 function boot(name: TopologyName = "cross-root") {
   const k = new Kernel(topologyKernelOptions(name));

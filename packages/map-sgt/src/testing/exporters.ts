@@ -1,4 +1,4 @@
-// Test-only converted exporters (not built into dist).
+// Test kit of map-sgt: converted exporters (MMIO ranges offered as SGT/SGT_P2P, pinned pages) for SGT importers.
 import {
   O_RDWR,
   dmaBufExport,
@@ -26,7 +26,7 @@ import {
   isPhysVecColumns,
   type PhysVecInput,
   type SgTable,
-} from "@dmabuf-sdk/map-sgt";
+} from "../index.js";
 
 export interface MmioPriv {
   readonly pdev: PciDev;

@@ -16,7 +16,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingSgt, dmaBufMappingSgtType, dmaBufSgtMapAttachmentUnlocked, dmaBufSgtUnmapAttachmentUnlocked, sgtCompatFixtures, sgtDmaRead } from "@dmabuf-sdk/map-sgt";
 import { dmaHeapAllocFd, isSystemHeapBuffer, systemHeapFixture, systemHeapModule, systemHeapRead, type SystemHeapBuffer } from "@dmabuf-sdk/memcg-lsm";
-import { boot, exitAll, spawn } from "../testing/boot.js";
+import { boot, exitAll, spawn } from "@dmabuf-sdk/memcg-lsm/testing";
 
 const KiB = 1024n;
 function bytes(n: number, seed = 1): Uint8Array {

@@ -1,4 +1,4 @@
-// Test-only helpers (not built into dist).
+// Test kit of memcg-lsm: a kernel with the system heap, memcg and SELinux loaded, tasks in cgroups, dmabuf stat readers.
 import { Kernel, O_RDWR, buildTopology, topologyKernelOptions, type Cgroup, type Kernel as K, type Task, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import {
   cgroupRead,
@@ -8,7 +8,7 @@ import {
   selinuxModule,
   selinuxModuleWithParams,
   systemHeapModule,
-} from "@dmabuf-sdk/memcg-lsm";
+} from "../index.js";
 
 export interface BootOptions {
   topology?: TopologyName;

@@ -1,0 +1,311 @@
+// The conformance pair lifecycle (export → attach → map → data path → invalidate/revoke → remap → unmap → detach → release → leak check), shared by the conformance app and every package's tests.
+import type { Errno } from "../kernel/errno.js";
+import { KernelError } from "../kernel/kernel-error.js";
+import { Kernel } from "../kernel/kernel.js";
+import type { KernelModule } from "../kernel/module.js";
+import { DmaFault } from "../platform/dma-engine.js";
+import { buildTopology, topologyKernelOptions, type TopologyName, type TopologyOptions } from "../platform/topologies.js";
+import { dmaBufAttachmentIsDynamic } from "../dma-buf/dma-buf.js";
+import { registerTraceDmaBufMatchMapping, type DmaBufMatchTrace } from "../dma-buf/dma-buf-mapping.js";
+import type { ConformanceScenario, ExportedBuffer, ExporterFixture, FixtureBase, FixtureContext, ImportedBuffer, ImporterFixture } from "./fixture.js";
+
+/** Size of the buffer every pair exchanges: 16 pages, so lists have several entries. */
+export const CASE_BUFFER_SIZE = 64n * 1024n;
+
+/** Where a case stopped. */
+export type LifecycleStep = "setup" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
+
+/** What a case actually did (the `actual` of the conformance report). */
+export interface CaseActual {
+  mapType?: string;
+  p2p?: string | null;
+  errno?: Errno;
+  step?: LifecycleStep;
+  outcome?: string;
+}
+
+/** What running one case produced, before an oracle looks at it. */
+export interface CaseRun {
+  readonly actual: CaseActual;
+  /** Broken universal invariants (data path, leaks, locks, …): each fails the case. */
+  readonly violations: string[];
+  readonly steps: string[];
+  /** The exporter-side invalidation the case went through (`'evict'`, `'revoke'`, …), if any. */
+  readonly invalidated?: string;
+  readonly details?: Record<string, string>;
+  /** The case's kernel log, as `dmesg` prints it. */
+  readonly log: string[];
+  /** Where deferred work and completions ran (pair cases). */
+  readonly contexts?: CaseContexts;
+  /** The importer's attach as the `dma_buf_match_mapping` tracepoint saw it (pair cases that reached attach). */
+  readonly matchTrace?: DmaBufMatchTrace;
+}
+
+/** Counts of the execution contexts a case exercised. */
+export interface CaseContexts {
+  /** Work items that ran on a kworker (`workqueue_execute_start` by `kworker/…`). */
+  kworkerWork: number;
+  /** Trace events emitted in hard-IRQ context on the idle task (device completions, irq_work). */
+  hardirqEvents: number;
+}
+
+function dmesg(k: Kernel): string[] {
+  const text = k.printk.dmesg();
+  return text ? text.split("\n") : [];
+}
+
+class Violation extends Error {}
+
+function errnoOf(e: unknown): Errno | undefined {
+  return e instanceof KernelError ? e.errno : undefined;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** The topology options the fixtures of a case ask for (device identities of their drivers), merged in order. */
+export function caseTopologyOptions(fixtures: readonly FixtureBase[]): TopologyOptions {
+  return Object.assign({}, ...fixtures.map((f) => f.topologyOptions ?? {}));
+}
+
+/** Boots the case's machine and loads its modules; module load failures are setup failures. */
+function boot(topologyName: TopologyName, seed: number, modules: readonly KernelModule[], topo: TopologyOptions): FixtureContext {
+  const kernel = new Kernel({ ...topologyKernelOptions(topologyName), seed });
+  const topology = buildTopology(kernel, topologyName, topo);
+  for (const m of modules) kernel.modprobe(m);
+  const task = kernel.fork({ comm: "conformance" });
+  // Whatever the machine and its modules hold now is not the case's to release.
+  kernel.leaks.setBaseline();
+  return { kernel, topology, task };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The universal checks after everything was released. */
+function checkInvariants(k: Kernel, violations: string[], contexts?: CaseContexts): void {
+  // Quiescence first: deferred work (kworkers, device interrupts) that is due runs before the leak check.
+  k.clock.flush();
+  for (const e of k.clock.pendingEvents().filter((x) => x.atNs <= k.clock.nowNs)) violations.push(`blocked at the end: ${e.label}`);
+  if (contexts) {
+    contexts.kworkerWork = k.trace.events("workqueue_execute_start").filter((e) => e.comm.startsWith("kworker/")).length;
+    contexts.hardirqEvents = k.trace.events().filter((e) => e.comm === "swapper/0").length;
+  }
+  const leaks = k.leakReport();
+  if (!leaks.empty) violations.push(`leak report not empty after release:\n${leaks.text()}`);
+  for (const r of k.lockdep.reports()) violations.push(`lockdep: ${r.message.split("\n")[0]} [${r.classes.join(" -> ")}]`);
+  for (const w of k.warnings()) violations.push(`WARN: ${w}`);
+  for (const o of k.oopses()) violations.push(`oops in ${o.syscall}: ${describe(o.error)}`);
+}
+
+/**
+ * The lifecycle of one (exporter, importer, topology) case: attach → map →
+ * data path both ways → exporter-side invalidation or revoke → stale access
+ * and remap (or the expected errno, restore, remap) → unmap → detach →
+ * release, then the leak report, lockdep, WARNs and oopses must be clean.
+ */
+export function runPairCase(topologyName: TopologyName, exporter: ExporterFixture, importer: ImporterFixture, seed: number): CaseRun {
+  const actual: CaseActual = {};
+  const violations: string[] = [];
+  const steps: string[] = [];
+  let invalidated: string | undefined;
+  const log: string[] = [];
+  const contexts: CaseContexts = { kworkerWork: 0, hardirqEvents: 0 };
+  let matchTrace: DmaBufMatchTrace | undefined;
+  // Early returns hand this out before the finally below fills in the log and the trace: build it lazily.
+  const result = (): CaseRun => ({
+    actual,
+    violations,
+    steps,
+    log,
+    ...(invalidated !== undefined ? { invalidated } : {}),
+    ...(ctx ? { contexts } : {}),
+    ...(matchTrace ? { matchTrace } : {}),
+  });
+  const stop = (step: LifecycleStep, e: unknown): CaseRun => {
+    actual.errno = errnoOf(e) ?? "EIO";
+    actual.step = step;
+    steps.push(`${step}: ${describe(e)}`);
+    if (!(e instanceof KernelError)) violations.push(`${step} threw ${describe(e)} instead of a KernelError`);
+    return result();
+  };
+
+  let ctx: FixtureContext | undefined;
+  try {
+    ctx = boot(topologyName, seed, [...exporter.modules, ...importer.modules], caseTopologyOptions([exporter, importer]));
+  } catch (e) {
+    stop("setup", e);
+    violations.push(`setup failed: ${describe(e)}`);
+    return result();
+  }
+  const k = ctx.kernel;
+  const task = ctx.task;
+  const fctx: FixtureContext = ctx;
+  let buf: ExportedBuffer | undefined;
+  let imp: ImportedBuffer | undefined;
+  let importing = false;
+  const untrace = registerTraceDmaBufMatchMapping(k, (t) => {
+    if (importing && t.dmabuf === buf?.dmabuf) matchTrace = t;
+  });
+
+  /** Exporter writes, importer DMA-reads; importer DMA-writes, exporter reads. False when the DMA faulted (the case stops there). */
+  const dataPath = (pass: string): boolean => {
+    const len = Number(CASE_BUFFER_SIZE);
+    const down = k.random.getRandomBytes(len);
+    buf!.write(0n, down);
+    let got: Uint8Array;
+    try {
+      got = imp!.dmaRead(0n, len);
+    } catch (e) {
+      if (e instanceof DmaFault) {
+        stop("dma", e);
+        return false;
+      }
+      throw e;
+    }
+    if (!sameBytes(got, down)) throw new Violation(`data path (${pass}): the importer's DMA read other bytes than the exporter wrote`);
+    steps.push(`dma (${pass}): importer read ${len} bytes written by the exporter`);
+    if (imp!.dmaWrite) {
+      const up = k.random.getRandomBytes(4096);
+      const at = CASE_BUFFER_SIZE - 4096n - 512n;
+      imp!.dmaWrite(at, up);
+      if (!sameBytes(buf!.read(at, up.length), up)) throw new Violation(`data path (${pass}): the exporter read other bytes than the importer's DMA wrote`);
+      steps.push(`dma (${pass}): exporter read ${up.length} bytes written by the importer`);
+    }
+    return true;
+  };
+
+  /** One step that may legitimately fail with an errno: true when it did (the case stops there). */
+  const step = (name: LifecycleStep, fn: () => void): boolean => {
+    try {
+      fn();
+      return false;
+    } catch (e) {
+      stop(name, e);
+      return true;
+    }
+  };
+
+  try {
+    if (step("export", () => (buf = exporter.export(fctx, CASE_BUFFER_SIZE)))) return result();
+    steps.push(`export: ${exporter.name} exported ${CASE_BUFFER_SIZE} bytes (${buf!.dmabuf.expName})`);
+    importing = true;
+    const failed = step("attach", () => (imp = importer.import(fctx, buf!)));
+    importing = false;
+    if (failed) return result();
+    const mt = imp!.attachment.mapType;
+    actual.mapType = mt?.type.shortName ?? mt?.type.name;
+    steps.push(`attach: negotiated ${mt?.type.name ?? "nothing"}${dmaBufAttachmentIsDynamic(imp!.attachment) ? " (dynamic)" : " (static)"}`);
+    if (step("map", () => imp!.map())) return result();
+    actual.p2p = imp!.route() ?? null;
+    // An importer may fall back to another type while mapping (Xe: IOV → SGT): report what is in use.
+    const used = imp!.attachment.mapType;
+    if (used && used !== mt) {
+      actual.mapType = used.type.shortName ?? used.type.name;
+      steps.push(`map: fell back to ${used.type.name}`);
+    }
+    steps.push(`map: mapped${actual.p2p ? ` via ${actual.p2p}` : ""}`);
+    if (!dataPath("first")) return result();
+
+    if (buf!.invalidate && dmaBufAttachmentIsDynamic(imp!.attachment)) {
+      const outcome = buf!.invalidate();
+      invalidated = outcome.kind;
+      steps.push(`invalidate: ${outcome.kind}, then ${outcome.remap === "remap" ? "remap" : `maps fail with ${outcome.remap}`}`);
+      if (imp!.attachment.importerOps?.invalidateMappings && imp!.mapped) {
+        throw new Violation(`after ${outcome.kind}: the importer kept its mapping (invalidate_mappings did not drop it)`);
+      }
+      if (outcome.remap !== "remap") revoked(imp!, buf!, outcome.kind, outcome.remap, exporter.name, steps);
+      if (step("remap", () => imp!.map())) return result();
+      if (!dataPath("after invalidation")) return result();
+    } else if (buf!.invalidate) {
+      steps.push("invalidate: skipped (static importer: pinned, nothing to invalidate)");
+    }
+    imp!.unmap();
+    steps.push("unmap");
+  } catch (e) {
+    if (e instanceof Violation) violations.push(e.message);
+    else {
+      violations.push(`unexpected ${describe(e)}`);
+      actual.errno ??= errnoOf(e);
+    }
+  } finally {
+    try {
+      imp?.detach();
+      if (imp) steps.push("detach");
+    } catch (e) {
+      violations.push(`detach threw ${describe(e)}`);
+    }
+    try {
+      buf?.release();
+      if (buf) steps.push("release");
+    } catch (e) {
+      violations.push(`release threw ${describe(e)}`);
+    }
+    k.exitTask(task, 0);
+    checkInvariants(k, violations, contexts);
+    untrace();
+    log.push(...dmesg(k));
+  }
+  return result();
+}
+
+/** While revoked: stale DMA must fault, a map must fail with `errno`; then the exporter restores. Throws a Violation otherwise. */
+function revoked(imp: ImportedBuffer, buf: ExportedBuffer, kind: string, errno: Errno, exporter: string, steps: string[]): void {
+  if (imp.staleDmaRead) {
+    let reached = false;
+    try {
+      imp.staleDmaRead(64);
+      reached = true;
+    } catch (e) {
+      if (!(e instanceof DmaFault)) throw e;
+      steps.push(`stale access: DMA at the revoked addresses faults (${e.reason})`);
+    }
+    if (reached) throw new Violation(`after ${kind}: DMA at the revoked addresses still reached memory`);
+  }
+  let remapErr: unknown;
+  try {
+    imp.map();
+  } catch (e) {
+    remapErr = e;
+  }
+  if (errnoOf(remapErr) !== errno) {
+    throw new Violation(`while revoked: map ${remapErr ? `failed with ${errnoOf(remapErr) ?? describe(remapErr)}` : "succeeded"}, expected ${errno}`);
+  }
+  steps.push(`remap while revoked: ${errno}`);
+  if (!buf.restore) throw new Violation(`${exporter}: a revoke without restore()`);
+  buf.restore();
+  steps.push("restore: exporter back");
+}
+
+/** Runs a scenario case on a fresh kernel and checks the invariants afterwards. */
+export function runScenarioCase(scenario: ConformanceScenario, seed: number): CaseRun {
+  const actual: CaseActual = {};
+  const violations: string[] = [];
+  const steps: string[] = [];
+  let ctx: FixtureContext;
+  try {
+    ctx = boot(scenario.topology, seed, scenario.modules, {});
+  } catch (e) {
+    violations.push(`setup failed: ${describe(e)}`);
+    return { actual, violations, steps, log: [] };
+  }
+  let details: Record<string, string> | undefined;
+  try {
+    const r = scenario.run(ctx);
+    actual.outcome = r.outcome;
+    if (r.details) details = Object.fromEntries(Object.entries(r.details).map(([key, v]) => [key, String(v)]));
+    steps.push(`scenario: ${r.outcome}`);
+  } catch (e) {
+    actual.step = "scenario";
+    actual.errno = errnoOf(e);
+    violations.push(`scenario threw ${describe(e)}`);
+  } finally {
+    ctx.kernel.exitTask(ctx.task, 0);
+    checkInvariants(ctx.kernel, violations);
+  }
+  return { actual, violations, steps, log: dmesg(ctx.kernel), ...(details ? { details } : {}) };
+}
