@@ -209,6 +209,28 @@ export {
   type DmaBufAttachOps,
   type DmaBufExportInfo,
 } from "./dma-buf/dma-buf.js";
+export { dmaBufBeginCpuAccess, dmaBufEndCpuAccess } from "./dma-buf/dma-buf-cpu-access.js";
+export {
+  DMA_BUF_BASE,
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_NAME_LEN,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_FILE_SIZE,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_SIZE,
+  DMA_BUF_SYNC_START,
+  DMA_BUF_SYNC_VALID_FLAGS_MASK,
+  DMA_BUF_SYNC_WRITE,
+  dmaBufIoctl,
+  dmaBufPoll,
+  dmaBufSync,
+  dmaBufSyncFile,
+} from "./dma-buf/dma-buf-ioctl.js";
 export {
   dmaBufMatchMapping,
   registerTraceDmaBufMatchMapping,
@@ -272,6 +294,8 @@ export {
   dmaResvReserveFences,
   dmaResvAddFence,
   dmaResvFences,
+  dmaResvGetFences,
+  dmaResvGetSingleton,
   dmaResvTestSignaled,
   dmaResvWaitTimeout,
   dmaResvDescribe,
@@ -360,7 +384,7 @@ export { UserSyscalls, PIDFD_THREAD, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL
 export { UserMemory, userMemory } from "./uapi/user-ptr.js";
 export { LibSync, type SyncFenceInfo, type SyncFileInfo } from "./uapi/libsync.js";
 export { EventfdCtx, EVENTFD_FOPS, EFD_SEMAPHORE, EFD_CLOEXEC, EFD_NONBLOCK, eventfdFile, eventfdSignal, eventfdCtxFdget, eventfdCtxPut } from "./uapi/eventfd.js";
-export { copyFromUser, copyToUser, UserStruct, type UserArg } from "./uapi/user-buffer.js";
+export { copyFromUser, copyToUser, strndupUser, UserStruct, type UserArg } from "./uapi/user-buffer.js";
 export { ioc, io, ior, iow, iowr, iocNr, iocType, iocSize, iocDir, IOC_NONE, IOC_READ, IOC_WRITE } from "./uapi/ioctl.js";
 export {
   Mm,

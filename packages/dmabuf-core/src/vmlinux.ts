@@ -5,6 +5,7 @@
  */
 import { exportSymbol, exportSymbolGpl, exportSymbolNsGpl, type SymbolExport } from "./kernel/symbol.js";
 import * as dmaBuf from "./dma-buf/dma-buf.js";
+import * as cpuAccess from "./dma-buf/dma-buf-cpu-access.js";
 import * as mapping from "./dma-buf/dma-buf-mapping.js";
 import * as fence from "./dma-buf/dma-fence.js";
 import * as resv from "./dma-buf/dma-resv.js";
@@ -44,6 +45,8 @@ export const VMLINUX_SYMBOLS: readonly VmlinuxSymbol[] = [
   ns("dma_buf_invalidate_mappings", dmaBuf.dmaBufInvalidateMappings),
   ns("dma_buf_attach_revocable", dmaBuf.dmaBufAttachRevocable),
   ns("dma_buf_match_mapping", mapping.dmaBufMatchMapping),
+  ns("dma_buf_begin_cpu_access", cpuAccess.dmaBufBeginCpuAccess),
+  ns("dma_buf_end_cpu_access", cpuAccess.dmaBufEndCpuAccess),
   plain("dma_fence_signal", fence.dmaFenceSignal),
   plain("dma_fence_add_callback", fence.dmaFenceAddCallback),
   plain("dma_fence_remove_callback", fence.dmaFenceRemoveCallback),
@@ -70,6 +73,8 @@ export const VMLINUX_SYMBOLS: readonly VmlinuxSymbol[] = [
   plain("dma_resv_reserve_fences", resv.dmaResvReserveFences),
   plain("dma_resv_add_fence", resv.dmaResvAddFence),
   plain("dma_resv_wait_timeout", resv.dmaResvWaitTimeout),
+  gpl("dma_resv_get_fences", resv.dmaResvGetFences),
+  gpl("dma_resv_get_singleton", resv.dmaResvGetSingleton),
   gpl("dma_map_phys", dma.dmaMapPhys),
   gpl("dma_unmap_phys", dma.dmaUnmapPhys),
   gpl("dma_iova_try_alloc", dma.dmaIovaTryAlloc),

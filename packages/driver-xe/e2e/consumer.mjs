@@ -12,7 +12,9 @@ import { Kernel, O_RDWR, buildTopology, dmaBufExport, dmaBufMatchMapping, dmaBuf
 import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, dmaBufMappingIovType } from "@dmabuf-sdk/map-iov";
 import { dmaBufMappingSgtType } from "@dmabuf-sdk/map-sgt";
 import {
+  LMEM_BAR,
   XE_PL_TT,
+  XE_SRIOV_PF,
   XE_PL_VRAM0,
   xeBoCreate,
   xeBoPut,
@@ -69,21 +71,22 @@ const pattern = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + 
 // 2. sriov: the PF binds in PF mode; a VF exports its LMEM over IOV; the PF's GPU reads it by DPA.
 {
   const kernel = new Kernel(topologyKernelOptions("sriov"));
-  const topo = buildTopology(kernel, "sriov");
+  // The sriov machine's PF is an Xe part only when the caller says so (core names no driver).
+  const topo = buildTopology(kernel, "sriov", { sriovPf: XE_SRIOV_PF });
   kernel.modprobe(xeModule);
   const pf = xeDeviceOf(topo.sriov.pf);
   assert.equal(pf.sriovMode, "XE_SRIOV_MODE_PF");
   const vf = topo.sriov.vfs[0];
-  const bar = vf.bars[2];
+  const bar = vf.bars[LMEM_BAR];
   kernel.platform.physmem.write(bar.start, pattern(0x4000, 2));
   const ops = {
-    mapRanges: (attach) => dmaBufIovAllocRanges(attach.kernel, 2, [{ paddr: bar.start, len: 0x4000n }]),
+    mapRanges: (attach) => dmaBufIovAllocRanges(attach.kernel, LMEM_BAR, [{ paddr: bar.start, len: 0x4000n }]),
     unmapRanges: (attach, ranges) => dmaBufIovFreeRanges(attach.kernel, ranges),
   };
   const dmabuf = dmaBufExport(kernel, {
     owner: kernel.modules.vmlinux,
     expName: "e2e_vf",
-    ops: { matchMapping: (args) => dmaBufMatchMapping(args, [dmaBufEmappingIov(ops, vf, 2)]), release() {} },
+    ops: { matchMapping: (args) => dmaBufMatchMapping(args, [dmaBufEmappingIov(ops, vf, LMEM_BAR)]), release() {} },
     size: 0x4000n,
     flags: O_RDWR,
     priv: {},

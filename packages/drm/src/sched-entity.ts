@@ -183,7 +183,7 @@ function drmSchedEntityAddDependencyCb(entity: DrmSchedEntity): boolean {
     entity.dependency = fence;
   }
   try {
-    dmaFenceAddCallback(entity.dependency, entity.cb, (f) => drmSchedEntityWakeup(f, entity));
+    dmaFenceAddCallback(entity.kernel, entity.dependency, entity.cb, (f) => drmSchedEntityWakeup(f, entity));
     return true;
   } catch (e) {
     if (!isKernelError(e, "ENOENT")) throw e;
@@ -255,7 +255,7 @@ function killJobsWalk(job: DrmSchedJob): boolean {
     deps.erase(index);
     if (f) {
       try {
-        dmaFenceAddCallback(f, job.finishCb, (g) => drmSchedEntityKillJobsCb(g, job));
+        dmaFenceAddCallback(job.sched!.kernel, f, job.finishCb, (g) => drmSchedEntityKillJobsCb(g, job));
         return true;
       } catch (e) {
         if (!isKernelError(e, "ENOENT")) throw e;
@@ -318,7 +318,7 @@ export function drmSchedEntityKill(entity: DrmSchedEntity): void {
     if (prev) {
       const j = job;
       try {
-        dmaFenceAddCallback(prev, j.finishCb, (g) => drmSchedEntityKillJobsCb(g, j));
+        dmaFenceAddCallback(entity.kernel, prev, j.finishCb, (g) => drmSchedEntityKillJobsCb(g, j));
         armed = true;
       } catch (e) {
         if (!isKernelError(e, "ENOENT")) throw e;

@@ -437,7 +437,7 @@ function drmSchedRunJobWork(sched: DrmGpuScheduler): void {
   if (fence && !isKernelError(fence)) {
     job.cb.func = null;
     try {
-      dmaFenceAddCallback(fence, job.cb, (f) => drmSchedJobDoneCb(f, job));
+      dmaFenceAddCallback(sched.kernel, fence, job.cb, (f) => drmSchedJobDoneCb(f, job));
     } catch (e) {
       if (!(isKernelError(e) && e.errno === "ENOENT")) throw e;
       drmSchedJobDone(job, fence.error);

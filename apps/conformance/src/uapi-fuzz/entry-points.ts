@@ -1,6 +1,13 @@
-// Generator tables for every uAPI entry point on the machine (syscalls, vfio-pci, iommufd, dma-heap, sync_file).
+// Generator tables for every uAPI entry point on the machine (syscalls, dma-buf, vfio-pci, iommufd, dma-heap, sync_file).
 import fc from "fast-check";
 import {
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_RW,
   Kernel,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -20,8 +27,12 @@ import {
   SYNC_IOC_SET_DEADLINE,
   UserStruct,
   buildTopology,
+  dmaBufSync,
+  dmaBufSyncFile,
+  swSyncDebugfsInit,
   topologyKernelOptions,
   type Errno,
+  type Task,
 } from "@dmabuf-sdk/dmabuf-core";
 import {
   VFIO_DEVICE_FEATURE,
@@ -73,6 +84,7 @@ export function bootFuzzWorld(seed: number): FuzzWorld {
   const vdev = vfioPciProbe(k, t.exporterSlot);
   k.modprobe(iommufdModule);
   k.modprobe(systemHeapModule);
+  swSyncDebugfsInit(k);
   k.devfs.register("null", { fops: { name: "null" } });
   const root = k.fork({ comm: "vmm", parent: k.init });
   const user = k.fork({ comm: "app", cred: { uid: 1000, euid: 1000 }, parent: k.init });
@@ -144,6 +156,16 @@ export const coreEntryPoints: readonly UapiEntryPoint[] = [
       fc
         .record({ fd: a.fd, data: a.bytes, pos: fc.oneof(a.u64, fc.constantFrom(-1, Number.NaN), fc.constantFrom(...[0, 7, 8].map((r) => vfioPciIndexToOffset(r)), vfioPciIndexToOffset(7) + 4n)) })
         .map(({ fd, data, pos }) => cmd(`pwrite(${show(fd)}, ${data.length}, ${show(pos)})`, (_w, p) => p.sys.pwrite(fd, data, pos as bigint))),
+  },
+  {
+    name: "read",
+    errnos: ["EBADF", "EINVAL", "EFAULT", "EAGAIN", "EIO", "ENXIO"],
+    command: (a) => fc.record({ fd: a.fd, len: fc.oneof(fc.nat(64), fc.constant(-1)) }).map(({ fd, len }) => cmd(`read(${show(fd)}, ${len})`, (_w, p) => p.sys.read(fd, (len < 0 ? null : new Uint8Array(len)) as Uint8Array))),
+  },
+  {
+    name: "write",
+    errnos: ["EBADF", "EINVAL", "EFAULT", "EAGAIN", "EIO", "ENXIO"],
+    command: (a) => fc.record({ fd: a.fd, data: fc.oneof(a.bytes, fc.constant(Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0))) }).map(({ fd, data }) => cmd(`write(${show(fd)}, ${data.length})`, (_w, p) => p.sys.write(fd, data))),
   },
   {
     name: "mmap",
@@ -226,6 +248,11 @@ const KNOWN_IOCTLS = [
   SYNC_IOC_SET_DEADLINE,
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SET_NAME_A,
+  DMA_BUF_SET_NAME_B,
+  DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
+  DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
 ];
 
 /**
@@ -245,6 +272,67 @@ export const ioctlEntryPoints: readonly UapiEntryPoint[] = [
       fc
         .record({ fd: a.fd, cmd: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...KNOWN_IOCTLS) }, { weight: 1, arbitrary: a.u32 }, { weight: 1, arbitrary: a.anyNumber }), arg: ioctlArg(a, fc.uint8Array({ minLength: 4, maxLength: 64 })) })
         .map(({ fd, cmd: c, arg }) => cmd(`ioctl(${show(fd)}, ${show(c)}, ${arg instanceof Uint8Array ? `${arg.length} bytes` : show(arg)})`, (_w, p) => p.sys.ioctl(fd, c, arg))),
+  },
+];
+
+// ---- the dma-buf file (drivers/dma-buf/dma-buf.c dma_buf_ioctl) ----------------
+
+/** One dma-buf uAPI request, run as a process on an fd. */
+interface DmaBufRequest {
+  readonly label: string;
+  run(p: Task, fd: number): number;
+}
+
+export const dmaBufEntryPoints: readonly UapiEntryPoint[] = [
+  {
+    name: "dma-buf ioctls (SYNC, SET_NAME, EXPORT/IMPORT_SYNC_FILE)",
+    // EBADF: fd; ENOTTY: not a dma-buf (or, on another driver's fd, its own errno for a command it
+    // does not know); EFAULT/EINVAL: struct, flags, name; EMFILE/ENOMEM: export; the rest come from
+    // other drivers' ioctl paths the same numbers reach on the wrong kind of fd.
+    errnos: ["EBADF", "ENOTTY", "EFAULT", "EINVAL", "EMFILE", "ENOMEM", "ENODEV", "EPERM"],
+    command: (a) => {
+      const ioctl = (c: number, label: string, arg: Uint8Array | number | null): DmaBufRequest => ({ label, run: (p, fd) => p.sys.ioctl(fd, c, arg) });
+      const sync = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 7, 8, 0x80), a.u32).map((flags) => ioctl(DMA_BUF_IOCTL_SYNC, `SYNC ${flags}`, dmaBufSync(flags)));
+      const name = fc.record({ variant: fc.constantFrom(DMA_BUF_SET_NAME_A, DMA_BUF_SET_NAME_B), len: fc.oneof(fc.nat(40), fc.constantFrom(31, 32)), nul: fc.boolean() }).map(({ variant, len, nul }) => {
+        const b = new Uint8Array(len + (nul ? 1 : 0)).fill(0x61);
+        if (nul) b[len] = 0;
+        return ioctl(variant, `SET_NAME ${len}${nul ? "+NUL" : ""}`, b);
+      });
+      const exp = fc.oneof(fc.constantFrom(0, 1, 2, 3, DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW), a.u32).map((flags) => ioctl(DMA_BUF_IOCTL_EXPORT_SYNC_FILE, `EXPORT_SYNC_FILE ${flags}`, dmaBufSyncFile(flags)));
+      const imp = fc.record({ flags: fc.oneof(fc.constantFrom(0, 1, 2, 3), a.u32), fd: a.fd }).map(({ flags, fd }) => ioctl(DMA_BUF_IOCTL_IMPORT_SYNC_FILE, `IMPORT_SYNC_FILE ${flags} fd ${show(fd)}`, dmaBufSyncFile(flags, Number.isInteger(fd) ? fd : -1)));
+      const junk = fc.record({ c: fc.constantFrom(DMA_BUF_IOCTL_SYNC, DMA_BUF_SET_NAME_B, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, DMA_BUF_IOCTL_IMPORT_SYNC_FILE), arg: ioctlArg(a, a.bytes) }).map(({ c, arg }) => ioctl(c, `${c.toString(16)} junk`, arg));
+      // A busy buffer: an unsignaled sw_sync fence is imported, one more call sees it (a poll that arms
+      // the fence callbacks, an export, the end of a CPU access, a rename), then the timeline closes and
+      // the fence signals with -ENOENT. The timeline lives only inside this command: a fence left
+      // pending would make vfio-pci's revoke on close wait forever (see closeTimelines()).
+      const then = fc.constantFrom("poll", "export-read", "export-write", "sync-end", "set-name");
+      const importFresh = fc.record({ flags: fc.constantFrom(1, 2, 3), seqno: fc.nat(3), then }).map(
+        ({ flags, seqno, then: next }): DmaBufRequest => ({
+          label: `IMPORT a fresh sw_sync fence (flags ${flags}, seqno ${seqno}), then ${next}`,
+          run: (p, fd) => {
+            const tl = p.sys.open(SW_SYNC_PATH, O_RDWR);
+            if (tl < 0) return tl;
+            try {
+              const d = UserStruct.alloc(40).setU32(0, seqno);
+              const r = p.sys.ioctl(tl, SW_SYNC_IOC_CREATE_FENCE, d.bytes);
+              if (r < 0) return r;
+              const ret = p.sys.ioctl(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, dmaBufSyncFile(flags, d.s32(36)));
+              p.sys.close(d.s32(36));
+              if (ret < 0) return ret;
+              if (next === "poll") return p.sys.poll([{ fd, events: 5 }], 0);
+              if (next === "sync-end") return p.sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, dmaBufSync(DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW));
+              if (next === "set-name") return p.sys.ioctl(fd, DMA_BUF_SET_NAME_B, Uint8Array.of(0x62, 0x75, 0x73, 0x79, 0));
+              const e = dmaBufSyncFile(next === "export-read" ? 1 : 2);
+              const x = p.sys.ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, e);
+              return x < 0 ? x : new DataView(e.buffer).getInt32(4, true);
+            } finally {
+              p.sys.close(tl);
+            }
+          },
+        }),
+      );
+      return fc.record({ fd: a.fd, req: fc.oneof(sync, sync, name, exp, exp, imp, junk, importFresh) }).map(({ fd, req }) => cmd(`dma-buf ioctl(${show(fd)}, ${req.label})`, (_w, p) => req.run(p, fd)));
+    },
   },
 ];
 
@@ -372,4 +460,4 @@ export const syncFileEntryPoints: readonly UapiEntryPoint[] = [
  * Every entry point on main. A package that adds uAPI (drm syncobj, io_uring,
  * kvm) adds its table in a file of its own and lists it here.
  */
-export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints];
+export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints];

@@ -1,6 +1,6 @@
 // Property-based uAPI fuzzing: the world, the entry-point table contract and the invariants.
 import fc from "fast-check";
-import { ERRNO, errnoName, type Errno, type Kernel, type Task } from "@dmabuf-sdk/dmabuf-core";
+import { ERRNO, SW_SYNC_FOPS, errnoName, type Errno, type Kernel, type Task } from "@dmabuf-sdk/dmabuf-core";
 
 /**
  * A booted machine the commands run against. `procs` are the user processes
@@ -113,3 +113,18 @@ export function record(stats: FuzzStats, entry: string, ret: number | bigint): v
 
 /** `-errno` of a name, for tables. */
 export const neg = (e: Errno): number => -ERRNO[e];
+
+/**
+ * Before the processes exit, each closes its sw_sync timelines, as a producer
+ * going away does: their pending fences signal with `-ENOENT`. Without this, a
+ * fence imported into a vfio-pci dma-buf and never signaled would make the
+ * device's close wait forever at exit (the posted revoke waits for every
+ * fence, `DMA_RESV_USAGE_BOOKKEEP`), before the same process's timeline is
+ * closed: a hang the kernel has too, not a model bug.
+ */
+export function closeTimelines(w: FuzzWorld): void {
+  for (const p of w.procs) {
+    if (p.state !== "running") continue;
+    for (const fd of p.files.fds()) if (p.files.lookup(fd)?.fops === SW_SYNC_FOPS) p.sys.close(fd);
+  }
+}

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KernelBug } from "@dmabuf-sdk/dmabuf-core";
 import { UAPI_ENTRY_POINTS, bootFuzzWorld } from "./entry-points.js";
-import { checkReturn, fuzzArbs, record, type FuzzCommand, type FuzzStats, type UapiEntryPoint } from "./harness.js";
+import { checkReturn, closeTimelines, fuzzArbs, record, type FuzzCommand, type FuzzStats, type UapiEntryPoint } from "./harness.js";
 
 /** Seeded and bounded: the same sequences on every run, well under a minute on a loaded 2-core machine. */
 const SEED = Number(process.env.UAPI_FUZZ_SEED ?? 0x12_2026);
@@ -62,6 +62,7 @@ function runSequence(seed: number, steps: readonly Step[]): void {
     const unexpected = fresh.filter((m) => !(s.ep.expectedWarnings ?? []).some((re) => re.test(m)));
     if (unexpected.length) throw new Error(`proc${s.proc}: ${s.c.label}: WARN ${unexpected[0]}`);
   }
+  closeTimelines(w);
   for (const p of w.procs) k.exitTask(p, 0);
   k.clock.flush();
   const leaks = k.leakReport();
@@ -76,7 +77,7 @@ function runSequence(seed: number, steps: readonly Step[]): void {
 describe("uAPI fuzzer (fast-check, seeded)", () => {
   it("covers every entry point in the table", () => {
     expect(UAPI_ENTRY_POINTS.map((e) => e.name)).toEqual(
-      expect.arrayContaining(["open", "close", "dup", "pread64", "pwrite64", "mmap", "munmap", "pidfd_open", "pidfd_getfd", "poll", "eventfd2", "VFIO_DEVICE_FEATURE", "iommufd ioctls", "DMA_HEAP_IOCTL_ALLOC", "ioctl (any fd, any command)"]),
+      expect.arrayContaining(["open", "close", "dup", "read", "write", "pread64", "pwrite64", "dma-buf ioctls (SYNC, SET_NAME, EXPORT/IMPORT_SYNC_FILE)", "mmap", "munmap", "pidfd_open", "pidfd_getfd", "poll", "eventfd2", "VFIO_DEVICE_FEATURE", "iommufd ioctls", "DMA_HEAP_IOCTL_ALLOC", "ioctl (any fd, any command)"]),
     );
   });
 

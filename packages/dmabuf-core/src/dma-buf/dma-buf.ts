@@ -7,7 +7,10 @@ import type { DmaDataDirection } from "../platform/dma-mapping.js";
 import { PAGE_SHIFT } from "../platform/page.js";
 import { File, O_ACCMODE, O_NONBLOCK, type FileOperations } from "../uapi/file.js";
 import type { VmArea } from "../uapi/mm.js";
+import type { UserArg } from "../uapi/user-buffer.js";
+import { dmaBufIoctl, dmaBufPoll } from "./dma-buf-ioctl.js";
 import { dmaBufMatchMapping, type DmaBufMappingMatch, type DmaBufMatchArgs } from "./dma-buf-mapping.js";
+import type { DmaFenceCb } from "./dma-fence.js";
 import { DmaResv, dmaResvAssertHeld, dmaResvFini, dmaResvLock, dmaResvUnlock } from "./dma-resv.js";
 
 /**
@@ -48,6 +51,16 @@ export interface DmaBufOps<TPriv = unknown> {
   release(dmabuf: DmaBuf<TPriv>): void;
   /** `mmap`: map the buffer into a user VMA (after the core's size check). Unlocked. */
   mmap?(dmabuf: DmaBuf<TPriv>, vma: VmArea): void;
+  /**
+   * `begin_cpu_access`: called by `dmaBufBeginCpuAccess()` (and so by
+   * `DMA_BUF_IOCTL_SYNC` without `DMA_BUF_SYNC_END`) before the CPU touches
+   * the buffer, e.g. to sync caches of mapped attachments. Unlocked; may
+   * take the resv lock. Optional. Throw a `KernelError` to fail the access;
+   * the core then does not wait for the implicit fences.
+   */
+  beginCpuAccess?(dmabuf: DmaBuf<TPriv>, dir: DmaDataDirection): void;
+  /** `end_cpu_access`: the CPU access bracket closes (`DMA_BUF_SYNC_END`). Unlocked. Optional. Throw a `KernelError` to fail. */
+  endCpuAccess?(dmabuf: DmaBuf<TPriv>, dir: DmaDataDirection): void;
 }
 
 /** `struct dma_buf_attach_ops`: a dynamic importer's callbacks. */
@@ -137,8 +150,13 @@ export class DmaBuf<TPriv = unknown> {
   readonly resv: DmaResv;
   readonly owner: LoadedModule;
   readonly expName: string;
-  /** `dmabuf->name` (`DMA_BUF_SET_NAME`). */
+  /** `dmabuf->name` (`DMA_BUF_SET_NAME`), shown in bufinfo. */
   name: string | null = null;
+  /** `dmabuf->cb_in.active` / `cb_out.active`: a poll callback is pending on a fence (`EPOLLIN` / `EPOLLOUT`). */
+  readonly pollCb: { in: DmaFenceCb & { active: number }; out: DmaFenceCb & { active: number } } = {
+    in: { func: null, active: 0 },
+    out: { func: null, active: 0 },
+  };
   /** `dmabuf->attachments`, newest first (protected by `resv`). */
   readonly attachments: DmaBufAttachment[] = [];
   readonly #ownResv: boolean;
@@ -191,7 +209,7 @@ export class DmaBuf<TPriv = unknown> {
   }
 }
 
-/** `dma_buf_fops`. */
+/** `dma_buf_fops`: no `read`/`write` (so `read(2)`/`write(2)` are `EINVAL`), no positional I/O. */
 export const DMA_BUF_FOPS: FileOperations = {
   name: "dmabuf",
   release(file: File): void {
@@ -200,6 +218,12 @@ export const DMA_BUF_FOPS: FileOperations = {
   },
   mmap(file: File, vma: VmArea): void {
     dmaBufMmapInternal(file, vma);
+  },
+  unlockedIoctl(file: File, cmd: number, arg: UserArg): number {
+    return dmaBufIoctl(file.privateData as DmaBuf, cmd, arg);
+  },
+  poll(file: File, events: number): number {
+    return dmaBufPoll(file.privateData as DmaBuf | undefined, events);
   },
 };
 

@@ -83,7 +83,7 @@ export class DmaFenceArray extends DmaFence {
       const m = this.fences[i]!;
       this._ref.get();
       try {
-        dmaFenceAddCallback(m, this.callbacks[i]!, this.#cbFunc);
+        dmaFenceAddCallback(this.kernel, m, this.callbacks[i]!, this.#cbFunc);
       } catch {
         // Already signaled: account for it here.
         this.#setPendingError(m.error);

@@ -233,7 +233,7 @@ function dmaFenceChainEnableSignaling(head: DmaFenceChain): boolean {
   while (iter) {
     const f = dmaFenceGet(dmaFenceChainContained(iter));
     try {
-      dmaFenceAddCallback(f, head.cb, chainCb);
+      dmaFenceAddCallback(head.kernel, f, head.cb, chainCb);
       dmaFencePut(iter);
       return true;
     } catch {

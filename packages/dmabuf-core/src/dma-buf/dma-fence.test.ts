@@ -80,9 +80,9 @@ describe("dma-fence", () => {
     const order: string[] = [];
     const held: string[][] = [];
     const cbs: DmaFenceCb[] = [{ func: null }, { func: null }, { func: null }];
-    dmaFenceAddCallback(f, cbs[0]!, () => (order.push("a"), held.push(k.lockdep.heldLocks())));
-    dmaFenceAddCallback(f, cbs[1]!, () => order.push("b"));
-    dmaFenceAddCallback(f, cbs[2]!, () => order.push("c"));
+    dmaFenceAddCallback(k, f, cbs[0]!, () => (order.push("a"), held.push(k.lockdep.heldLocks())));
+    dmaFenceAddCallback(k, f, cbs[1]!, () => order.push("b"));
+    dmaFenceAddCallback(k, f, cbs[2]!, () => order.push("c"));
     expect(dmaFenceRemoveCallback(f, cbs[1]!)).toBe(true);
     dmaFenceSignal(f);
     dmaFenceSignal(f);
@@ -96,38 +96,47 @@ describe("dma-fence", () => {
     const f = fence();
     dmaFenceSignal(f);
     let called = false;
-    expect(() => dmaFenceAddCallback(f, { func: null }, () => (called = true))).toThrow(expect.objectContaining({ errno: "ENOENT" }));
+    expect(() => dmaFenceAddCallback(k, f, { func: null }, () => (called = true))).toThrow(expect.objectContaining({ errno: "ENOENT" }));
     expect(called).toBe(false);
   });
 
-  it("add_callback with a NULL func: WARN_ON and EINVAL, the callback node untouched", () => {
-    const f = fence();
+  it.each([
+    { desc: "a NULL func", withFence: true, withFunc: false, warn: "dma_fence_add_callback: WARN_ON(!func)" },
+    { desc: "a NULL fence", withFence: false, withFunc: true, warn: "dma_fence_add_callback: WARN_ON(!fence)" },
+    { desc: "a NULL fence and a NULL func", withFence: false, withFunc: false, warn: "dma_fence_add_callback: WARN_ON(!fence)" },
+  ])("add_callback with $desc: WARN_ON in the caller's kernel log and EINVAL, the callback node untouched, nothing leaked", ({ withFence, withFunc, warn }) => {
+    const f = withFence ? fence() : null;
     const cb: DmaFenceCb = { func: null };
     const before = k.warnings().length;
-    expect(() => dmaFenceAddCallback(f, cb, null)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
-    expect(k.warnings().slice(before)).toEqual(["dma_fence_add_callback: WARN_ON(!func)"]);
+    const log = k.printk.dmesg().length;
+    expect(() => dmaFenceAddCallback(k, f, cb, withFunc ? () => undefined : null)).toThrow(expect.objectContaining({ errno: "EINVAL" }));
+    expect(k.warnings().slice(before)).toEqual([warn]);
+    expect(k.printk.dmesg().slice(log)).toContain(`WARNING: CPU: 0 PID: 1 ${warn}`);
     expect(cb.func).toBeNull();
-    expect(f.cbList).toHaveLength(0);
+    expect(cb._pending ?? null).toBeNull();
+    if (f) {
+      expect(f.cbList).toHaveLength(0);
+      dmaFencePut(f);
+    }
+    expect(k.leakReport().empty).toBe(true);
   });
 
-  it("add_callback with a NULL fence is the WARN itself: no kernel to log it on", () => {
-    const cb: DmaFenceCb = { func: null };
-    expect(() => dmaFenceAddCallback(null, cb, () => undefined)).toThrow(KernelBug);
-    expect(() => dmaFenceAddCallback(null, cb, () => undefined)).toThrow(/WARN_ON\(!fence\)/);
-    expect(cb.func).toBeNull();
+  it("add_callback with a NULL fence under panic_on_warn: the WARN panics (KernelBug) instead of returning", () => {
+    const pk = new Kernel({ panicOnWarn: true });
+    expect(() => dmaFenceAddCallback(pk, null, { func: null }, () => undefined)).toThrow(KernelBug);
   });
 
   it("add_callback on a signaled fence leaves cb->func unset, as the kernel sets it only when queued", () => {
     const f = fence();
     dmaFenceSignal(f);
     const cb: DmaFenceCb = { func: null };
-    expect(() => dmaFenceAddCallback(f, cb, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
+    expect(() => dmaFenceAddCallback(k, f, cb, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
     expect(cb.func).toBeNull();
   });
 
   it("enable_signaling returning false signals on the spot and add_callback is ENOENT", () => {
     const f = fence({ ...OPS, enableSignaling: () => false });
-    expect(() => dmaFenceAddCallback(f, { func: null }, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
+    expect(() => dmaFenceAddCallback(k, f, { func: null }, () => undefined)).toThrow(expect.objectContaining({ errno: "ENOENT" }));
     expect(dmaFenceIsSignaled(f)).toBe(true);
   });
 
@@ -145,9 +154,9 @@ describe("dma-fence", () => {
     const f1 = fence();
     const f2 = fence();
     let err: unknown;
-    dmaFenceAddCallback(f1, { func: null }, () => {
+    dmaFenceAddCallback(k, f1, { func: null }, () => {
       try {
-        dmaFenceAddCallback(f2, { func: null }, () => undefined);
+        dmaFenceAddCallback(k, f2, { func: null }, () => undefined);
       } catch (e) {
         err = e;
       }
@@ -159,7 +168,7 @@ describe("dma-fence", () => {
   it("taking a sleeping lock in a fence callback splats", () => {
     const f = fence();
     const resv = new DmaResv(k);
-    dmaFenceAddCallback(f, { func: null }, () => {
+    dmaFenceAddCallback(k, f, { func: null }, () => {
       dmaResvLock(resv);
       dmaResvUnlock(resv);
     });
@@ -170,7 +179,7 @@ describe("dma-fence", () => {
   it("releasing a fence with callbacks pending WARNs and signals it with EDEADLK", () => {
     const f = fence();
     let status: string | undefined;
-    dmaFenceAddCallback(f, { func: null }, (ff) => (status = ff.error === -35 ? "EDEADLK" : String(ff.error)));
+    dmaFenceAddCallback(k, f, { func: null }, (ff) => (status = ff.error === -35 ? "EDEADLK" : String(ff.error)));
     dmaFencePut(f);
     expect(status).toBe("EDEADLK");
     expect(k.warnings()[0]).toMatch(/released with pending signals/);
@@ -221,16 +230,37 @@ describe("dma-fence", () => {
       expect(dmaResvFences(resv, u)).toEqual(fences.filter((x) => want.includes(x.usage)).map((x) => x.f));
     });
 
-    it("a newer fence of the same context replaces the older one and keeps the higher usage", () => {
+    it.each([
+      { desc: "a later fence of the context at a lower usage value replaces the slot", first: "READ", second: "KERNEL", order: "f1f2", want: [["f2", "KERNEL"]] },
+      { desc: "a later fence of the context at the same usage replaces the slot", first: "WRITE", second: "WRITE", order: "f1f2", want: [["f2", "WRITE"]] },
+      { desc: "a later fence at a higher usage value is appended (old_usage >= usage fails)", first: "KERNEL", second: "READ", order: "f1f2", want: [["f1", "KERNEL"], ["f2", "READ"]] },
+      { desc: "an earlier fence of the context is appended (not later_or_same)", first: "READ", second: "READ", order: "f2f1", want: [["f2", "READ"], ["f1", "READ"]] },
+      { desc: "the same fence again takes its own slot (dma_fence_is_later_or_same)", first: "READ", second: "WRITE", order: "f1f1", want: [["f1", "WRITE"]] },
+    ])("dma_resv_add_fence: $desc", ({ first, second, order, want }) => {
       const resv = new DmaResv(k);
       dmaResvLock(resv);
-      const f1 = fence();
-      const f2 = fence();
+      const byName = { f1: fence(), f2: fence() };
+      const [a, b] = [order.slice(0, 2), order.slice(2)] as ("f1" | "f2")[];
       dmaResvReserveFences(resv, 2);
-      dmaResvAddFence(resv, f1, "DMA_RESV_USAGE_READ");
-      dmaResvAddFence(resv, f2, "DMA_RESV_USAGE_KERNEL");
+      dmaResvAddFence(resv, byName[a!], `DMA_RESV_USAGE_${first}` as DmaResvUsage);
+      dmaResvAddFence(resv, byName[b!], `DMA_RESV_USAGE_${second}` as DmaResvUsage);
       dmaResvUnlock(resv);
-      expect(resv.fences.map((e) => [e.fence, e.usage])).toEqual([[f2, "DMA_RESV_USAGE_READ"]]);
+      expect(resv.fences.map((e) => [e.fence === byName.f1 ? "f1" : "f2", e.usage.replace("DMA_RESV_USAGE_", "")])).toEqual(want);
+      expect(k.warnings()).toEqual([]);
+    });
+
+    it("dma_resv_add_fence: a signaled fence's slot is reused by a fence of any context", () => {
+      const resv = new DmaResv(k);
+      const other = new DmaFence(k, OPS, lock, dmaFenceContextAlloc(k, 1), 1n);
+      const f1 = fence();
+      dmaResvLock(resv);
+      dmaResvReserveFences(resv, 1);
+      dmaResvAddFence(resv, f1, "DMA_RESV_USAGE_WRITE");
+      dmaFenceSignal(f1);
+      dmaResvAddFence(resv, other, "DMA_RESV_USAGE_BOOKKEEP");
+      dmaResvUnlock(resv);
+      expect(resv.fences.map((e) => [e.fence, e.usage])).toEqual([[other, "DMA_RESV_USAGE_BOOKKEEP"]]);
+      expect(k.warnings()).toEqual([]);
     });
 
     it("add_fence requires the lock and a reserved slot; reserving can fail", () => {

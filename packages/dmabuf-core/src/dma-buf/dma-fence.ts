@@ -217,18 +217,21 @@ export function dmaFenceEnableSwSignaling(fence: DmaFence): void {
 }
 
 /**
- * `dma_fence_add_callback()`: `func` runs when the fence signals.
+ * `dma_fence_add_callback()`: `func` runs when the fence signals. `kernel`
+ * is the kernel the caller runs in: a missing fence or function is a WARN in
+ * its log (`WARN_ON(!fence || !func)`), as on the machine that made the call.
  * @throws KernelError `ENOENT` when already signaled (callback not called),
- * `EINVAL` after a WARN for a missing function; KernelBug (the WARN) for a
- * missing fence.
+ * `EINVAL` after the WARN for a missing fence or function.
  */
-export function dmaFenceAddCallback(fence: DmaFence | null, cb: DmaFenceCb, func: ((fence: DmaFence, cb: DmaFenceCb) => void) | null): void {
-  // WARN_ON(!fence || !func) -> -EINVAL. With no fence there is no kernel to
-  // log the WARN on: the model raises it as the bug report itself.
-  if (!fence) throw new KernelBug("WARN", "dma_fence_add_callback: WARN_ON(!fence)");
-  if (!func) {
-    fence.kernel.warn("dma_fence_add_callback: WARN_ON(!func)");
-    throw new KernelError("EINVAL", "dma_fence_add_callback", "NULL func");
+export function dmaFenceAddCallback(
+  kernel: Kernel,
+  fence: DmaFence | null,
+  cb: DmaFenceCb,
+  func: ((fence: DmaFence, cb: DmaFenceCb) => void) | null,
+): void {
+  if (!fence || !func) {
+    kernel.warn(`dma_fence_add_callback: WARN_ON(${!fence ? "!fence" : "!func"})`);
+    throw new KernelError("EINVAL", "dma_fence_add_callback", !fence ? "NULL fence" : "NULL func");
   }
   if (fence.signaledFlag) {
     cb._pending = null;

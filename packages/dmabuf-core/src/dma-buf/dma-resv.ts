@@ -1,7 +1,10 @@
+import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { WwMutex, type WwAcquireCtx } from "../kernel/mutex.js";
 import { MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
-import { dmaFenceDescribe, dmaFenceGet, dmaFenceIsSignaled, dmaFencePut, dmaFenceWaitTimeout, type DmaFence } from "./dma-fence.js";
+import { dmaFenceArrayCreate, dmaFenceIsArray } from "./dma-fence-array.js";
+import { dmaFenceIsChain } from "./dma-fence-chain.js";
+import { dmaFenceContextAlloc, dmaFenceDescribe, dmaFenceGet, dmaFenceIsLater, dmaFenceIsSignaled, dmaFencePut, dmaFenceWaitTimeout, type DmaFence } from "./dma-fence.js";
 
 /** `enum dma_resv_usage`, ordered: waiting at a usage covers every lower one. */
 export type DmaResvUsage = "DMA_RESV_USAGE_KERNEL" | "DMA_RESV_USAGE_WRITE" | "DMA_RESV_USAGE_READ" | "DMA_RESV_USAGE_BOOKKEEP";
@@ -85,23 +88,23 @@ export function dmaResvReserveFences(obj: DmaResv, num: number): void {
 }
 
 /**
- * `dma_resv_add_fence()`: lock held and a slot reserved. A fence of the same
- * context replaces the older one; usage can be raised, never lowered.
+ * `dma_resv_add_fence()`: lock held and a slot reserved. The new fence takes
+ * the first slot whose fence is signaled, or is of the same context, at the
+ * same or a higher usage value and not later (`dma_fence_is_later_or_same`);
+ * otherwise it is appended in a reserved slot. A container fence is a WARN
+ * (it is added anyway, as in the kernel).
  */
 export function dmaResvAddFence(obj: DmaResv, fence: DmaFence, usage: DmaResvUsage): void {
   dmaResvAssertHeld(obj, "dma_resv_add_fence");
-  // Drop signaled fences, as the kernel does when it rewrites the list.
-  for (let i = obj.fences.length - 1; i >= 0; i--) {
-    const e = obj.fences[i]!;
-    if (e.fence === fence) {
-      if (RANK[usage] > RANK[e.usage]) e.usage = usage;
+  obj.kernel.warnOn(dmaFenceIsArray(fence) || dmaFenceIsChain(fence), "dma_resv_add_fence: WARN_ON(dma_fence_is_container(fence))");
+  for (const e of obj.fences) {
+    const sameOrLater = e.fence.context === fence.context && RANK[e.usage] >= RANK[usage] && (e.fence === fence || dmaFenceIsLater(fence, e.fence));
+    if (sameOrLater || dmaFenceIsSignaled(e.fence)) {
+      const old = e.fence;
+      e.fence = dmaFenceGet(fence);
+      e.usage = usage;
+      dmaFencePut(old);
       return;
-    }
-    if (e.fence.context === fence.context || dmaFenceIsSignaled(e.fence)) {
-      if (e.fence.context === fence.context && RANK[e.usage] > RANK[usage]) usage = e.usage;
-      obj.fences.splice(i, 1);
-      dmaFencePut(e.fence);
-      obj.reserved++;
     }
   }
   if (obj.reserved <= 0) {
@@ -120,6 +123,36 @@ export function dmaResvFences(obj: DmaResv, usage: DmaResvUsage): DmaFence[] {
 /** `dma_resv_test_signaled()`. */
 export function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): boolean {
   return dmaResvFences(obj, usage).every((f) => dmaFenceIsSignaled(f));
+}
+
+/**
+ * `dma_resv_get_fences()`: new references to the unsignaled fences at or
+ * below `usage` (the unlocked iterator skips signaled ones). Lock not needed.
+ * @throws KernelError `ENOMEM` (the array, injectable as `kvmalloc`).
+ */
+export function dmaResvGetFences(obj: DmaResv, usage: DmaResvUsage): DmaFence[] {
+  const fences = dmaResvFences(obj, usage).filter((f) => !dmaFenceIsSignaled(f));
+  if (fences.length) obj.kernel.alloc.kvmalloc("dma_resv_get_fences array");
+  return fences.map((f) => dmaFenceGet(f));
+}
+
+/**
+ * `dma_resv_get_singleton()`: one fence standing for every unsignaled fence
+ * at or below `usage`: null when there is none, the fence itself (a new
+ * reference) when there is one, else a new `dma_fence_array` of them on a
+ * fresh context, seqno 1, signaling when all have.
+ * @throws KernelError `ENOMEM` (the list or the array; no reference leaks).
+ */
+export function dmaResvGetSingleton(obj: DmaResv, usage: DmaResvUsage): DmaFence | null {
+  const fences = dmaResvGetFences(obj, usage);
+  if (fences.length === 0) return null;
+  if (fences.length === 1) return fences[0]!;
+  const array = dmaFenceArrayCreate(obj.kernel, fences, dmaFenceContextAlloc(obj.kernel, 1), 1n, false);
+  if (!array) {
+    for (const f of fences) dmaFencePut(f);
+    throw new KernelError("ENOMEM", "dma_resv_get_singleton");
+  }
+  return array;
 }
 
 /**

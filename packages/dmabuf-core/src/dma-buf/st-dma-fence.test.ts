@@ -45,7 +45,7 @@ const simpleCallback = (_f: DmaFence, cb: DmaFenceCb): void => {
 };
 function addCallback(f: DmaFence, cb: DmaFenceCb): number {
   try {
-    dmaFenceAddCallback(f, cb, simpleCallback);
+    dmaFenceAddCallback(k, f, cb, simpleCallback);
     return 0;
   } catch {
     return -2;

@@ -229,7 +229,7 @@ export const SYNC_FILE_FOPS: FileOperations = {
     if (!sf.pollEnabled && !sf.cb._pending) {
       sf.pollEnabled = true;
       try {
-        dmaFenceAddCallback(sf.fence!, sf.cb, wakeUp);
+        dmaFenceAddCallback(sf.kernel, sf.fence!, sf.cb, wakeUp);
       } catch {
         // already signaled: wake_up_all
       }

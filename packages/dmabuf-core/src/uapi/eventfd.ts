@@ -88,7 +88,8 @@ export function eventfdFile(kernel: Kernel, initval: number | bigint, flags: num
   if (flags & ~(EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK)) throw new KernelError("EINVAL", "eventfd2", "flags");
   kernel.alloc.kzalloc("eventfd_ctx");
   const ctx = new EventfdCtx(kernel, BigInt(initval), flags);
-  return new File(kernel, EVENTFD_FOPS, ctx, O_RDWR | (flags & (O_NONBLOCK | O_CLOEXEC)));
+  // anon_inode_getfile_fmode(..., FMODE_NOWAIT): no FMODE_PREAD/PWRITE, so pread/pwrite are ESPIPE; read(2)/write(2) it.
+  return new File(kernel, EVENTFD_FOPS, ctx, O_RDWR | (flags & (O_NONBLOCK | O_CLOEXEC)), 0);
 }
 
 /**

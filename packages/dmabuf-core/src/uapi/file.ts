@@ -45,10 +45,11 @@ export interface FileOperations {
   /** `write` at a position (`pwrite64()`): returns the number of bytes written. Throws `KernelError` to fail. */
   write?(file: File, data: Uint8Array, pos: bigint): number;
   /**
-   * `poll`: `sys_poll()` / `epoll` asking for the ready mask (`EPOLLIN`, ...).
+   * `poll`: `sys_poll()` / `epoll` asking for the ready mask (`EPOLLIN`, ...);
+   * `events` is what the poller asked for (`poll_requested_events()`).
    * Without it a file is always readable and writable (`DEFAULT_POLLMASK`).
    */
-  poll?(file: File): number;
+  poll?(file: File, events: number): number;
   /** `release`: the last `fput()`. */
   release?(file: File): void;
 }
@@ -65,6 +66,8 @@ export class File {
   readonly mode: number;
   /** Inode number (`file_inode(file)->i_ino`). */
   readonly ino: number;
+  /** `f_pos`: where `read(2)`/`write(2)` continue (positional I/O leaves it alone). */
+  pos = 0n;
   released = false;
 
   constructor(

@@ -123,6 +123,45 @@ describe("syscall arguments are taken as their C types, with the kernel's errno"
     });
   });
 
+  describe("read/write (fs/read_write.c ksys_read, vfs_read, ksys_write, vfs_write)", () => {
+    it.each([
+      { desc: "bad fd", fd: 99, ret: "EBADF" },
+      { desc: "a dma-buf has no read/write (no FMODE_CAN_READ/WRITE)", fd: "bufFd", ret: "EINVAL" },
+    ])("$desc: $ret, the driver is not called", ({ fd, ret }) => {
+      const f = typeof fd === "string" ? (s as unknown as Record<string, number>)[fd]! : fd;
+      const before = state(s.k);
+      expect(s.sys.read(f, new Uint8Array(4))).toBe(E(ret as keyof typeof ERRNO));
+      expect(s.sys.write(f, new Uint8Array(4))).toBe(E(ret as keyof typeof ERRNO));
+      expect(s.calls).toEqual([]);
+      expect(state(s.k)).toEqual(before);
+    });
+
+    it.each(NOT_FDS.map((fd) => ({ fd })))("fd $fd names no file: EBADF", ({ fd }) => {
+      expect(s.sys.read(fd as number, new Uint8Array(4))).toBe(E("EBADF"));
+      expect(s.sys.write(fd as number, new Uint8Array(4))).toBe(E("EBADF"));
+    });
+
+    it("mode checks come before the missing-operation check: EBADF for the wrong access mode", () => {
+      expect(s.sys.read(s.wo, new Uint8Array(4))).toBe(E("EBADF"));
+      expect(s.sys.write(s.ro, new Uint8Array(4))).toBe(E("EBADF"));
+      expect(s.calls).toEqual([]);
+    });
+
+    it.each([null, "buf", 4, [1, 2]])("a buffer that is not user memory (%s): EFAULT", (b) => {
+      expect(s.sys.read(s.dev, b as unknown as Uint8Array)).toBe(E("EFAULT"));
+      expect(s.sys.write(s.dev, b as unknown as Uint8Array)).toBe(E("EFAULT"));
+      expect(s.calls).toEqual([]);
+    });
+
+    it("read and write continue at f_pos, which pread/pwrite leave alone", () => {
+      expect(s.sys.read(s.dev, new Uint8Array(4))).toBe(4);
+      expect(s.sys.pread(s.dev, new Uint8Array(8), 0x100)).toBe(8);
+      expect(s.sys.write(s.dev, new Uint8Array(2))).toBe(2);
+      expect(s.sys.read(s.dev, new Uint8Array(1))).toBe(1);
+      expect(s.calls).toEqual(["read 4@0", "read 8@256", "write 2@4", "read 1@6"]);
+    });
+  });
+
   describe("mmap (mm/mmap.c do_mmap, arch/x86 sys_mmap)", () => {
     const ok = PROT_READ | PROT_WRITE;
     // An offset left undefined is the default 0.

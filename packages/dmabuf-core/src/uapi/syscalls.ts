@@ -176,6 +176,40 @@ export class UserSyscalls {
   }
 
   /**
+   * `read(fd, buf, buf.length)` (`ksys_read()`, `vfs_read()`): the bytes read
+   * at the file position, which then moves on by that many; or `-errno`:
+   * `EBADF` (no such fd, or not open for reading), `EINVAL` when the file
+   * has no `read` (no `FMODE_CAN_READ`: a dma-buf, a sync_file), `EFAULT`
+   * for a buffer that is not user memory, `EINVAL` when position + count
+   * overflows loff_t (`rw_verify_area()`), else the driver's result.
+   */
+  read(fd: number, buf: Uint8Array): number {
+    return this.#call("read", () => this.#rw("read", fd, buf, false));
+  }
+
+  /** `write(fd, data, data.length)`: the bytes written, or `-errno`, with the checks of {@link UserSyscalls.read} for writing. */
+  write(fd: number, data: Uint8Array): number {
+    return this.#call("write", () => this.#rw("write", fd, data, true));
+  }
+
+  #rw(op: string, fd: number, buf: Uint8Array, write: boolean): number {
+    const f = this.task.files.fget(argFd(fd));
+    try {
+      if (!(f.mode & (write ? FMODE_WRITE : FMODE_READ))) throw new KernelError("EBADF", op, `not open for ${write ? "writing" : "reading"}`);
+      const rw = write ? f.fops.write : f.fops.read;
+      if (!rw) throw new KernelError("EINVAL", op, `${f.fops.name} has no ${write ? "write" : "read"}`);
+      const user = argUserBuf(buf, op, "buf");
+      if (f.pos + BigInt(user.length) > LOFF_MAX) throw new KernelError("EINVAL", op, "pos + count overflows loff_t");
+      const view = user.length > MAX_RW_COUNT ? user.subarray(0, MAX_RW_COUNT) : user;
+      const n = rw.call(f.fops, f, view, f.pos);
+      if (Number.isSafeInteger(n) && n > 0) f.pos += BigInt(n);
+      return n;
+    } finally {
+      f.put();
+    }
+  }
+
+  /**
    * `pread64(fd, buf, buf.length, pos)` (`ksys_pread64()`, `vfs_read()`,
    * `rw_verify_area()`): the bytes read into `buf`, or `-errno`: `EINVAL`
    * for a negative or non-loff_t pos (checked first), `EBADF` (no such fd,
@@ -414,7 +448,7 @@ export class UserSyscalls {
           let mask = 0;
           if (e.fd >= 0) {
             const f = this.task.files.lookup(e.fd);
-            mask = !f ? POLLNVAL : (f.fops.poll ? f.fops.poll(f) : POLLIN | POLLOUT) & (e.events | POLLERR | POLLHUP);
+            mask = !f ? POLLNVAL : (f.fops.poll ? f.fops.poll(f, e.events | POLLERR | POLLHUP) : POLLIN | POLLOUT) & (e.events | POLLERR | POLLHUP);
           }
           fds[i]!.revents = mask;
           if (mask) n++;

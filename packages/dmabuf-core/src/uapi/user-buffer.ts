@@ -1,4 +1,6 @@
 import { KernelError } from "../kernel/kernel-error.js";
+import type { Kernel } from "../kernel/kernel.js";
+import { userMemory } from "./user-ptr.js";
 
 /**
  * What an ioctl argument is: a user buffer holding the struct (a
@@ -20,6 +22,38 @@ export function copyFromUser(arg: UserArg, offset: number, len: number, op = "co
 export function copyToUser(arg: UserArg, offset: number, src: Uint8Array, op = "copy_to_user"): void {
   if (!(arg instanceof Uint8Array) || offset < 0 || offset + src.length > arg.length) throw new KernelError("EFAULT", op, `${src.length} bytes at +${offset}`);
   arg.set(src, offset);
+}
+
+/**
+ * `strndup_user(s, n)` (mm/util.c): a kernel copy of the NUL-terminated user
+ * string at `arg` (a `Uint8Array` standing for the memory at the pointer, or
+ * an address registered in the kernel's user memory). `strnlen_user()` reads
+ * at most `n` bytes: a fault before the NUL is `EFAULT`, no NUL within `n`
+ * bytes is `EINVAL`; then the copy is allocated (`ENOMEM`).
+ * @throws KernelError `EFAULT`, `EINVAL`, `ENOMEM`.
+ */
+export function strndupUser(kernel: Kernel, arg: UserArg, n: number, op = "strndup_user"): string {
+  const byteAt = (i: number): number | undefined => {
+    if (arg instanceof Uint8Array) return i < arg.length ? arg[i] : undefined;
+    if ((typeof arg === "number" || typeof arg === "bigint") && BigInt(arg) > 0n) {
+      try {
+        return userMemory(kernel).copyFrom(BigInt(arg) + BigInt(i), 1, op)[0];
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  };
+  const bytes: number[] = [];
+  for (let i = 0; ; i++) {
+    if (i === n) throw new KernelError("EINVAL", op, `no NUL within ${n} bytes`);
+    const b = byteAt(i);
+    if (b === undefined) throw new KernelError("EFAULT", op, `fault at byte ${i} of the string`);
+    if (b === 0) break;
+    bytes.push(b);
+  }
+  kernel.alloc.kzalloc(`${op} copy`);
+  return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
 /** Little-endian struct field access on a user buffer, for uAPI structs. */

@@ -1,6 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
   ConformanceFixtures,
+  DMA_BUF_IOCTL_SYNC,
+  DMA_BUF_SYNC_END,
+  DMA_BUF_SYNC_READ,
+  DMA_BUF_SYNC_RW,
+  DMA_BUF_SYNC_START,
   Kernel,
   MAP_SHARED,
   PROT_READ,
@@ -10,6 +15,8 @@ import {
   dmaBufDebugShow,
   dmaBufDetach,
   dmaBufMappingAttach,
+  dmaBufSync,
+  iommuDmaStats,
   topologyKernelOptions,
   type DmaBuf,
   type TopologyName,
@@ -83,6 +90,31 @@ describe("system heap", () => {
     dmaBufSgtUnmapAttachmentUnlocked(a, sgt, "DMA_BIDIRECTIONAL");
     dmaBufDetach(d, a);
     t.sys.munmap(addr, d.size);
+    t.sys.close(fd);
+    exitAll(k);
+    expect(k.leakReport().text()).toBe("");
+  });
+
+  it("DMA_BUF_IOCTL_SYNC: begin/end_cpu_access sync every DMA segment of mapped attachments only (for the CPU, then for the device)", () => {
+    const { k, t: topo } = boot({ topology: "cross-root" });
+    const { t, fd, d } = alloc(k, 1024n * KiB + 8n * KiB);
+    const dev = topo.importerSlot;
+    const syncs = () => iommuDmaStats(dev).dmaSync;
+    const a = dmaBufMappingAttach(d, [dmaBufImappingSgt(dev, false)]);
+    const before = syncs();
+    expect(t.sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, dmaBufSync(DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW))).toBe(0);
+    expect(syncs()).toBe(before); // attached, not mapped
+    const sgt = dmaBufSgtMapAttachmentUnlocked(a, "DMA_BIDIRECTIONAL");
+    const mapped = syncs();
+    expect(t.sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, dmaBufSync(DMA_BUF_SYNC_START | DMA_BUF_SYNC_READ))).toBe(0);
+    expect(syncs() - mapped).toBe(sgt.nents);
+    expect(t.sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, dmaBufSync(DMA_BUF_SYNC_END | DMA_BUF_SYNC_READ))).toBe(0);
+    expect(syncs() - mapped).toBe(2 * sgt.nents);
+    dmaBufSgtUnmapAttachmentUnlocked(a, sgt, "DMA_BIDIRECTIONAL");
+    const unmapped = syncs();
+    expect(t.sys.ioctl(fd, DMA_BUF_IOCTL_SYNC, dmaBufSync(DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW))).toBe(0);
+    expect(syncs()).toBe(unmapped);
+    dmaBufDetach(d, a);
     t.sys.close(fd);
     exitAll(k);
     expect(k.leakReport().text()).toBe("");

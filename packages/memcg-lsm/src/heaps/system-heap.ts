@@ -3,8 +3,11 @@ import {
   KernelError,
   PAGE_SIZE,
   dmaBufExport,
+  dmaSyncSingleForCpu,
+  dmaSyncSingleForDevice,
   isKernelError,
   type DmaBuf,
+  type DmaDataDirection,
   type DmaBufAttachment,
   type DmaBufOps,
   type Kernel,
@@ -63,6 +66,16 @@ function dupSgTable(kernel: Kernel, from: SgTable): SgTable {
   return t;
 }
 
+/** The CPU access hooks' loop: each DMA segment of each mapped attachment's table, for its device. */
+function syncMappedAttachments(dmabuf: DmaBuf<BufferImpl>, dir: DmaDataDirection, sync: typeof dmaSyncSingleForCpu): void {
+  for (const attach of dmabuf.priv.attachments) {
+    const a = attach.priv as HeapAttachment;
+    if (!a.mapped) continue;
+    const dev = dmaBufSgtDmaDevice(attach)!;
+    for (let i = 0; i < a.table.nents; i++) sync(dev, a.table.dmaAddress[i]!, BigInt(a.table.dmaLength[i]!), dir);
+  }
+}
+
 const systemHeapBufOps: DmaBufOps<BufferImpl> = {
   ...dmaBufSimpleSgtExpMatch(
     // system_heap_map_dma_buf(): map the attachment's copy for the importer's device.
@@ -91,6 +104,14 @@ const systemHeapBufOps: DmaBufOps<BufferImpl> = {
     dmabuf.priv.attachments.delete(attach);
     sgFreeTable(a.table);
     attach.priv = null;
+  },
+  // system_heap_dma_buf_begin_cpu_access(): dma_sync_sgtable_for_cpu() of every mapped attachment's table.
+  beginCpuAccess(dmabuf, dir) {
+    syncMappedAttachments(dmabuf, dir, dmaSyncSingleForCpu);
+  },
+  // system_heap_dma_buf_end_cpu_access(): dma_sync_sgtable_for_device() likewise.
+  endCpuAccess(dmabuf, dir) {
+    syncMappedAttachments(dmabuf, dir, dmaSyncSingleForDevice);
   },
   // system_heap_mmap(): remap_pfn_range() of every page from vm_pgoff.
   mmap(dmabuf, vma: VmArea) {
