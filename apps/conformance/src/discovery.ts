@@ -11,6 +11,7 @@ import {
   type ImporterFixture,
   type KernelModule,
 } from "@dmabuf-sdk/dmabuf-core";
+import { KVM_VFIO_SCENARIOS } from "./kvm-vfio.js";
 
 /** The in-tree packages that contribute fixtures, in report order. */
 export const IN_TREE_PACKAGES: readonly string[] = [
@@ -22,6 +23,7 @@ export const IN_TREE_PACKAGES: readonly string[] = [
   "@dmabuf-sdk/driver-xe",
   "@dmabuf-sdk/memcg-lsm",
   "@dmabuf-sdk/driver-nvme",
+  "@dmabuf-sdk/kvm",
 ];
 
 /** Where a package is looked up. */
@@ -120,6 +122,11 @@ export async function loadFixtures(requests: readonly PackageRequest[]): Promise
       for (const s of f.scenarios ?? []) if (first(`s:${s.name}`)) scenarios.push({ fixture: s, package: name });
       if (req.from) for (const x of f.expectations ?? []) expectations.push({ fixture: x, package: name });
     }
+  }
+  // Cross-driver scenarios the app owns: KVM and vfio-pci meet only through dma-buf.
+  const loaded = new Set(packages.map((p) => p.name));
+  if (loaded.has("@dmabuf-sdk/kvm") && loaded.has("@dmabuf-sdk/driver-vfio-pci")) {
+    for (const s of KVM_VFIO_SCENARIOS) scenarios.push({ fixture: s, package: "@dmabuf-sdk/conformance" });
   }
   return { exporters, importers, scenarios, expectations, packages, unavailable };
 }

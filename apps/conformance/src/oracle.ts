@@ -69,6 +69,29 @@ const NVME_SGT = "nvme-pci attaches with dma_buf_dynamic_attach(allow_peer2peer 
 const VFIO_SGT = "vfio-pci offers [PAL, SGT_P2P(pdev)] (mapping-types §7, §9.7); a dynamic importer accepting P2P matches SGT_P2P";
 const XE_VRAM_SGT = "an Xe VRAM BO offers [SGT_P2P(pdev), SGT] (mapping-types §7): P2P when the importer reaches the BAR, otherwise the BO migrates and plain SGT serves pages";
 
+// The kvm importer columns (kvm-pfn.md): one per design of the KVM/dma-buf argument.
+const KVM_OTHERS = ["compat-exporter", "system-heap", "xe-system", "xe-vram"] as const;
+const KVM_NO_MMAP = "mainline KVM reaches MMIO only through the VMM's mapping (kvm-pfn §11): the exporter has no dma-buf mmap, dma_buf_mmap_internal() fails with -EINVAL before any slot exists";
+const KVM_NO_VFIO = "v1/v2 ask vfio about the buffer through symbol_get(vfio_dma_buf_get_data) (kvm-pfn §3.3, §6.1 step 3); vfio is not loaded in this case, so the lookup fails: -ENOENT (the RFC returns an uninitialised ret here, the model the PTR_ERR, model-choices)";
+const KVM_PAL_RESTRICTED = "the maptype-pal kvm links dma_buf_pal_map_phys, which PAL exports with EXPORT_SYMBOL_FOR_MODULES(…, \"iommufd\") (mapping-types §8.4/§8.5, kvm-pfn §10.4): the loader refuses module kvm with -EINVAL (namespace module:iommufd not imported), whatever the exporter";
+
+/** A row for every topology. */
+const any = (exporter: string, importer: string, expect: Expectation, why: string): OracleRow => ({ exporter, importer, topology: "*", expect, why });
+
+const KVM_ROWS: OracleRow[] = [
+  ...KVM_OTHERS.filter((e) => e !== "system-heap").map((exporter) => any(exporter, "kvm", { errno: "EINVAL", step: "attach" }, KVM_NO_MMAP)),
+  { exporter: "system-heap", importer: "kvm", topology: "*", expect: { p2p: null }, why: "the heap's mmap inserts its pages; mainline KVM follows the PTE of the hva slot (kvm-pfn §11); no dma-buf attachment, no P2P route" },
+  { exporter: "vfio-pci", importer: "kvm", topology: "*", expect: { p2p: null }, why: "the VMM mmaps the vfio dma-buf (VM_PFNMAP) and registers it as an hva slot; KVM follows the PTE; a revoke zaps the VMA (unmap_mapping_range) and the mmu notifier zaps stage-2; while revoked the VMA fault SIGBUSes and KVM_RUN fails with -EFAULT and a memory-fault exit (kvm-pfn §11, §7.5)" },
+  ...KVM_OTHERS.flatMap((exporter) => ["kvm-yilun-v1", "kvm-yilun-v2"].map((importer) => any(exporter, importer, { errno: "ENOENT", step: "attach" }, KVM_NO_VFIO))),
+  { exporter: "vfio-pci", importer: "kvm-yilun-v1", topology: "*", expect: { errno: "EINVAL", step: "attach" }, why: "v1 binds only private VFIO buffers of this VM: !data.is_private → -EINVAL (kvm-pfn §6.1 step 4); the fixture's device is shared (not bound with VFIO_DEVICE_BIND_IOMMUFD_PRIVATE)" },
+  { exporter: "vfio-pci", importer: "kvm-yilun-v2", topology: "*", expect: { errno: "EINVAL", step: "attach" }, why: "the buffer was exported before the device was associated with a VM (KVM_DEV_VFIO_FILE_ADD), so vfio's snapshot has kvm = NULL ≠ this VM: -EINVAL (kvm-pfn §3.3, §6.1 step 4); the associated flow is the kvm/vfio-* scenarios" },
+  ...KVM_OTHERS.map((exporter) => any(exporter, "kvm-pfn-attachment", { errno: "EOPNOTSUPP", step: "attach" }, "Simona Vetter's pfn attachment is a separate access method (kvm-pfn §10.3); an exporter without get_pfn does not offer it: -EOPNOTSUPP, as a mapping-type exporter refuses an entry it lacks (model choice)")),
+  { exporter: "vfio-pci", importer: "kvm-pfn-attachment", topology: "*", expect: { p2p: null }, why: "vfio-pci has get_pfn; the device-less attachment passes vfio's revocable check (KVM supplies invalidate_mappings); faults take get_pfn under resv, revoke zaps under resv and KVM_RUN then fails with -EIO (kvm-pfn §7.2, §8.1)" },
+  ...[...KVM_OTHERS, "vfio-pci"].map((exporter) => any(exporter, "kvm-maptype-pal-iommufd", { errno: "EINVAL", step: "load" }, KVM_PAL_RESTRICTED)),
+  ...KVM_OTHERS.map((exporter) => any(exporter, "kvm-maptype-pal-iommufd+kvm", { errno: "EINVAL", step: "attach" }, "with PAL's list naming kvm the module loads; KVM attaches offering only [PAL] and this exporter offers no PAL: no candidate → -EINVAL (mapping-types §3)")),
+  { exporter: "vfio-pci", importer: "kvm-maptype-pal-iommufd+kvm", topology: "*", expect: { mapType: "PAL", p2p: null }, why: "with PAL's list naming kvm, KVM imports PAL like iommufd: vfio-pci offers PAL (mapping-types §9.7), KVM takes dma_buf_pal_map_phys() under resv on fault and gives the list back in invalidate_mappings, so vfio's revoke drain completes; while revoked map_phys is -ENODEV and KVM_RUN -EIO (kvm-pfn §10.4)" },
+];
+
 /**
  * The checked-in expectations for the in-tree fixtures. A case with no row is
  * reported `unverified`, never `pass`.
@@ -114,6 +137,7 @@ export const IN_TREE_ORACLE: Oracle = {
     { exporter: "xe-system", importer: "nvme", topology: "*", expect: { mapType: "SGT", p2p: null }, why: `${XE_SYSTEM_SGT}; ${NVME_SGT}` },
     ...sgtP2pRows("vfio-pci", "nvme", { errno: "EINVAL", step: "attach" }, `${VFIO_SGT}; ${NVME_SGT}; without P2P reach the attach fails and registration returns its errno (io-uring-nvme §3.3, §2.4 step 7d)`, TOPOLOGIES.filter((t) => t !== "sriov")),
     ...sgtP2pRows("xe-vram", "nvme", { mapType: "SGT", p2p: null }, `${XE_VRAM_SGT}; ${NVME_SGT}`, TOPOLOGIES.filter((t) => t !== "sriov")),
+    ...KVM_ROWS,
   ],
   scenarios: [
     { scenario: "memcg-lsm/charge-other-allowed", topology: "*", expect: { outcome: "ok" }, why: "charge_pid_fd of the client, policy allows allocator_app_t client_app_t:dma_heap charge_to: the client's memcg is charged (iov-memcg-lsm C.3 'Which cgroup is charged', C.5)" },
@@ -128,6 +152,14 @@ export const IN_TREE_ORACLE: Oracle = {
     { scenario: "memcg-lsm/over-limit", topology: "*", expect: { outcome: "ENOMEM" }, why: "the charge cannot be satisfied in the target memcg: -ENOMEM, the buffer is put and no fd is created (C.3 'Memcg limit hit', C.6)" },
     { scenario: "memcg-lsm/oom-kill-in-target", topology: "*", expect: { outcome: "ok" }, why: "try_charge() invokes the memcg OOM killer in the target cgroup, frees the victim's charge and retries (C.3 'Memcg limit hit')" },
     { scenario: "memcg-lsm/release-after-handoff", topology: "*", expect: { outcome: "ok" }, why: "the charge stays with the first owner and is uncharged once, at the last reference (dma_buf_release), not at the allocator's close (C.3 'When released')" },
+    { scenario: "kvm/vfio-v2-associated", topology: "*", expect: { outcome: "ok" }, why: "the device was added to the VM (KVM_DEV_VFIO_FILE_ADD) before the export, so vfio's snapshot names this VM; the dev-less attach passes, get_pfn resolves each faulting page and the guest's loads and stores reach the BAR (kvm-pfn §3.3, §6.1, §7.2, §5)" },
+    { scenario: "kvm/vfio-v2-not-associated", topology: "*", expect: { outcome: "EINVAL" }, why: "exported before any association: data.kvm = NULL ≠ kvm (kvm-pfn §3.3, §6.1 step 4)" },
+    { scenario: "kvm/vfio-v2-other-vm", topology: "*", expect: { outcome: "EINVAL" }, why: "the buffer belongs to another VM: data.kvm ≠ kvm (kvm-pfn §6.1 step 4)" },
+    { scenario: "kvm/vfio-v1-shared", topology: "*", expect: { outcome: "EINVAL" }, why: "v1 binds only private buffers: !data.is_private (kvm-pfn §6.1 step 4)" },
+    { scenario: "kvm/vfio-v1-private", topology: "*", expect: { outcome: "ok" }, why: "a private device's buffer has no mmap (-EINVAL) and its BARs no device-fd access (-EINVAL, RFC 08/12); it maps only into the private root; a revoke makes the private access fail with -EIO and a PRIVATE memory-fault exit (kvm-pfn §1.2, §3.3, §7.3, §7.5)" },
+    ...["memory-disable", "d3hot", "device-reset", "hot-reset"].map((t) => ({ scenario: `kvm/vfio-v2-revoke-${t}`, topology: "*" as const, expect: { outcome: "ok" }, why: "vfio's move(true) takes resv and calls invalidate_mappings: KVM zaps the whole slot under mmu_lock (seq++) (kvm-pfn §3.1, §8.1); while revoked get_pfn is -ENODEV → KVM_RUN -EIO; move(false) or the end of the reset lets the next fault map again (§8.3)" })),
+    { scenario: "kvm/vfio-v2-revoke-feature", topology: "*", expect: { outcome: "EIO" }, why: "VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE is permanent: the slot is zapped and every later fault gets -ENODEV from get_pfn, -EIO from KVM_RUN (kvm-pfn §7.2)" },
+    { scenario: "kvm/vfio-v2-close", topology: "*", expect: { outcome: "ok" }, why: "vfio's cleanup at close revokes (KVM zaps) and unlinks the buffer; the slot's file reference keeps the dma-buf alive, faults get -EIO, DELETE detaches and drops the last reference (kvm-pfn §8.4)" },
   ],
 };
 

@@ -13,6 +13,7 @@ import {
   type Task,
   type Topology,
 } from "@dmabuf-sdk/dmabuf-core";
+import { KVM_SCENARIO_STEPS } from "./scenario-kvm-steps.js";
 
 import { IO_URING_STEPS } from "./io-uring-steps.js";
 
@@ -156,7 +157,7 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     run(a) {
       const imp = a.import as ImportedBuffer;
       imp.map();
-      return { value: imp.attachment.mapType?.type.shortName ?? imp.attachment.mapType?.type.name };
+      return { value: imp.attachment?.mapType?.type.shortName ?? imp.attachment?.mapType?.type.name };
     },
   },
   unmap: { summary: "unmap an import", args: IMPORT, run: (a) => ((a.import as ImportedBuffer).unmap(), {}) },
@@ -263,4 +264,5 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     run: (a) => ({ value: a.value }),
   },
   ...IO_URING_STEPS,
+  ...KVM_SCENARIO_STEPS,
 };

@@ -251,6 +251,12 @@ const expectations: ConformanceExpectation[] = [
   { exporter: "xe-system", importer: "xlink-gpu", topology: "*", expect: { mapType: "SGT", p2p: null }, why: PAGES },
   ...p2pRows("vfio-pci", "xlink-gpu", { errno: "EINVAL", step: "attach" }, "vfio-pci offers [PAL, SGT_P2P]; the Xlink importer has no PAL entry and accepts P2P"),
   ...p2pRows("xe-vram", "xlink-gpu", { mapType: "SGT", p2p: null }, "an Xe VRAM BO offers [SGT_P2P, SGT]: P2P where reachable, otherwise it migrates and plain SGT serves pages"),
+  // The kvm columns (one per design of KVM mapping device MMIO, kvm-pfn.md): the Xlink exporter has no mmap and no get_pfn, and is not vfio's.
+  { exporter: "xlink-gpu", importer: "kvm", topology: "*", expect: { errno: "EINVAL", step: "attach" }, why: "mainline KVM maps only what the VMM can mmap; the exporter has no mmap: dma_buf_mmap_internal() -EINVAL" },
+  ...["kvm-yilun-v1", "kvm-yilun-v2"].map((importer): ConformanceExpectation => ({ exporter: "xlink-gpu", importer, topology: "*", expect: { errno: "ENOENT", step: "attach" }, why: "v1/v2 look up vfio_dma_buf_get_data with symbol_get; vfio is not loaded: -ENOENT" })),
+  { exporter: "xlink-gpu", importer: "kvm-pfn-attachment", topology: "*", expect: { errno: "EOPNOTSUPP", step: "attach" }, why: "no get_pfn: the pfn access method is not offered" },
+  { exporter: "xlink-gpu", importer: "kvm-maptype-pal-iommufd", topology: "*", expect: { errno: "EINVAL", step: "load" }, why: "dma_buf_pal_map_phys is for module iommufd only: the loader refuses the PAL-importing kvm" },
+  { exporter: "xlink-gpu", importer: "kvm-maptype-pal-iommufd+kvm", topology: "*", expect: { errno: "EINVAL", step: "attach" }, why: "KVM offers only [PAL] and the exporter [XLINK, SGT_P2P]: nothing matches" },
 ];
 
 /** What the plugin offers the conformance matrix. */

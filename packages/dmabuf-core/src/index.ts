@@ -433,6 +433,7 @@ export {
   type VmFault,
   type VmFaultResult,
   type VmOperations,
+  type MmuNotifierOps,
 } from "./uapi/mm.js";
 
 // conformance contract

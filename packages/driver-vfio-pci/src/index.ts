@@ -7,13 +7,17 @@
  *
  * @packageDocumentation
  */
-export { vfioPciModule, vfioPciProbe, vfioPciRemove, VfioPciDriver, type VfioPciProbeOptions } from "./module.js";
+export { vfioPciModule, vfioPciProbe, vfioPciRemove, vfioFileIsValid, vfioFileSetKvm, VfioPciDriver, type VfioPciProbeOptions } from "./module.js";
 export { VfioPciCoreDevice, type VfioPciDeviceOps } from "./vfio-pci-core.js";
 export { VfioDeviceSet, VfioGroup, vfioCheckFeature, type VfioDeviceFile } from "./vfio-main.js";
 export {
   VfioPciDmaBuf,
   Completion,
   vfioPciDmabufOps,
+  vfioPciPrivateDmabufOps,
+  isVfioPciDmaBuf,
+  vfioDmaBufGetData,
+  type VfioDmaBufData,
   vfioPciDmaBufOffers,
   vfioPciDmaBufMove,
   vfioPciDmaBufSetStatus,

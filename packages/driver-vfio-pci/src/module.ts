@@ -2,6 +2,8 @@ import type { InjectionToken } from "tsyringe";
 import {
   ConformanceFixtures,
   KernelError,
+  exportSymbolGpl,
+  provideSymbol,
   pcimP2pdmaInit,
   type File,
   type Kernel,
@@ -14,9 +16,9 @@ import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { dmaBufPalModule } from "@dmabuf-sdk/map-pal";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
 import { vfioPciFixtures } from "./fixture.js";
-import { VfioDeviceSet, VfioGroup, vfioDeviceFops, vfioGroupFops } from "./vfio-main.js";
+import { VfioDeviceSet, VfioGroup, vfioDeviceFops, vfioGroupFops, type VfioDeviceFile } from "./vfio-main.js";
 import { VfioPciCoreDevice, type VfioPciDeviceOps } from "./vfio-pci-core.js";
-import { vfioPciCoreGetDmabufPhys } from "./vfio-pci-dmabuf.js";
+import { vfioDmaBufGetData, vfioPciCoreGetDmabufPhys } from "./vfio-pci-dmabuf.js";
 
 /**
  * The vfio-pci driver of one kernel: the devices bound to it, their device
@@ -147,6 +149,27 @@ export function vfioPciRemove(vdev: VfioPciCoreDevice): void {
 
 const NS = "DMA_BUF";
 
+/** `vfio_file_is_valid()`: a vfio device or group file. */
+export function vfioFileIsValid(file: File): boolean {
+  return file.fops === vfioDeviceFops || file.fops === vfioGroupFops;
+}
+
+/**
+ * `vfio_file_set_kvm(file, kvm)`: the KVM-VFIO device tells vfio which VM the
+ * device (or every device of the group) belongs to; null to forget.
+ */
+export function vfioFileSetKvm(file: File, kvm: unknown): void {
+  if (file.fops === vfioDeviceFops) (file.privateData as VfioDeviceFile).vdev.kvm = kvm;
+  else if (file.fops === vfioGroupFops) for (const vdev of (file.privateData as VfioGroup).devices) vdev.kvm = kvm;
+}
+
+/** What vfio exports to KVM (`EXPORT_SYMBOL_GPL`), reached there with `symbol_get()`. */
+const KVM_EXPORTS: readonly [string, unknown][] = [
+  ["vfio_file_is_valid", vfioFileIsValid],
+  ["vfio_file_set_kvm", vfioFileSetKvm],
+  ["vfio_dma_buf_get_data", vfioDmaBufGetData],
+];
+
 /**
  * vfio-pci as a kernel module (vfio, vfio-pci-core and vfio-pci in one): the
  * dma-buf exporter of BAR ranges. It uses the SGT and PAL types and core's
@@ -178,8 +201,10 @@ export const vfioPciModule: KernelModule = {
     "dma_buf_iov_alloc_ranges",
     "dma_buf_iov_free_ranges",
   ],
+  exports: KVM_EXPORTS.map(([name]) => exportSymbolGpl(name)),
   requires: [dmaBufSgtModule, dmaBufPalModule, dmaBufIovModule],
   init(ctx) {
+    for (const [name, fn] of KVM_EXPORTS) provideSymbol(ctx, name, fn);
     const drv = new VfioPciDriverState(ctx.kernel, ctx.module);
     ctx.provide(VfioPciDriver, drv);
     ctx.provide(ConformanceFixtures, vfioPciFixtures);

@@ -82,6 +82,15 @@ export class VfioPciCoreDevice {
    * resources held by someone else `EBUSY`).
    */
   barmap: (true | Errno)[] = [];
+  /**
+   * Bound as a private (TDI) device: Xu Yilun's RFC 08/12
+   * `VFIO_DEVICE_BIND_IOMMUFD_PRIVATE`, set with {@link VfioPciCoreDevice.setPrivate}.
+   * Its BARs cannot be read or written through the device fd, and the
+   * dma-bufs it exports are private (`get_pfn` only).
+   */
+  isPrivate = false;
+  /** `vfio_device->kvm`: the VM set by `vfio_file_set_kvm()` (KVM-VFIO device), or null. */
+  kvm: unknown = null;
   /** Hardware resets so far (FLR and bus resets), for tests and traces. */
   resets = 0;
   #registration = 1;
@@ -478,6 +487,16 @@ export class VfioPciCoreDevice {
     return 0;
   }
 
+  /**
+   * What `VFIO_DEVICE_BIND_IOMMUFD` with `VFIO_DEVICE_BIND_IOMMUFD_PRIVATE`
+   * does to the device in RFC 08/12 (the model binds no iommufd: drivers do
+   * not depend on each other): later exports are private, BAR access through
+   * the device fd is refused. Unbind (`false`) clears it.
+   */
+  setPrivate(isPrivate: boolean): void {
+    this.isPrivate = isPrivate;
+  }
+
   // ---- read / write ----------------------------------------------------------------
 
   /**
@@ -492,6 +511,8 @@ export class VfioPciCoreDevice {
     if (index === VFIO_PCI_CONFIG_REGION_INDEX) return vfioPciConfigRw(this, buf, off, write);
     const bar = index < VFIO_PCI_ROM_REGION_INDEX ? this.pdev.bars[index] : undefined;
     if (!bar || bar.type !== "mem") throw new KernelError("EINVAL", "vfio_pci_rw", `region ${index}`);
+    // RFC 08/12: a private device's BARs are never reachable from the host CPU.
+    if (this.isPrivate) throw new KernelError("EINVAL", "vfio_pci_bar_rw", "private device");
     if (off >= bar.size) throw new KernelError("EINVAL", "vfio_pci_bar_rw", "beyond the BAR");
     const map = this.barmap[index];
     if (map !== true) throw new KernelError(map ?? "ENODEV", "vfio_pci_bar_rw", "BAR not mapped");

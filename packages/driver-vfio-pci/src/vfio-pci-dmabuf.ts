@@ -31,6 +31,7 @@ import {
   pcimP2pdmaProvider,
   unmapMappingRange,
   type DmaBuf,
+  type DmaBufAttachment,
   type DmaBufMappingMatch,
   type DmaBufOps,
   type Errno,
@@ -108,6 +109,13 @@ export class VfioPciDmaBuf {
   readonly provider: P2pdmaProvider;
   /** OK, or revoked for now or for good. */
   status: VfioPciDmaBufStatus = "VFIO_PCI_DMA_BUF_OK";
+  /**
+   * Exported by a device bound as private (Xu Yilun's RFC 08/12): no mapping
+   * type, no mmap; only `get_pfn`, for KVM's Secure EPT. Snapshot at export.
+   */
+  isPrivate = false;
+  /** `vfio_dma_buf_data.kvm` (RFC 09/12): the VM the device belonged to at export, or null. */
+  kvm: unknown = null;
   /** CPU mapping attribute (`VFIO_DEVICE_DMA_BUF_MEMATTR_*`), for future mmaps. */
   memattr = VFIO_DEVICE_DMA_BUF_MEMATTR_NC;
   /** 1 (registered) + one per outstanding map; its release completes `comp`. */
@@ -203,6 +211,25 @@ const vfioPciDmaBufIovOps: DmaBufMappingIovExpOps = {
 };
 
 /**
+ * `vfio_pci_dma_buf_get_pfn()` (RFC 05/12, the HACK of RFC 00/30 patch 06):
+ * resv held (asserted); revoked → `ENODEV`; `pgoff` past the buffer →
+ * `EINVAL`; else the pfn inside the range that holds the offset, with
+ * `max_order` 0 ("large page mapping is yet to be supported").
+ */
+function vfioPciDmaBufGetPfn(attach: DmaBufAttachment, pgoff: bigint): { pfn: bigint; maxOrder: number } {
+  const priv = privOf(attach.dmabuf);
+  dmaResvAssertHeld(attach.dmabuf!.resv, "vfio_pci_dma_buf_get_pfn");
+  if (priv.status !== OK) throw new KernelError("ENODEV", "vfio_pci_dma_buf_get_pfn", "revoked");
+  let off = pgoff << BigInt(PAGE_SHIFT);
+  if (off >= priv.size) throw new KernelError("EINVAL", "vfio_pci_dma_buf_get_pfn", `page ${pgoff} past the buffer`);
+  for (const r of priv.physVec) {
+    if (off < r.len) return { pfn: (r.paddr + off) >> BigInt(PAGE_SHIFT), maxOrder: 0 };
+    off -= r.len;
+  }
+  throw new KernelError("EINVAL", "vfio_pci_dma_buf_get_pfn", "ranges shorter than the buffer");
+}
+
+/**
  * One exporter offer: builds the entry for `priv`, or null when this buffer
  * cannot offer it.
  */
@@ -246,6 +273,7 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
    * `release`: the last file reference is gone. A buffer still on the
    * device's list leaves it under `memory_lock` and drops its registration.
    */
+  getPfn: vfioPciDmaBufGetPfn,
   release(dmabuf) {
     const priv = dmabuf.priv;
     const vdev = priv.vdev;
@@ -260,6 +288,40 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   },
   mmap: vfioPciDmaBufMmap,
 };
+
+/**
+ * The ops of a private buffer (RFC 08/12: "must not support
+ * map_dma_buf/mmap/vmap"): `attach`, `get_pfn` and `release` only. Without an
+ * `mmap` op the dma-buf core refuses every user mapping (`EINVAL`), and with
+ * no mapping type offered every SGT/PAL/IOV importer is refused at attach.
+ */
+export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
+  attach: vfioPciDmabufOps.attach,
+  getPfn: vfioPciDmaBufGetPfn,
+  release: vfioPciDmabufOps.release,
+};
+
+/** True for a dma-buf vfio-pci exported (shared or private). */
+export function isVfioPciDmaBuf(dmabuf: DmaBuf): boolean {
+  return dmabuf.ops === (vfioPciDmabufOps as DmaBufOps) || dmabuf.ops === (vfioPciPrivateDmabufOps as DmaBufOps);
+}
+
+/** `struct vfio_dma_buf_data` (RFC 09/12). */
+export interface VfioDmaBufData {
+  readonly isPrivate: boolean;
+  readonly kvm: unknown;
+}
+
+/**
+ * `vfio_dma_buf_get_data(dmabuf)` (RFC 09/12), exported for KVM: the private
+ * flag and the VM snapshot taken at export; `EINVAL` for a buffer that is not
+ * vfio-pci's.
+ */
+export function vfioDmaBufGetData(dmabuf: DmaBuf): VfioDmaBufData {
+  if (!isVfioPciDmaBuf(dmabuf)) throw new KernelError("EINVAL", "vfio_dma_buf_get_data", `${dmabuf.expName} is not a vfio dma-buf`);
+  const priv = dmabuf.priv as VfioPciDmaBuf;
+  return { isPrivate: priv.isPrivate, kvm: priv.kvm };
+}
 
 // ---- export (VFIO_DEVICE_FEATURE_DMA_BUF) -----------------------------------
 
@@ -363,11 +425,13 @@ export function vfioPciCoreFeatureDmaBuf(vdev: VfioPciCoreDevice, flags: number,
   k.alloc.kzalloc("phys_vec");
   const { provider, physVec } = vdev.pciOps.getDmabufPhys(vdev, regionIndex, ranges);
   const priv = new VfioPciDmaBuf(vdev, size, provider, physVec);
+  priv.isPrivate = vdev.isPrivate;
+  priv.kvm = vdev.kvm;
 
   if (!vdev.tryGetRegistration()) throw new KernelError("ENODEV", op, "device is being unregistered");
   let dmabuf: DmaBuf<VfioPciDmaBuf>;
   try {
-    dmabuf = dmaBufExport(k, { owner: vdev.driver.module, expName: "vfio_pci_core", ops: vfioPciDmabufOps, size, flags: openFlags, priv });
+    dmabuf = dmaBufExport(k, { owner: vdev.driver.module, expName: "vfio_pci_core", ops: priv.isPrivate ? vfioPciPrivateDmabufOps : vfioPciDmabufOps, size, flags: openFlags, priv });
   } catch (e) {
     vdev.putRegistration();
     throw e;
@@ -493,7 +557,7 @@ export function vfioPciDmaBufCleanup(vdev: VfioPciCoreDevice): void {
 /** The fd's dma-buf, checked to be one of this device's (`EBADF`, `EINVAL`, `ENODEV`). */
 function getVfioDmaBuf(vdev: VfioPciCoreDevice, fd: number, op: string): DmaBuf<VfioPciDmaBuf> {
   const dmabuf = dmaBufGet(vdev.kernel, fd);
-  if (dmabuf.ops !== (vfioPciDmabufOps as DmaBufOps)) {
+  if (!isVfioPciDmaBuf(dmabuf)) {
     dmaBufPut(dmabuf);
     throw new KernelError("ENODEV", op, `fd ${fd} is not a vfio-pci dma-buf`);
   }

@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-export { dmaBufPalModule } from "./module.js";
+export { dmaBufPalModule, dmaBufPalModuleBuild, DMA_BUF_PAL_IMPORTERS } from "./module.js";
 export {
   dmaBufMappingPalType,
   dmaBufImappingPal,

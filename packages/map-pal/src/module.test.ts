@@ -20,6 +20,7 @@ import {
   DMA_BUF_PAL_UNMAP_PHYS,
   dmaBufMappingPalType,
   dmaBufPalModule,
+  dmaBufPalModuleBuild,
   dmaBufPalUnmapPhys,
   type DmaBufPalMapPhys,
 } from "@dmabuf-sdk/map-pal";
@@ -152,7 +153,8 @@ describe("dma_buf_pal_map_phys is EXPORT_SYMBOL_FOR_MODULES(…, \"iommufd\")", 
     it("the built module file, imported by path past the exports map, exports only the descriptor", async () => {
       const fn = granted(k);
       const file = (await import(pathToFileURL(`${PKG_DIR}dist/module.js`).href)) as Record<string, unknown>;
-      expect(Object.keys(file)).toEqual(["dmaBufPalModule"]);
+      // The descriptor, the factory of differently restricted builds and the kernel's list: none is the function.
+      expect(Object.keys(file).sort()).toEqual(["DMA_BUF_PAL_IMPORTERS", "dmaBufPalModule", "dmaBufPalModuleBuild"]);
       expect(reachable(file).has(fn)).toBe(false);
     });
 
@@ -172,6 +174,19 @@ describe("dma_buf_pal_map_phys is EXPORT_SYMBOL_FOR_MODULES(…, \"iommufd\")", 
       for (const c of [other!, k.container, rootContainer]) {
         expect(() => c.resolve(DMA_BUF_PAL_MAP_PHYS.token)).toThrow(/unregistered dependency token/);
       }
+    });
+
+    it("a build for another list hands the function only to the modules it names, and its init cannot be replayed either", () => {
+      const k2 = new Kernel();
+      const build = dmaBufPalModuleBuild("iommufd,kvm");
+      k2.loadModule(build);
+      expect(k2.modules.lookup(DMA_BUF_PAL_MAP_PHYS.name)!.decl.namespace).toBe("module:iommufd,kvm");
+      expect(loadErr(k2, { name: "vfio_pci", license: "GPL", importNs: ["DMA_BUF"], uses: [DMA_BUF_PAL_MAP_PHYS] }).errno).toBe("EINVAL");
+      let fn: unknown;
+      k2.loadModule({ name: "kvm", license: "GPL", importNs: ["DMA_BUF"], uses: [DMA_BUF_PAL_MAP_PHYS], init: (ctx) => (fn = ctx.symbol(DMA_BUF_PAL_MAP_PHYS)) });
+      expect(typeof fn).toBe("function");
+      expect(reachable(build).has(fn)).toBe(false);
+      expect(() => build.init!({ kernel: k2 } as unknown as ModuleContext)).toThrow(KernelBug);
     });
 
     it("replaying the module's init with a forged or foreign context does not hand it out", () => {

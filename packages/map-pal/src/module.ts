@@ -44,24 +44,40 @@ function dmaBufPalMapPhys(attach: DmaBufAttachment): DmaBufPhysList {
 const NS = "DMA_BUF";
 
 /**
- * The PAL mapping type as a kernel module (the kernel builds it into
- * `drivers/dma-buf/dma-buf-mapping.c`). Its exports:
+ * The importers the kernel names: `EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, "iommufd")`.
+ */
+export const DMA_BUF_PAL_IMPORTERS = "iommufd";
+
+/**
+ * The PAL mapping type as a kernel module built from a tree whose
+ * `EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, …)` names `importers` (a
+ * comma-separated list of module names, `*` tail globs). The kernel's list is
+ * {@link DMA_BUF_PAL_IMPORTERS}; another list models a patched tree
+ * (e.g. `"iommufd,kvm"` for a KVM importer). Its exports:
  * - `dma_buf_mapping_pal_type` and `dma_buf_pal_unmap_phys`:
  *   `EXPORT_SYMBOL_NS_GPL(…, "DMA_BUF")`, for every exporter and importer;
- * - `dma_buf_pal_map_phys`: `EXPORT_SYMBOL_FOR_MODULES(…, "iommufd")`, so the
- *   loader refuses it to any module not named `iommufd` (`EINVAL`, "module
- *   uses symbol … from namespace module:iommufd, but does not import it.").
+ * - `dma_buf_pal_map_phys`: `EXPORT_SYMBOL_FOR_MODULES(…, importers)`, so the
+ *   loader refuses it to any module not named there (`EINVAL`, "module uses
+ *   symbol … from namespace module:…, but does not import it.").
  */
-export const dmaBufPalModule: KernelModule = defineModule({
-  name: "dma_buf_mapping_pal",
-  license: "GPL",
-  description: "DMA-buf physical address list (PAL) mapping type",
-  importNs: [NS],
-  uses: ["dma_buf_match_mapping"],
-  exports: [exportSymbolNsGpl(DMA_BUF_MAPPING_PAL_TYPE, NS), exportSymbolNsGpl(DMA_BUF_PAL_UNMAP_PHYS, NS), exportSymbolForModules(DMA_BUF_PAL_MAP_PHYS, "iommufd")],
-  init(ctx) {
-    provideSymbol(ctx, DMA_BUF_MAPPING_PAL_TYPE, dmaBufMappingPalType);
-    provideSymbol(ctx, DMA_BUF_PAL_UNMAP_PHYS, dmaBufPalUnmapPhys);
-    provideSymbol(ctx, DMA_BUF_PAL_MAP_PHYS, dmaBufPalMapPhys);
-  },
-});
+export function dmaBufPalModuleBuild(importers: string): KernelModule {
+  return defineModule({
+    name: "dma_buf_mapping_pal",
+    license: "GPL",
+    description: "DMA-buf physical address list (PAL) mapping type",
+    importNs: [NS],
+    uses: ["dma_buf_match_mapping"],
+    exports: [exportSymbolNsGpl(DMA_BUF_MAPPING_PAL_TYPE, NS), exportSymbolNsGpl(DMA_BUF_PAL_UNMAP_PHYS, NS), exportSymbolForModules(DMA_BUF_PAL_MAP_PHYS, importers)],
+    init(ctx) {
+      provideSymbol(ctx, DMA_BUF_MAPPING_PAL_TYPE, dmaBufMappingPalType);
+      provideSymbol(ctx, DMA_BUF_PAL_UNMAP_PHYS, dmaBufPalUnmapPhys);
+      provideSymbol(ctx, DMA_BUF_PAL_MAP_PHYS, dmaBufPalMapPhys);
+    },
+  });
+}
+
+/**
+ * The PAL mapping type as the kernel has it (the kernel builds it into
+ * `drivers/dma-buf/dma-buf-mapping.c`): `dma_buf_pal_map_phys` for `iommufd` only.
+ */
+export const dmaBufPalModule: KernelModule = dmaBufPalModuleBuild(DMA_BUF_PAL_IMPORTERS);

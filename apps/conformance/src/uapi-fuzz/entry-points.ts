@@ -70,7 +70,9 @@ import {
   iommufdModule,
 } from "@dmabuf-sdk/driver-iommufd";
 import { DMA_HEAP_IOCTL_ALLOC, DMA_HEAP_IOCTL_ALLOC_V1, DmaHeapAllocationData, systemHeapModule } from "@dmabuf-sdk/memcg-lsm";
+import { KVM_CREATE_VM, KVM_X86_DEFAULT_VM, kvmModule } from "@dmabuf-sdk/kvm";
 import type { FuzzArbs, FuzzCommand, FuzzWorld, UapiEntryPoint } from "./harness.js";
+import { kvmEntryPoints } from "./kvm-entry-points.js";
 
 /**
  * The machine: vfio-pci bound to the exporter slot, iommufd, the system heap
@@ -106,6 +108,12 @@ export function bootFuzzWorld(seed: number): FuzzWorld {
   user.sys.eventfd(1, O_NONBLOCK);
   user.sys.ioctl(userHeap, DMA_HEAP_IOCTL_ALLOC, DmaHeapAllocationData.from({ len: 0x1000n, fdFlags: O_RDWR }).bytes);
   user.sys.pidfdOpen(root.pid, 0);
+  // kvm last, so the other kinds keep their fds: /dev/kvm and a VM for each process (user: fds 9, 10; root: 11, 12).
+  k.modprobe(kvmModule);
+  for (const p of [user, root]) {
+    const dev = p.sys.open("/dev/kvm", O_RDWR);
+    p.sys.ioctl(dev, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
+  }
   const paths = [...k.devfs.paths().map((p) => (p.startsWith("/") ? p : `/dev/${p}`)), "/dev/nonexistent", ""];
   return { k, procs: [root, user], paths, stats: { calls: 0, byEntry: new Map(), errnos: new Map() } };
 }
@@ -460,4 +468,4 @@ export const syncFileEntryPoints: readonly UapiEntryPoint[] = [
  * Every entry point on main. A package that adds uAPI (drm syncobj, io_uring,
  * kvm) adds its table in a file of its own and lists it here.
  */
-export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints];
+export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...kvmEntryPoints];

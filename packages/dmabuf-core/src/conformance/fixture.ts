@@ -125,7 +125,13 @@ export interface ImporterFixture extends FixtureBase {
 
 /** A buffer as its importer sees it. */
 export interface ImportedBuffer {
-  readonly attachment: DmaBufAttachment;
+  /** The importer's attachment, or null for an importer that reaches the buffer without one (KVM following a user mapping). */
+  readonly attachment: DmaBufAttachment | null;
+  /**
+   * The errno this importer's `map()` fails with while the exporter is
+   * revoked, when it is not the exporter's own (KVM: `KVM_RUN` says `EIO`).
+   */
+  readonly revokedErrno?: Errno;
   /** Obtains DMA addresses the importer's way (SGT map, PAL + IOMMU, IOV). Throws `KernelError`. */
   map(): void;
   /** Whether the importer currently holds a mapping. An invalidation must clear it. */

@@ -13,7 +13,7 @@ import type { ConformanceScenario, ExportedBuffer, ExporterFixture, FixtureBase,
 export const CASE_BUFFER_SIZE = 64n * 1024n;
 
 /** Where a case stopped. */
-export type LifecycleStep = "setup" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
+export type LifecycleStep = "setup" | "load" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
 
 /** What a case actually did (the `actual` of the conformance report). */
 export interface CaseActual {
@@ -69,11 +69,33 @@ export function caseTopologyOptions(fixtures: readonly FixtureBase[]): TopologyO
   return Object.assign({}, ...fixtures.map((f) => f.topologyOptions ?? {}));
 }
 
-/** Boots the case's machine and loads its modules; module load failures are setup failures. */
+/** A module of the case that the loader refused (insmod's errno): an outcome, not a broken machine. */
+class LoadRefused extends Error {
+  constructor(
+    readonly error: KernelError,
+    /** The kernel log up to the refusal (the loader's "Unknown symbol" lines). */
+    readonly log: string[],
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * Boots the case's machine and loads its modules. A module the loader
+ * refuses with an errno (a restricted symbol, a namespace) is the case's
+ * outcome at step `load`; anything else going wrong is a setup failure.
+ */
 function boot(topologyName: TopologyName, seed: number, modules: readonly KernelModule[], topo: TopologyOptions): FixtureContext {
   const kernel = new Kernel({ ...topologyKernelOptions(topologyName), seed });
   const topology = buildTopology(kernel, topologyName, topo);
-  for (const m of modules) kernel.modprobe(m);
+  for (const m of modules) {
+    try {
+      kernel.modprobe(m);
+    } catch (e) {
+      if (e instanceof KernelError) throw new LoadRefused(e, dmesg(kernel));
+      throw e;
+    }
+  }
   const task = kernel.fork({ comm: "conformance" });
   // Whatever the machine and its modules hold now is not the case's to release.
   kernel.leaks.setBaseline();
@@ -136,8 +158,13 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
 
   let ctx: FixtureContext | undefined;
   try {
-    ctx = boot(topologyName, seed, [...exporter.modules, ...importer.modules], caseTopologyOptions([exporter, importer]));
+    // The importer's first: a fixture may bring a differently built module the exporter also requires (kvm's PAL naming kvm).
+    ctx = boot(topologyName, seed, [...importer.modules, ...exporter.modules], caseTopologyOptions([exporter, importer]));
   } catch (e) {
+    if (e instanceof LoadRefused) {
+      log.push(...e.log);
+      return stop("load", e.error);
+    }
     stop("setup", e);
     violations.push(`setup failed: ${describe(e)}`);
     return result();
@@ -197,13 +224,15 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
     const failed = step("attach", () => (imp = importer.import(fctx, buf!)));
     importing = false;
     if (failed) return result();
-    const mt = imp!.attachment.mapType;
+    const mt = imp!.attachment?.mapType;
     actual.mapType = mt?.type.shortName ?? mt?.type.name;
-    steps.push(`attach: negotiated ${mt?.type.name ?? "nothing"}${dmaBufAttachmentIsDynamic(imp!.attachment) ? " (dynamic)" : " (static)"}`);
+    // An importer without an attachment (KVM following a user mapping) is kept in sync by mmu notifiers: dynamic.
+    const dynamic = imp!.attachment ? dmaBufAttachmentIsDynamic(imp!.attachment) : true;
+    steps.push(`attach: negotiated ${mt?.type.name ?? "nothing"}${dynamic ? " (dynamic)" : " (static)"}`);
     if (step("map", () => imp!.map())) return result();
     actual.p2p = imp!.route() ?? null;
     // An importer may fall back to another type while mapping (Xe: IOV → SGT): report what is in use.
-    const used = imp!.attachment.mapType;
+    const used = imp!.attachment?.mapType;
     if (used && used !== mt) {
       actual.mapType = used.type.shortName ?? used.type.name;
       steps.push(`map: fell back to ${used.type.name}`);
@@ -211,14 +240,14 @@ export function runPairCase(topologyName: TopologyName, exporter: ExporterFixtur
     steps.push(`map: mapped${actual.p2p ? ` via ${actual.p2p}` : ""}`);
     if (!dataPath("first")) return result();
 
-    if (buf!.invalidate && dmaBufAttachmentIsDynamic(imp!.attachment)) {
+    if (buf!.invalidate && dynamic) {
       const outcome = buf!.invalidate();
       invalidated = outcome.kind;
       steps.push(`invalidate: ${outcome.kind}, then ${outcome.remap === "remap" ? "remap" : `maps fail with ${outcome.remap}`}`);
-      if (imp!.attachment.importerOps?.invalidateMappings && imp!.mapped) {
+      if ((!imp!.attachment || imp!.attachment.importerOps?.invalidateMappings) && imp!.mapped) {
         throw new Violation(`after ${outcome.kind}: the importer kept its mapping (invalidate_mappings did not drop it)`);
       }
-      if (outcome.remap !== "remap") revoked(imp!, buf!, outcome.kind, outcome.remap, exporter.name, steps);
+      if (outcome.remap !== "remap") revoked(imp!, buf!, outcome.kind, imp!.revokedErrno ?? outcome.remap, exporter.name, steps);
       if (step("remap", () => imp!.map())) return result();
       if (!dataPath("after invalidation")) return result();
     } else if (buf!.invalidate) {

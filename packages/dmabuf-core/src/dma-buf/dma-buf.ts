@@ -52,6 +52,14 @@ export interface DmaBufOps<TPriv = unknown> {
   /** `mmap`: map the buffer into a user VMA (after the core's size check). Unlocked. */
   mmap?(dmabuf: DmaBuf<TPriv>, vma: VmArea): void;
   /**
+   * `get_pfn` (Xu Yilun's RFC 01/12, never merged): the pfn of the page at
+   * `pgoff` and the largest order the importer may map it with. Resv held.
+   * Only reached through an attachment (KVM's dma-buf memslot). Throw
+   * `ENODEV` when revoked, `EINVAL` past the end. An exporter with `getPfn`
+   * may have no other way to map (the RFC's export rule).
+   */
+  getPfn?(attach: DmaBufAttachment, pgoff: bigint): { pfn: bigint; maxOrder: number };
+  /**
    * `begin_cpu_access`: called by `dmaBufBeginCpuAccess()` (and so by
    * `DMA_BUF_IOCTL_SYNC` without `DMA_BUF_SYNC_END`) before the CPU touches
    * the buffer, e.g. to sync caches of mapped attachments. Unlocked; may
@@ -237,7 +245,8 @@ export function isDmaBufFile(file: File): boolean {
  * 1. priv, ops and `release` present, else `EINVAL` (WARN);
  * 2. `matchMapping` or `singleExporterMatch` exclude the legacy
  *    `mapDmaBuf`/`unmapDmaBuf` and each other; without them both legacy ops
- *    are required; else `EINVAL` (WARN);
+ *    are required, or neither with a `getPfn` (RFC 01/12: map ops both or
+ *    neither, and at least one of them or `get_pfn`); else `EINVAL` (WARN);
  * 3. `pin` and `unpin` both or neither, else `EINVAL` (WARN);
  * 4. `try_module_get(owner)` fails (module going away): `ENOENT`;
  * then the file and the buffer are allocated (`ENOMEM`, nothing left behind).
@@ -258,7 +267,7 @@ export function dmaBufExport<TPriv>(kernel: Kernel, info: DmaBufExportInfo<TPriv
       kernel.warn("dma_buf_export: both match_mapping and single_exporter_match");
       throw new KernelError("EINVAL", "dma_buf_export", "both match_mapping and single_exporter_match");
     }
-  } else if (!ops.mapDmaBuf || !ops.unmapDmaBuf) {
+  } else if (!ops.mapDmaBuf !== !ops.unmapDmaBuf || (!ops.mapDmaBuf && !ops.getPfn)) {
     kernel.warn("dma_buf_export: no match_mapping and no map_dma_buf/unmap_dma_buf");
     throw new KernelError("EINVAL", "dma_buf_export", "no way to map");
   }
@@ -376,7 +385,8 @@ export function dmaBufMappingAttach(
       dmaBufMatchMapping(args, [ops.singleExporterMatch]);
     } else {
       const compat = k.providers(DmaBufLegacyCompat)[0];
-      dmaBufMatchMapping(args, compat ? [compat.exporterMatch] : []);
+      // An exporter with only `get_pfn` (RFC 01/12) offers no mapping at all.
+      dmaBufMatchMapping(args, compat && ops.mapDmaBuf ? [compat.exporterMatch] : []);
     }
     if (!attach.mapType) {
       k.warn(`${dmabuf.expName}: matching succeeded without finish_match setting map_type`);

@@ -383,6 +383,31 @@ export class ModuleLoader {
     }
   }
 
+  /**
+   * `symbol_get(name)` (`__symbol_get()`): the value of a symbol exported by
+   * a live module or vmlinux, taking a reference on its owner (drop it with
+   * {@link ModuleLoader.symbolPut}), or `undefined` when it is not exported.
+   * Only GPL-only exports can be obtained this way (commit 9011e49d54dc), and,
+   * in the model, a `module:` namespace must name `by` (so the lookup is no
+   * way around `EXPORT_SYMBOL_FOR_MODULES`).
+   */
+  symbolGet(name: string, by: LoadedModule): unknown {
+    const e = this.#symbols.get(name);
+    if (!e || e.owner?.state === "going" || e.owner?.state === "unformed") return undefined;
+    if (e.decl.license !== "GPL") return undefined;
+    const ns = e.decl.namespace;
+    if (ns?.startsWith(MODULE_NS_PREFIX) && !verifyModuleNamespace(ns, by.name)) return undefined;
+    if (!this.tryModuleGet(e.owner?.view ?? null)) return undefined;
+    return e.value;
+  }
+
+  /** `symbol_put(name)`: drops the reference `symbolGet` took on the owner. */
+  symbolPut(name: string): void {
+    const e = this.#symbols.get(name);
+    if (!e) throw new KernelBug("module", `symbol_put(${name}): not exported`);
+    this.modulePut(e.owner?.view ?? null);
+  }
+
   /** `try_module_get()`: false once the module is going away. */
   tryModuleGet(mod: LoadedModule | null): boolean {
     if (mod === null || mod === this.vmlinux) return true; // built-in owner

@@ -113,12 +113,26 @@ interface Pte {
 }
 
 /**
+ * `struct mmu_notifier_ops`: a secondary MMU (KVM's stage-2, an IOMMU with
+ * SVA) told when CPU page-table entries of a range go away.
+ */
+export interface MmuNotifierOps {
+  /** `invalidate_range_start`: before the PTEs of [start, end) are zapped. */
+  invalidateRangeStart(mm: Mm, start: bigint, end: bigint): void;
+  /** `invalidate_range_end`: after they are gone. */
+  invalidateRangeEnd(mm: Mm, start: bigint, end: bigint): void;
+  /** `release`: the mm is going away (`exit_mmap()`). */
+  release?(mm: Mm): void;
+}
+
+/**
  * `struct mm_struct`: VMAs and the CPU page table of one process. Accesses
  * fault in through the VMA's handler; a handler that fails delivers SIGBUS.
  */
 export class Mm {
   readonly vmas: VmArea[] = [];
   readonly #ptes = new Map<number, Pte>();
+  readonly #notifiers = new Set<MmuNotifierOps>();
 
   constructor(readonly kernel: Kernel) {}
 
@@ -166,14 +180,42 @@ export class Mm {
     return "VM_FAULT_NOPAGE";
   }
 
-  /** Zaps PTEs of `vma` in [start, end). */
+  /** `mmu_notifier_register()`. */
+  mmuNotifierRegister(n: MmuNotifierOps): void {
+    this.#notifiers.add(n);
+  }
+
+  /** `mmu_notifier_unregister()`. */
+  mmuNotifierUnregister(n: MmuNotifierOps): void {
+    this.#notifiers.delete(n);
+  }
+
+  /** Zaps PTEs of `vma` in [start, end), between the notifiers' `invalidate_range_start`/`end`. */
   zapVmaRange(vma: VmArea, start: bigint, end: bigint): void {
+    const ns = [...this.#notifiers];
+    for (const n of ns) n.invalidateRangeStart(this, start, end);
     const first = Number(start >> 12n);
     const last = Number((end + 0xfffn) >> 12n);
     // Walk whichever is smaller: the range or the present PTEs (a VMA may span terabytes).
     if (last - first <= this.#ptes.size) for (let vpn = first; vpn < last; vpn++) this.#ptes.delete(vpn);
     else for (const vpn of [...this.#ptes.keys()]) if (vpn >= first && vpn < last) this.#ptes.delete(vpn);
+    for (const n of ns) n.invalidateRangeEnd(this, start, end);
     void vma;
+  }
+
+  /**
+   * `fixup_user_fault()`: faults `addr` in as a CPU access would, for a
+   * secondary MMU that found no PTE. `EFAULT` when there is no VMA, the VMA
+   * does not allow the access, or its fault handler fails (SIGBUS).
+   */
+  fixupUserFault(addr: bigint, write: boolean): 0 | "EFAULT" {
+    try {
+      this.#page(addr, write);
+      return 0;
+    } catch (e) {
+      if (e instanceof UserSignal) return "EFAULT";
+      throw e;
+    }
   }
 
   /** Number of present PTEs. */
@@ -210,6 +252,7 @@ export class Mm {
 
   /** `exit_mmap()`. */
   exitMmap(): void {
+    for (const n of [...this.#notifiers]) n.release?.(this);
     for (const v of [...this.vmas]) this.#removeVma(v);
   }
 
