@@ -189,6 +189,19 @@ describe("dma_buf_pal_map_phys is EXPORT_SYMBOL_FOR_MODULES(…, \"iommufd\")", 
       expect(() => build.init!({ kernel: k2 } as unknown as ModuleContext)).toThrow(KernelBug);
     });
 
+    it("a patched build cannot be loaded next to the real PAL module, in either order (EEXIST: same module name, add_unformed_module; the first keeps the symbol)", () => {
+      for (const [first, second, ns] of [
+        [dmaBufPalModule, dmaBufPalModuleBuild("iommufd,kvm"), "module:iommufd"],
+        [dmaBufPalModuleBuild("iommufd,kvm"), dmaBufPalModule, "module:iommufd,kvm"],
+      ] as const) {
+        const k3 = new Kernel();
+        k3.loadModule(first);
+        expect(loadErr(k3, second).errno).toBe("EEXIST");
+        expect(k3.modules.lookup(DMA_BUF_PAL_MAP_PHYS.name)!.decl.namespace).toBe(ns);
+        expect(k3.leakReport().empty).toBe(true);
+      }
+    });
+
     it("replaying the module's init with a forged or foreign context does not hand it out", () => {
       const forged = { kernel: k, symbol: () => undefined, provide: () => undefined } as unknown as ModuleContext;
       expect(() => dmaBufPalModule.init!(forged)).toThrow(KernelBug);
