@@ -65,6 +65,7 @@ export { FaultInjector, type AllocSite, type AllocRecord, type FaultRule } from 
 export { KernelAllocator } from "./kernel/slab.js";
 export { KernelRandom } from "./kernel/random.js";
 export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, pickFirst, type TimerHandle, type ClockEvent, type PickNextPolicy, type ScheduleOptions } from "./kernel/time.js";
+export { TimerList, timerSetup, modTimer, timerPending, timerDelete, timerDeleteSync } from "./kernel/timer.js";
 export { Printk, type LogLevel, type LogRecord } from "./kernel/printk.js";
 export { Trace, type TraceEvent, type TraceValue } from "./kernel/trace.js";
 export { ModuleContext, provideSymbol, defineModule, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";

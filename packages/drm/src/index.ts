@@ -8,7 +8,6 @@ export { drmModule } from "./module.js";
 export {
   DrmGpuScheduler,
   DrmSchedJob,
-  DrmSchedRq,
   drmSchedInit,
   drmSchedFini,
   drmSchedWqueueStop,
@@ -22,6 +21,17 @@ export {
   drmSchedJobCleanup,
   drmSchedJobDependency,
   drmSchedPendingJobs,
+  drmSchedStop,
+  drmSchedStart,
+  drmSchedResubmitJobs,
+  drmSchedIncreaseKarma,
+  drmSchedFault,
+  drmSchedTdrQueueImm,
+  drmSchedIsStopped,
+  drmSchedWqueueReady,
+  drmSchedJobIsSignaled,
+  drmSchedForEachPendingJob,
+  drmSchedPickBest,
   DRM_SCHED_PRIORITY_KERNEL,
   DRM_SCHED_PRIORITY_HIGH,
   DRM_SCHED_PRIORITY_NORMAL,
@@ -38,7 +48,6 @@ export {
   drmSchedEntityPushJob,
   drmSchedEntityPopJob,
   drmSchedEntityIsIdle,
-  drmSchedEntityIsReady,
   drmSchedEntitySelectRq,
   drmSchedEntityKill,
   drmSchedEntityFlush,
@@ -48,6 +57,7 @@ export {
   drmSchedEntityModifySched,
   MAX_WAIT_SCHED_ENTITY_Q_EMPTY_NS,
 } from "./sched-entity.js";
+export { DrmSchedRq, DRM_SCHED_POLICY_RR, DRM_SCHED_POLICY_FIFO, drmSchedPolicy, drmSchedSetPolicy, drmSchedEntityIsReady } from "./sched-rq.js";
 export {
   DrmSchedFence,
   drmSchedFenceAlloc,

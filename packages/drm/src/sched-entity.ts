@@ -19,7 +19,8 @@ import {
   type Task,
 } from "@dmabuf-sdk/dmabuf-core";
 import { isScheduledFence, toDrmSchedFence } from "./sched-fence.js";
-import { _drmSchedJobFencesKilled, drmSchedJobDependency, drmSchedWakeup, type DrmGpuScheduler, type DrmSchedJob, type DrmSchedRq } from "./sched-main.js";
+import { _drmSchedJobFencesKilled, drmSchedJobDependency, drmSchedPickBest, drmSchedWakeup, type DrmGpuScheduler, type DrmSchedJob } from "./sched-main.js";
+import { DRM_SCHED_POLICY_FIFO, drmSchedPolicy, drmSchedRqAddEntity, drmSchedRqRemoveEntity, drmSchedRqUpdateFifoLocked, type DrmSchedRq } from "./sched-rq.js";
 
 const ENTITY_LOCK_KEY = { site: "drm_sched_entity_init" };
 
@@ -48,6 +49,8 @@ export class DrmSchedEntity {
   stopped = false;
   guilty: { value: number } | undefined;
   lastUser: Task | null = null;
+  /** `oldest_job_waiting`: the FIFO key, the submission time of the next job. */
+  oldestJobWaiting = 0;
 
   constructor(
     readonly kernel: Kernel,
@@ -78,48 +81,32 @@ export function drmSchedEntityInit(k: Kernel, priority: number, schedList: DrmGp
   return new DrmSchedEntity(k, priority, schedList, guilty);
 }
 
-function rqAddEntity(rq: DrmSchedRq, entity: DrmSchedEntity): void {
-  if (!rq.entities.includes(entity)) rq.entities.push(entity);
-}
-
-function rqRemoveEntity(rq: DrmSchedRq, entity: DrmSchedEntity): void {
-  rq.lock.lock();
-  try {
-    const i = rq.entities.indexOf(entity);
-    if (i >= 0) rq.entities.splice(i, 1);
-    if (rq.currentEntity === entity) rq.currentEntity = undefined;
-  } finally {
-    rq.lock.unlock();
-  }
-}
-
 /** `drm_sched_entity_is_idle()`. */
 export function drmSchedEntityIsIdle(entity: DrmSchedEntity): boolean {
   return !entity.rq || !entity.rq.entities.includes(entity) || entity.jobQueue.length === 0 || entity.stopped;
 }
 
-/** `drm_sched_entity_is_ready()`. */
-export function drmSchedEntityIsReady(entity: DrmSchedEntity): boolean {
-  return entity.jobQueue.length > 0 && !entity.dependency;
-}
-
-/** `drm_sched_entity_select_rq()`: with an empty queue and the last job done, move to the least loaded scheduler. */
+/**
+ * `drm_sched_entity_select_rq()`: with an empty queue and the last job done,
+ * the entity may move to the least loaded scheduler of its list; a list of
+ * one is dropped once used.
+ */
 export function drmSchedEntitySelectRq(entity: DrmSchedEntity): void {
   if (!entity.schedList) return;
   if (entity.jobQueue.length) return;
   if (entity.lastScheduled && !entity.lastScheduled.signaledFlag) return;
   entity.lock.lock();
   try {
-    let best: DrmGpuScheduler | undefined;
-    for (const s of entity.schedList) if (s.ready && (!best || s.score < best.score)) best = s;
+    const best = drmSchedPickBest(entity.schedList);
     const rq = best ? best.schedRq[Math.min(entity.priority, best.schedRq.length - 1)]! : null;
     if (rq !== entity.rq) {
-      if (entity.rq) rqRemoveEntity(entity.rq, entity);
+      if (entity.rq) drmSchedRqRemoveEntity(entity.rq, entity);
       entity.rq = rq;
     }
   } finally {
     entity.lock.unlock();
   }
+  if (entity.schedList.length === 1) entity.schedList = null;
 }
 
 /**
@@ -145,12 +132,8 @@ export function drmSchedEntityPushJob(job: DrmSchedJob): void {
       return;
     }
     const rq = entity.rq!;
-    rq.lock.lock();
-    try {
-      rqAddEntity(rq, entity);
-    } finally {
-      rq.lock.unlock();
-    }
+    drmSchedRqAddEntity(rq, entity);
+    if (drmSchedPolicy(k) === DRM_SCHED_POLICY_FIFO) drmSchedRqUpdateFifoLocked(entity, rq, job.submitTs);
   } finally {
     entity.lock.unlock();
   }
@@ -225,6 +208,16 @@ export function drmSchedEntityPopJob(entity: DrmSchedEntity): DrmSchedJob | null
   if (entity.guilty && entity.guilty.value) dmaFenceSetError(job.sFence!.finished!, "ECANCELED");
   setLastScheduled(entity, dmaFenceGet(job.sFence!.finished!));
   entity.jobQueue.shift();
+  // FIFO: the entity's place in the run queue follows its next job's submission time.
+  const next = entity.jobQueue[0];
+  if (next && drmSchedPolicy(entity.kernel) === DRM_SCHED_POLICY_FIFO) {
+    entity.lock.lock();
+    try {
+      drmSchedRqUpdateFifoLocked(entity, entity.rq!, next.submitTs);
+    } finally {
+      entity.lock.unlock();
+    }
+  }
   job.entity = null;
   return job;
 }
@@ -304,7 +297,7 @@ export function drmSchedEntityKill(entity: DrmSchedEntity): void {
   entity.lock.lock();
   try {
     entity.stopped = true;
-    rqRemoveEntity(entity.rq, entity);
+    drmSchedRqRemoveEntity(entity.rq, entity);
   } finally {
     entity.lock.unlock();
   }

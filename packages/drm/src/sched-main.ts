@@ -13,6 +13,9 @@ import {
   dmaFenceAddCallback,
   dmaFenceGet,
   dmaFencePut,
+  dmaFenceRemoveCallback,
+  dmaFenceSetError,
+  dmaFenceWait,
   dmaResvAssertHeld,
   dmaResvFences,
   initDelayedWork,
@@ -33,6 +36,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { drmSchedFenceAlloc, drmSchedFenceFinished, drmSchedFenceFree, drmSchedFenceInit, drmSchedFenceScheduled, type DrmSchedFence } from "./sched-fence.js";
 import { drmSchedEntityPopJob, drmSchedEntitySelectRq, type DrmSchedEntity } from "./sched-entity.js";
+import { DrmSchedRq, _drmSchedPolicyFreeze, drmSchedSelectEntity } from "./sched-rq.js";
 
 /** `enum drm_sched_priority`, highest first. */
 export const DRM_SCHED_PRIORITY_KERNEL = 0;
@@ -41,8 +45,14 @@ export const DRM_SCHED_PRIORITY_NORMAL = 2;
 export const DRM_SCHED_PRIORITY_LOW = 3;
 export const DRM_SCHED_PRIORITY_COUNT = 4;
 
-/** `enum drm_gpu_sched_stat`: what `timedout_job` reports. */
-export type DrmGpuSchedStat = "DRM_GPU_SCHED_STAT_RESET" | "DRM_GPU_SCHED_STAT_ENODEV" | "DRM_GPU_SCHED_STAT_NO_HANG";
+/**
+ * `enum drm_gpu_sched_stat`: what `timedout_job` reports. `NONE` is
+ * reserved and takes the `RESET` path; `RESET` (the GPU hung and was reset,
+ * `NOMINAL` before v6.17) re-arms the timeout; `ENODEV` (device gone) does
+ * not; `NO_HANG` (v6.17: the job is still running) puts the job back on the
+ * pending list so it is freed when it completes.
+ */
+export type DrmGpuSchedStat = "DRM_GPU_SCHED_STAT_NONE" | "DRM_GPU_SCHED_STAT_RESET" | "DRM_GPU_SCHED_STAT_ENODEV" | "DRM_GPU_SCHED_STAT_NO_HANG";
 
 /**
  * Which `drm_sched_entity_kill_jobs_cb` the kernel has: before
@@ -64,6 +74,8 @@ export interface DrmSchedBackendOps {
   freeJob(job: DrmSchedJob): void;
   /** `cancel_job`: at `drm_sched_fini()`, make the hardware fence of a pending job signal with `-ECANCELED`. */
   cancelJob?(job: DrmSchedJob): void;
+  /** `update_job_credits`: the job's credits, recomputed each time it is considered for running. */
+  updateJobCredits?(job: DrmSchedJob): number;
 }
 
 /** `struct drm_sched_init_args`. */
@@ -75,6 +87,7 @@ export interface DrmSchedInitArgs {
   readonly timeoutWq?: Workqueue;
   readonly numRqs?: number;
   readonly creditLimit: number;
+  /** `hang_limit` (deprecated upstream): timeouts a job may cause before `drm_sched_resubmit_jobs()` cancels its entity's jobs. */
   readonly hangLimit?: number;
   /** Job timeout in virtual ns; `MAX_SCHEDULE_TIMEOUT` for none. */
   readonly timeoutNs: number;
@@ -83,21 +96,6 @@ export interface DrmSchedInitArgs {
   readonly killJobsVersion?: DrmSchedKillVersion;
 }
 
-/** `struct drm_sched_rq`: one run queue per priority. */
-export class DrmSchedRq {
-  readonly lock: SpinLock;
-  readonly entities: DrmSchedEntity[] = [];
-  currentEntity: DrmSchedEntity | undefined;
-  constructor(
-    readonly sched: DrmGpuScheduler,
-    readonly priority: number,
-  ) {
-    const k = sched.kernel;
-    this.lock = new SpinLock({ lockdep: k.lockdep, current: () => k.current }, `${sched.name} rq ${priority}`, "&rq->lock", RQ_LOCK_KEY);
-  }
-}
-
-const RQ_LOCK_KEY = { site: "drm_sched_rq_init" };
 const JOB_LIST_LOCK_KEY = { site: "drm_sched_init job_list_lock" };
 /** The `xa_init_flags(&job->dependencies, XA_FLAGS_ALLOC)` site in `drm_sched_job_init()`. */
 const JOB_DEPS_KEY = { site: "drm_sched_job_init" };
@@ -108,10 +106,12 @@ const SUBMIT_WQ_MAP = new WeakMap<Kernel, LockdepMap>();
 export class DrmGpuScheduler {
   readonly ops: DrmSchedBackendOps;
   readonly name: string;
-  readonly creditLimit: number;
+  /** `credit_limit` (the kunit credits test lowers it after init). */
+  creditLimit: number;
   creditCount = 0;
   readonly hangLimit: number;
-  readonly timeoutNs: number;
+  /** `timeout` (`drm_sched_tdr_queue_imm()` sets it to 0). */
+  timeoutNs: number;
   readonly killJobsVersion: DrmSchedKillVersion;
   readonly schedRq: DrmSchedRq[];
   readonly pendingList: DrmSchedJob[] = [];
@@ -126,6 +126,8 @@ export class DrmGpuScheduler {
   score = 0;
   ready = false;
   pauseSubmit = false;
+  /** `free_guilty`: `drm_sched_stop()` found the bad job already done; the timeout handler frees it. */
+  freeGuilty = false;
   /** `job_id_count`. */
   jobIdCount = 0;
 
@@ -166,14 +168,15 @@ export function drmSchedInit(k: Kernel, args: DrmSchedInitArgs): DrmGpuScheduler
   if (args.creditLimit < 1) throw new KernelError("EINVAL", "drm_sched_init", "credit_limit");
   if (!(args.timeoutNs > 0)) throw new KernelError("EINVAL", "drm_sched_init", "timeout");
   const sched = new DrmGpuScheduler(k, args);
+  _drmSchedPolicyFreeze(k);
   sched.ready = true;
   return sched;
 }
 
 /**
- * `drm_sched_fini()`: stop submission, stop entities still attached,
- * cancel pending jobs through `cancel_job` (their hardware fences signal
- * `-ECANCELED`) and free them, stop the timeout, destroy an own submit queue.
+ * `drm_sched_fini()`: stop submission, stop entities still attached, stop
+ * the timeout, cancel pending jobs through `cancel_job` (their hardware
+ * fences signal `-ECANCELED`) and free them, destroy an own submit queue.
  */
 export function drmSchedFini(sched: DrmGpuScheduler): void {
   drmSchedWqueueStop(sched);
@@ -185,15 +188,16 @@ export function drmSchedFini(sched: DrmGpuScheduler): void {
       rq.lock.unlock();
     }
   }
+  // Confirm no work left behind accessing device structures.
+  cancelDelayedWorkSync(sched.workTdr);
   if (sched.ops.cancelJob) {
-    for (const job of [...sched.pendingList]) sched.ops.cancelJob(job);
-    for (;;) {
-      const job = drmSchedGetFinishedJob(sched);
-      if (!job) break;
+    // drm_sched_cancel_remaining_jobs(): newest first; all other accessors are stopped.
+    for (const job of [...sched.pendingList].reverse()) {
+      sched.ops.cancelJob(job);
+      sched.pendingList.splice(sched.pendingList.indexOf(job), 1);
       sched.ops.freeJob(job);
     }
   }
-  cancelDelayedWorkSync(sched.workTdr);
   if (sched.ownSubmitWq) destroyWorkqueue(sched.submitWq);
   sched.ready = false;
   if (sched.pendingList.length) sched.kernel.warn(`${sched.name}: Tearing down scheduler while jobs are pending!`);
@@ -370,33 +374,16 @@ function drmSchedJobDoneCb(f: DmaFence, job: DrmSchedJob): void {
   drmSchedJobDone(job, f.error);
 }
 
-/** `drm_sched_can_queue()`: enough free credits for the entity's next job. */
-function drmSchedCanQueue(sched: DrmGpuScheduler, entity: DrmSchedEntity): boolean {
-  const job = entity.jobQueue[0];
-  if (!job) return false;
-  // A job asking for more than the limit is run alone (its credits clamped).
-  const credits = Math.min(job.credits, sched.creditLimit);
-  return sched.creditLimit - sched.creditCount >= credits;
-}
-
-/** `drm_sched_select_entity()`: the first ready entity, highest priority first, FIFO by oldest submission. */
-function drmSchedSelectEntity(sched: DrmGpuScheduler): DrmSchedEntity | undefined {
-  for (const rq of sched.schedRq) {
-    rq.lock.lock();
-    try {
-      const ready = rq.entities.filter((e) => e.jobQueue.length > 0 && !e.dependency && !e.stopped);
-      ready.sort((a, b) => a.jobQueue[0]!.submitTs - b.jobQueue[0]!.submitTs);
-      const entity = ready[0];
-      if (!entity) continue;
-      if (!drmSchedCanQueue(sched, entity)) return undefined;
-      entity.idle = false; // reinit_completion(&entity->entity_idle)
-      rq.currentEntity = entity;
-      return entity;
-    } finally {
-      rq.lock.unlock();
-    }
+/** Installs the hardware-fence callback; false when the fence had already signalled (`-ENOENT`). */
+function addDoneCallback(job: DrmSchedJob, fence: DmaFence): boolean {
+  job.cb.func = null;
+  try {
+    dmaFenceAddCallback(job.sched!.kernel, fence, job.cb, (f) => drmSchedJobDoneCb(f, job));
+    return true;
+  } catch (e) {
+    if (!isKernelError(e, "ENOENT")) throw e;
+    return false;
   }
-  return undefined;
 }
 
 /** `drm_sched_job_begin()`: on the pending list, timeout armed. */
@@ -411,9 +398,35 @@ function drmSchedJobBegin(job: DrmSchedJob): void {
   }
 }
 
-/** `drm_sched_start_timeout()`. */
+/** `drm_sched_start_timeout()` (`job_list_lock` held). */
 function drmSchedStartTimeout(sched: DrmGpuScheduler): void {
+  sched.jobListLock.assertHeld("drm_sched_start_timeout");
   if (sched.timeoutNs !== MAX_SCHEDULE_TIMEOUT && sched.pendingList.length) modDelayedWork(sched.timeoutWq, sched.workTdr, sched.timeoutNs);
+}
+
+function drmSchedStartTimeoutUnlocked(sched: DrmGpuScheduler): void {
+  sched.jobListLock.lock();
+  try {
+    drmSchedStartTimeout(sched);
+  } finally {
+    sched.jobListLock.unlock();
+  }
+}
+
+/** `drm_sched_tdr_queue_imm()`: the timeout becomes 0 and the handler runs at once if jobs are pending. */
+export function drmSchedTdrQueueImm(sched: DrmGpuScheduler): void {
+  sched.jobListLock.lock();
+  try {
+    sched.timeoutNs = 0;
+    drmSchedStartTimeout(sched);
+  } finally {
+    sched.jobListLock.unlock();
+  }
+}
+
+/** `drm_sched_fault()`: the driver saw a hardware fault; run the timeout handler now. */
+export function drmSchedFault(sched: DrmGpuScheduler): void {
+  modDelayedWork(sched.timeoutWq, sched.workTdr, 0);
 }
 
 /** `drm_sched_run_job_work()`: one job from the best entity to the hardware. */
@@ -435,13 +448,7 @@ function drmSchedRunJobWork(sched: DrmGpuScheduler): void {
   entity.idle = true;
   drmSchedFenceScheduled(sFence, isKernelError(fence) ? null : fence);
   if (fence && !isKernelError(fence)) {
-    job.cb.func = null;
-    try {
-      dmaFenceAddCallback(sched.kernel, fence, job.cb, (f) => drmSchedJobDoneCb(f, job));
-    } catch (e) {
-      if (!(isKernelError(e) && e.errno === "ENOENT")) throw e;
-      drmSchedJobDone(job, fence.error);
-    }
+    if (!addDoneCallback(job, fence)) drmSchedJobDone(job, fence.error);
     dmaFencePut(fence);
   } else {
     drmSchedJobDone(job, isKernelError(fence) ? -ERRNO[fence.errno] : 0);
@@ -456,12 +463,18 @@ function drmSchedGetFinishedJob(sched: DrmGpuScheduler): DrmSchedJob | undefined
     const job = sched.pendingList[0];
     if (!job || !job.sFence?.finished?.signaledFlag) return undefined;
     sched.pendingList.shift();
+    // This job's timeout is over; the next job's starts now.
     cancelDelayedWork(sched.workTdr);
-    drmSchedStartTimeout(sched);
+    if (sched.pendingList.length) drmSchedStartTimeout(sched);
     return job;
   } finally {
     sched.jobListLock.unlock();
   }
+}
+
+/** `drm_sched_run_free_queue()` (`job_list_lock` held): queue the free work if the oldest pending job is done. */
+function drmSchedRunFreeQueueIfDone(sched: DrmGpuScheduler): void {
+  if (sched.pendingList[0]?.sFence?.finished?.signaledFlag) drmSchedRunFreeQueue(sched);
 }
 
 /** `drm_sched_free_job_work()`. */
@@ -469,34 +482,217 @@ function drmSchedFreeJobWork(sched: DrmGpuScheduler): void {
   if (sched.pauseSubmit) return;
   const job = drmSchedGetFinishedJob(sched);
   if (job) sched.ops.freeJob(job);
-  if (sched.pendingList[0]?.sFence?.finished?.signaledFlag) drmSchedRunFreeQueue(sched);
+  sched.jobListLock.lock();
+  try {
+    drmSchedRunFreeQueueIfDone(sched);
+  } finally {
+    sched.jobListLock.unlock();
+  }
   drmSchedWakeup(sched);
 }
 
 /**
- * `drm_sched_job_timedout()`: the oldest pending job goes to the driver's
- * `timedout_job`; it stays on the pending list (as `drm_sched_stop()` puts
- * the bad job back) and is freed once its finished fence signals. Unless
- * the device is gone, the timeout is re-armed.
+ * `drm_sched_job_reinsert_on_false_timeout()`: the driver said the job is
+ * still running (`NO_HANG`); it goes back to the head of the pending list,
+ * and the free work runs if it completed meanwhile.
+ */
+function drmSchedJobReinsertOnFalseTimeout(sched: DrmGpuScheduler, job: DrmSchedJob): void {
+  sched.jobListLock.lock();
+  try {
+    sched.pendingList.unshift(job);
+    drmSchedRunFreeQueueIfDone(sched);
+  } finally {
+    sched.jobListLock.unlock();
+  }
+}
+
+/**
+ * `drm_sched_job_timedout()` (the TDR work): the oldest pending job is taken
+ * off the pending list and handed to `timedout_job`. After the handler a
+ * bad job that `drm_sched_stop()` found already done is freed here
+ * (`free_guilty`); `NO_HANG` puts the job back; every status but `ENODEV`
+ * re-arms the timeout. With `RESET` and no `drm_sched_stop()`, the job is
+ * the driver's to free.
  */
 function drmSchedJobTimedout(sched: DrmGpuScheduler): void {
   let status: DrmGpuSchedStat = "DRM_GPU_SCHED_STAT_RESET";
   sched.jobListLock.lock();
   const job = sched.pendingList[0];
-  sched.jobListLock.unlock();
   if (job) {
+    sched.pendingList.shift();
+    sched.jobListLock.unlock();
     sched.kernel.trace.emit("drm_sched_job_timedout", { sched: sched.name, id: Number(job.id) });
-    job.karma++;
     status = sched.ops.timedoutJob(job);
+    if (sched.freeGuilty) {
+      sched.ops.freeJob(job);
+      sched.freeGuilty = false;
+    }
+    if (status === "DRM_GPU_SCHED_STAT_NO_HANG") drmSchedJobReinsertOnFalseTimeout(sched, job);
+  } else {
+    sched.jobListLock.unlock();
   }
-  if (status !== "DRM_GPU_SCHED_STAT_ENODEV") {
+  if (status !== "DRM_GPU_SCHED_STAT_ENODEV") drmSchedStartTimeoutUnlocked(sched);
+}
+
+// ---- reset recovery ------------------------------------------------------------------
+
+/**
+ * `drm_sched_stop(sched, bad)`: for reset recovery, from the timeout
+ * handler. Parks submission, puts `bad` back at the head of the pending
+ * list, then from the newest job back: detaches the hardware-fence callback
+ * of each job still running (dropping its parent and credits), or, for a
+ * job already done, removes it and frees it — except `bad`, which the
+ * timeout handler frees afterwards (`free_guilty`). Stops the timeout.
+ * Not for teardown (that is `drm_sched_fini()`), nor after `NO_HANG`.
+ */
+export function drmSchedStop(sched: DrmGpuScheduler, bad: DrmSchedJob | null): void {
+  drmSchedWqueueStop(sched);
+  if (bad && bad.sched === sched && !sched.pendingList.includes(bad)) sched.pendingList.unshift(bad);
+  for (const job of [...sched.pendingList].reverse()) {
+    const sFence = job.sFence!;
+    if (sFence.parent && dmaFenceRemoveCallback(sFence.parent, job.cb)) {
+      dmaFencePut(sFence.parent);
+      sFence.parent = null;
+      sched.creditCount -= job.credits;
+      continue;
+    }
     sched.jobListLock.lock();
     try {
-      drmSchedStartTimeout(sched);
+      sched.pendingList.splice(sched.pendingList.indexOf(job), 1);
     } finally {
       sched.jobListLock.unlock();
     }
+    // The hardware-fence callback is done with the job once finished has signalled.
+    dmaFenceWait(sFence.finished!, false);
+    if (job !== bad) sched.ops.freeJob(job);
+    else sched.freeGuilty = true;
   }
+  cancelDelayedWork(sched.workTdr);
+}
+
+/**
+ * `drm_sched_start(sched, errno)` (the `errno` argument since v6.13): after
+ * the reset, every pending job gets its credits back and, if it has a
+ * hardware fence (a resubmission gave it one), its completion callback;
+ * a job without one is done with `errno`, or `-ECANCELED` for 0. Then the
+ * timeout and submission restart.
+ */
+export function drmSchedStart(sched: DrmGpuScheduler, errno: number): void {
+  for (const job of [...sched.pendingList]) {
+    const fence = job.sFence!.parent;
+    sched.creditCount += job.credits;
+    if (!fence) {
+      drmSchedJobDone(job, errno || -ERRNO.ECANCELED);
+      continue;
+    }
+    if (!addDoneCallback(job, fence)) drmSchedJobDone(job, fence.error || errno);
+  }
+  drmSchedStartTimeoutUnlocked(sched);
+  drmSchedWqueueStart(sched);
+}
+
+/**
+ * `drm_sched_resubmit_jobs()`: runs every pending job again (`run_job`)
+ * after `drm_sched_stop()`; the first job whose karma exceeds `hang_limit`
+ * marks its entity's context guilty, and that context's jobs are resubmitted
+ * with `-ECANCELED` on their finished fence.
+ * @deprecated As upstream: "Deprecated, don't use in new code!" —
+ * re-running jobs around the dma_fence rules risks deadlocks with memory
+ * management; drivers walk {@link drmSchedForEachPendingJob} after stopping
+ * the scheduler instead.
+ */
+export function drmSchedResubmitJobs(sched: DrmGpuScheduler): void {
+  let guiltyContext: bigint | undefined;
+  for (const job of [...sched.pendingList]) {
+    const sFence = job.sFence!;
+    if (guiltyContext === undefined && job.karma > sched.hangLimit) guiltyContext = sFence.scheduled!.context;
+    if (guiltyContext !== undefined && sFence.scheduled!.context === guiltyContext) dmaFenceSetError(sFence.finished!, "ECANCELED");
+    const fence = sched.ops.runJob(job);
+    if (!fence || isKernelError(fence)) {
+      if (isKernelError(fence)) dmaFenceSetError(sFence.finished!, fence.errno);
+      sFence.parent = null;
+    } else {
+      // The scheduler keeps run_job's reference as the parent.
+      sFence.parent = fence;
+    }
+  }
+}
+
+/**
+ * `drm_sched_increase_karma(bad)`: one more hang caused by `bad`. Jobs of
+ * the kernel run queue are never blamed; otherwise the entity `bad` came
+ * from (found by its fence context among the run queues) gets its `guilty`
+ * flag set, so its remaining jobs are cancelled when popped.
+ */
+export function drmSchedIncreaseKarma(bad: DrmSchedJob): void {
+  const sched = bad.sched!;
+  if (bad.sPriority === DRM_SCHED_PRIORITY_KERNEL) return;
+  bad.karma++;
+  for (let i = DRM_SCHED_PRIORITY_HIGH; i < sched.schedRq.length; i++) {
+    const rq = sched.schedRq[i]!;
+    rq.lock.lock();
+    let found = false;
+    try {
+      for (const entity of rq.entities) {
+        if (bad.sFence!.scheduled!.context !== entity.fenceContext) continue;
+        if (entity.guilty) entity.guilty.value = 1;
+        found = true;
+        break;
+      }
+    } finally {
+      rq.lock.unlock();
+    }
+    if (found) break;
+  }
+}
+
+/** `drm_sched_is_stopped()` (v7.0): submission is parked (`pause_submit`). */
+export function drmSchedIsStopped(sched: DrmGpuScheduler): boolean {
+  return sched.pauseSubmit;
+}
+
+/** `drm_sched_wqueue_ready()`. */
+export function drmSchedWqueueReady(sched: DrmGpuScheduler): boolean {
+  return sched.ready;
+}
+
+/**
+ * `drm_sched_job_is_signaled()` (v7.0): the job's hardware fence or its
+ * finished fence has signalled. Meant for a stopped scheduler (WARN otherwise).
+ */
+export function drmSchedJobIsSignaled(job: DrmSchedJob): boolean {
+  const sched = job.sched!;
+  sched.kernel.warnOn(!drmSchedIsStopped(sched), "drm_sched_job_is_signaled: WARN_ON(!drm_sched_is_stopped(job->sched))");
+  const s = job.sFence!;
+  return (s.parent !== null && s.parent.signaledFlag) || s.finished!.signaledFlag;
+}
+
+/**
+ * `drm_sched_for_each_pending_job(job, sched, entity)` (v7.0): the pending
+ * jobs (of `entity`, or all for null) of a stopped scheduler; WARNs when the
+ * scheduler is not stopped at the start or at the end of the walk.
+ */
+export function* drmSchedForEachPendingJob(sched: DrmGpuScheduler, entity: DrmSchedEntity | null = null): Generator<DrmSchedJob> {
+  const k = sched.kernel;
+  k.warnOn(!drmSchedIsStopped(sched), "drm_sched_for_each_pending_job: WARN_ON(!drm_sched_is_stopped(sched))");
+  try {
+    for (const job of [...sched.pendingList]) if (!entity || job.entity === entity) yield job;
+  } finally {
+    k.warnOn(!drmSchedIsStopped(sched), "drm_sched_for_each_pending_job: WARN_ON(!drm_sched_is_stopped(sched))");
+  }
+}
+
+/** `drm_sched_pick_best()`: the ready scheduler with the lowest score (entities on its run queues plus jobs in flight). */
+export function drmSchedPickBest(schedList: readonly DrmGpuScheduler[]): DrmGpuScheduler | undefined {
+  let picked: DrmGpuScheduler | undefined;
+  for (const sched of schedList) {
+    if (!sched.ready) {
+      sched.kernel.printk.warn(`[drm] scheduler ${sched.name} is not ready, skipping`);
+      continue;
+    }
+    if (!picked || sched.score < picked.score) picked = sched;
+  }
+  return picked;
 }
 
 /** Jobs handed to the hardware and not yet freed. */

@@ -276,6 +276,16 @@ export class Lockdep {
     this.#debugLocks = true;
   }
 
+  /**
+   * `/proc/lockdep`: one line per class used so far, `<usage>: <name>` with
+   * the `{....}` usage characters (hardirq-W, hardirq-R, softirq-W, softirq-R).
+   */
+  procLockdep(): string[] {
+    const out: string[] = [];
+    for (const byKey of this.#classes.values()) for (const c of byKey.values()) if (c.usageMask) out.push(`${c.usageChars}: ${c.printedName}`);
+    return out;
+  }
+
   /** Dependency edges recorded so far, as `"A -> B"` strings of printed class names. */
   dependencies(): string[] {
     const out: string[] = [];
@@ -613,23 +623,28 @@ export class Lockdep {
     }
   }
 
-  /** `check_prev_add()`: circular, then `check_irq_usage()`, then add the edge. */
+  /**
+   * `check_prev_add()`: circular, then `check_irq_usage()`, then add the
+   * edge or merge its kind bits into the existing one. The checks run even
+   * when the edge exists: a write after a read of the same order (the
+   * selftest's `rlock_chaincache_ABBA1`) can close a strong cycle.
+   */
   #checkPrevAdd(s: TaskState, prev: HeldLock, next: HeldLock): void {
     const dep = depBit(prev.read, next.read);
     const depb = depBit(next.read, prev.read);
+    // A cycle next → … → prev, along strong paths (no -(xR)-> followed by -(Sx)->).
+    const path = this.#strongPath(next.cls, prev.cls, next.read === 2, prev.read);
+    if (path) {
+      this.#printCircular(s, prev, next, path);
+      return;
+    }
+    if (!this.#checkIrqUsage(s, prev, next)) return;
     const existing = this.#after.get(prev.cls)?.get(next.cls);
     if (existing) {
       existing.dep |= dep;
       existing.depb |= depb;
       return;
     }
-    // A cycle next → … → prev, along strong paths (no -(xR)-> followed by -(Sx)->).
-    const path = this.#strongPath(next.cls, prev.cls, next.read === 2);
-    if (path) {
-      this.#printCircular(s, prev, next, path);
-      return;
-    }
-    if (!this.#checkIrqUsage(s, prev, next)) return;
     const edge: Edge = { dep, depb, at: `${prev.cls.printedName} -> ${next.cls.printedName} by ${this.#task()}` };
     let a = this.#after.get(prev.cls);
     if (!a) this.#after.set(prev.cls, (a = new Map()));
@@ -639,8 +654,12 @@ export class Lockdep {
     b.set(prev.cls, edge);
   }
 
-  /** BFS forwards from `from` to `to` over strong paths; the class chain or undefined. */
-  #strongPath(from: LockClass, to: LockClass, fromRecursiveRead: boolean): LockClass[] | undefined {
+  /**
+   * BFS forwards from `from` to `to` over strong paths; the class chain or
+   * undefined. With `toRead` (the held lock the path closes on is a read),
+   * a path ending in -(*R)-> does not conflict (`hlock_conflict()`).
+   */
+  #strongPath(from: LockClass, to: LockClass, fromRecursiveRead: boolean, toRead = 0): LockClass[] | undefined {
     type Node = { cls: LockClass; onlyXr: boolean; parent?: Node };
     const seen = new Set<string>();
     const queue: Node[] = [{ cls: from, onlyXr: fromRecursiveRead }];
@@ -650,7 +669,7 @@ export class Lockdep {
         const onlyXr = Lockdep.#step(cur.onlyXr, e.dep);
         if (onlyXr === undefined) continue;
         const node: Node = { cls: n, onlyXr, parent: cur };
-        if (n === to) {
+        if (n === to && (toRead === 0 || !onlyXr)) {
           const chain: LockClass[] = [];
           for (let p: Node | undefined = node; p; p = p.parent) chain.unshift(p.cls);
           return chain;

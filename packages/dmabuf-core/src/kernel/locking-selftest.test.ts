@@ -92,6 +92,25 @@ class Run {
   RU(x: string): void {
     this.rw.get(x)!.readUnlock();
   }
+  /** `ML`/`MU`: mutex_lock/unlock; `RSL`/`RSU`, `WSL`/`WSU`: down_read/up_read, down_write/up_write. */
+  ML(x: string): void {
+    this.mutex.get(x)!.lock();
+  }
+  MU(x: string): void {
+    this.mutex.get(x)!.unlock();
+  }
+  RSL(x: string): void {
+    this.rwsem.get(x)!.downRead();
+  }
+  RSU(x: string): void {
+    this.rwsem.get(x)!.upRead();
+  }
+  WSL(x: string): void {
+    this.rwsem.get(x)!.downWrite();
+  }
+  WSU(x: string): void {
+    this.rwsem.get(x)!.upWrite();
+  }
 
   HARDIRQ_ENTER(): void {
     this.k.lockdep.irqsOff(1);
@@ -208,6 +227,36 @@ describe("locking-selftest: dependency cases", () => {
       fn: "rlock_ABBA1",
       type: "rlock",
       body: (r) => (r.RL("X1"), r.L("Y1"), r.U("Y1"), r.RU("X1"), r.L("Y1"), r.WL("X1"), r.WU("X1"), r.U("Y1")),
+      expected: FAILURE,
+    },
+    {
+      desc: "mixed read-lock/lock-write ABBA",
+      fn: "rwsem_ABBA1",
+      type: "rsem",
+      body: (r) => (r.RSL("X1"), r.ML("Y1"), r.MU("Y1"), r.RSU("X1"), r.ML("Y1"), r.WSL("X1"), r.WSU("X1"), r.MU("Y1")),
+      expected: FAILURE,
+    },
+    {
+      // down_read() is not recursive: a writer queued between the two readers deadlocks both orders.
+      desc: "mixed read-lock/lock-read ABBA",
+      fn: "rwsem_ABBA2",
+      type: "rsem",
+      body: (r) => (r.RSL("X1"), r.ML("Y1"), r.MU("Y1"), r.RSU("X1"), r.ML("Y1"), r.RSL("X1"), r.RSU("X1"), r.MU("Y1")),
+      expected: FAILURE,
+    },
+    {
+      desc: "mixed write-lock/lock-write ABBA",
+      fn: "rwsem_ABBA3",
+      type: "wsem",
+      body: (r) => (r.WSL("X1"), r.ML("Y1"), r.MU("Y1"), r.WSU("X1"), r.ML("Y1"), r.WSL("X1"), r.WSU("X1"), r.MU("Y1")),
+      expected: FAILURE,
+    },
+    {
+      // The chain cache must tell read from write: R-L then L-R (fine) must not hide L-W.
+      desc: "chain cached mixed R-L/L-W ABBA",
+      fn: "rlock_chaincache_ABBA1",
+      type: "rlock",
+      body: (r) => (r.RL("X1"), r.L("Y1"), r.U("Y1"), r.RU("X1"), r.L("Y1"), r.RL("X1"), r.RU("X1"), r.U("Y1"), r.L("Y1"), r.WL("X1"), r.WU("X1"), r.U("Y1")),
       expected: FAILURE,
     },
   ];

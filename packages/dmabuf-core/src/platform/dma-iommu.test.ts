@@ -76,6 +76,22 @@ describe("IOMMU DMA-API modes (drivers/iommu/dma-iommu.c)", () => {
     expect(iommuLeaks(k)).toEqual([]);
   });
 
+  it("lazy: the flush-queue timer (fq_flush_timeout) runs as a timer_list callback in softirq context; &fq->lock is softirq-safe, irq-safe everywhere", () => {
+    const { k, dev, phys } = boot("lazy");
+    dmaUnmapPhys(dev, dmaMapPhys(dev, phys, 4096n, "DMA_BIDIRECTIONAL", 0), 4096n, "DMA_BIDIRECTIONAL", 0);
+    // queue_iova() in process context takes the lock irqsave: no usage bit beyond INITIAL USE.
+    expect(k.lockdep.procLockdep()).toContain("....: &fq->lock");
+    k.clock.advance(IOVA_FQ_TIMEOUT_MS * 1e6);
+    // fq_flush_timeout() from the timer softirq: IN-SOFTIRQ-W on &fq->lock.
+    expect(k.lockdep.procLockdep()).toContain("..-.: &fq->lock");
+    // Unmapping again from a hard-IRQ handler is fine: every taker disables IRQs.
+    k.sched.irq(() => dmaUnmapPhys(dev, dmaMapPhys(dev, phys, 4096n, "DMA_BIDIRECTIONAL", 0), 4096n, "DMA_BIDIRECTIONAL", 0));
+    k.clock.advance(IOVA_FQ_TIMEOUT_MS * 1e6);
+    expect(k.lockdep.procLockdep()).toContain("-.-.: &fq->lock");
+    expect(k.lockdep.reports()).toEqual([]);
+    expect(iommuLeaks(k)).toEqual([]);
+  });
+
   it(`lazy: a full flush queue (${IOVA_FQ_SIZE} entries) is drained before the next entry`, () => {
     const { dev, phys } = boot("lazy");
     for (let i = 0; i <= IOVA_FQ_SIZE; i++) dmaUnmapPhys(dev, dmaMapPhys(dev, phys, 4096n, "DMA_TO_DEVICE", 0), 4096n, "DMA_TO_DEVICE", 0);

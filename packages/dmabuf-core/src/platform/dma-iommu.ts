@@ -1,5 +1,6 @@
 // drivers/iommu/dma-iommu.c: the DMA-API side of a DMA domain (strict or flush-queue unmap, IOTLB invalidation, counters).
-import type { TimerHandle } from "../kernel/time.js";
+import { SpinLock } from "../kernel/spinlock.js";
+import { modTimer, timerDelete, timerSetup, type TimerList } from "../kernel/timer.js";
 import type { Device } from "./device.js";
 import type { IommuDomain } from "./iommu.js";
 
@@ -38,13 +39,23 @@ function zeroStats(): IommuDmaStats {
 
 /**
  * `struct iommu_dma_cookie`'s flush queue. The model runs one CPU, so a
- * domain has one queue (the kernel has one per CPU).
+ * domain has one queue (the kernel has one per CPU), with its `fq->lock`
+ * and the cookie's `fq_timer`, a timer_list: the drain after
+ * `IOVA_FQ_TIMEOUT` runs in softirq context, as `fq_flush_timeout()` does.
  */
 interface FlushQueue {
   /** Queued IOVA ranges: start pfn and the device whose counters pay the free. */
   readonly entries: { pfnLo: number; dev: Device }[];
-  timer: TimerHandle | undefined;
+  /** `fq->lock`: taken irqsave, from process context and from the timer's softirq. */
+  readonly lock: SpinLock;
+  /** `cookie->fq_timer`. */
+  readonly timer: TimerList;
+  /** `cookie->fq_timer_on`. */
+  timerOn: boolean;
 }
+
+/** The `spin_lock_init(&fq->lock)` site in `iommu_dma_init_one_fq()`. */
+const FQ_LOCK_KEY = { site: "iommu_dma_init_one_fq" };
 
 const FQS = new WeakMap<IommuDomain, FlushQueue>();
 const STATS = new WeakMap<Device, IommuDmaStats>();
@@ -74,15 +85,9 @@ export function iommuDmaFqDepth(domain: IommuDomain): number {
   return FQS.get(domain)?.entries.length ?? 0;
 }
 
-/**
- * `fq_flush_iotlb()` + `fq_ring_free()`: one full IOTLB invalidation of the
- * domain, then the queued IOVAs go back to the allocator.
- */
-export function iommuDmaFlushFq(domain: IommuDomain): void {
-  const fq = FQS.get(domain);
-  if (!fq) return;
-  fq.timer?.cancel();
-  fq.timer = undefined;
+/** `fq_flush_iotlb()` + `fq_ring_free()` (`fq->lock` held): one full IOTLB invalidation, then the IOVAs go back. */
+function fqFlushAndFreeLocked(domain: IommuDomain, fq: FlushQueue): void {
+  fq.lock.assertHeld("fq_ring_free_locked");
   if (!fq.entries.length) return;
   const first = fq.entries[0]!.dev;
   iommuDmaStats(first).iotlbFlushAll++;
@@ -93,17 +98,56 @@ export function iommuDmaFlushFq(domain: IommuDomain): void {
 }
 
 /**
- * `queue_iova()`: defers the IOVA free to the next flush. A full queue is
- * drained first; the first entry of an empty queue arms the timer.
+ * `fq_flush_timeout()`: the flush-queue timer's callback (softirq context):
+ * clears `fq_timer_on`, invalidates the IOTLB, frees the queued IOVAs under
+ * `fq->lock`.
  */
-export function iommuDmaQueueIova(dev: Device, domain: IommuDomain, pfnLo: number): void {
+function fqFlushTimeout(domain: IommuDomain, fq: FlushQueue): void {
+  fq.timerOn = false;
+  fq.lock.lockIrqsave();
+  try {
+    fqFlushAndFreeLocked(domain, fq);
+  } finally {
+    fq.lock.unlock();
+  }
+}
+
+/** Drains `domain`'s flush queue now (as its timer would), and disarms the timer. */
+export function iommuDmaFlushFq(domain: IommuDomain): void {
+  const fq = FQS.get(domain);
+  if (!fq) return;
+  timerDelete(fq.timer);
+  fqFlushTimeout(domain, fq);
+}
+
+function fqOf(dev: Device, domain: IommuDomain): FlushQueue {
   let fq = FQS.get(domain);
   if (!fq) {
-    fq = { entries: [], timer: undefined };
-    FQS.set(domain, fq);
+    const k = dev.kernel;
+    const lock = new SpinLock({ lockdep: k.lockdep, current: () => k.current }, "fq lock", "&fq->lock", FQ_LOCK_KEY);
+    const q: FlushQueue = { entries: [], lock, timer: timerSetup(k, "&cookie->fq_timer", () => fqFlushTimeout(domain, q)), timerOn: false };
+    FQS.set(domain, (fq = q));
   }
-  if (fq.entries.length >= IOVA_FQ_SIZE) iommuDmaFlushFq(domain);
-  fq.entries.push({ pfnLo, dev });
-  iommuDmaStats(dev).fqEnqueue++;
-  if (!fq.timer) fq.timer = dev.kernel.clock.schedule(IOVA_FQ_TIMEOUT_MS * 1e6, () => iommuDmaFlushFq(domain));
+  return fq;
+}
+
+/**
+ * `queue_iova()`: defers the IOVA free to the next flush, under `fq->lock`
+ * (irqsave). A full queue is flushed first; the first entry after a flush
+ * arms the timer (`fq_timer_on`).
+ */
+export function iommuDmaQueueIova(dev: Device, domain: IommuDomain, pfnLo: number): void {
+  const fq = fqOf(dev, domain);
+  fq.lock.lockIrqsave();
+  try {
+    if (fq.entries.length >= IOVA_FQ_SIZE) fqFlushAndFreeLocked(domain, fq);
+    fq.entries.push({ pfnLo, dev });
+    iommuDmaStats(dev).fqEnqueue++;
+  } finally {
+    fq.lock.unlock();
+  }
+  if (!fq.timerOn) {
+    fq.timerOn = true;
+    modTimer(fq.timer, dev.kernel.clock.nowNs + IOVA_FQ_TIMEOUT_MS * 1e6);
+  }
 }

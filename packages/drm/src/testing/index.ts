@@ -22,11 +22,13 @@ import {
   drmSchedJobCleanup,
   drmSchedJobInit,
   type DrmGpuScheduler,
+  type DrmGpuSchedStat,
   type DrmSchedKillVersion,
 } from "../sched-main.js";
 import { drmSchedEntityDestroy, drmSchedEntityInit, drmSchedEntityPushJob, type DrmSchedEntity } from "../sched-entity.js";
 
-export type { DrmGpuScheduler, DrmSchedJob, DrmSchedKillVersion, DrmSchedInitArgs, DrmSchedBackendOps, DrmSchedRq, DrmGpuSchedStat } from "../sched-main.js";
+export type { DrmGpuScheduler, DrmSchedJob, DrmSchedKillVersion, DrmSchedInitArgs, DrmSchedBackendOps, DrmGpuSchedStat } from "../sched-main.js";
+export type { DrmSchedRq } from "../sched-rq.js";
 export type { DrmSchedFence } from "../sched-fence.js";
 export type { DrmSchedEntity } from "../sched-entity.js";
 
@@ -37,12 +39,24 @@ export function bootDrm(opts: Partial<KernelOptions> = {}): Kernel {
   return k;
 }
 
+/** `DRM_MOCK_SCHED_JOB_DONE`: the mock hardware completed the job. */
+export const DRM_MOCK_SCHED_JOB_DONE = 0x1;
+/** `DRM_MOCK_SCHED_JOB_TIMEDOUT`: the timeout handler signalled the job's hardware fence with `-ETIMEDOUT`. */
+export const DRM_MOCK_SCHED_JOB_TIMEDOUT = 0x2;
+/** `DRM_MOCK_SCHED_JOB_DONT_RESET`: the timeout handler reports `NO_HANG` for this job. */
+export const DRM_MOCK_SCHED_JOB_DONT_RESET = 0x4;
+/** `DRM_MOCK_SCHED_JOB_RESET_SKIPPED`: the timeout handler skipped the reset. */
+export const DRM_MOCK_SCHED_JOB_RESET_SKIPPED = 0x8;
+
 /** `struct drm_mock_sched_job`. */
 export class DrmMockSchedJob extends DrmSchedJob {
   hwFence: DmaFence | undefined;
   /** Virtual time the mock hardware takes for the job; 0: until {@link drmMockSchedAdvance}. */
   durationNs = 0;
-  timedout = false;
+  /** `flags`: `DRM_MOCK_SCHED_JOB_*`. */
+  flags = 0;
+  /** `run_job` calls for this job (a resubmission runs it again). */
+  runs = 0;
   cancelled = false;
   freed = false;
   /** The job's fences as submitted (the test keeps looking at them after `free_job`, as the kunit mock does). */
@@ -59,6 +73,8 @@ export interface DrmMockSchedOptions {
   readonly killJobsVersion?: DrmSchedKillVersion;
   readonly creditLimit?: number;
   readonly name?: string;
+  /** A driver's own timeout handler instead of the mock's (reset-recovery tests). */
+  readonly timedoutJob?: (job: DrmMockSchedJob) => DrmGpuSchedStat;
 }
 
 /**
@@ -86,32 +102,49 @@ export class DrmMockScheduler {
     this.base = drmSchedInit(kernel, {
       ops: {
         runJob: (job) => this.#runJob(job as DrmMockSchedJob),
-        timedoutJob: (job) => {
-          const j = job as DrmMockSchedJob;
-          this.#signal(j, "ETIMEDOUT", () => (j.timedout = true));
-          return "DRM_GPU_SCHED_STAT_RESET";
-        },
-        freeJob: (job) => {
-          const j = job as DrmMockSchedJob;
-          drmSchedJobCleanup(j);
-          dmaFencePut(j.hwFence);
-          j.hwFence = undefined;
-          j.freed = true;
-        },
+        timedoutJob: (job) => (opts.timedoutJob ? opts.timedoutJob(job as DrmMockSchedJob) : this.timedout(job as DrmMockSchedJob)),
+        freeJob: (job) => this.freeJob(job as DrmMockSchedJob),
         cancelJob: (job) => {
           const j = job as DrmMockSchedJob;
           this.#signal(j, "ECANCELED", () => (j.cancelled = true));
         },
       },
       creditLimit: opts.creditLimit ?? 0xffff_ffff,
+      hangLimit: 1,
       timeoutNs: opts.timeoutNs ?? MAX_SCHEDULE_TIMEOUT,
       name: opts.name ?? "drm-mock-scheduler",
       ...(opts.killJobsVersion ? { killJobsVersion: opts.killJobsVersion } : {}),
     });
   }
 
+  /**
+   * `mock_sched_timedout_job()`: no hardware to reset. A job flagged
+   * `DONT_RESET` is still running (`NO_HANG`); otherwise its hardware fence
+   * signals `-ETIMEDOUT` and the job, no longer needed, is freed here.
+   */
+  timedout(job: DrmMockSchedJob): DrmGpuSchedStat {
+    if (job.flags & DRM_MOCK_SCHED_JOB_DONT_RESET) {
+      job.flags |= DRM_MOCK_SCHED_JOB_RESET_SKIPPED;
+      return "DRM_GPU_SCHED_STAT_NO_HANG";
+    }
+    this.#signal(job, "ETIMEDOUT", () => (job.flags |= DRM_MOCK_SCHED_JOB_TIMEDOUT));
+    this.freeJob(job);
+    return "DRM_GPU_SCHED_STAT_RESET";
+  }
+
+  /** `mock_sched_free_job()`. */
+  freeJob(job: DrmMockSchedJob): void {
+    drmSchedJobCleanup(job);
+    dmaFencePut(job.hwFence);
+    job.hwFence = undefined;
+    job.freed = true;
+  }
+
   #runJob(job: DrmMockSchedJob): DmaFence {
     const k = this.kernel;
+    job.runs++;
+    // A resubmitted job gets a new hardware fence; the scheduler dropped the old one at drm_sched_stop().
+    if (job.hwFence) dmaFencePut(job.hwFence);
     job.hwFence = new DmaFence(k, { getDriverName: () => "drm_mock_sched", getTimelineName: () => "mock_timeline" }, this.lock, this.context, ++this.seqno);
     this.jobs.push(job);
     if (job.durationNs > 0) {
@@ -133,6 +166,7 @@ export class DrmMockScheduler {
     try {
       while (this.jobs.length && this.jobs[0] !== undefined) {
         const j = this.jobs.shift()!;
+        j.flags |= DRM_MOCK_SCHED_JOB_DONE;
         dmaFenceSignalLocked(j.hwFence!);
         n++;
         if (j === job) break;
@@ -164,6 +198,21 @@ export class DrmMockScheduler {
       while (done < num && this.jobs.length) done += this.#completeUpTo(this.jobs[0]!);
     });
     return done;
+  }
+
+  /**
+   * The mock hardware is reset (a driver's reset step between
+   * `drm_sched_stop()` and `drm_sched_start()`): what it was running is
+   * dropped without signalling; returns how many jobs that was.
+   */
+  reset(): number {
+    this._cancelTimers();
+    this.lock.lockIrqsave();
+    try {
+      return this.jobs.splice(0).length;
+    } finally {
+      this.lock.unlock();
+    }
   }
 
   /** Stops the pending completion interrupts (fini). */
@@ -231,7 +280,13 @@ export function drmMockSchedJobWaitScheduled(job: DrmMockSchedJob, timeoutNs: nu
   return waitFence(job.mock.kernel, job.scheduledFence, timeoutNs);
 }
 
-/** `drm_mock_sched_job_wait_finished(job, timeout)`. */
+/** `drm_mock_sched_job_is_finished()`: the mock hardware completed the job. */
+export function drmMockSchedJobIsFinished(job: DrmMockSchedJob): boolean {
+  return (job.flags & DRM_MOCK_SCHED_JOB_DONE) !== 0;
+}
+
+/** `drm_mock_sched_job_wait_finished(job, timeout)`: until the mock hardware completes the job (a timed-out job never does). */
 export function drmMockSchedJobWaitFinished(job: DrmMockSchedJob, timeoutNs: number): boolean {
-  return waitFence(job.mock.kernel, job.finishedFence, timeoutNs);
+  if (drmMockSchedJobIsFinished(job)) return true;
+  return job.mock.kernel.clock.waitUntil(() => drmMockSchedJobIsFinished(job), timeoutNs) > 0;
 }
