@@ -1,7 +1,7 @@
 /**
  * The dmabuf-sdk conformance app as a library: run the matrix, judge cases
- * against the oracle, compare reports, run scenario files, and format the
- * reports the CLI prints.
+ * against the oracle, compare reports, run scenario files, explore races
+ * under every interleaving, and format the reports the CLI prints.
  *
  * @packageDocumentation
  */
@@ -34,10 +34,20 @@ export {
   runScenarioPath,
   scenarioSchema,
   scenarioStem,
+  stepKind,
+  prepareScenarioFile,
+  ScenarioInstance,
+  type PreparedScenario,
   type ScenarioFile,
   type ScenarioResult,
   type ScenarioStepResult,
 } from "./scenario-file.js";
+export { RACE_SCENARIOS, raceScenario, type RaceScenario } from "./explore/race-scenarios.js";
+export { exploreCase, type ExploreExpectation } from "./explore/explore-case.js";
+export { scenarioFileExplorer } from "./explore/scenario-tasks.js";
+export { vfioCloseVsAttach } from "./explore/vfio-match-window.js";
+export { vfioRevokeVsUnmap } from "./explore/vfio-revoke-vs-unmap.js";
+export { drmSchedKillVsIrq } from "./explore/drm-sched-kill.js";
 export { SCENARIO_STEPS, type StepDefinition, type StepContext, type StepOutcome, type JsonSchema } from "./scenario-steps.js";
 export { InputError, LocatedDocument, type InputProblem } from "./input-error.js";
 export { diffReports, formatDiffTable, formatDiffJson, formatDiffMarkdown, type ReportDiff, type DiffEntry, type DiffKind, type FieldChange } from "./diff.js";
@@ -64,4 +74,6 @@ export {
   type NegotiationTry,
   type NegotiationVerdict,
   type PackageVersion,
+  type ExploreCaseData,
+  type ExploreCaseFailure,
 } from "./types.js";

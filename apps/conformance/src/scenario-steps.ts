@@ -38,6 +38,8 @@ export interface StepContext extends FixtureContext {
   load(modules: readonly { readonly name: string }[]): void;
   /** Resolves a package the way the scenario's packages were (from the working directory). */
   resolve(pkg: string): string;
+  /** Modules of `call` steps imported before the run (by package name): such a call runs synchronously. */
+  readonly imported?: ReadonlyMap<string, Record<string, unknown>>;
 }
 
 /** One step kind: its documentation line, the schema of its arguments and its action. */
@@ -224,12 +226,15 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
   call: {
     summary: 'an exported function of a loaded package (`fn: "<package>#<export>"`, `args`)',
     args: obj({ fn: { type: "string", pattern: "^[^#]+#[A-Za-z_$][A-Za-z0-9_$]*$" }, args: { type: "array" } }, ["fn"]),
-    async run(a, ctx) {
+    run(a, ctx) {
       const [pkg, name] = String(a.fn).split("#");
-      const mod = (await import(pathToFileURL(ctx.resolve(pkg!)).href)) as Record<string, unknown>;
-      const fn = mod[name!];
-      if (typeof fn !== "function") fail(`${String(a.fn)} is not an exported function`);
-      return { value: (fn as (...args: unknown[]) => unknown)(...((a.args as unknown[] | undefined) ?? [])) };
+      const call = (mod: Record<string, unknown>): StepOutcome => {
+        const fn = mod[name!];
+        if (typeof fn !== "function") fail(`${String(a.fn)} is not an exported function`);
+        return { value: (fn as (...args: unknown[]) => unknown)(...((a.args as unknown[] | undefined) ?? [])) };
+      };
+      const pre = ctx.imported?.get(pkg!);
+      return pre ? call(pre) : import(pathToFileURL(ctx.resolve(pkg!)).href).then((m) => call(m as Record<string, unknown>));
     },
   },
   fault: {

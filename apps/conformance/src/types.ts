@@ -1,4 +1,4 @@
-import type { CaseActual, Errno, LifecycleStep, TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import type { CaseActual, Errno, ExploreFailureKind, LifecycleStep, TopologyName } from "@dmabuf-sdk/dmabuf-core";
 
 export type { LifecycleStep };
 
@@ -67,6 +67,35 @@ export interface CaseResult {
   readonly negotiation?: Negotiation;
   /** The command that reruns this case alone (cases that did not pass). */
   readonly rerun?: string;
+  /** What `explore` did (explore cases). */
+  readonly explore?: ExploreCaseData;
+}
+
+/** One distinct failure an exploration found, as the report carries it. */
+export interface ExploreCaseFailure {
+  readonly kind: ExploreFailureKind;
+  readonly signature: string;
+  /** The schedule that first showed it, and the shrunk one (`explore --replay <shrunk>`). */
+  readonly schedule: string;
+  readonly shrunk: string;
+  readonly preemptions: number;
+  readonly steps: number;
+  /** 1-based index of the schedule that first showed it. */
+  readonly foundAt: number;
+  /** What ran in the shrunk schedule. */
+  readonly trace: readonly string[];
+}
+
+/** The `explore` part of an explore case. */
+export interface ExploreCaseData {
+  readonly strategy: "dfs" | "pct" | "replay";
+  readonly preemptionBound: number;
+  readonly seed: number;
+  readonly schedules: number;
+  readonly pruned: number;
+  /** DFS: every schedule within the bound ran. */
+  readonly complete: boolean;
+  readonly failures: readonly ExploreCaseFailure[];
 }
 
 /** Why a pair of entries was not taken. */

@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { load, median, paired, recordRatio } from "../../../scripts/bench-lib.mjs";
 import { Bench } from "tinybench";
+import { benchExplore } from "./explore.mjs";
 import {
   IOMMU_READ,
   IOMMU_WRITE,
@@ -224,5 +225,8 @@ for (const pgsize of [0x1000, undefined]) {
   const [p2m] = d.pgtable.largePtes;
   recordRatio(ratios, `dmaReadInto 64 MiB, ${pgsize ? "4 KiB IOPTEs" : `${p2m} 2 MiB IOPTEs`}`, project, "GB/s", "page-by-page JS copy (4 KiB set per page)", anchor, ">= 0.7x");
 }
+
+// ---- the interleaving explorer ----------------------------------------------
+await benchExplore(ratios);
 
 writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify({ node: process.version, date: new Date().toISOString(), results, ratios }, null, 2) + "\n");

@@ -34,7 +34,25 @@ export { RwLock } from "./kernel/rwlock.js";
 export { irqWorkQueue } from "./kernel/irq-work.js";
 export { XArray, type XArrayFlags } from "./kernel/xarray.js";
 export { requestIrq, freeIrq, handleIrq, raiseIrq, irqActions, type IrqHandler, type IrqReturn } from "./kernel/irq.js";
-export { Scheduler, TaskWouldBlock, type StepOptions } from "./kernel/sched.js";
+export { Scheduler, TaskWouldBlock, type StepOptions, type PreemptionPointHook } from "./kernel/sched.js";
+export { explore, countSchedules, replaySchedule, type ExploreOptions, type ExploreResult, type ExploreFailure, type ExploreStrategy } from "./kernel/explore.js";
+export {
+  runExecution,
+  type ExploreScenario,
+  type ExploreInstance,
+  type ExploreTask,
+  type ExploreStep,
+  type ExploreStepOutcome,
+  type ExploreCheckFailure,
+  type ExploreFailureKind,
+  type ExploreDecision,
+  type ExploreDecisionKind,
+  type ExploreChooser,
+  type ExecutionResult,
+  type ExecutionBounds,
+} from "./kernel/explore-run.js";
+export { ExploreError, encodeSchedule, decodeSchedule, SCHEDULE_TAG, type ExploreErrorKind } from "./kernel/explore-schedule.js";
+export { shrinkExecution, replayChooser } from "./kernel/explore-shrink.js";
 export {
   Workqueue,
   Workqueues,

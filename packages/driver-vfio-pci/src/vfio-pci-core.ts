@@ -54,6 +54,14 @@ export interface VfioPciDeviceOps {
 }
 
 /**
+ * `vfio_pci_dma_buf_match_mapping()` as posted in v1 (patch 22/26: checks
+ * `priv->vdev`, then reads `priv->vdev->pdev` without a lock) or as fixed
+ * after Baolu Lu's review (Jason Gunthorpe, 2026-04-13: the buffer's own
+ * `pdev` reference, no `vdev` check).
+ */
+export type VfioPciMatchMappingVersion = "v1" | "post-2026-04-13";
+
+/**
  * `struct vfio_pci_core_device` with its embedded `struct vfio_device`: a PCI
  * function bound to vfio-pci. `memoryLock` (`&vdev->memory_lock`) protects
  * the virtual command register, the power state and the list of exported
@@ -76,6 +84,8 @@ export class VfioPciCoreDevice {
   resetWorks = true;
   /** The function can do a Function Level Reset (`PCI_EXP_DEVCAP_FLR`). */
   flrCapable = true;
+  /** Which `vfio_pci_dma_buf_match_mapping()` the buffers exported from now on use (see {@link VfioPciMatchMappingVersion}). */
+  matchMappingVersion: VfioPciMatchMappingVersion = "post-2026-04-13";
   /**
    * `vdev->barmap[]` after the eager set-up of the open path: the BAR, or the
    * errno that `vfio_pci_core_setup_barmap()` gave (absent BAR `ENODEV`,

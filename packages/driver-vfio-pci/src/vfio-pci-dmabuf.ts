@@ -47,7 +47,7 @@ import {
 import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovRanges, type DmaBufMappingIovExpOps } from "@dmabuf-sdk/map-iov";
 import { dmaBufEmappingPal, type DmaBufMappingPalExpOps, type DmaBufPhysList, type DmaBufPhysVec } from "@dmabuf-sdk/map-pal";
 import { dmaBufEmappingSgtP2p, dmaBufFreeSgt, dmaBufPhysVecToSgt, physVecColumns, type DmaBufMappingSgtExpOps, type PhysVecColumns } from "@dmabuf-sdk/map-sgt";
-import type { VfioPciCoreDevice } from "./vfio-pci-core.js";
+import type { VfioPciCoreDevice, VfioPciMatchMappingVersion } from "./vfio-pci-core.js";
 import {
   VFIO_DEVICE_DMA_BUF_MEMATTR_NC,
   VFIO_DEVICE_DMA_BUF_MEMATTR_WC,
@@ -118,6 +118,8 @@ export class VfioPciDmaBuf {
   kvm: unknown = null;
   /** CPU mapping attribute (`VFIO_DEVICE_DMA_BUF_MEMATTR_*`), for future mmaps. */
   memattr = VFIO_DEVICE_DMA_BUF_MEMATTR_NC;
+  /** Which `match_mapping` this buffer runs (the device's at export). */
+  readonly matchMappingVersion: VfioPciMatchMappingVersion;
   /** 1 (registered) + one per outstanding map; its release completes `comp`. */
   readonly kref: Kref;
   /** `comp`: completed when `kref` drops to zero during a revoke. */
@@ -131,6 +133,7 @@ export class VfioPciDmaBuf {
     this.physVec = physVec;
     this.physCols = physVecColumns(physVec);
     this.provider = provider;
+    this.matchMappingVersion = vdev.matchMappingVersion;
     this.kref = new Kref(() => this.comp.complete(), (m) => vdev.kernel.warn(m));
   }
 
@@ -247,6 +250,21 @@ export const vfioPciDmaBufOffers: readonly VfioPciDmaBufOffer[] = [
   (priv) => dmaBufEmappingSgtP2p(vfioPciDmaBufSgtOps, priv.pdev),
 ];
 
+/**
+ * The v1 form's `vdev` handling (patch 22/26): `if (!priv->vdev) return
+ * -ENODEV;`, then `priv->vdev->pdev` read for the SGT offer with no lock
+ * held, since matching runs unlocked. `vfio_pci_dma_buf_cleanup()` can set
+ * `vdev` to NULL between the two: the window Baolu Lu's review of the
+ * resv assertion led to (Jason Gunthorpe's reply, 2026-04-13). The v1
+ * assertion itself (`dma_resv_assert_held`, wrong on every attach) is not
+ * modelled: it fires whatever the order and would hide the window.
+ */
+function vfioPciDmaBufMatchMappingV1Window(priv: VfioPciDmaBuf): void {
+  if (!priv.vdev) throw new KernelError("ENODEV", "vfio_pci_dma_buf_match_mapping", "cleaned up");
+  priv.dmabuf.kernel.sched.point("vfio_pci_dma_buf_match_mapping: after the priv->vdev check");
+  if (!priv.vdev) throw new KernelBug("oops", "BUG: kernel NULL pointer dereference in vfio_pci_dma_buf_match_mapping (priv->vdev->pdev)");
+}
+
 /** `vfio_pci_dmabuf_ops`. */
 export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   /**
@@ -256,6 +274,7 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
    */
   matchMapping(args) {
     const priv = privOf(args.dmabuf);
+    if (priv.matchMappingVersion === "v1") vfioPciDmaBufMatchMappingV1Window(priv);
     const offers = vfioPciDmaBufOffers.map((o) => o(priv)).filter((m): m is DmaBufMappingMatch => m !== null);
     dmaBufMatchMapping(args, offers);
   },

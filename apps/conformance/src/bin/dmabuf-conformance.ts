@@ -15,6 +15,11 @@ import { readScenarioPaths, runScenarioFile } from "../scenario-file.js";
 import { mergeReports, parseShard, type Shard } from "../shard.js";
 import { REPORT_SCHEMA, summarize, type CaseResult, type ConformanceReport } from "../types.js";
 import { toolInfo } from "../version.js";
+import { ExploreError, explore, replaySchedule, type ExecutionResult, type ExploreFailure, type ExploreOptions, type ExploreResult, type ExploreScenario, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
+import { exploreCase, type ExploreExpectation } from "../explore/explore-case.js";
+import { RACE_SCENARIOS, raceScenario } from "../explore/race-scenarios.js";
+import { scenarioFileExplorer } from "../explore/scenario-tasks.js";
+import { prepareScenarioFile, readScenarioFile } from "../scenario-file.js";
 
 const FORMATS = ["table", "json", "junit", "ktap", "html"] as const;
 type Format = (typeof FORMATS)[number];
@@ -200,6 +205,135 @@ async function scenario(paths: string[], o: { format: Format; out?: string }): P
   return passed(report) ? 0 : 1;
 }
 
+interface ExploreFlags {
+  list?: boolean;
+  all?: boolean;
+  strategy?: "dfs" | "pct";
+  preemptionBound?: number;
+  maxSchedules?: number;
+  iterations?: number;
+  depth?: number;
+  seed?: number;
+  replay?: string;
+  shrink: boolean;
+  format: Format;
+  out?: string;
+}
+
+/** What `explore` runs: a shipped race or a scenario file with `tasks:`. */
+interface ExploreTarget {
+  readonly name: string;
+  readonly topology: TopologyName;
+  readonly expect: ExploreExpectation;
+  readonly options: ExploreOptions;
+  readonly header: string;
+  readonly packages: readonly string[];
+  scenario(): ExploreScenario;
+}
+
+async function exploreTarget(arg: string): Promise<ExploreTarget> {
+  const race = raceScenario(arg);
+  if (race) return { name: race.id, topology: race.topology, expect: { found: race.expect }, options: race.options, header: `${race.form}: ${race.summary}\n  fix: ${race.fix}`, packages: [], scenario: race.scenario };
+  let isFile = false;
+  try {
+    isFile = statSync(arg).isFile();
+  } catch {
+    throw new UsageError(`explore: ${arg} is neither a shipped race (see --list) nor a scenario file`);
+  }
+  if (!isFile) throw new UsageError(`explore: ${arg} is a directory; name one scenario file`);
+  const file = readScenarioFile(arg);
+  if (!file.tasks) throw new InputError([{ file: arg, line: 1, col: 1, message: "no `tasks:` to interleave (explore needs a scenario file with tasks)" }]);
+  const prep = await prepareScenarioFile(file);
+  const scn = scenarioFileExplorer(prep);
+  return { name: arg, topology: file.topology, expect: { found: null }, options: {}, header: `scenario file ${arg}: ${file.name} (${Object.keys(file.tasks).length} tasks)`, packages: [...(file.packages ?? [])], scenario: () => scn };
+}
+
+function exploreOptionsOf(t: ExploreTarget, o: ExploreFlags): ExploreOptions {
+  return {
+    ...t.options,
+    ...(o.strategy ? { strategy: o.strategy } : {}),
+    ...(o.preemptionBound !== undefined ? { preemptionBound: o.preemptionBound } : {}),
+    ...(o.maxSchedules !== undefined ? { maxSchedules: o.maxSchedules } : {}),
+    ...(o.iterations !== undefined ? { iterations: o.iterations } : {}),
+    ...(o.depth !== undefined ? { pctDepth: o.depth } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    shrink: o.shrink,
+  };
+}
+
+/** One replayed execution as an exploration result (one schedule). */
+function replayResult(name: string, schedule: string, x: ExecutionResult): ExploreResult {
+  const seen = new Set<string>();
+  const failures: ExploreFailure[] = [];
+  for (const f of x.failures) {
+    if (seen.has(f.signature)) continue;
+    seen.add(f.signature);
+    failures.push({ kind: f.kind, signature: f.signature, messages: x.failures.map((y) => y.message), schedule, shrunk: schedule, preemptions: x.preemptions, steps: x.steps, trace: x.trace, log: x.log, lockdep: x.lockdep, foundAt: 1 });
+  }
+  return { scenario: name, strategy: "replay", preemptionBound: x.preemptions, seed: 1, schedules: 1, pruned: x.pruned ? 1 : 0, complete: true, maxDecisions: x.decisions.length, failures };
+}
+
+function exploreText(t: ExploreTarget, c: CaseResult, r: ExploreResult, x?: ExecutionResult): string[] {
+  const out = [`explore ${t.name}`, `  ${t.header}`, `  ${c.messages[0]}`];
+  if (x) out.push("  trace:", ...x.trace.map((l) => `    ${l}`));
+  for (const f of r.failures) {
+    out.push(`  ✗ ${f.signature}`, `    replay: dmabuf-conformance explore ${t.name} --replay ${f.shrunk}  (${f.preemptions} preemption${f.preemptions === 1 ? "" : "s"}, ${f.steps} steps; first seen at schedule ${f.foundAt} as ${f.schedule})`);
+    if (!x) out.push("    trace:", ...f.trace.map((l) => `      ${l}`));
+    out.push("    failures:", ...f.messages.flatMap((m) => m.split("\n")).map((l) => `      ${l}`));
+    if (f.lockdep) out.push("    lockdep:", ...f.lockdep.split("\n").map((l) => `      ${l}`));
+    out.push("    kernel log:", ...f.log.split("\n").map((l) => `      ${l}`));
+  }
+  out.push(`${c.status === "pass" ? "PASS" : "FAIL"}: expected ${c.expected!.outcome}, ${r.failures.length ? `found ${r.failures.length} distinct failure${r.failures.length > 1 ? "s" : ""}` : "clean"} in ${c.durationMs.toFixed(1)} ms`);
+  return out;
+}
+
+async function exploreCmd(arg: string | undefined, o: ExploreFlags): Promise<number> {
+  checkOut(o.out);
+  if (o.list) {
+    const w = Math.max(...RACE_SCENARIOS.map((r) => r.id.length));
+    emit(`${RACE_SCENARIOS.map((r) => `${r.id.padEnd(w)}  ${r.form.padEnd(7)}  ${r.summary}`).join("\n")}\n`, o.out);
+    return 0;
+  }
+  if (o.all && arg) throw new UsageError("explore: give a scenario or --all, not both");
+  if (!o.all && !arg) throw new UsageError("explore: name a shipped race (--list), a scenario file with tasks, or --all");
+  if (o.replay && o.all) throw new UsageError("explore: --replay replays one scenario");
+  const targets = o.all ? await Promise.all(RACE_SCENARIOS.map((r) => exploreTarget(r.id))) : [await exploreTarget(arg!)];
+  const started = new Date();
+  const t0 = performance.now();
+  const cases: CaseResult[] = [];
+  const text: string[] = [];
+  for (const t of targets) {
+    const c0 = performance.now();
+    let r: ExploreResult;
+    let x: ExecutionResult | undefined;
+    if (o.replay) {
+      x = replaySchedule(t.scenario(), o.replay);
+      r = replayResult(t.name, o.replay, x);
+    } else r = explore(t.scenario(), exploreOptionsOf(t, o));
+    const c = exploreCase(t.name, t.topology, r, o.replay ? { found: null } : t.expect, Math.round((performance.now() - c0) * 1000) / 1000, t.packages);
+    cases.push(c);
+    text.push(...exploreText(t, c, r, x), "");
+  }
+  const report: ConformanceReport = {
+    schema: REPORT_SCHEMA,
+    tool: toolInfo(),
+    packages: [],
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: Math.round((performance.now() - t0) * 1000) / 1000,
+    seed: o.seed ?? 1,
+    shard: null,
+    total: cases.length,
+    notRun: 0,
+    cases,
+    summary: summarize(cases),
+  };
+  const s = report.summary;
+  if (o.format === "table") emit(`${text.join("\n")}${cases.length} explored: ${s.passed} as expected, ${s.failed} not\n`, o.out);
+  else emit(render(report, o.format, !o.out), o.out);
+  return passed(report) ? 0 : 1;
+}
+
 /** The program; `exit` receives the exit status. */
 export function program(): Command {
   const cli = new Command("dmabuf-conformance")
@@ -284,6 +418,29 @@ export function program(): Command {
     .action(async (paths: string[], o: { format: Format; out?: string }) => {
       process.exitCode = await scenario(paths, o);
     });
+  cli
+    .command("explore")
+    .summary("run a race under every interleaving (or seeded PCT schedules)")
+    .description(
+      "Run a scenario's tasks (processes, kernel threads, IRQ handlers, kworkers) under every interleaving up to a preemption bound (depth-first, CHESS-style), or under seeded PCT schedules, each schedule on a fresh kernel. Each schedule is checked for an oops, a lockdep report, a WARN, a hung task, a leak and the scenario's assertions; every distinct failure is printed with a schedule string that replays it (shrunk to the fewest preemptions, then steps), its trace, lockdep report and kernel log. A shipped pre-fix race passes when its bug is found; a fixed race or a scenario file passes when every schedule is clean.",
+    )
+    .argument("[scenario]", "a shipped race (see --list) or a scenario file with `tasks:`")
+    .option("-l, --list", "list the shipped race scenarios")
+    .option("--all", "explore every shipped race")
+    .addOption(new Option("--strategy <strategy>", "dfs: every schedule within the preemption bound; pct: seeded random PCT schedules").choices(["dfs", "pct"]))
+    .option("-b, --preemption-bound <n>", "dfs: most preemptions per schedule (default 2)", integer("--preemption-bound", 0))
+    .option("--max-schedules <n>", "dfs: stop after this many schedules (default 20000; shipped races 5000)", integer("--max-schedules", 1))
+    .option("--iterations <n>", "pct: schedules to run (default 1000)", integer("--iterations", 1))
+    .option("--depth <d>", "pct: bug depth, d - 1 priority change points (default 3)", integer("--depth", 1))
+    .option("--seed <n>", "pct: the seed (default 1)", integer("--seed", 0))
+    .option("--replay <schedule>", "run exactly this schedule (an `e1.` string printed by an earlier run) and print its trace, lockdep report and kernel log")
+    .option("--no-shrink", "report each failure's first schedule without shrinking it")
+    .addOption(formatOption())
+    .option("-o, --out <file>", "write the report to this file")
+    .addHelpText("after", EXIT_CODES.replace("a case failed or is unverified (no oracle entry); for diff: a regression", "a schedule failed (a shipped pre-fix race: its bug was not found)"))
+    .action(async (arg: string | undefined, o: ExploreFlags) => {
+      process.exitCode = await exploreCmd(arg, o);
+    });
   return cli;
 }
 
@@ -295,7 +452,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    if (e instanceof InputError || e instanceof UsageError || e instanceof SelectionError) {
+    if (e instanceof InputError || e instanceof UsageError || e instanceof SelectionError || e instanceof ExploreError) {
       process.stderr.write(`dmabuf-conformance: ${e.message.split("\n").join("\ndmabuf-conformance: ")}\n`);
       return 2;
     }

@@ -29,6 +29,12 @@ export interface StepOptions {
 }
 
 /**
+ * What runs at a preemption point (`Scheduler.point`): an interleaving
+ * explorer may run other tasks' steps there, nested on the JS stack.
+ */
+export type PreemptionPointHook = (label: string) => void;
+
+/**
  * The tasks the kernel runs besides the caller, each an explicit object
  * with its own `current`, lockdep state and IRQ context: kernel threads
  * (kworkers of the workqueues, kthreads), the idle task on which device
@@ -47,6 +53,19 @@ export class Scheduler {
   constructor(kernel: Kernel) {
     this.#k = kernel;
     kernel.lockdep.blocker = (what, ready) => this.#block(what, ready);
+  }
+
+  /** Installed by an interleaving explorer; absent, {@link Scheduler.point} does nothing. */
+  pointHook: PreemptionPointHook | undefined;
+
+  /**
+   * A place in kernel code where the real kernel could be preempted or
+   * interrupted between two reads of shared state (e.g. between checking a
+   * pointer and dereferencing it without a lock). Without an explorer it does
+   * nothing; with one, other tasks' steps may run here.
+   */
+  point(label: string): void {
+    this.pointHook?.(label);
   }
 
   /** The pick-next policy of the timeline. */

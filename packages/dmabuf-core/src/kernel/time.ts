@@ -117,6 +117,31 @@ export class KernelClock {
     return this.#timers.filter((t) => !t.cancelled);
   }
 
+  /**
+   * The ready events that may run next: those due now, or, when none is, those
+   * at the earliest time a ready event is pending (time has not moved there yet).
+   */
+  nextEvents(): readonly ClockEvent[] {
+    const ready = this.#timers.filter((t) => !t.cancelled && t.ready());
+    if (!ready.length) return [];
+    const horizon = Math.max(ready[0]!.atNs, this.#nowNs);
+    return ready.filter((t) => t.atNs <= horizon);
+  }
+
+  /**
+   * Runs one pending, ready event now (moving time to it if it lies ahead):
+   * how an explorer runs the event it chose.
+   * @throws Error when `event` is not a pending, ready event of this clock.
+   */
+  runEvent(event: ClockEvent): void {
+    const t = this.#timers.find((x) => x === event);
+    if (!t || t.cancelled || !t.ready()) throw new Error(`${event.label} is not a pending, ready event`);
+    this.#timers.splice(this.#timers.indexOf(t), 1);
+    if (t.atNs > this.#nowNs) this.#nowNs = t.atNs;
+    ran.add(t);
+    t.fn();
+  }
+
   /** Runs everything due now (`flush_scheduled_work()`), including what it queues. */
   flush(): void {
     this.#runDue(this.#nowNs);
