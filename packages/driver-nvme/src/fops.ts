@@ -82,19 +82,36 @@ export const nvmeBdevFops: IoUringFileOperations = {
   name: "nvme-bdev",
   readIter: (kiocb, iter) => blkdevRw(false, kiocb, iter),
   writeIter: (kiocb, iter) => blkdevRw(true, kiocb, iter),
+  /**
+   * `blkdev_read_iter()` for read(2)/pread64(2): 0 at or past the end, the
+   * count clamped to the device; with O_DIRECT (`blkdev_direct_IO()`,
+   * `blkdev_dio_invalid()`) position and count must be logical-block
+   * multiples (`EINVAL`). The user buffer has no address in the model, so
+   * its DMA alignment cannot be wrong.
+   */
   read(file, buf, pos) {
     const { dev, ns } = bdevOf(file);
     if (dev.removed) throw new KernelError("ENODEV", "blkdev_read_iter", "removed");
     if (pos >= ns.size) return 0;
     const n = Math.min(buf.length, Number(ns.size - pos));
+    if (file.flags & O_DIRECT) {
+      if (!n) return 0;
+      if ((pos | BigInt(n)) & BigInt(ns.lbaSize - 1)) throw new KernelError("EINVAL", "blkdev_dio_invalid", `pos ${pos} count ${n}`);
+    }
     buf.set(dev.hw.namespaces[ns.nsid - 1]!.read(pos, n));
     return n;
   },
+  /**
+   * `blkdev_write_iter()`: 0 for an empty write, `ENOSPC` at or past the
+   * end, the count clamped to the device; O_DIRECT alignment as for reads.
+   */
   write(file, data, pos) {
     const { dev, ns } = bdevOf(file);
     if (dev.removed) throw new KernelError("ENODEV", "blkdev_write_iter", "removed");
+    if (!data.length) return 0;
     if (pos >= ns.size) throw new KernelError("ENOSPC", "blkdev_write_iter", "past the end");
     const n = Math.min(data.length, Number(ns.size - pos));
+    if (file.flags & O_DIRECT && (pos | BigInt(n)) & BigInt(ns.lbaSize - 1)) throw new KernelError("EINVAL", "blkdev_dio_invalid", `pos ${pos} count ${n}`);
     dev.hw.namespaces[ns.nsid - 1]!.write(pos, data.subarray(0, n));
     return n;
   },

@@ -15,6 +15,8 @@ export const IORING_OP_LAST = 62;
 
 /** `IOSQE_FIXED_FILE`: `sqe->fd` is an index into the registered file table. */
 export const IOSQE_FIXED_FILE = 1 << 0;
+/** `SQE_VALID_FLAGS`: FIXED_FILE, IO_DRAIN, IO_LINK, IO_HARDLINK, ASYNC, BUFFER_SELECT, CQE_SKIP_SUCCESS; other bits are `EINVAL`. */
+export const SQE_VALID_FLAGS = 0x7f;
 
 /** `io_uring_setup()` flags. */
 export const IORING_SETUP_IOPOLL = 1 << 0;
@@ -29,6 +31,15 @@ export const IORING_MAX_CQ_ENTRIES = 2 * IORING_MAX_ENTRIES;
 
 /** `io_uring_enter()` flags. */
 export const IORING_ENTER_GETEVENTS = 1 << 0;
+export const IORING_ENTER_SQ_WAKEUP = 1 << 1;
+export const IORING_ENTER_SQ_WAIT = 1 << 2;
+export const IORING_ENTER_EXT_ARG = 1 << 3;
+export const IORING_ENTER_REGISTERED_RING = 1 << 4;
+export const IORING_ENTER_ABS_TIMER = 1 << 5;
+export const IORING_ENTER_EXT_ARG_REG = 1 << 6;
+export const IORING_ENTER_NO_IOWAIT = 1 << 7;
+/** `IORING_ENTER_FLAGS`: every flag the kernel knows; other bits are `EINVAL`. */
+export const IORING_ENTER_FLAGS = 0xff;
 
 /** `io_uring_register()` opcodes. */
 export const IORING_REGISTER_BUFFERS = 0;
@@ -40,6 +51,10 @@ export const IORING_REGISTER_FILES2 = 13;
 export const IORING_REGISTER_FILES_UPDATE2 = 14;
 export const IORING_REGISTER_BUFFERS2 = 15;
 export const IORING_REGISTER_BUFFERS_UPDATE = 16;
+/** `IORING_REGISTER_LAST` (as of the series' base): opcodes at or above it are `EINVAL`. */
+export const IORING_REGISTER_LAST = 36;
+/** `IORING_REGISTER_USE_REGISTERED_RING`: `fd` is a registered ring index. */
+export const IORING_REGISTER_USE_REGISTERED_RING = 0x8000_0000;
 
 /** `IORING_RSRC_REGISTER_SPARSE`: `io_uring_rsrc_register.flags`, an empty table of `nr` slots. */
 export const IORING_RSRC_REGISTER_SPARSE = 1 << 0;

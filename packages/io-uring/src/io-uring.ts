@@ -13,7 +13,11 @@ import { dmaBufIoGetMapWouldBlock, dmaBufIoPutMap, IO_DMABUF_DEFAULT_VERSION, ty
 import { EIOCBQUEUED } from "./iov-iter.js";
 import { queueWork } from "./workqueue.js";
 import {
+  IORING_ENTER_EXT_ARG,
+  IORING_ENTER_EXT_ARG_REG,
+  IORING_ENTER_FLAGS,
   IORING_ENTER_GETEVENTS,
+  IORING_ENTER_REGISTERED_RING,
   IORING_MAX_CQ_ENTRIES,
   IORING_MAX_ENTRIES,
   IORING_OP_LAST,
@@ -23,6 +27,7 @@ import {
   IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SUPPORTED,
   IOSQE_FIXED_FILE,
+  SQE_VALID_FLAGS,
   type IoUringCqe,
   type IoUringSqe,
 } from "./io-uring-uapi.js";
@@ -53,6 +58,8 @@ export class IoKiocb {
   completed = false;
   constructor(
     readonly ctx: IoRingCtx,
+    /** The task that submitted it: its files and memory are the ones the request uses. */
+    readonly task: Task,
     readonly sqe: Readonly<IoUringSqe>,
   ) {}
   get opcode(): number {
@@ -131,27 +138,32 @@ function roundupPow2(n: number): number {
 }
 
 /**
- * `io_uring_setup(entries, params)` in `task`: the ring fd, or -errno:
- * `EINVAL` for 0 entries, unknown flags, a CQ smaller than the SQ;
- * entries above `IORING_MAX_ENTRIES` are `EINVAL` (no `IORING_SETUP_CLAMP`).
+ * `io_uring_setup(entries, params)` in `task`: the ring fd, or -errno, in the
+ * kernel's order: `EFAULT` for a NULL `params` (the copy-in); `EINVAL` for
+ * unknown flags, then `DEFER_TASKRUN` without `SINGLE_ISSUER`
+ * (`io_uring_sanitise_params()`), then 0 entries or more than
+ * `IORING_MAX_ENTRIES` (no `IORING_SETUP_CLAMP`), then with
+ * `IORING_SETUP_CQSIZE` a CQ size of 0, above `IORING_MAX_CQ_ENTRIES` or
+ * smaller than the SQ (`io_uring_fill_params()`); then `ENOMEM`, `EMFILE`.
  */
-export function ioUringSetup(task: Task, entries: number, p: IoUringParams): number {
+export function ioUringSetup(task: Task, entries: number, p: IoUringParams | null): number {
   return sysCall(task, "io_uring_setup", () => {
     const k = task.kernel;
-    if (!Number.isInteger(entries) || entries <= 0 || entries > IORING_MAX_ENTRIES) throw new KernelError("EINVAL", "io_uring_setup", `entries ${entries}`);
-    if (p.flags & ~IORING_SETUP_SUPPORTED) throw new KernelError("EINVAL", "io_uring_setup", `flags ${p.flags}`);
-    if (p.flags & IORING_SETUP_DEFER_TASKRUN && !(p.flags & IORING_SETUP_SINGLE_ISSUER)) throw new KernelError("EINVAL", "io_uring_setup", "DEFER_TASKRUN needs SINGLE_ISSUER");
+    if (!p) throw new KernelError("EFAULT", "io_uring_setup", "params is NULL");
+    if (!isU32(p.flags) || p.flags & ~IORING_SETUP_SUPPORTED) throw new KernelError("EINVAL", "io_uring_setup", `flags ${p.flags}`);
+    if (p.flags & IORING_SETUP_DEFER_TASKRUN && !(p.flags & IORING_SETUP_SINGLE_ISSUER)) throw new KernelError("EINVAL", "io_uring_sanitise_params", "DEFER_TASKRUN needs SINGLE_ISSUER");
+    if (!isU32(entries) || entries === 0 || entries > IORING_MAX_ENTRIES) throw new KernelError("EINVAL", "io_uring_fill_params", `entries ${entries}`);
     const sq = roundupPow2(entries);
     let cq = 2 * sq;
     if (p.flags & IORING_SETUP_CQSIZE) {
       const want = p.cqEntries ?? 0;
-      if (want <= 0 || want > IORING_MAX_CQ_ENTRIES) throw new KernelError("EINVAL", "io_uring_setup", `cq_entries ${want}`);
+      if (!isU32(want) || want === 0 || want > IORING_MAX_CQ_ENTRIES) throw new KernelError("EINVAL", "io_uring_fill_params", `cq_entries ${want}`);
       cq = roundupPow2(want);
-      if (cq < sq) throw new KernelError("EINVAL", "io_uring_setup", "cq_entries < sq_entries");
+      if (cq < sq) throw new KernelError("EINVAL", "io_uring_fill_params", "cq_entries < sq_entries");
     }
     k.alloc.kzalloc("io_ring_ctx");
-    const ctx = new IoRingCtx(k, task, p.flags, sq, cq, p.dmabufVersion ?? IO_DMABUF_DEFAULT_VERSION);
     const fd = task.files.getUnusedFdFlags(O_CLOEXEC);
+    const ctx = new IoRingCtx(k, task, p.flags, sq, cq, p.dmabufVersion ?? IO_DMABUF_DEFAULT_VERSION);
     const file = new File(k, ioUringFops, ctx, O_RDWR);
     ctx.file = file;
     k.objects.track("io_ring_ctx", ctx, () => `io_uring ctx of ${task.comm} inflight ${ctx.inflight.size}`);
@@ -160,6 +172,10 @@ export function ioUringSetup(task: Task, entries: number, p: IoUringParams): num
     p.cqEntries = cq;
     return fd;
   });
+}
+
+function isU32(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
 
 /**
@@ -216,29 +232,47 @@ export function ioUringRings(task: Task, fd: number): { pushSqe(sqe: IoUringSqe)
 }
 
 /**
- * `io_uring_enter(fd, to_submit, min_complete, flags)`: submits up to
- * `toSubmit` SQEs and, with `IORING_ENTER_GETEVENTS`, runs task work and
- * waits (virtual time: device completions and workers run) until
- * `minComplete` CQEs are ready. Returns the number submitted or -errno.
+ * `io_uring_enter(fd, to_submit, min_complete, flags)` with no extended
+ * argument (`argp` NULL, `argsz` 0): submits up to `toSubmit` SQEs and, with
+ * `IORING_ENTER_GETEVENTS`, runs task work and waits (virtual time: device
+ * completions and workers run) until `minComplete` CQEs are ready or nothing
+ * is in flight. Returns the number submitted or -errno, in the kernel's
+ * order: `EINVAL` for unknown flags; `IORING_ENTER_REGISTERED_RING` is
+ * `EINVAL` (no ring fd is ever registered: `IORING_REGISTER_RING_FDS` is
+ * not modelled); `EBADF`; `EOPNOTSUPP` for a file that is not a ring;
+ * `EEXIST` when a task other than the single issuer submits, or waits on a
+ * `DEFER_TASKRUN` ring; `EINVAL` when waiting with `IORING_ENTER_EXT_ARG`
+ * (its `argsz` of 0 is not the struct's size). SQ_WAKEUP/SQ_WAIT only act
+ * with SQPOLL and NO_IOWAIT is a hint: all three are accepted and ignored.
  */
 export function ioUringEnter(task: Task, fd: number, toSubmit: number, minComplete: number, flags: number): number {
   return sysCall(task, "io_uring_enter", () => {
+    if (!isU32(flags) || flags & ~IORING_ENTER_FLAGS) throw new KernelError("EINVAL", "io_uring_enter", `flags ${flags}`);
+    if (flags & IORING_ENTER_REGISTERED_RING) throw new KernelError("EINVAL", "io_uring_enter", "no registered ring fds");
     const { ctx, file } = ioRingFromFd(task, fd);
     try {
-      if (flags & ~IORING_ENTER_GETEVENTS) throw new KernelError("EINVAL", "io_uring_enter", `flags ${flags}`);
-      if (ctx.flags & IORING_SETUP_SINGLE_ISSUER && task !== ctx.task) throw new KernelError("EEXIST", "io_uring_enter", "not the single issuer");
       let submitted = 0;
-      while (submitted < toSubmit && ctx.sq.length) {
-        ioSubmitSqe(ctx, ctx.sq.shift()!);
-        submitted++;
+      if (isU32(toSubmit) && toSubmit > 0) {
+        if (ctx.flags & IORING_SETUP_SINGLE_ISSUER && task !== ctx.task) throw new KernelError("EEXIST", "io_uring_add_tctx_node", "not the single issuer");
+        while (submitted < toSubmit && ctx.sq.length) {
+          ioSubmitSqe(ctx, task, ctx.sq.shift()!);
+          submitted++;
+        }
       }
       if (flags & IORING_ENTER_GETEVENTS) {
-        const want = Math.min(minComplete, ctx.cqEntries);
-        ctx.kernel.clock.waitUntil(() => {
+        let err = 0;
+        if (flags & (IORING_ENTER_EXT_ARG | IORING_ENTER_EXT_ARG_REG)) err = -ERRNO.EINVAL;
+        else if (ctx.flags & IORING_SETUP_DEFER_TASKRUN && task !== ctx.task) err = -ERRNO.EEXIST;
+        else {
+          const want = Math.min(isU32(minComplete) ? minComplete : 0, ctx.cqEntries);
+          ctx.kernel.clock.waitUntil(() => {
+            ctx.runTaskWork();
+            return ctx.cq.length >= want || ctx.inflight.size === 0;
+          }, Number.MAX_SAFE_INTEGER);
           ctx.runTaskWork();
-          return ctx.cq.length >= want || ctx.inflight.size === 0;
-        }, Number.MAX_SAFE_INTEGER);
-        ctx.runTaskWork();
+        }
+        // The submitted count wins over the wait's error.
+        if (!submitted && err) return err;
       }
       return submitted;
     } finally {
@@ -248,16 +282,17 @@ export function ioUringEnter(task: Task, fd: number, toSubmit: number, minComple
 }
 
 /** `io_submit_sqe()`: init, prep and the inline (non-blocking) issue; a failure completes with -errno. */
-function ioSubmitSqe(ctx: IoRingCtx, sqe: IoUringSqe): void {
-  const req = new IoKiocb(ctx, sqe);
+function ioSubmitSqe(ctx: IoRingCtx, task: Task, sqe: IoUringSqe): void {
+  const req = new IoKiocb(ctx, task, sqe);
   ctx.inflight.add(req);
   try {
-    if (sqe.opcode < 0 || sqe.opcode >= IORING_OP_LAST) throw new KernelError("EINVAL", "io_init_req", `opcode ${sqe.opcode}`);
+    if (!isU32(sqe.opcode) || sqe.opcode >= IORING_OP_LAST) throw new KernelError("EINVAL", "io_init_req", `opcode ${sqe.opcode}`);
+    if (!isU32(sqe.flags) || sqe.flags & ~SQE_VALID_FLAGS) throw new KernelError("EINVAL", "io_init_req", `sqe flags ${sqe.flags}`);
     if (sqe.opcode === IORING_OP_NOP) {
       ioReqComplete(req, 0);
       return;
     }
-    req.file = ioFileGet(ctx, sqe);
+    req.file = ioFileGet(ctx, task, sqe);
     ioRwPrep(req);
     ioIssue(req, true);
   } catch (e) {
@@ -266,13 +301,13 @@ function ioSubmitSqe(ctx: IoRingCtx, sqe: IoUringSqe): void {
 }
 
 /** `io_file_get_fixed()` / `io_file_get_normal()`: `EBADF` when there is no such file. */
-function ioFileGet(ctx: IoRingCtx, sqe: IoUringSqe): File {
+function ioFileGet(ctx: IoRingCtx, task: Task, sqe: IoUringSqe): File {
   if (sqe.flags & IOSQE_FIXED_FILE) {
     const node = ctx.fileTable?.[sqe.fd];
     if (!node) throw new KernelError("EBADF", "io_file_get_fixed", `slot ${sqe.fd}`);
     return node.file!.get();
   }
-  return ctx.task.files.fget(sqe.fd);
+  return task.files.fget(sqe.fd);
 }
 
 /**

@@ -20,6 +20,8 @@ import {
   IO_REGBUF_TYPE_UADDR,
   IO_URING_REGBUF_DESC_SIZE,
   IOVEC_SIZE,
+  IORING_MAX_FIXED_FILES,
+  IORING_MAX_REG_BUFFERS,
   IORING_RSRC_UPDATE_EXTENDED,
   MAX_RW_COUNT,
   __IO_REGBUF_TYPE_MAX,
@@ -175,13 +177,16 @@ export function ioSqeBufferRegister(ctx: IoRingCtx, desc: IoUringRegbufDesc): Io
 /** `io_buffer_validate()` + `io_pin_pages()`: a UADDR buffer (`EFAULT` for NULL/zero/too large/unpinnable). */
 function registerUaddr(ctx: IoRingCtx, uaddr: bigint, size: bigint): IoRsrcNode {
   if (size === 0n || uaddr === 0n) throw new KernelError("EFAULT", "io_buffer_validate", "NULL or empty");
-  if (size > 1n << 30n) throw new KernelError("EFAULT", "io_buffer_validate", "larger than 1 GiB");
-  if (uaddr + size < uaddr) throw new KernelError("EOVERFLOW", "io_buffer_validate", "wraps");
+  if (size > 1n << 30n) throw new KernelError("EFAULT", "io_validate_user_buf_range", "larger than 1 GiB");
+  // check_add_overflow(base, PAGE_ALIGN(len)) on an unsigned long.
+  if (uaddr + ((size + 0xfffn) & ~0xfffn) > 0xffff_ffff_ffff_ffffn) throw new KernelError("EOVERFLOW", "io_validate_user_buf_range", "wraps");
   const start = uaddr & ~0xfffn;
   const end = (uaddr + size + 0xfffn) & ~0xfffn;
   const nr = Number((end - start) >> 12n);
   ctx.kernel.alloc.kzalloc("io_mapped_ubuf");
-  const pfns = pinUserPages(ctx.task.mm!, start, nr);
+  const mm = ctx.kernel.current.mm;
+  if (!mm) throw new KernelError("EFAULT", "io_pin_pages", "no mm");
+  const pfns = pinUserPages(mm, start, nr);
   const bvecs: BioVec[] = [];
   let off = Number(uaddr - start);
   let left = Number(size);
@@ -207,10 +212,10 @@ function ioRegisterDmabuf(ctx: IoRingCtx, desc: IoUringRegbufDesc): IoRsrcNode {
   if (desc.uaddr !== 0n || desc.size !== 0n) throw new KernelError("EINVAL", "io_register_dmabuf", "uaddr/size must be 0");
   k.alloc.kzalloc("io_rsrc_node");
   k.alloc.kzalloc("io_regbuf_dma");
-  const target = ctx.task.files.fget(desc.targetFd);
+  const target = k.current.files.fget(desc.targetFd);
   let dmabuf: DmaBuf | undefined;
   try {
-    dmabuf = k.runAs(ctx.task, () => dmaBufGet(k, desc.dmabufFd));
+    dmabuf = dmaBufGet(k, desc.dmabufFd);
     if (ctx.dmabufVersion === "v3" && dmabuf.size > IO_DMABUF_MAX_SIZE_V3) throw new KernelError("EINVAL", "io_register_dmabuf", "larger than 1 GiB (v3)");
     const dctx = dmaBufIoCreate(target, dmabuf, "DMA_BIDIRECTIONAL", ctx.dmabufVersion);
     const imu = new IoMappedUbuf(0n, dmabuf.size, [], IO_REGBUF_F_DMABUF, [], { ctx: dctx, targetFile: target });
@@ -224,14 +229,27 @@ function ioRegisterDmabuf(ctx: IoRingCtx, desc: IoUringRegbufDesc): IoRsrcNode {
   }
 }
 
-/** `io_sqe_buffers_register()` (`IORING_REGISTER_BUFFERS[2]`): a new table, sparse or from descriptors; unwinds fully on error. */
-export function ioSqeBuffersRegister(ctx: IoRingCtx, descs: readonly IoUringRegbufDesc[] | null, nr: number): void {
+/**
+ * `io_sqe_buffers_register()` (`IORING_REGISTER_BUFFERS[2]`): a new table of
+ * `nr` slots; `descAt(i)` copies in slot `i`'s iovec (null: every slot empty),
+ * `tags` is a user array of u64 tags or 0. `EBUSY` when a table exists,
+ * `EINVAL` for 0 or more than `IORING_MAX_REG_BUFFERS` slots; then entry by
+ * entry: the iovec, the tag (`EFAULT`), the registration, a tag on an empty
+ * slot (`EINVAL`). Unwinds fully on error.
+ */
+export function ioSqeBuffersRegister(ctx: IoRingCtx, nr: number, descAt: ((i: number) => IoUringRegbufDesc) | null, tags: bigint): void {
   if (ctx.bufTable) throw new KernelError("EBUSY", "io_sqe_buffers_register", "table exists");
-  if (nr === 0 || nr > 1 << 14) throw new KernelError("EINVAL", "io_sqe_buffers_register", `nr ${nr}`);
+  if (nr <= 0 || nr > IORING_MAX_REG_BUFFERS) throw new KernelError("EINVAL", "io_sqe_buffers_register", `nr ${nr}`);
   ctx.kernel.alloc.kzalloc("io_rsrc_data");
   const table: (IoRsrcNode | null)[] = new Array<IoRsrcNode | null>(nr).fill(null);
   try {
-    if (descs) descs.forEach((d, i) => (table[i] = ioSqeBufferRegister(ctx, d)));
+    for (let i = 0; i < nr; i++) {
+      const desc = descAt ? descAt(i) : ioDescFromIovec(0n, 0n);
+      const tag = tags ? new DataView(copyFromUserPtr(ctx.kernel.current, tags + BigInt(i * 8), 8, "io_sqe_buffers_register").buffer).getBigUint64(0, true) : 0n;
+      const node = ioSqeBufferRegister(ctx, desc);
+      if (tag && !node) throw new KernelError("EINVAL", "io_sqe_buffers_register", "tag on an empty slot");
+      table[i] = node;
+    }
   } catch (e) {
     for (const n of table) if (n) ioPutRsrcNode(ctx, n);
     throw e;
@@ -264,11 +282,11 @@ export function ioSqeBuffersUpdate(ctx: IoRingCtx, up: { offset: number; flags: 
   for (; done < up.nr; done++) {
     try {
       let tag = 0n;
-      if (up.tags) tag = new DataView(copyFromUserPtr(ctx.task, up.tags + BigInt(done * 8), 8, "io_sqe_buffers_update").buffer).getBigUint64(0, true);
+      if (up.tags) tag = new DataView(copyFromUserPtr(ctx.kernel.current, up.tags + BigInt(done * 8), 8, "io_sqe_buffers_update").buffer).getBigUint64(0, true);
       let desc: IoUringRegbufDesc;
-      if (extended) desc = parseDesc(copyFromUserPtr(ctx.task, up.data + BigInt(done * IO_URING_REGBUF_DESC_SIZE), IO_URING_REGBUF_DESC_SIZE, "io_sqe_buffers_update"));
+      if (extended) desc = parseDesc(copyFromUserPtr(ctx.kernel.current, up.data + BigInt(done * IO_URING_REGBUF_DESC_SIZE), IO_URING_REGBUF_DESC_SIZE, "io_sqe_buffers_update"));
       else {
-        const iov = new DataView(copyFromUserPtr(ctx.task, up.data + BigInt(done * IOVEC_SIZE), IOVEC_SIZE, "io_sqe_buffers_update").buffer);
+        const iov = new DataView(copyFromUserPtr(ctx.kernel.current, up.data + BigInt(done * IOVEC_SIZE), IOVEC_SIZE, "io_sqe_buffers_update").buffer);
         desc = ioDescFromIovec(iov.getBigUint64(0, true), iov.getBigUint64(8, true));
       }
       const node = ioSqeBufferRegister(ctx, desc);
@@ -288,18 +306,27 @@ export function ioSqeBuffersUpdate(ctx: IoRingCtx, up: { offset: number; flags: 
 
 // ---- files ---------------------------------------------------------------------
 
-/** `io_sqe_files_register()` (`IORING_REGISTER_FILES`): a table of file references; -1 leaves a slot empty. */
-export function ioSqeFilesRegister(ctx: IoRingCtx, fds: readonly number[]): void {
+/**
+ * `io_sqe_files_register()` (`IORING_REGISTER_FILES`): a table of `nr` file
+ * references, `fdAt(i)` copying in slot `i`'s fd (-1 leaves it empty).
+ * `EBUSY` when a table exists, `EINVAL` for 0 slots, `EMFILE` above
+ * `IORING_MAX_FIXED_FILES` or `RLIMIT_NOFILE`; then per fd `EFAULT`,
+ * `EBADF` (no such file, or an io_uring). Unwinds fully on error.
+ */
+export function ioSqeFilesRegister(ctx: IoRingCtx, nr: number, fdAt: (i: number) => number): void {
   if (ctx.fileTable) throw new KernelError("EBUSY", "io_sqe_files_register", "table exists");
-  if (fds.length === 0 || fds.length > 1 << 20) throw new KernelError("EINVAL", "io_sqe_files_register", `nr ${fds.length}`);
+  if (nr === 0 || nr < 0) throw new KernelError("EINVAL", "io_sqe_files_register", `nr ${nr}`);
+  const task = ctx.kernel.current;
+  if (nr > IORING_MAX_FIXED_FILES || nr > task.files.nofile) throw new KernelError("EMFILE", "io_sqe_files_register", `nr ${nr}`);
   const table: (IoRsrcNode | null)[] = [];
   try {
-    for (const fd of fds) {
+    for (let i = 0; i < nr; i++) {
+      const fd = fdAt(i);
       if (fd === -1) {
         table.push(null);
         continue;
       }
-      const f = ctx.task.files.fget(fd);
+      const f = task.files.fget(fd);
       if (f.fops === ctx.file?.fops) {
         f.put();
         throw new KernelError("EBADF", "io_sqe_files_register", "an io_uring fd");

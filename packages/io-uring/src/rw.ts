@@ -55,7 +55,11 @@ export function ioRwIssue(req: IoKiocb, inline: boolean): number {
     } else st.iter = importUbuf(req, st, dir);
   }
   const handler = write ? fops.writeIter : fops.readIter;
-  if (!handler) throw new KernelError("EINVAL", write ? "io_write" : "io_read", `${fops.name} has no ${write ? "write_iter" : "read_iter"}`);
+  if (!handler) {
+    // The pages pinned for the import go back with the error (found by the uAPI fuzzer: a READ on a dma-buf fd leaked them).
+    releasePinned(req, st);
+    throw new KernelError("EINVAL", write ? "io_write" : "io_read", `${fops.name} has no ${write ? "write_iter" : "read_iter"}`);
+  }
   const kiocb: Kiocb = {
     file,
     pos: sqe.off,
@@ -78,7 +82,7 @@ function importUbuf(req: IoKiocb, st: IoRwState, dir: "ITER_DEST" | "ITER_SOURCE
   if (len === 0) return iovIterBvec(dir, [], 0, 0);
   const start = addr & ~0xfffn;
   const nr = Number((addr + BigInt(len) + 0xfffn - start) >> 12n);
-  const mm = req.ctx.task.mm;
+  const mm = req.task.mm;
   if (!mm) throw new KernelError("EFAULT", "io_import_ubuf", "no mm");
   st.pinned = pinUserPages(mm, start, nr);
   const bvecs: BioVec[] = [];

@@ -72,11 +72,13 @@ import {
 import { DMA_HEAP_IOCTL_ALLOC, DMA_HEAP_IOCTL_ALLOC_V1, DmaHeapAllocationData, systemHeapModule } from "@dmabuf-sdk/memcg-lsm";
 import { KVM_CREATE_VM, KVM_X86_DEFAULT_VM, kvmModule } from "@dmabuf-sdk/kvm";
 import type { FuzzArbs, FuzzCommand, FuzzWorld, UapiEntryPoint } from "./harness.js";
+import { ioUringEntryPoints, ioUringFuzzBoot } from "./io-uring-entry-points.js";
 import { kvmEntryPoints } from "./kvm-entry-points.js";
 
 /**
  * The machine: vfio-pci bound to the exporter slot, iommufd, the system heap
- * (with memcg and the LSM layer), sw_sync; two processes (root and uid 1000),
+ * (with memcg and the LSM layer), sw_sync, kvm, io_uring with an NVMe
+ * controller on the importer slot; two processes (root and uid 1000),
  * each with stdin/stdout/stderr open.
  */
 export function bootFuzzWorld(seed: number): FuzzWorld {
@@ -114,8 +116,10 @@ export function bootFuzzWorld(seed: number): FuzzWorld {
     const dev = p.sys.open("/dev/kvm", O_RDWR);
     p.sys.ioctl(dev, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
   }
+  // io_uring and an NVMe controller on the importer slot: a ring, /dev/nvme0n1 and scratch memory per process.
+  const unbindNvme = ioUringFuzzBoot(k, t, [root, user]);
   const paths = [...k.devfs.paths().map((p) => (p.startsWith("/") ? p : `/dev/${p}`)), "/dev/nonexistent", ""];
-  return { k, procs: [root, user], paths, stats: { calls: 0, byEntry: new Map(), errnos: new Map() } };
+  return { k, procs: [root, user], paths, stats: { calls: 0, byEntry: new Map(), errnos: new Map() }, teardown: [unbindNvme] };
 }
 
 const cmd = (label: string, run: FuzzCommand["run"]): FuzzCommand => ({ label, run });
@@ -468,4 +472,4 @@ export const syncFileEntryPoints: readonly UapiEntryPoint[] = [
  * Every entry point on main. A package that adds uAPI (drm syncobj, io_uring,
  * kvm) adds its table in a file of its own and lists it here.
  */
-export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...kvmEntryPoints];
+export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...kvmEntryPoints, ...ioUringEntryPoints];

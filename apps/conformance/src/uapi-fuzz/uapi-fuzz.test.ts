@@ -65,6 +65,8 @@ function runSequence(seed: number, steps: readonly Step[]): void {
   closeTimelines(w);
   for (const p of w.procs) k.exitTask(p, 0);
   k.clock.flush();
+  for (const t of w.teardown ?? []) t();
+  k.clock.flush();
   const leaks = k.leakReport();
   if (!leaks.empty) {
     totals.leaks++;
@@ -77,7 +79,7 @@ function runSequence(seed: number, steps: readonly Step[]): void {
 describe("uAPI fuzzer (fast-check, seeded)", () => {
   it("covers every entry point in the table", () => {
     expect(UAPI_ENTRY_POINTS.map((e) => e.name)).toEqual(
-      expect.arrayContaining(["open", "close", "dup", "read", "write", "pread64", "pwrite64", "dma-buf ioctls (SYNC, SET_NAME, EXPORT/IMPORT_SYNC_FILE)", "mmap", "munmap", "pidfd_open", "pidfd_getfd", "poll", "eventfd2", "VFIO_DEVICE_FEATURE", "iommufd ioctls", "DMA_HEAP_IOCTL_ALLOC", "ioctl (any fd, any command)"]),
+      expect.arrayContaining(["open", "close", "dup", "read", "write", "pread64", "pwrite64", "dma-buf ioctls (SYNC, SET_NAME, EXPORT/IMPORT_SYNC_FILE)", "mmap", "munmap", "pidfd_open", "pidfd_getfd", "poll", "eventfd2", "VFIO_DEVICE_FEATURE", "iommufd ioctls", "DMA_HEAP_IOCTL_ALLOC", "ioctl (any fd, any command)", "io_uring_setup", "io_uring_enter", "io_uring_register", "nvme block device (open, pread64/pwrite64, fcntl O_DIRECT)"]),
     );
   });
 
