@@ -1,22 +1,36 @@
-// kernel/irq/manage.c + drivers/pci/msi: MSI-X vectors of a PCI function and their handlers, delivered as hard interrupts on virtual time.
-import { KernelError, type Kernel, type PciDev } from "@dmabuf-sdk/dmabuf-core";
+// drivers/pci/msi: MSI-X vectors of a PCI function, each a Linux irq with its handler (core request_irq), delivered in hard-IRQ context.
+import { KernelError, freeIrq, irqActions, raiseIrq, requestIrq, type Kernel, type PciDev } from "@dmabuf-sdk/dmabuf-core";
 
 /** `irq_handler_t`: returns whether the interrupt was handled (`IRQ_HANDLED`). */
 export type IrqHandler = (vector: number) => boolean;
 
 interface Vectors {
+  /** `pci_irq_vector(pdev, nr)`: the Linux irq of each vector. */
+  readonly irqs: number[];
   readonly handlers: (IrqHandler | null)[];
   /** Interrupts raised and delivered, per vector (`/proc/interrupts`). */
   readonly counts: number[];
 }
 
 const VECTORS = new WeakMap<PciDev, Vectors>();
+const NEXT_IRQ = new WeakMap<Kernel, number>();
+
+/**
+ * `msi_domain_alloc_irqs()`: a free Linux irq number. MSI irqs are numbered
+ * from 4096 here, clear of the legacy range and of other drivers' lines.
+ */
+function allocIrq(k: Kernel): number {
+  let n = NEXT_IRQ.get(k) ?? 4096;
+  while (irqActions(k, n).length) n++;
+  NEXT_IRQ.set(k, n + 1);
+  return n;
+}
 
 /** `pci_alloc_irq_vectors(pdev, 1, n, PCI_IRQ_MSIX)`: `n` vectors (`EINVAL` for none). */
 export function pciAllocIrqVectors(pdev: PciDev, n: number): number {
   if (n < 1) throw new KernelError("EINVAL", "pci_alloc_irq_vectors", `${n} vectors`);
   pdev.kernel.alloc.kzalloc("msi_desc");
-  VECTORS.set(pdev, { handlers: new Array<IrqHandler | null>(n).fill(null), counts: new Array<number>(n).fill(0) });
+  VECTORS.set(pdev, { irqs: Array.from({ length: n }, () => allocIrq(pdev.kernel)), handlers: new Array<IrqHandler | null>(n).fill(null), counts: new Array<number>(n).fill(0) });
   return n;
 }
 
@@ -27,18 +41,28 @@ export function pciFreeIrqVectors(pdev: PciDev): void {
   VECTORS.delete(pdev);
 }
 
-/** `pci_request_irq()` on `vector`: `EINVAL` without vectors, `EBUSY` when taken. */
+/**
+ * `pci_request_irq()` on `vector`: `request_irq()` of its Linux irq, so the
+ * handler runs in hard-IRQ context under lockdep's IRQ rules.
+ * `EINVAL` without vectors, `EBUSY` when taken.
+ */
 export function pciRequestIrq(pdev: PciDev, vector: number, handler: IrqHandler): void {
   const v = VECTORS.get(pdev);
   if (!v || vector >= v.handlers.length) throw new KernelError("EINVAL", "pci_request_irq", `vector ${vector}`);
   if (v.handlers[vector]) throw new KernelError("EBUSY", "pci_request_irq", `vector ${vector}`);
+  requestIrq(pdev.kernel, v.irqs[vector]!, () => {
+    v.counts[vector]!++;
+    return handler(vector) ? "IRQ_HANDLED" : "IRQ_NONE";
+  }, {}, `${pdev.name} q${vector}`, v);
   v.handlers[vector] = handler;
 }
 
 /** `pci_free_irq()`. */
 export function pciFreeIrq(pdev: PciDev, vector: number): void {
   const v = VECTORS.get(pdev);
-  if (v) v.handlers[vector] = null;
+  if (!v?.handlers[vector]) return;
+  freeIrq(pdev.kernel, v.irqs[vector]!, v);
+  v.handlers[vector] = null;
 }
 
 /** Interrupts delivered on `vector` so far. */
@@ -47,19 +71,17 @@ export function pciIrqCount(pdev: PciDev, vector: number): number {
 }
 
 /**
- * The device signals MSI-X `vector`: the handler runs as a hard interrupt at
- * the next instant of virtual time (not inside the device's own step). A
- * masked or unrequested vector is lost, as a spurious interrupt would be.
+ * The device signals MSI-X `vector`: its Linux irq is raised and the handler
+ * runs in hard-IRQ context at the next instant of virtual time (not inside
+ * the device's own step). A masked or unrequested vector is lost, as a
+ * spurious interrupt would be.
  */
 export function msixRaise(kernel: Kernel, pdev: PciDev, vector: number): void {
-  kernel.clock.schedule(0, () => {
-    const v = VECTORS.get(pdev);
-    const h = v?.handlers[vector];
-    if (!v || !h) {
-      kernel.printk.warn(`${pdev.name}: spurious MSI-X vector ${vector}`);
-      return;
-    }
-    v.counts[vector]!++;
-    h(vector);
-  });
+  const v = VECTORS.get(pdev);
+  const irq = v?.irqs[vector];
+  if (!v || irq === undefined || !v.handlers[vector]) {
+    kernel.printk.warn(`${pdev.name}: spurious MSI-X vector ${vector}`);
+    return;
+  }
+  raiseIrq(kernel, irq);
 }
