@@ -70,6 +70,21 @@ export function enumerateCases(set: FixtureSet, filter: CaseFilter = {}): CaseSp
           scenario: "lifecycle",
           packages: [...new Set([e.package, i.package])],
         });
+        // The unplug family (syncobj-unplug.md 7.5): for every side whose device can leave the bus.
+        for (const [family, able] of [
+          ["unplug-exporter", e.fixture.hotUnplug],
+          ["unplug-importer", i.fixture.hotUnplug],
+        ] as const) {
+          if (!able) continue;
+          cases.push({
+            id: `${name}/${e.fixture.name}/${i.fixture.name}/${family}`,
+            topology: name,
+            exporter: e.fixture.name,
+            importer: i.fixture.name,
+            scenario: family,
+            packages: [...new Set([e.package, i.package])],
+          });
+        }
       }
     }
   }

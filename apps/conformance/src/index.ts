@@ -22,9 +22,9 @@ export {
 } from "./matrix.js";
 export { loadFixtures, loadPackageModule, defaultRequests, IN_TREE_PACKAGES, type FixtureSet, type PackageRequest, type Sourced } from "./discovery.js";
 export { enumerateCases, caseSeed, idGlob, matchesAny, matcher, selectIds, type CaseFilter } from "./cases.js";
-export { runPairCase, runScenarioCase, CASE_BUFFER_SIZE, type CaseRun, type CaseContexts } from "@dmabuf-sdk/dmabuf-core";
+export { runPairCase, runScenarioCase, runUnplugCase, CASE_BUFFER_SIZE, type CaseRun, type CaseContexts, type UnplugFamily } from "@dmabuf-sdk/dmabuf-core";
 export { describeEntry, negotiationOf } from "./negotiation.js";
-export { IN_TREE_ORACLE, expectationFor, oracleRowFor, compare, mergeOracles, oracleFor, type Oracle, type OracleRow, type ScenarioOracleRow } from "./oracle.js";
+export { IN_TREE_ORACLE, expectationFor, oracleRowFor, compare, mergeOracles, oracleFor, type Oracle, type OracleRow, type ScenarioOracleRow, type UnplugOracleRow } from "./oracle.js";
 export { parseShard, selectShard, mergeReports, type Shard } from "./shard.js";
 export {
   parseScenarioFile,

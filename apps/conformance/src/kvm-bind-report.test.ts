@@ -3,7 +3,7 @@ import { kvmBindReport } from "@dmabuf-sdk/kvm";
 import { defaultRequests, loadFixtures } from "@dmabuf-sdk/conformance";
 
 describe("which exporters each KVM design can bind (kvmBindReport over the in-tree exporters)", () => {
-  it("same-switch: mainline binds what the VMM can mmap, v1/v2 nothing unassociated, pfn-attachment and PAL (once listed) only vfio-pci, PAL for iommufd never loads", async () => {
+  it("same-switch: mainline binds what the VMM can mmap (the heap's pages, vfio's BAR, Xe's TTM-faulted BOs), v1/v2 nothing unassociated, pfn-attachment and PAL (once listed) only vfio-pci, PAL for iommufd never loads", async () => {
     const set = await loadFixtures(defaultRequests([], process.cwd(), true));
     const rows = kvmBindReport(set.exporters.map((e) => e.fixture), "same-switch");
     const table = Object.fromEntries(rows.map((r) => [`${r.importer} × ${r.exporter}`, r.bound ? "bound" : `${r.errno} at ${r.step}`]));
@@ -11,8 +11,8 @@ describe("which exporters each KVM design can bind (kvmBindReport over the in-tr
       "kvm × compat-exporter": "EINVAL at attach",
       "kvm × system-heap": "bound",
       "kvm × vfio-pci": "bound",
-      "kvm × xe-vram": "EINVAL at attach",
-      "kvm × xe-system": "EINVAL at attach",
+      "kvm × xe-vram": "bound",
+      "kvm × xe-system": "bound",
       "kvm-yilun-v1 × compat-exporter": "ENOENT at attach",
       "kvm-yilun-v1 × system-heap": "ENOENT at attach",
       "kvm-yilun-v1 × vfio-pci": "EINVAL at attach",

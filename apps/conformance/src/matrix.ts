@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { caseSeed, enumerateCases, idGlob, matcher, selectIds, type CaseFilter } from "./cases.js";
 import { defaultRequests, loadFixtures, type FixtureSet, type PackageRequest } from "./discovery.js";
-import { runPairCase, runScenarioCase, type CaseRun } from "@dmabuf-sdk/dmabuf-core";
+import { runPairCase, runScenarioCase, runUnplugCase, type CaseRun, type UnplugFamily } from "@dmabuf-sdk/dmabuf-core";
 import { negotiationOf } from "./negotiation.js";
 import { compare, oracleFor, oracleRowFor, type Oracle } from "./oracle.js";
 import { runScenarioFile, scenarioStem, type ScenarioFile, type ScenarioResult } from "./scenario-file.js";
@@ -79,7 +79,7 @@ export function runCase(set: FixtureSet, spec: CaseSpec, runSeed: number, oracle
   if (spec.exporter !== null && spec.importer !== null) {
     const e = set.exporters.find((x) => x.fixture.name === spec.exporter)!.fixture;
     const i = set.importers.find((x) => x.fixture.name === spec.importer)!.fixture;
-    run = runPairCase(spec.topology, e, i, seed);
+    run = spec.scenario === "lifecycle" ? runPairCase(spec.topology, e, i, seed) : runUnplugCase(spec.topology, e, i, spec.scenario as UnplugFamily, seed);
   } else {
     const s = set.scenarios.find((x) => x.fixture.name === spec.scenario)!.fixture;
     run = runScenarioCase(s, seed);

@@ -24,10 +24,22 @@ export interface ScenarioOracleRow {
   readonly why: string;
 }
 
+/** One row of the unplug family: the outcome after one side's device leaves the bus (`'*'` matches any fixture). */
+export interface UnplugOracleRow {
+  readonly scenario: "unplug-exporter" | "unplug-importer";
+  readonly exporter: string;
+  readonly importer: string;
+  readonly topology: TopologyName | "*";
+  readonly expect: Expectation;
+  readonly why: string;
+}
+
 /** The oracle the app judges by. */
 export interface Oracle {
   readonly pairs: readonly OracleRow[];
   readonly scenarios: readonly ScenarioOracleRow[];
+  /** The unplug family; a pair whose lifecycle stops before the data path stops the same way here. */
+  readonly unplug?: readonly UnplugOracleRow[];
 }
 
 const SYSTEM_MEMORY_SGT = "system memory exported by a legacy map_dma_buf through the compat SGT entry (NO_P2P), so any SGT importer matches (mapping-types §6); page-backed, so no P2P route applies";
@@ -72,6 +84,8 @@ const XE_VRAM_SGT = "an Xe VRAM BO offers [SGT_P2P(pdev), SGT] (mapping-types §
 // The kvm importer columns (kvm-pfn.md): one per design of the KVM/dma-buf argument.
 const KVM_OTHERS = ["compat-exporter", "system-heap", "xe-system", "xe-vram"] as const;
 const KVM_NO_MMAP = "mainline KVM reaches MMIO only through the VMM's mapping (kvm-pfn §11): the exporter has no dma-buf mmap, dma_buf_mmap_internal() fails with -EINVAL before any slot exists";
+const KVM_XE_MMAP =
+  "Xe's dma-buf mmap is drm_gem_dmabuf_mmap → the TTM fault handler (VM_PFNMAP|VM_IO); mainline KVM registers the VMM's mapping as an hva slot, GUP refuses the VMA, hva_to_pfn() takes hva_to_pfn_remapped(): follow_pfnmap, fixup_user_fault() runs xe's fault handler, and the PTE's pfn (a TT page, or VRAM behind the LMEM BAR) is mapped (virt/kvm/kvm_main.c: kvm_resolve_pfn() with no page, so nothing is refcounted); an eviction zaps the VMA (ttm_bo_unmap_virtual) and the mmu notifier zaps stage-2; no dma-buf attachment, no P2P route";
 const KVM_NO_VFIO = "v1/v2 ask vfio about the buffer through symbol_get(vfio_dma_buf_get_data) (kvm-pfn §3.3, §6.1 step 3); vfio is not loaded in this case, so the lookup fails: -ENOENT (the RFC returns an uninitialised ret here, the model the PTR_ERR, model-choices)";
 const KVM_PAL_RESTRICTED = "the maptype-pal kvm links dma_buf_pal_map_phys, which PAL exports with EXPORT_SYMBOL_FOR_MODULES(…, \"iommufd\") (mapping-types §8.4/§8.5, kvm-pfn §10.4): the loader refuses module kvm with -EINVAL (namespace module:iommufd not imported), whatever the exporter";
 
@@ -79,7 +93,8 @@ const KVM_PAL_RESTRICTED = "the maptype-pal kvm links dma_buf_pal_map_phys, whic
 const any = (exporter: string, importer: string, expect: Expectation, why: string): OracleRow => ({ exporter, importer, topology: "*", expect, why });
 
 const KVM_ROWS: OracleRow[] = [
-  ...KVM_OTHERS.filter((e) => e !== "system-heap").map((exporter) => any(exporter, "kvm", { errno: "EINVAL", step: "attach" }, KVM_NO_MMAP)),
+  any("compat-exporter", "kvm", { errno: "EINVAL", step: "attach" }, KVM_NO_MMAP),
+  ...["xe-system", "xe-vram"].map((exporter) => any(exporter, "kvm", { p2p: null }, KVM_XE_MMAP)),
   { exporter: "system-heap", importer: "kvm", topology: "*", expect: { p2p: null }, why: "the heap's mmap inserts its pages; mainline KVM follows the PTE of the hva slot (kvm-pfn §11); no dma-buf attachment, no P2P route" },
   { exporter: "vfio-pci", importer: "kvm", topology: "*", expect: { p2p: null }, why: "the VMM mmaps the vfio dma-buf (VM_PFNMAP) and registers it as an hva slot; KVM follows the PTE; a revoke zaps the VMA (unmap_mapping_range) and the mmu notifier zaps stage-2; while revoked the VMA fault SIGBUSes and KVM_RUN fails with -EFAULT and a memory-fault exit (kvm-pfn §11, §7.5)" },
   ...KVM_OTHERS.flatMap((exporter) => ["kvm-yilun-v1", "kvm-yilun-v2"].map((importer) => any(exporter, importer, { errno: "ENOENT", step: "attach" }, KVM_NO_VFIO))),
@@ -161,6 +176,67 @@ export const IN_TREE_ORACLE: Oracle = {
     { scenario: "kvm/vfio-v2-revoke-feature", topology: "*", expect: { outcome: "EIO" }, why: "VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE is permanent: the slot is zapped and every later fault gets -ENODEV from get_pfn, -EIO from KVM_RUN (kvm-pfn §7.2)" },
     { scenario: "kvm/vfio-v2-close", topology: "*", expect: { outcome: "ok" }, why: "vfio's cleanup at close revokes (KVM zaps) and unlinks the buffer; the slot's file reference keeps the dma-buf alive, faults get -EIO, DELETE detaches and drops the last reference (kvm-pfn §8.4)" },
   ],
+  unplug: [
+    {
+      scenario: "unplug-exporter",
+      exporter: "xe-vram",
+      importer: "*",
+      topology: "*",
+      expect: { outcome: "remap" },
+      why: "xe_device_remove → xe_bo_pci_dev_remove_all: other devices' in-flight DMA is waited for, exported BOs move to system memory and their importers are invalidated; the next map serves the same bytes from pages (syncobj-unplug.md 7.4 xe step 3, 7.3 items 2–3)",
+    },
+    {
+      scenario: "unplug-exporter",
+      exporter: "xe-system",
+      importer: "*",
+      topology: "*",
+      expect: { outcome: "remap" },
+      why: "an exported Xe BO already in system memory stays there; importers are invalidated with the move notification and map the same pages again (7.4 xe step 3)",
+    },
+    { scenario: "unplug-exporter", exporter: "xe-vram", importer: "compat-static-importer", topology: "*", expect: { outcome: "kept" }, why: "a static importer pinned the BO: xe removes the pinned external BO's dynamic mappings only; the pinned pages stay (7.4 xe step 3)" },
+    { scenario: "unplug-exporter", exporter: "xe-system", importer: "compat-static-importer", topology: "*", expect: { outcome: "kept" }, why: "a static importer pinned the BO: the pinned pages stay with it (7.4 xe step 3)" },
+    {
+      scenario: "unplug-exporter",
+      exporter: "vfio-pci",
+      importer: "*",
+      topology: "*",
+      expect: { outcome: "ENODEV" },
+      why: "the BAR goes with the device: vfio_pci_dma_buf_cleanup revokes every buffer for good after waiting for in-flight DMA; importers are invalidated, maps fail with -ENODEV and DMA at the old addresses faults (vfio-resv-fence.md C.3 items 1–3, A.7)",
+    },
+    ...["xe-vram", "xe-system"].map((exporter) => ({
+      scenario: "unplug-exporter" as const,
+      exporter,
+      importer: "kvm",
+      topology: "*" as const,
+      expect: { outcome: "dummy-page" },
+      why: "mainline KVM follows the VMM's mmap of the buffer, not an attachment: the removal zaps the VMA (mmu notifier → stage-2 zap), the next guest access faults through hva_to_pfn_remapped → fixup_user_fault → xe_gem_fault, where drm_dev_enter() fails and ttm_bo_vm_dummy_page() maps a zeroed page over the VMA; KVM maps that page, so the guest reads zeros and its stores stay there while the BO's bytes survive in system memory (drivers may SIGBUS instead: syncobj-unplug.md 7.3 item 1, vfio-resv-fence.md C.3 item 1)",
+    })),
+    {
+      scenario: "unplug-exporter",
+      exporter: "vfio-pci",
+      importer: "kvm",
+      topology: "*",
+      expect: { outcome: "EFAULT" },
+      why: "vfio's cleanup revokes the buffer, which zaps the VMA (the mmu notifier zaps stage-2); the next guest access goes hva_to_pfn_remapped → fixup_user_fault, vfio's fault handler refuses the revoked buffer (VM_FAULT_SIGBUS → -EFAULT), hva_to_pfn gives KVM_PFN_ERR_FAULT and kvm_handle_error_pfn() -EFAULT with a memory-fault exit (virt/kvm/kvm_main.c, arch/x86/kvm/mmu/mmu.c; kvm-pfn §11, §7.5 last row)",
+    },
+    {
+      scenario: "unplug-exporter",
+      exporter: "vfio-pci",
+      importer: "kvm-pfn-attachment",
+      topology: "*",
+      expect: { outcome: "EIO" },
+      why: "the revoke calls invalidate_mappings and KVM zaps the slot; the next fault asks the exporter again and gets -ENODEV, which the dma-buf slot's fault path turns into -EIO on purpose (-EFAULT would make userspace try an attribute conversion): kvm-pfn §7.2 step 1, §8.4",
+    },
+    {
+      scenario: "unplug-exporter",
+      exporter: "vfio-pci",
+      importer: "kvm-maptype-pal-iommufd+kvm",
+      topology: "*",
+      expect: { outcome: "EIO" },
+      why: "the revoke calls invalidate_mappings (KVM zaps and gives the PAL list back); the next fault's dma_buf_pal_map_phys() is -ENODEV, which KVM's dma-buf slot returns as -EIO, as for the other dma-buf slot designs (kvm-pfn §7.2 step 1, §10.4)",
+    },
+    { scenario: "unplug-importer", exporter: "*", importer: "*", topology: "*", expect: { outcome: "ok" }, why: "\"as long as the exporter stays around the buffers stay around\": the importer's mappings go with its device, the exporter's buffer stays valid (syncobj-unplug.md 7.3 item 3, 7.5)" },
+  ],
 };
 
 /**
@@ -178,8 +254,11 @@ export function oracleFor(set: FixtureSet, extra?: Oracle): Oracle {
 
 /** Joins oracles (later rows win over earlier ones for the same key). */
 export function mergeOracles(...oracles: readonly Oracle[]): Oracle {
-  return { pairs: oracles.flatMap((o) => o.pairs), scenarios: oracles.flatMap((o) => o.scenarios) };
+  return { pairs: oracles.flatMap((o) => o.pairs), scenarios: oracles.flatMap((o) => o.scenarios), unplug: oracles.flatMap((o) => o.unplug ?? []) };
 }
+
+/** Lifecycle steps before the data path: a pair stopped there stops there in the unplug family too. */
+const BEFORE_DATA_PATH: ReadonlySet<string> = new Set(["setup", "load", "export", "attach", "map", "dma"]);
 
 /** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. */
 export function expectationFor(oracle: Oracle, spec: CaseSpec): Expectation | undefined {
@@ -188,6 +267,18 @@ export function expectationFor(oracle: Oracle, spec: CaseSpec): Expectation | un
 
 /** The oracle row that judges a case, with its reason (same precedence as {@link expectationFor}). */
 export function oracleRowFor(oracle: Oracle, spec: CaseSpec): { readonly expect: Expectation; readonly why: string } | undefined {
+  if (spec.exporter !== null && spec.importer !== null && spec.scenario.startsWith("unplug-")) {
+    // A pair that stops before the data path (refused attach, faulting DMA) stops the same way in the family.
+    const pair = oracleRowFor(oracle, { ...spec, scenario: "lifecycle" });
+    if (!pair) return undefined;
+    if (pair.expect.errno !== undefined && (pair.expect.step === undefined || BEFORE_DATA_PATH.has(pair.expect.step))) return pair;
+    const matches = (oracle.unplug ?? []).filter(
+      (r) => r.scenario === spec.scenario && (r.exporter === "*" || r.exporter === spec.exporter) && (r.importer === "*" || r.importer === spec.importer) && (r.topology === "*" || r.topology === spec.topology),
+    );
+    // The most specific row wins: named fixtures and topology count.
+    const score = (r: UnplugOracleRow): number => (r.exporter !== "*" ? 1 : 0) + (r.importer !== "*" ? 2 : 0) + (r.topology !== "*" ? 4 : 0);
+    return matches.sort((x, y) => score(y) - score(x))[0];
+  }
   const rows: readonly { topology: TopologyName | "*"; expect: Expectation; why: string }[] =
     spec.exporter === null || spec.importer === null
       ? oracle.scenarios.filter((r) => r.scenario === spec.scenario)

@@ -21,7 +21,7 @@ function problems(text: string, file = "s.yaml"): string[] {
 }
 
 describe("scenario files", () => {
-  it.each(["map-fault.yaml", "pidfd.yaml", "nvme-fixed-io.yaml", "kvm-memslot.yaml"])("the README example %s passes", async (file) => {
+  it.each(["map-fault.yaml", "pidfd.yaml", "nvme-fixed-io.yaml", "gpu-unplug-syncobj.yaml", "exporter-unplug.yaml", "xe-unplug.yaml", "kvm-memslot.yaml"])("the README example %s passes", async (file) => {
     const r = await runScenarioPath(join(EXAMPLES, file));
     expect(r.steps.filter((s) => !s.ok)).toEqual([]);
     expect(r.checks).toEqual([]);
@@ -60,7 +60,7 @@ steps:
     { desc: "an unknown step argument", text: `${MAP}  - map: { import: $buf, at: 3 }\n`, err: ["s.yaml:6:26: unknown key `at` in `steps.1.map`"] },
     { desc: "a step argument of the wrong type", text: `${MAP}  - read: { buffer: $buf, length: [1] }\n`, err: ["s.yaml:6:35: `steps.1.read.length` has the wrong type (a value of the documented type or a $name reference)"] },
     { desc: "a missing required argument", text: `${MAP}  - read: { buffer: $buf }\n`, err: ["s.yaml:6:11: `steps.1.read` needs `length`"] },
-    { desc: "an unknown syscall", text: `${MAP}  - syscall: { call: fork }\n`, err: ["s.yaml:6:22: `steps.1.syscall.call` must be one of open, close, ioctl, mmap, munmap, pidfd_open, peek, poke"] },
+    { desc: "an unknown syscall", text: `${MAP}  - syscall: { call: fork }\n`, err: ["s.yaml:6:22: `steps.1.syscall.call` must be one of open, close, ioctl, mmap, munmap, eventfd, read, poll, pidfd_open, peek, poke"] },
     { desc: "no name", text: "topology: same-switch\nsteps: [{ fork: {} }]", err: ["s.yaml:1:1: the file needs `name`"] },
     { desc: "an unknown topology", text: "name: x\ntopology: mesh\nsteps: [{ fork: {} }]", err: ["s.yaml:2:11: `topology` must be one of same-switch, same-switch-acs, cross-root, cross-root-no-p2p, iommu-off, sriov"] },
     { desc: "no steps", text: "name: x\ntopology: sriov\nsteps: []", err: ["s.yaml:3:8: `steps` must NOT have fewer than 1 items"] },
@@ -92,7 +92,7 @@ steps:
   it("the published schema is built from the step table, and the examples follow it", () => {
     expect(JSON.parse(readFileSync(join(__dirname, "..", "schema", "scenario.schema.json"), "utf8"))).toEqual(scenarioSchema());
     const validate = new Ajv2020({ strict: true, allowUnionTypes: true }).compile(scenarioSchema());
-    for (const f of ["map-fault.yaml", "pidfd.yaml"]) expect(validate(parseYaml(readFileSync(join(EXAMPLES, f), "utf8"))), JSON.stringify(validate.errors)).toBe(true);
+    for (const f of ["map-fault.yaml", "pidfd.yaml", "gpu-unplug-syncobj.yaml", "exporter-unplug.yaml", "xe-unplug.yaml"]) expect(validate(parseYaml(readFileSync(join(EXAMPLES, f), "utf8"))), JSON.stringify(validate.errors)).toBe(true);
     expect(validate(parseYaml(`${MAP}  - map: { import: $imp }\n    expcet: PAL\n`))).toBe(false);
     // Every step kind has a summary for the docs and a schema for its arguments.
     for (const [kind, d] of Object.entries(SCENARIO_STEPS)) {

@@ -1,9 +1,13 @@
 // The step kinds of a scenario file: one table entry per kind, with the JSON Schema of its arguments and what it does.
 import { pathToFileURL } from "node:url";
 import {
+  LibSync,
+  SW_SYNC_PATH,
   UserStruct,
   errnoName,
+  swSyncDebugfsInit,
   type AllocSite,
+  type Errno,
   type ExportedBuffer,
   type ExporterFixture,
   type FixtureContext,
@@ -13,6 +17,8 @@ import {
   type Task,
   type Topology,
 } from "@dmabuf-sdk/dmabuf-core";
+import { drmDevUnplug, drmModule, type DrmDevice } from "@dmabuf-sdk/drm";
+import { IgtSyncobj, drmTestDevice } from "@dmabuf-sdk/drm/testing";
 import { KVM_SCENARIO_STEPS } from "./scenario-kvm-steps.js";
 
 import { IO_URING_STEPS } from "./io-uring-steps.js";
@@ -65,7 +71,7 @@ const STRUCT: JsonSchema = obj(
   { size: { type: "integer", minimum: 0 }, fields: { type: "array", items: obj({ offset: { type: "integer", minimum: 0 }, type: { enum: ["u32", "s32", "u64"] }, value: NUM }, ["offset", "type", "value"]) } },
   ["size"],
 );
-const SYSCALLS = ["open", "close", "ioctl", "mmap", "munmap", "pidfd_open", "peek", "poke"] as const;
+const SYSCALLS = ["open", "close", "ioctl", "mmap", "munmap", "eventfd", "read", "poll", "pidfd_open", "peek", "poke"] as const;
 
 function big(v: unknown): bigint {
   return typeof v === "bigint" ? v : BigInt(v as number | string);
@@ -114,6 +120,21 @@ function syscall(task: Task, a: Readonly<Record<string, unknown>>): StepOutcome 
     case "munmap":
       r = sys.munmap(big(a.addr), big(a.length));
       break;
+    case "eventfd":
+      r = sys.eventfd(Number(a.initval ?? 0), Number(a.flags ?? 0));
+      break;
+    case "read": {
+      const buf = new Uint8Array(Number(a.length ?? 8));
+      const n = sys.read(Number(a.fd), buf);
+      r = n < 0 ? n : buf.subarray(0, n);
+      break;
+    }
+    case "poll": {
+      const fds: { fd: number; events: number; revents?: number }[] = [{ fd: Number(a.fd), events: Number(a.events ?? 1) }];
+      const n = sys.poll(fds, Number(a.timeout ?? 0));
+      r = n < 0 ? n : (fds[0]!.revents ?? 0);
+      break;
+    }
     case "pidfd_open":
       r = sys.pidfdOpen(Number(a.pid), Number(a.flags ?? 0));
       break;
@@ -128,6 +149,109 @@ function syscall(task: Task, a: Readonly<Record<string, unknown>>): StepOutcome 
   if (typeof r === "number" && r < 0) return { errno: errnoName(r) ?? String(r) };
   if (typeof r === "bigint" && r < 0n) return { errno: errnoName(Number(r)) ?? String(r) };
   return { value: r };
+}
+
+/** Turns a helper's `-errno`/value result into a step outcome. */
+function ret(v: unknown): StepOutcome {
+  if (typeof v === "number" && v < 0) return { errno: errnoName(v) ?? String(v) };
+  if (typeof v === "bigint" && v < 0n) return { errno: errnoName(Number(v)) ?? String(v) };
+  return { value: v };
+}
+
+const SW_SYNC_OPS = ["timeline", "fence", "inc"] as const;
+
+/** `sw-sync` steps (the debugfs timeline file is created on first use). */
+function swSyncStep(kernel: Kernel, task: Task, a: Readonly<Record<string, unknown>>): StepOutcome {
+  if (!kernel.devfs.lookup(SW_SYNC_PATH)) swSyncDebugfsInit(kernel);
+  const lib = new LibSync(kernel, task.sys);
+  switch (a.op as (typeof SW_SYNC_OPS)[number]) {
+    case "timeline":
+      return ret(lib.timelineCreate());
+    case "fence":
+      return ret(lib.createFence(Number(a.timeline), Number(a.value)));
+    case "inc":
+      return ret(lib.inc(Number(a.timeline), Number(a.count ?? 1)));
+  }
+}
+
+const SYNC_FILE_OPS = ["merge", "info", "status", "wait", "set-deadline"] as const;
+
+/** `sync-file` steps on a sync_file fd. */
+function syncFileStep(kernel: Kernel, task: Task, a: Readonly<Record<string, unknown>>): StepOutcome {
+  const lib = new LibSync(kernel, task.sys);
+  switch (a.op as (typeof SYNC_FILE_OPS)[number]) {
+    case "merge":
+      return ret(lib.merge(Number(a.fd), Number(a.fd2), (a.name as string | undefined) ?? "merge"));
+    case "info": {
+      const i = lib.fileInfo(Number(a.fd));
+      return typeof i === "number" ? ret(i) : { value: { name: i.name, status: i.status, fences: i.fences.map((f) => f.status) } };
+    }
+    case "status":
+      return { value: lib.status(Number(a.fd)) };
+    case "wait":
+      return ret(lib.fenceWait(Number(a.fd), Number(a.timeout ?? 0)));
+    case "set-deadline":
+      return ret(lib.setDeadline(Number(a.fd), big(a.deadline)));
+  }
+}
+
+const SYNCOBJ_OPS = [
+  "create",
+  "destroy",
+  "handle-to-fd",
+  "fd-to-handle",
+  "import-sync-file",
+  "export-sync-file",
+  "wait",
+  "timeline-wait",
+  "reset",
+  "signal",
+  "timeline-signal",
+  "query",
+  "transfer",
+  "eventfd",
+] as const;
+
+/** `syncobj` steps on a DRM fd (`fd`), with igt's `lib/igt_syncobj.c` helpers' arguments. */
+function syncobjStep(kernel: Kernel, task: Task, a: Readonly<Record<string, unknown>>): StepOutcome {
+  const so = new IgtSyncobj(kernel, task.sys, Number(a.fd));
+  const handles = ((a.handles as unknown[] | undefined) ?? [a.handle]).map(Number);
+  const points = a.points === undefined ? null : (a.points as unknown[]).map(big);
+  const flags = Number(a.flags ?? 0);
+  switch (a.op as (typeof SYNCOBJ_OPS)[number]) {
+    case "create":
+      return ret(so.create(flags));
+    case "destroy":
+      return ret(so.destroy(Number(a.handle)));
+    case "handle-to-fd":
+      return ret(so.handleToFdRaw(Number(a.handle), flags, big(a.point ?? 0)));
+    case "fd-to-handle":
+      return ret(so.fdToHandleRaw(Number(a.syncobjFd), flags, Number(a.handle ?? 0), big(a.point ?? 0)));
+    case "import-sync-file":
+      return ret(a.point === undefined ? so.importSyncFile(Number(a.handle), Number(a.syncFile)) : so.importSyncFilePoint(Number(a.handle), Number(a.syncFile), big(a.point)));
+    case "export-sync-file":
+      return ret(so.exportSyncFile(Number(a.handle), a.point === undefined ? undefined : big(a.point)));
+    case "wait": {
+      const r = so.wait(handles, big(a.timeout ?? 0), flags);
+      return r.ret < 0 ? ret(r.ret) : { value: r.firstSignaled };
+    }
+    case "timeline-wait": {
+      const r = so.timelineWait(handles, points, big(a.timeout ?? 0), flags);
+      return r.ret < 0 ? ret(r.ret) : { value: r.firstSignaled };
+    }
+    case "reset":
+      return ret(so.reset(handles));
+    case "signal":
+      return ret(so.signal(handles));
+    case "timeline-signal":
+      return ret(so.timelineSignal(handles, points));
+    case "query":
+      return ret(so.query(handles, flags));
+    case "transfer":
+      return ret(so.transfer(Number(a.dst), big(a.dstPoint ?? 0), Number(a.src), big(a.srcPoint ?? 0), flags));
+    case "eventfd":
+      return ret(so.eventfd(Number(a.handle), big(a.point ?? 0), flags, Number(a.eventfd)));
+  }
 }
 
 /**
@@ -218,6 +342,9 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
         addr: NUM,
         pid: NUM,
         data: BYTES,
+        initval: NUM,
+        events: NUM,
+        timeout: NUM,
       },
       ["call"],
     ),
@@ -262,6 +389,72 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
       ctx.kernel.exitTask((a.task as Task | undefined) ?? ctx.task, Number(a.code ?? 0));
       return {};
     },
+  },
+  unplug: {
+    summary:
+      "hot-unplug a device: the exporter's (`buffer`; the value is what maps do afterwards: `remap` or `revoked <errno>`), the importer's (`import`), or a DRM device (`device`: drm_dev_unplug, then the driver drops its reference; open files keep theirs)",
+    args: { type: "object", properties: { buffer: VAR, import: VAR, device: VAR }, minProperties: 1, maxProperties: 1, additionalProperties: false },
+    run(a) {
+      if (a.buffer) {
+        const b = a.buffer as ExportedBuffer;
+        if (!b.unplug) fail("exporter has no unplug");
+        const r = b.unplug().remap;
+        return { value: r === "remap" ? r : `revoked ${r}` };
+      }
+      if (a.import) {
+        const imp = a.import as ImportedBuffer;
+        if (!imp.unplug) fail("importer has no unplug");
+        imp.unplug();
+        return {};
+      }
+      const dev = a.device as DrmDevice;
+      drmDevUnplug(dev);
+      dev.put();
+      return {};
+    },
+  },
+  "drm-device": {
+    summary: "a registered DRM test device (`/dev/dri/card<N>`, `renderD<N>`) with syncobjs; `fenceError`: what its fences signal with on unplug (an errno name or null; default ENODEV)",
+    args: obj({ name: { type: "string" }, fenceError: { anyOf: [{ type: "string", pattern: "^E[A-Z0-9]+$" }, { type: "null" }] } }),
+    run(a, ctx) {
+      ctx.load([drmModule]);
+      return { value: drmTestDevice(ctx.kernel, { name: (a.name as string | undefined) ?? "drm-test", ...(a.fenceError !== undefined ? { unplugFenceError: a.fenceError as Errno | null } : {}) }) };
+    },
+  },
+  "sw-sync": {
+    summary: `sw_sync's debugfs timeline (\`op\`: ${SW_SYNC_OPS.join(", ")}): a timeline fd, a fence fd at \`value\` on \`timeline\`, or advance it by \`count\``,
+    args: obj({ op: { enum: SW_SYNC_OPS }, task: VAR, timeline: NUM, value: NUM, count: NUM }, ["op"]),
+    run: (a, ctx) => swSyncStep(ctx.kernel, (a.task as Task | undefined) ?? ctx.task, a),
+  },
+  "sync-file": {
+    summary: `a sync_file ioctl (\`op\`: ${SYNC_FILE_OPS.join(", ")}) on \`fd\`; \`status\` is 1 signalled, 0 pending, or the fence's negative error`,
+    args: obj({ op: { enum: SYNC_FILE_OPS }, task: VAR, fd: NUM, fd2: NUM, name: { type: "string" }, timeout: NUM, deadline: NUM }, ["op", "fd"]),
+    run: (a, ctx) => syncFileStep(ctx.kernel, (a.task as Task | undefined) ?? ctx.task, a),
+  },
+  syncobj: {
+    summary: `a DRM syncobj ioctl on the DRM fd \`fd\` (\`op\`: ${SYNCOBJ_OPS.join(", ")}), with igt's helper arguments; waits give the first signalled index`,
+    args: obj(
+      {
+        op: { enum: SYNCOBJ_OPS },
+        task: VAR,
+        fd: NUM,
+        handle: NUM,
+        handles: { type: "array", items: NUM },
+        points: { type: "array", items: NUM },
+        point: NUM,
+        flags: NUM,
+        timeout: NUM,
+        syncobjFd: NUM,
+        syncFile: NUM,
+        dst: NUM,
+        dstPoint: NUM,
+        src: NUM,
+        srcPoint: NUM,
+        eventfd: NUM,
+      },
+      ["op", "fd"],
+    ),
+    run: (a, ctx) => syncobjStep(ctx.kernel, (a.task as Task | undefined) ?? ctx.task, a),
   },
   set: {
     summary: "bind `value` to the step's `as` name",

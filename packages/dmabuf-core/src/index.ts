@@ -473,6 +473,8 @@ export {
   caseTopologyOptions,
   runPairCase,
   runScenarioCase,
+  runUnplugCase,
+  type UnplugFamily,
   type CaseActual,
   type CaseContexts,
   type CaseRun,

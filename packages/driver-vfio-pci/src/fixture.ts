@@ -15,7 +15,7 @@ import {
   type PciDev,
   type Task,
 } from "@dmabuf-sdk/dmabuf-core";
-import { VfioPciDriver, vfioPciModule, vfioPciProbe } from "./module.js";
+import { VfioPciDriver, vfioPciModule, vfioPciProbe, vfioPciUnplug } from "./module.js";
 import { PCI_COMMAND, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY, PCI_PM_CTRL, VFIO_PCI_PM_CAP } from "./vfio-pci-config.js";
 import {
   VFIO_DEVICE_FEATURE,
@@ -80,6 +80,7 @@ export const vfioPciExporterFixture: ExporterFixture = {
     return [vfioPciModule];
   },
   placeable: (topology) => largestMemBar(topology.exporterSlot) !== undefined,
+  hotUnplug: true,
   export(ctx, size): ExportedBuffer {
     const k = ctx.kernel;
     const pdev = ctx.topology.exporterSlot;
@@ -125,6 +126,10 @@ export const vfioPciExporterFixture: ExporterFixture = {
         if (pdev.noCommandMemory) check(vfioWritePowerState(ctx.task, devFd, "D3hot"), "pwrite PMCSR");
         else check(vfioWriteCommand(ctx.task, devFd, false), "pwrite PCI_COMMAND");
         return { remap: "ENODEV", kind: "revoke" };
+      },
+      unplug() {
+        vfioPciUnplug(vdev);
+        return { remap: "ENODEV", kind: "unplug" };
       },
       restore() {
         if (pdev.noCommandMemory) check(vfioWritePowerState(ctx.task, devFd, "D0"), "pwrite PMCSR");

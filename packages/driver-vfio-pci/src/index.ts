@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-export { vfioPciModule, vfioPciProbe, vfioPciRemove, vfioFileIsValid, vfioFileSetKvm, VfioPciDriver, type VfioPciProbeOptions } from "./module.js";
+export { vfioPciModule, vfioPciProbe, vfioPciRemove, vfioPciUnplug, vfioFileIsValid, vfioFileSetKvm, VfioPciDriver, type VfioPciProbeOptions } from "./module.js";
 export { VfioPciCoreDevice, type VfioPciDeviceOps, type VfioPciMatchMappingVersion } from "./vfio-pci-core.js";
 export { VfioDeviceSet, VfioGroup, vfioCheckFeature, type VfioDeviceFile } from "./vfio-main.js";
 export {

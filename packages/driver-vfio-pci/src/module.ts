@@ -1,4 +1,5 @@
 import type { InjectionToken } from "tsyringe";
+import { vfioPciDmaBufCleanup } from "./vfio-pci-dmabuf.js";
 import {
   ConformanceFixtures,
   KernelError,
@@ -145,6 +146,28 @@ export function vfioPciProbe(kernel: Kernel, pdev: PciDev, opts?: VfioPciProbeOp
 /** Unbinds vfio-pci (`vfio_pci_remove()`); `EBUSY` while the device is open or a buffer holds it. */
 export function vfioPciRemove(vdev: VfioPciCoreDevice): void {
   vdev.driver.remove(vdev);
+}
+
+/**
+ * Surprise removal of a vfio-pci function from the PCI bus while its
+ * buffers are shared. Every dma-buf of the device is revoked for good first
+ * (`vfio_pci_dma_buf_cleanup()`, what the close of the device does): other
+ * devices' in-flight DMA is waited for (BOOKKEEP fences) and their
+ * mappings invalidated before the BAR stops decoding; new maps are
+ * `ENODEV`, CPU mappings SIGBUS on their next fault. Then the function is
+ * gone (`pdev->removed`). When nobody has the device open it is unbound at
+ * once; otherwise the driver waits for the user to close it
+ * (`vfio_unregister_group_dev()` sends a request and blocks), which the
+ * model leaves to a later {@link vfioPciRemove}. Returns whether the device
+ * was unbound.
+ */
+export function vfioPciUnplug(vdev: VfioPciCoreDevice): boolean {
+  vfioPciDmaBufCleanup(vdev);
+  vdev.pdev.removed = true;
+  vdev.kernel.printk.info(`vfio-pci ${vdev.pdev.name}: device removed${vdev.openCount ? ", waiting for the user to release it" : ""}`);
+  if (vdev.openCount) return false;
+  vfioPciRemove(vdev);
+  return true;
 }
 
 const NS = "DMA_BUF";

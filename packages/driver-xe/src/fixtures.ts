@@ -15,7 +15,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufSgtRoute } from "@dmabuf-sdk/map-sgt";
 import { XE_PL_TT, XE_PL_VRAM0, xeBoCreate, xeBoEvict, xeBoPut, xeBoRead, xeBoWrite, type XeBoPlacement } from "./xe-bo.js";
-import { XE_SRIOV_PF, xeDeviceOf, xeDeviceProbe, type XeDevice } from "./xe-device.js";
+import { XE_SRIOV_PF, xeDeviceOf, xeDeviceProbe, xeDeviceRemove, type XeDevice } from "./xe-device.js";
 import { xeDmaBufImportMapped, xeGemPrimeExport, xeGemPrimeImport } from "./xe-dma-buf.js";
 import { xeModule } from "./module.js";
 import { xeVmBind, xeVmCreate, xeVmDestroy, xeVmRead, xeVmRebind, xeVmUnbind, xeVmWrite, type XeVm, type XeVma } from "./xe-pt.js";
@@ -37,6 +37,7 @@ function exporter(name: string, placements: readonly XeBoPlacement[], descriptio
     },
     // The exporter slot of `sriov` is a VF: the Xe VF driver is not modelled.
     placeable: (t) => t.name !== "sriov",
+    hotUnplug: true,
     topologyOptions: { sriovPf: XE_SRIOV_PF },
     export(ctx: FixtureContext, size: bigint): ExportedBuffer {
       const xe = xeOn(ctx.topology.exporterSlot);
@@ -58,6 +59,12 @@ function exporter(name: string, placements: readonly XeBoPlacement[], descriptio
           } finally {
             dmaResvUnlock(bo.resv);
           }
+        },
+        unplug() {
+          // xe_device_remove(): in-flight DMA waited for, the BO moves to system memory, importers invalidated;
+          // CPU mappings fault to the TTM dummy page (xe_gem_fault once drm_dev_enter() fails) or SIGBUS.
+          xeDeviceRemove(xe);
+          return { kind: "unplug", remap: "remap", cpuFault: xe.unplugMmap === "sigbus" ? "SIGBUS" : "dummy-page" };
         },
         release: () => dmaBufPut(dmabuf),
       };
@@ -92,6 +99,7 @@ export const xeImporterFixture: ImporterFixture = {
     return [xeModule];
   },
   placeable: () => true,
+  hotUnplug: true,
   // The PF of `sriov` is an Xe device.
   topologyOptions: { sriovPf: XE_SRIOV_PF },
   import(ctx, buffer): ImportedBuffer {
@@ -144,6 +152,9 @@ export const xeImporterFixture: ImporterFixture = {
         } finally {
           dmaResvUnlock(bo.resv);
         }
+      },
+      unplug() {
+        xeDeviceRemove(xe);
       },
       detach() {
         self.unmap();

@@ -14,6 +14,7 @@
 export { xeModule } from "./module.js";
 export {
   XeDevice,
+  XE_DRM_DRIVER,
   xeDeviceProbe,
   xeDeviceRemove,
   xeDeviceOf,
@@ -41,6 +42,7 @@ export {
   xeBoMoveNotify,
   xeBoMigrate,
   xeBoEvict,
+  xeBoPurge,
   xeBoValidate,
   xeBoPin,
   xeBoUnpin,
@@ -55,6 +57,8 @@ export {
   type XeIovFallback,
   type XeTt,
 } from "./xe-bo.js";
+export { xeGemPrimeMmap, xeBoUnplugMmapPolicy } from "./xe-bo-vm.js";
+export { xeBoPciDevRemoveAll, type XeBoRemoveOutcome } from "./xe-bo-evict.js";
 export { xeGpuDmaRead, xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateCopy, xeMigrateClear, xeMigrateUpdatePgtables, type XeGpuAddress, type XeMigrateRes } from "./xe-migrate.js";
 export { XeExecQueue, XeSchedJob, xeSchedJobRun, type XeBatch } from "./xe-sched-job.js";
 export {

@@ -7,6 +7,8 @@ import {
   DmaResv,
   dmaBufInvalidateMappings,
   dmaResvAssertHeld,
+  dmaResvFini,
+  unmapMappingRange,
   dmaResvLock,
   dmaResvTrylock,
   dmaResvUnlock,
@@ -276,6 +278,8 @@ function xeBoRelease(bo: XeBo): void {
     bo.vram = null;
     bo._tt = null;
     bo.swap = null;
+    // ttm_bo_release(): a device BO's own reservation object goes with it (dma_resv_fini drops its fences).
+    dmaResvFini(bo.resv);
   }
   bo.xe.bos.delete(bo);
   k.objects.untrack(bo);
@@ -294,6 +298,8 @@ function vramOpts(bo: XeBo) {
  * trylock) and tries again. @throws KernelError `ENOSPC`, `ENOMEM`.
  */
 function allocVram(bo: XeBo): XeVramBlock[] {
+  // After removal the VRAM is gone with the device: nothing can be placed there again.
+  if (bo.xe.vramGone) throw new KernelError("ENOSPC", "xe_bo_move", `${bo.xe.pdev.name} was removed: no VRAM`);
   const xe = bo.xe;
   for (;;) {
     try {
@@ -390,7 +396,11 @@ function ttUnpopulate(bo: XeBo, tt: XeTt): void {
 export function xeBoMoveNotify(bo: XeBo): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_move_notify");
   for (const vma of bo.vmas) vma.zap();
-  if (bo.dmaBuf) dmaBufInvalidateMappings(bo.dmaBuf);
+  if (bo.dmaBuf) {
+    dmaBufInvalidateMappings(bo.dmaBuf);
+    // ttm_bo_unmap_virtual(): CPU mappings fault again and see the new placement.
+    unmapMappingRange(bo.kernel, bo.dmaBuf.file, 0n, bo.size);
+  }
 }
 
 /**
@@ -453,6 +463,29 @@ export function xeBoMove(bo: XeBo, to: XeMemType): void {
   }
   bo.memType = to;
   k.trace.emit("xe_bo_move", { bo: bo.id, from, to });
+}
+
+/**
+ * Purge (`ttm_bo_pipeline_gutting()` as the removal path uses it, resv
+ * held): bindings and importers are invalidated, the pages are freed and
+ * the contents are gone; the BO is left empty in system memory.
+ */
+export function xeBoPurge(bo: XeBo): void {
+  dmaResvAssertHeld(bo.resv, "xe_bo_purge");
+  if (bo.type !== "ttm_bo_type_device") throw new KernelBug("xe", "xe_bo_purge of an imported BO");
+  xeBoMoveNotify(bo);
+  if (bo.vram) {
+    bo.xe.vram.free(bo.vram);
+    bo.vram = null;
+  }
+  if (bo._tt) {
+    ttUnpopulate(bo, bo._tt);
+    bo._tt = null;
+  }
+  bo.swap = null;
+  const from = bo.memType;
+  bo.memType = XE_PL_SYSTEM;
+  bo.kernel.trace.emit("xe_bo_purge", { bo: bo.id, from });
 }
 
 /**

@@ -8,7 +8,9 @@ import {
   type PhysRegionBacking,
   type SriovPfSpec,
 } from "@dmabuf-sdk/dmabuf-core";
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmDevAlloc, drmDevRegister, drmDevUnplug, type DrmDevice, type DrmDriver, type DrmUnplugMmapPolicy } from "@dmabuf-sdk/drm";
 import type { XeBo } from "./xe-bo.js";
+import { xeBoPciDevRemoveAll } from "./xe-bo-evict.js";
 import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } from "./xe-gt-sriov-pf-config.js";
 import { XeVram } from "./xe-ttm-vram-mgr.js";
 import { XeExecQueue } from "./xe-sched-job.js";
@@ -38,6 +40,18 @@ export const XE_SRIOV_PF: SriovPfSpec = {
   vfBarSizes: [16n << 20n, undefined, 1n << 30n],
 };
 
+/**
+ * `xe_drm_driver`: GEM, render node, binary and timeline syncobjs. Its
+ * hardware fences are signaled without an error when the device goes away
+ * (`xe_hw_fence_irq_finish()`), so the unplug fence error is `null`.
+ */
+export const XE_DRM_DRIVER: DrmDriver = {
+  name: "xe",
+  desc: "Intel Xe2 Graphics",
+  driverFeatures: DRIVER_GEM | DRIVER_RENDER | DRIVER_SYNCOBJ | DRIVER_SYNCOBJ_TIMELINE,
+  unplugFenceError: null,
+};
+
 /** SR-IOV mode of the driver (`xe->sriov.__mode`). */
 export type XeSriovMode = "XE_SRIOV_MODE_NONE" | "XE_SRIOV_MODE_PF";
 
@@ -50,6 +64,11 @@ export interface XeProbeOptions {
   readonly sriov?: boolean;
   /** PF mode: provisioning of the VFs' LMEM at probe (see `xeSriovPfInit`). */
   readonly pf?: XeSriovPfOptions;
+  /**
+   * CPU mappings after removal: a dummy page (the documented rule, default)
+   * or SIGBUS (allowed by the maintainer's 2026 statement).
+   */
+  readonly unplugMmap?: DrmUnplugMmapPolicy;
 }
 
 /**
@@ -72,6 +91,12 @@ export class XeDevice {
   migrateQ: XeExecQueue | null = null;
   /** Live buffer objects, least recently placed first (the VRAM eviction LRU). */
   readonly bos = new Set<XeBo>();
+  /** Set by the removal path: VRAM is gone, placements there fail (`ENOSPC`), CPU faults follow {@link XeDevice.unplugMmap}. */
+  vramGone = false;
+  /** What CPU mappings of its buffers see after removal (`XeProbeOptions.unplugMmap`). */
+  unplugMmap: DrmUnplugMmapPolicy = "dummy-page";
+  /** The DRM device (`xe->drm`), registered at probe: `/dev/dri/card<N>` and `renderD<N>`. */
+  drm: DrmDevice | null = null;
   /** @internal the LMEM BAR's backing before probe */
   readonly _savedBacking: PhysRegionBacking;
 
@@ -136,6 +161,7 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
   k.alloc.kzalloc("xe_device");
   pcimP2pdmaInit(k.alloc, pdev);
   const xe = new XeDevice(pdev, bar);
+  if (opts.unplugMmap) xe.unplugMmap = opts.unplugMmap;
   const vram = xe.vram;
   bar.backing = { page: (i, w) => vram.page(i, w) };
   pdev.driver = "xe";
@@ -144,6 +170,13 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
   if (!set) BY_KERNEL.set(k, (set = new Set()));
   set.add(xe);
   xe.migrateQ = new XeExecQueue(xe, "migrate");
+  try {
+    xe.drm = drmDevAlloc(XE_DRM_DRIVER, pdev);
+    drmDevRegister(xe.drm);
+  } catch (e) {
+    xeDeviceRemove(xe);
+    throw e;
+  }
   if (opts.sriov ?? (pdev.sriov !== null && pdev.sriov.vfs.length > 0)) {
     try {
       xeSriovPfInit(xe, opts.pf);
@@ -157,15 +190,29 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
 }
 
 /**
- * `xe_pci_remove()`: unprovisions the VFs (PF mode), unbinds and gives the
- * LMEM BAR its old backing. Buffer objects still alive WARN (they keep the
+ * `xe_pci_remove()`: unplugs the DRM device (open files stay, every ioctl
+ * on them is `ENODEV`; the device is freed with its last file), deals with
+ * its BOs as `xe_bo_pci_dev_remove_all()` does (in-flight DMA of other
+ * devices waited for, exported BOs moved to system memory with their
+ * importers invalidated, the rest purged),
+ * unprovisions the VFs (PF mode), unbinds and gives the LMEM BAR its old
+ * backing. Buffer objects still alive WARN (they keep the
  * memory they hold).
  */
 export function xeDeviceRemove(xe: XeDevice): void {
+  // xe_device_remove(): drm_dev_unplug() first, so every ioctl on open files is ENODEV.
+  if (xe.drm) {
+    drmDevUnplug(xe.drm);
+    xeBoPciDevRemoveAll(xe);
+    xe.drm.put();
+    xe.drm = null;
+  }
   if (xe.sriovPf) xeSriovPfFini(xe);
   xe.migrateQ?.fini();
   xe.migrateQ = null;
-  if (xe.bos.size) xe.kernel.warn(`xe ${xe.pdev.name}: ${xe.bos.size} buffer object(s) alive at remove`);
+  // BOs shared through dma-bufs outlive the device (their references keep them); others still alive were leaked by their users.
+  const unshared = [...xe.bos].filter((bo) => !bo.dmaBuf && !bo.import).length;
+  if (unshared) xe.kernel.warn(`xe ${xe.pdev.name}: ${unshared} buffer object(s) alive at remove`);
   xe.lmemBar.backing = xe._savedBacking;
   xe.pdev.driver = undefined;
   DEVICES.delete(xe.pdev);

@@ -39,6 +39,7 @@ import {
 import { XE_PL_SYSTEM, XE_PL_TT, XE_PL_VRAM0, XeBo, xeBoEvict, xeBoGet, xeBoMigrate, xeBoPin, xeBoPut, xeBoUnpin, xeBoValidate } from "./xe-bo.js";
 import { XeIovFallbackNeeded, xeBoMoveDmabuf } from "./xe-bo-move-dmabuf.js";
 import { LMEM_BAR, type XeDevice } from "./xe-device.js";
+import { xeGemPrimeMmap } from "./xe-bo-vm.js";
 
 // ---- exporter --------------------------------------------------------------------
 
@@ -122,6 +123,7 @@ const xeDmaBufSgtOps: DmaBufMappingSgtExpOps = { mapDmaBuf: xeDmaBufMap, unmapDm
  * refused with `EINVAL`.
  */
 export const xeDmabufOps: DmaBufOps<XeBo> = {
+  mmap: xeGemPrimeMmap,
   matchMapping(args) {
     const bo = args.dmabuf.priv as XeBo;
     const offers: DmaBufMappingMatch[] = [];

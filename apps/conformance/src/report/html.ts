@@ -160,8 +160,9 @@ export function formatHtml(report: ConformanceReport): string {
   const order = [...present].sort((a, b) => report.cases.filter((c) => c.topology === b && bad(c)).length - report.cases.filter((c) => c.topology === a && bad(c)).length);
   for (const topo of order) {
     const all = report.cases.filter((c) => c.topology === topo);
-    const pairs = all.filter((c) => c.exporter !== null);
-    const others = all.filter((c) => c.exporter === null);
+    // The lifecycle draws the exporter × importer grid; pair families (the unplug family) and scenarios are rows.
+    const pairs = all.filter((c) => c.exporter !== null && c.scenario === "lifecycle");
+    const others = all.filter((c) => c.exporter === null || c.scenario !== "lifecycle");
     parts.push(`<section class="topology" data-topology="${esc(topo)}"><h2>${esc(topo)}<span class="counts" data-testid="topology-counts">${esc(counts(all))}</span></h2>`);
     if (pairs.length) {
       const exporters = [...new Set(pairs.map((c) => c.exporter!))];

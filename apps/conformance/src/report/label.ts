@@ -5,6 +5,8 @@ export function cellLabel(c: CaseResult): string {
   const a = c.actual;
   if (c.exporter === null) return a.outcome ?? (a.errno ? `${a.errno}@${a.step ?? "?"}` : "-");
   if (a.errno) return `${a.errno}@${a.step ?? "?"}`;
+  // A pair family (the unplug family) is labelled by what happened after its event.
+  if (c.scenario !== "lifecycle" && a.outcome) return a.outcome;
   if (!a.mapType) return "-";
   return a.p2p ? `${a.mapType}/${a.p2p}` : a.mapType;
 }

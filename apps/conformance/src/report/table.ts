@@ -17,7 +17,7 @@ function pad(s: string, n: number): string {
 /**
  * The terminal matrix: per topology, exporters down and importers across,
  * each cell the status mark and the negotiated type/route or errno@step;
- * then the scenarios and the failures with their reasons.
+ * then the pair families, the scenarios and the failures with their reasons.
  */
 export function formatTable(report: ConformanceReport, colour = false): string {
   const paint = (c: CaseResult, text: string): string => (colour ? `${COLOURS[c.status]}${text}${RESET}` : text);
@@ -28,7 +28,8 @@ export function formatTable(report: ConformanceReport, colour = false): string {
     `started ${report.startedAt}, finished ${report.finishedAt} (${ms(report.durationMs)}); cell durations in ms`,
   ];
   if (report.notRun) lines.push(`stopped at the first failure (--bail): ${report.notRun} selected cases not run`);
-  const pairs = report.cases.filter((c) => c.exporter !== null);
+  // The lifecycle fills the grid; the pair families (the unplug family) are listed below it.
+  const pairs = report.cases.filter((c) => c.exporter !== null && c.scenario === "lifecycle");
   for (const topo of TOPOLOGY_NAMES) {
     const cases = pairs.filter((c) => c.topology === topo);
     if (!cases.length) continue;
@@ -49,6 +50,12 @@ export function formatTable(report: ConformanceReport, colour = false): string {
           .join("  ")}`.trimEnd(),
       );
     }
+  }
+  const families = report.cases.filter((c) => c.exporter !== null && c.scenario !== "lifecycle");
+  if (families.length) {
+    lines.push("", "pair families");
+    const w = Math.max(...families.map((c) => c.id.length));
+    for (const c of families) lines.push(`  ${paint(c, `${STATUS_MARK[c.status]} ${pad(c.id, w)}  ${cellLabel(c)} ${Math.round(c.durationMs)}`)}`);
   }
   const scenarios = report.cases.filter((c) => c.exporter === null);
   if (scenarios.length) {

@@ -1,4 +1,4 @@
-// Generator tables for every uAPI entry point on the machine (syscalls, dma-buf, vfio-pci, iommufd, dma-heap, sync_file).
+// Generator tables for every uAPI entry point on the machine (syscalls, dma-buf, vfio-pci, iommufd, dma-heap, sync_file, DRM).
 import fc from "fast-check";
 import {
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
@@ -70,16 +70,18 @@ import {
   iommufdModule,
 } from "@dmabuf-sdk/driver-iommufd";
 import { DMA_HEAP_IOCTL_ALLOC, DMA_HEAP_IOCTL_ALLOC_V1, DmaHeapAllocationData, systemHeapModule } from "@dmabuf-sdk/memcg-lsm";
+import { DRM_IOCTLS, bootDrmFuzz, drmEntryPoints } from "./drm.js";
 import { KVM_CREATE_VM, KVM_X86_DEFAULT_VM, kvmModule } from "@dmabuf-sdk/kvm";
-import type { FuzzArbs, FuzzCommand, FuzzWorld, UapiEntryPoint } from "./harness.js";
 import { ioUringEntryPoints, ioUringFuzzBoot } from "./io-uring-entry-points.js";
 import { kvmEntryPoints } from "./kvm-entry-points.js";
+import type { FuzzArbs, FuzzCommand, FuzzWorld, UapiEntryPoint } from "./harness.js";
 
 /**
  * The machine: vfio-pci bound to the exporter slot, iommufd, the system heap
- * (with memcg and the LSM layer), sw_sync, kvm, io_uring with an NVMe
- * controller on the importer slot; two processes (root and uid 1000),
- * each with stdin/stdout/stderr open.
+ * (with memcg and the LSM layer), sw_sync, DRM devices (one of them already
+ * unplugged, see `bootDrmFuzz`), kvm, io_uring with an NVMe controller on the
+ * importer slot; two processes (root and uid 1000), each with
+ * stdin/stdout/stderr open.
  */
 export function bootFuzzWorld(seed: number): FuzzWorld {
   const k = new Kernel({ ...topologyKernelOptions("same-switch"), seed });
@@ -110,15 +112,17 @@ export function bootFuzzWorld(seed: number): FuzzWorld {
   user.sys.eventfd(1, O_NONBLOCK);
   user.sys.ioctl(userHeap, DMA_HEAP_IOCTL_ALLOC, DmaHeapAllocationData.from({ len: 0x1000n, fdFlags: O_RDWR }).bytes);
   user.sys.pidfdOpen(root.pid, 0);
-  // kvm last, so the other kinds keep their fds: /dev/kvm and a VM for each process (user: fds 9, 10; root: 11, 12).
+  // kvm after the other kinds, so they keep their fds: /dev/kvm and a VM for each process (the kvm table picks them by kind).
   k.modprobe(kvmModule);
   for (const p of [user, root]) {
     const dev = p.sys.open("/dev/kvm", O_RDWR);
     p.sys.ioctl(dev, KVM_CREATE_VM, KVM_X86_DEFAULT_VM);
   }
+  // The unplugged device's nodes are gone from devfs; opening them again is one of the calls.
+  const gone = bootDrmFuzz(k, [root, user]);
   // io_uring and an NVMe controller on the importer slot: a ring, /dev/nvme0n1 and scratch memory per process.
   const unbindNvme = ioUringFuzzBoot(k, t, [root, user]);
-  const paths = [...k.devfs.paths().map((p) => (p.startsWith("/") ? p : `/dev/${p}`)), "/dev/nonexistent", ""];
+  const paths = [...k.devfs.paths().map((p) => (p.startsWith("/") ? p : `/dev/${p}`)), ...gone, "/dev/nonexistent", ""];
   return { k, procs: [root, user], paths, stats: { calls: 0, byEntry: new Map(), errnos: new Map() }, teardown: [unbindNvme] };
 }
 
@@ -265,6 +269,7 @@ const KNOWN_IOCTLS = [
   DMA_BUF_SET_NAME_B,
   DMA_BUF_IOCTL_EXPORT_SYNC_FILE,
   DMA_BUF_IOCTL_IMPORT_SYNC_FILE,
+  ...DRM_IOCTLS,
 ];
 
 /**
@@ -274,7 +279,7 @@ const KNOWN_IOCTLS = [
  */
 const POSTED_MEMATTR_ENOTSUPP: Errno = "ENOTSUPP";
 
-const IOCTL_ERRNOS: Errno[] = [POSTED_MEMATTR_ENOTSUPP, "EBADF", "EINVAL", "EFAULT", "ENOTTY", "ENODEV", "ENOMEM", "EOPNOTSUPP", "ENOENT", "EPERM", "EACCES", "EBUSY", "EMFILE", "ESRCH", "EOVERFLOW", "ERANGE", "ENOSPC", "EEXIST", "ENXIO", "EIO", "E2BIG", "EAGAIN"];
+const IOCTL_ERRNOS: Errno[] = [POSTED_MEMATTR_ENOTSUPP, "EBADF", "EINVAL", "EFAULT", "ENOTTY", "ENODEV", "ENOMEM", "EOPNOTSUPP", "ENOENT", "EPERM", "EACCES", "EBUSY", "EMFILE", "ESRCH", "EOVERFLOW", "ERANGE", "ENOSPC", "EEXIST", "ENXIO", "EIO", "E2BIG", "EAGAIN", "ETIME"];
 
 export const ioctlEntryPoints: readonly UapiEntryPoint[] = [
   {
@@ -472,4 +477,4 @@ export const syncFileEntryPoints: readonly UapiEntryPoint[] = [
  * Every entry point on main. A package that adds uAPI (drm syncobj, io_uring,
  * kvm) adds its table in a file of its own and lists it here.
  */
-export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...kvmEntryPoints, ...ioUringEntryPoints];
+export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...drmEntryPoints, ...kvmEntryPoints, ...ioUringEntryPoints];

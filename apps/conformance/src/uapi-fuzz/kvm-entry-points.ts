@@ -27,15 +27,23 @@ import {
   kvmUserspaceMemoryRegion,
   kvmUserspaceMemoryRegion2,
 } from "@dmabuf-sdk/kvm";
+import type { Task } from "@dmabuf-sdk/dmabuf-core";
 import type { FuzzArbs, FuzzCommand, UapiEntryPoint } from "./harness.js";
 
 const cmd = (label: string, run: FuzzCommand["run"]): FuzzCommand => ({ label, run });
 
-/**
- * The kvm files of the world sit just above the other kinds (see `bootFuzzWorld`): /dev/kvm, a VM,
- * and the vCPUs and devices the commands create. Any other fd is as likely, for the wrong-kind paths.
- */
-const kvmFd = (a: FuzzArbs): fc.Arbitrary<number> => fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 9, max: 16 }) }, { weight: 1, arbitrary: a.fd });
+/** The kvm files of a process (/dev/kvm, VMs, vCPUs, kvm-vfio devices), picked by kind at call time. */
+const KVM_FOPS = new Set(["kvm", "kvm-vm", "kvm-vcpu", "kvm-vfio"]);
+
+/** Usually one of the calling process's kvm files (by index); sometimes any small fd, for the wrong-kind paths. */
+type KvmFdPick = { readonly index: number } | { readonly any: number };
+const kvmFd = (a: FuzzArbs): fc.Arbitrary<KvmFdPick> => fc.oneof({ weight: 3, arbitrary: fc.nat(7).map((index) => ({ index })) }, { weight: 1, arbitrary: a.fd.map((any) => ({ any })) });
+
+function resolveKvmFd(p: Task, pick: KvmFdPick): number {
+  if ("any" in pick) return pick.any;
+  const fds = p.files.fds().filter((fd) => KVM_FOPS.has(p.files.lookup(fd)?.fops.name ?? ""));
+  return fds.length ? fds[pick.index % fds.length]! : -1;
+}
 
 /** Page-aligned guest-physical and host-virtual addresses near the edges, and any u64. */
 const addr = (a: FuzzArbs): fc.Arbitrary<bigint> => fc.oneof(fc.constantFrom(0n, 0x1000n, 0x10_0000n, 0x1_0000_0000n, 0x7f00_0000_0000n, (1n << 52n) - 0x1000n), a.u64);
@@ -85,7 +93,8 @@ export const kvmEntryPoints: readonly UapiEntryPoint[] = [
       return fc.record({ fd: kvmFd(a), op: ops, junk: fc.oneof({ weight: 8, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }).map(({ fd, op, junk }) => {
         // Now and then the right command with the wrong kind of argument (random bytes, NULL).
         const arg = junk && op.arg instanceof Uint8Array ? null : op.arg;
-        return cmd(`kvm ioctl(${fd}, ${op.label}${arg === null ? ", NULL" : ""})`, (_w, p) => p.sys.ioctl(fd, op.c, arg));
+        const shown = "any" in fd ? String(fd.any) : `kvm file #${fd.index}`;
+        return cmd(`kvm ioctl(${shown}, ${op.label}${arg === null ? ", NULL" : ""})`, (_w, p) => p.sys.ioctl(resolveKvmFd(p, fd), op.c, arg));
       });
     },
   },

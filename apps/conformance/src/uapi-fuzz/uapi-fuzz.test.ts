@@ -79,7 +79,12 @@ function runSequence(seed: number, steps: readonly Step[]): void {
 describe("uAPI fuzzer (fast-check, seeded)", () => {
   it("covers every entry point in the table", () => {
     expect(UAPI_ENTRY_POINTS.map((e) => e.name)).toEqual(
-      expect.arrayContaining(["open", "close", "dup", "read", "write", "pread64", "pwrite64", "dma-buf ioctls (SYNC, SET_NAME, EXPORT/IMPORT_SYNC_FILE)", "mmap", "munmap", "pidfd_open", "pidfd_getfd", "poll", "eventfd2", "VFIO_DEVICE_FEATURE", "iommufd ioctls", "DMA_HEAP_IOCTL_ALLOC", "ioctl (any fd, any command)", "io_uring_setup", "io_uring_enter", "io_uring_register", "nvme block device (open, pread64/pwrite64, fcntl O_DIRECT)"]),
+      expect.arrayContaining(["open", "close", "dup", "read", "write", "pread64", "pwrite64", "dma-buf ioctls (SYNC, SET_NAME, EXPORT/IMPORT_SYNC_FILE)", "mmap", "munmap", "pidfd_open", "pidfd_getfd", "poll", "eventfd2", "VFIO_DEVICE_FEATURE", "iommufd ioctls", "DMA_HEAP_IOCTL_ALLOC", "ioctl (any fd, any command)",
+        "DRM_IOCTL_GET_CAP", "DRM_IOCTL_SYNCOBJ_CREATE", "DRM_IOCTL_SYNCOBJ_DESTROY", "DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD", "DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE",
+        "sync_file export (DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD)", "sync_file import (DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE)", "DRM_IOCTL_SYNCOBJ_WAIT", "DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT",
+        "DRM_IOCTL_SYNCOBJ_RESET", "DRM_IOCTL_SYNCOBJ_SIGNAL", "DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL", "DRM_IOCTL_SYNCOBJ_QUERY", "DRM_IOCTL_SYNCOBJ_TRANSFER", "DRM_IOCTL_SYNCOBJ_EVENTFD",
+        "DRM ioctls on an unplugged device",
+        "io_uring_setup", "io_uring_enter", "io_uring_register", "nvme block device (open, pread64/pwrite64, fcntl O_DIRECT)"]),
     );
   });
 

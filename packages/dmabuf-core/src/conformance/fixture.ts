@@ -72,6 +72,12 @@ export interface FixtureBase {
   /** Whether the fixture can be placed on this topology's slot. */
   placeable(topology: Topology): boolean;
   /**
+   * Its device can be hot-unplugged mid-lifecycle: its buffers (exporter) or
+   * imports (importer) implement `unplug()`, and the matrix runs the unplug
+   * family for its pairs.
+   */
+  readonly hotUnplug?: boolean;
+  /**
    * Device identities the fixture's driver needs on the topologies (the
    * `sriov` PF of the Xe fixtures), merged into the options the case's
    * topology is built with; absent when the generic machines suit it.
@@ -88,6 +94,13 @@ export interface InvalidationOutcome {
   readonly remap: "remap" | Errno;
   /** What happened, for reports: `'move'`, `'evict'`, `'revoke'`, … */
   readonly kind: string;
+  /**
+   * After an unplug whose buffer survives (`remap`): what a fault on a CPU
+   * mapping of it gets, when the driver redirects those (the hot-unplug
+   * rule: a dummy page or SIGBUS, driver's choice). Importers that follow
+   * a CPU mapping (no attachment) see this instead of `remap`.
+   */
+  readonly cpuFault?: "dummy-page" | "SIGBUS";
 }
 
 /** An exporter fixture: puts an exporting driver on the topology's exporter slot. */
@@ -108,6 +121,15 @@ export interface ExportedBuffer {
   read(offset: bigint, len: number): Uint8Array;
   /** An exporter-side invalidation (move, evict, revoke), or absent when the exporter cannot do one. */
   invalidate?(): InvalidationOutcome;
+  /**
+   * Hot-unplug of the exporting device mid-lifecycle (it leaves the PCI bus
+   * while the buffer is shared). Returns what a map does afterwards:
+   * `'remap'` when the buffer survives elsewhere (Xe moves exported BOs to
+   * system memory), or the errno maps fail with for good (vfio-pci: `ENODEV`),
+   * and what CPU mappings of the buffer fault to (`cpuFault`).
+   * Absent when the exporter has no device to remove.
+   */
+  unplug?(): InvalidationOutcome;
   /** Ends a revoke (memory re-enabled, device back); maps work again. */
   restore?(): void;
   /** Drops the fixture's references (fds, devices). After every importer detached, nothing may remain. */
@@ -147,6 +169,12 @@ export interface ImportedBuffer {
    * invalidation, without remapping: after a revoke this must fault.
    */
   staleDmaRead?(len: number): Uint8Array;
+  /**
+   * Hot-unplug of the importing device mid-lifecycle: its mappings go away
+   * with it; `detach()` still works afterwards. Absent when the importer has
+   * no device to remove.
+   */
+  unplug?(): void;
   /** Gives the mapping back (no-op when not mapped). */
   unmap(): void;
   /** Detaches (unmapping first if needed). */

@@ -7,7 +7,7 @@ import { DmaFault } from "../platform/dma-engine.js";
 import { buildTopology, topologyKernelOptions, type TopologyName, type TopologyOptions } from "../platform/topologies.js";
 import { dmaBufAttachmentIsDynamic } from "../dma-buf/dma-buf.js";
 import { registerTraceDmaBufMatchMapping, type DmaBufMatchTrace } from "../dma-buf/dma-buf-mapping.js";
-import type { ConformanceScenario, ExportedBuffer, ExporterFixture, FixtureBase, FixtureContext, ImportedBuffer, ImporterFixture } from "./fixture.js";
+import type { ConformanceScenario, ExportedBuffer, ExporterFixture, FixtureBase, FixtureContext, ImportedBuffer, ImporterFixture, InvalidationOutcome } from "./fixture.js";
 
 /** Size of the buffer every pair exchanges: 16 pages, so lists have several entries. */
 export const CASE_BUFFER_SIZE = 64n * 1024n;
@@ -308,6 +308,182 @@ function revoked(imp: ImportedBuffer, buf: ExportedBuffer, kind: string, errno: 
   if (!buf.restore) throw new Violation(`${exporter}: a revoke without restore()`);
   buf.restore();
   steps.push("restore: exporter back");
+}
+
+/** The members of the unplug family: which side's device leaves the bus mid-lifecycle. */
+export type UnplugFamily = "unplug-exporter" | "unplug-importer";
+
+/**
+ * The unplug family of one pair (syncobj-unplug.md 7.3–7.5): attach → map →
+ * data path, then the exporter's (or the importer's) device is hot-unplugged.
+ * Exporter gone: a dynamic importer must have been invalidated; its next map
+ * either works and reads the same bytes (`'remap'`: the buffer survives in
+ * system memory) or fails for good with an errno (stale DMA faults); an
+ * importer following a CPU mapping of a surviving buffer may instead see
+ * the driver's zeroed dummy page (`'dummy-page'`); a static importer keeps
+ * its pinned mapping (`'kept'`). A module the loader refuses is the
+ * outcome at step `load`, as in {@link runPairCase}. Importer gone: the
+ * exporter's buffer stays valid (`'ok'`). Then detach, release, and the
+ * leak report, lockdep, WARNs and oopses must be clean.
+ */
+export function runUnplugCase(topologyName: TopologyName, exporter: ExporterFixture, importer: ImporterFixture, family: UnplugFamily, seed: number): CaseRun {
+  const actual: CaseActual = {};
+  const violations: string[] = [];
+  const steps: string[] = [];
+  const log: string[] = [];
+  const contexts: CaseContexts = { kworkerWork: 0, hardirqEvents: 0 };
+  let booted = false;
+  const result = (): CaseRun => ({ actual, violations, steps, log, ...(booted ? { contexts } : {}) });
+  const stop = (step: LifecycleStep, e: unknown): CaseRun => {
+    actual.errno = errnoOf(e) ?? "EIO";
+    actual.step = step;
+    steps.push(`${step}: ${describe(e)}`);
+    if (!(e instanceof KernelError) && !(e instanceof DmaFault)) violations.push(`${step} threw ${describe(e)} instead of a KernelError`);
+    return result();
+  };
+  let ctx: FixtureContext;
+  try {
+    // The importer's first, as in runPairCase (kvm's PAL build naming kvm must be the one loaded).
+    ctx = boot(topologyName, seed, [...importer.modules, ...exporter.modules], caseTopologyOptions([exporter, importer]));
+  } catch (e) {
+    if (e instanceof LoadRefused) {
+      log.push(...e.log);
+      return stop("load", e.error);
+    }
+    stop("setup", e);
+    violations.push(`setup failed: ${describe(e)}`);
+    return result();
+  }
+  booted = true;
+  const k = ctx.kernel;
+  const len = Number(CASE_BUFFER_SIZE);
+  let buf: ExportedBuffer | undefined;
+  let imp: ImportedBuffer | undefined;
+  try {
+    try {
+      buf = exporter.export(ctx, CASE_BUFFER_SIZE);
+    } catch (e) {
+      return stop("export", e);
+    }
+    try {
+      imp = importer.import(ctx, buf);
+    } catch (e) {
+      return stop("attach", e);
+    }
+    try {
+      imp.map();
+    } catch (e) {
+      return stop("map", e);
+    }
+    const mt = imp.attachment?.mapType;
+    actual.mapType = mt?.type.shortName ?? mt?.type.name;
+    actual.p2p = imp.route() ?? null;
+    const data = k.random.getRandomBytes(len);
+    buf.write(0n, data);
+    try {
+      if (!sameBytes(imp.dmaRead(0n, len), data)) throw new Violation("data path before the unplug: the importer read other bytes");
+    } catch (e) {
+      if (e instanceof DmaFault) return stop("dma", e);
+      throw e;
+    }
+    steps.push(`map + dma: ${len} bytes`);
+    if (family === "unplug-exporter") {
+      if (!buf.unplug) throw new Violation(`${exporter.name} declares hotUnplug but its buffer has no unplug()`);
+      const gone = buf.unplug();
+      const expected = unplugExpectation(gone, imp);
+      steps.push(`unplug: the exporter's device left the bus (maps afterwards: ${gone.remap}${imp.attachment ? "" : `; this importer follows a CPU mapping: ${expected}`})`);
+      if ((!imp.attachment || imp.attachment.importerOps?.invalidateMappings) && imp.mapped) throw new Violation("after the exporter's unplug the dynamic importer kept its mapping");
+      if (imp.mapped) {
+        if (!sameBytes(imp.dmaRead(0n, len), data)) throw new Violation("the static importer's pinned mapping no longer reaches the bytes");
+        actual.outcome = "kept";
+      } else {
+        try {
+          imp.map();
+          const got = imp.dmaRead(0n, len);
+          if (sameBytes(got, data)) actual.outcome = "remap";
+          else if (expected === "dummy-page" && !imp.attachment) actual.outcome = dummyPage(imp, buf, got, data);
+          else throw new Violation("after the exporter's unplug the remapped buffer holds other bytes");
+        } catch (e) {
+          if (e instanceof Violation) throw e;
+          actual.outcome = errnoOf(e) ?? describe(e);
+          if (imp.staleDmaRead) {
+            let reached = false;
+            try {
+              imp.staleDmaRead(64);
+              reached = true;
+            } catch (x) {
+              if (!(x instanceof DmaFault)) throw x;
+            }
+            if (reached) throw new Violation("after the exporter's unplug DMA at the old addresses still reached memory");
+          }
+        }
+        if (actual.outcome !== expected) violations.push(`the exporter said maps give ${expected} after its unplug, the importer got ${actual.outcome}`);
+      }
+      steps.push(`after unplug: ${actual.outcome}`);
+    } else {
+      if (!imp.unplug) throw new Violation(`${importer.name} declares hotUnplug but its import has no unplug()`);
+      imp.unplug();
+      steps.push("unplug: the importer's device left the bus");
+      const again = k.random.getRandomBytes(4096);
+      buf.write(0n, again);
+      actual.outcome = sameBytes(buf.read(0n, again.length), again) ? "ok" : "exporter buffer lost";
+      steps.push(`exporter buffer after the importer's unplug: ${actual.outcome}`);
+    }
+  } catch (e) {
+    if (e instanceof Violation) violations.push(e.message);
+    else {
+      violations.push(`unexpected ${describe(e)}`);
+      actual.errno ??= errnoOf(e);
+    }
+  } finally {
+    try {
+      imp?.detach();
+      if (imp) steps.push("detach");
+    } catch (e) {
+      violations.push(`detach threw ${describe(e)}`);
+    }
+    try {
+      buf?.release();
+      if (buf) steps.push("release");
+    } catch (e) {
+      violations.push(`release threw ${describe(e)}`);
+    }
+    k.exitTask(ctx.task, 0);
+    checkInvariants(k, violations, contexts);
+    log.push(...dmesg(k));
+  }
+  return result();
+}
+
+/**
+ * What the importer's next map gives after the exporter's unplug. An
+ * importer with an attachment gets the exporter's word (`remap` or its
+ * errno). One without (KVM following the VMM's mapping) faults through the
+ * CPU mapping: a buffer revoked for good fails with the importer's own errno
+ * (KVM_RUN: `EFAULT` for an hva slot), and a surviving buffer whose CPU
+ * mappings the driver redirects (`cpuFault`) gives a dummy page, or
+ * `EFAULT` on SIGBUS (fixup_user_fault: VM_FAULT_SIGBUS → -EFAULT).
+ */
+function unplugExpectation(gone: InvalidationOutcome, imp: ImportedBuffer): string {
+  if (gone.remap !== "remap") return imp.revokedErrno ?? gone.remap;
+  if (imp.attachment || !gone.cpuFault) return "remap";
+  return gone.cpuFault === "dummy-page" ? "dummy-page" : "EFAULT";
+}
+
+/**
+ * Checks what an importer following a CPU mapping sees once the driver
+ * redirected it to a dummy page (ttm_bo_vm_dummy_page(): one zeroed page):
+ * it reads zeros, the exporter still holds the bytes, and the importer's
+ * writes do not reach the buffer. Throws a Violation otherwise.
+ */
+function dummyPage(imp: ImportedBuffer, buf: ExportedBuffer, got: Uint8Array, data: Uint8Array): string {
+  if (got.some((b) => b !== 0)) throw new Violation("after the exporter's unplug the CPU mapping shows other bytes than a zeroed dummy page");
+  if (!sameBytes(buf.read(0n, data.length), data)) throw new Violation("after the exporter's unplug the exporter's buffer lost its bytes");
+  if (imp.dmaWrite) {
+    imp.dmaWrite(0n, new Uint8Array(4096).fill(0xa5));
+    if (!sameBytes(buf.read(0n, 4096), data.subarray(0, 4096))) throw new Violation("after the exporter's unplug a write through the dummy page reached the buffer");
+  }
+  return "dummy-page";
 }
 
 /** Runs a scenario case on a fresh kernel and checks the invariants afterwards. */

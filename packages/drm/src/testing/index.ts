@@ -1,4 +1,5 @@
-// Fixtures for tests of the DRM core and of the drivers built on it; the mock scheduler follows
+// Fixtures for tests of the DRM core and of the drivers built on it (test devices with a fence ring,
+// igt's syncobj helpers); the mock scheduler follows
 // drivers/gpu/drm/scheduler/tests/mock_scheduler.c.
 import {
   DmaFence,
@@ -31,6 +32,9 @@ export type { DrmGpuScheduler, DrmSchedJob, DrmSchedKillVersion, DrmSchedInitArg
 export type { DrmSchedRq } from "../sched-rq.js";
 export type { DrmSchedFence } from "../sched-fence.js";
 export type { DrmSchedEntity } from "../sched-entity.js";
+
+export { drmTestDevice, drmTestRing, DrmTestRing, type DrmTestDeviceOptions } from "./device.js";
+export { IgtSyncobj, type SyncobjWaitResult } from "./igt-syncobj.js";
 
 /** A kernel with the DRM core module loaded. */
 export function bootDrm(opts: Partial<KernelOptions> = {}): Kernel {
