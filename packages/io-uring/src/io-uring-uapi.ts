@@ -38,6 +38,8 @@ export const IORING_ENTER_REGISTERED_RING = 1 << 4;
 export const IORING_ENTER_ABS_TIMER = 1 << 5;
 export const IORING_ENTER_EXT_ARG_REG = 1 << 6;
 export const IORING_ENTER_NO_IOWAIT = 1 << 7;
+/** `IO_RINGFD_REG_MAX`: slots of a task's registered-ring table. */
+export const IO_RINGFD_REG_MAX = 16;
 /** `IORING_ENTER_FLAGS`: every flag the kernel knows; other bits are `EINVAL`. */
 export const IORING_ENTER_FLAGS = 0xff;
 

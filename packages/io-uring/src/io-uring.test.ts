@@ -58,10 +58,38 @@ describe("io_uring_setup(): copy-in, io_uring_sanitise_params(), io_uring_fill_p
   });
 });
 
+describe("liburing test/io_uring_setup.c", () => {
+  it.each([
+    { desc: "try_io_uring_setup(0, &p): 0 entries", entries: 0, p: { flags: 0 }, errno: "EINVAL" },
+    { desc: "try_io_uring_setup(1, NULL)", entries: 1, p: null, errno: "EFAULT" },
+    { desc: "resv array is non-zero", entries: 1, p: { flags: 0, resv: [1, 1, 1] }, errno: "EINVAL" },
+    { desc: "invalid flags (~0U)", entries: 1, p: { flags: 0xffff_ffff }, errno: "EINVAL" },
+    { desc: "IORING_SETUP_SQ_AFF set but not IORING_SETUP_SQPOLL", entries: 1, p: { flags: 1 << 2 }, errno: "EINVAL" },
+    // SQPOLL is not modelled: the flag itself is EINVAL, which is also the errno for the invalid CPU.
+    { desc: "attempt to bind to invalid cpu (SQPOLL | SQ_AFF)", entries: 1, p: { flags: (1 << 1) | (1 << 2) }, errno: "EINVAL" },
+  ] as { desc: string; entries: number; p: IoUringParams | null; errno: ErrnoName }[])("$desc → $errno", ({ entries, p, errno }) => {
+    const m = ioUringMachine();
+    expect(ioUringSetup(m.task, entries, p)).toBe(negErrno(errno));
+    m.kernel.exitTask(m.task, 0);
+    expect(m.kernel.leakReport().empty).toBe(true);
+  });
+
+  it("read/write on io_uring_fd fails", () => {
+    const m = ioUringMachine();
+    const fd = ioUringSetup(m.task, 1, { flags: 0 });
+    expect(fd).toBeGreaterThanOrEqual(0);
+    expect(m.task.sys.read(fd, new Uint8Array(4096))).toBeLessThan(0);
+    expect(m.task.sys.write(fd, new Uint8Array(8))).toBeLessThan(0);
+    m.kernel.exitTask(m.task, 0);
+    expect(m.kernel.leakReport().empty).toBe(true);
+  });
+});
+
 describe("io_uring_enter(): flags before the fd, then the ring's rules", () => {
   it.each([
     { desc: "an unknown flag on a bad fd (flags first)", fd: 999, flags: 1 << 8, errno: "EINVAL" },
-    { desc: "IORING_ENTER_REGISTERED_RING (no ring fd is registered)", fd: 0, flags: IORING_ENTER_REGISTERED_RING, errno: "EINVAL" },
+    { desc: "IORING_ENTER_REGISTERED_RING, an empty slot of a task with an io_uring context", fd: 0, flags: IORING_ENTER_REGISTERED_RING, errno: "EBADF" },
+    { desc: "IORING_ENTER_REGISTERED_RING, an index of IO_RINGFD_REG_MAX", fd: 16, flags: IORING_ENTER_REGISTERED_RING, errno: "EINVAL" },
     { desc: "a bad fd", fd: 999, flags: 0, errno: "EBADF" },
     { desc: "a file that is not a ring", fd: "blk", flags: 0, errno: "EOPNOTSUPP" },
     { desc: "waiting with IORING_ENTER_EXT_ARG and no argument (argsz 0)", fd: "ring", flags: IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, errno: "EINVAL" },
@@ -73,6 +101,13 @@ describe("io_uring_enter(): flags before the fd, then the ring's rules", () => {
     expect(ioUringEnter(m.task, target, 0, 0, flags)).toBe(negErrno(errno));
     ring.close();
     m.task.sys.close(blkFd);
+    m.kernel.exitTask(m.task, 0);
+    expect(m.kernel.leakReport().empty).toBe(true);
+  });
+
+  it("IORING_ENTER_REGISTERED_RING from a task that never used io_uring (no task context) → EINVAL", () => {
+    const m = ioUringMachine();
+    expect(ioUringEnter(m.task, 0, 0, 0, IORING_ENTER_REGISTERED_RING)).toBe(negErrno("EINVAL"));
     m.kernel.exitTask(m.task, 0);
     expect(m.kernel.leakReport().empty).toBe(true);
   });

@@ -18,6 +18,7 @@ import {
   IORING_ENTER_FLAGS,
   IORING_ENTER_GETEVENTS,
   IORING_ENTER_REGISTERED_RING,
+  IO_RINGFD_REG_MAX,
   IORING_MAX_CQ_ENTRIES,
   IORING_MAX_ENTRIES,
   IORING_OP_LAST,
@@ -41,6 +42,8 @@ export interface IoUringParams {
   cqEntries?: number;
   /** Out: the SQ size. */
   sqEntries?: number;
+  /** `resv[3]`: must be zero. */
+  resv?: readonly number[];
   /** Model knob: which posted version of the dma-buf series this ring's registrations follow (default v6). */
   dmabufVersion?: IoDmabufVersion;
 }
@@ -140,7 +143,7 @@ function roundupPow2(n: number): number {
 /**
  * `io_uring_setup(entries, params)` in `task`: the ring fd, or -errno, in the
  * kernel's order: `EFAULT` for a NULL `params` (the copy-in); `EINVAL` for
- * unknown flags, then `DEFER_TASKRUN` without `SINGLE_ISSUER`
+ * a non-zero `resv` word, unknown flags, then `DEFER_TASKRUN` without `SINGLE_ISSUER`
  * (`io_uring_sanitise_params()`), then 0 entries or more than
  * `IORING_MAX_ENTRIES` (no `IORING_SETUP_CLAMP`), then with
  * `IORING_SETUP_CQSIZE` a CQ size of 0, above `IORING_MAX_CQ_ENTRIES` or
@@ -150,12 +153,14 @@ export function ioUringSetup(task: Task, entries: number, p: IoUringParams | nul
   return sysCall(task, "io_uring_setup", () => {
     const k = task.kernel;
     if (!p) throw new KernelError("EFAULT", "io_uring_setup", "params is NULL");
-    if (!isU32(p.flags) || p.flags & ~IORING_SETUP_SUPPORTED) throw new KernelError("EINVAL", "io_uring_setup", `flags ${p.flags}`);
-    if (p.flags & IORING_SETUP_DEFER_TASKRUN && !(p.flags & IORING_SETUP_SINGLE_ISSUER)) throw new KernelError("EINVAL", "io_uring_sanitise_params", "DEFER_TASKRUN needs SINGLE_ISSUER");
+    if ((p.resv ?? []).some((r) => r !== 0)) throw new KernelError("EINVAL", "io_uring_setup", "resv");
+    const flags = asU32(p.flags);
+    if (flags === null || flags & ~IORING_SETUP_SUPPORTED) throw new KernelError("EINVAL", "io_uring_setup", `flags ${p.flags}`);
+    if (flags & IORING_SETUP_DEFER_TASKRUN && !(flags & IORING_SETUP_SINGLE_ISSUER)) throw new KernelError("EINVAL", "io_uring_sanitise_params", "DEFER_TASKRUN needs SINGLE_ISSUER");
     if (!isU32(entries) || entries === 0 || entries > IORING_MAX_ENTRIES) throw new KernelError("EINVAL", "io_uring_fill_params", `entries ${entries}`);
     const sq = roundupPow2(entries);
     let cq = 2 * sq;
-    if (p.flags & IORING_SETUP_CQSIZE) {
+    if (flags & IORING_SETUP_CQSIZE) {
       const want = p.cqEntries ?? 0;
       if (!isU32(want) || want === 0 || want > IORING_MAX_CQ_ENTRIES) throw new KernelError("EINVAL", "io_uring_fill_params", `cq_entries ${want}`);
       cq = roundupPow2(want);
@@ -163,19 +168,45 @@ export function ioUringSetup(task: Task, entries: number, p: IoUringParams | nul
     }
     k.alloc.kzalloc("io_ring_ctx");
     const fd = task.files.getUnusedFdFlags(O_CLOEXEC);
-    const ctx = new IoRingCtx(k, task, p.flags, sq, cq, p.dmabufVersion ?? IO_DMABUF_DEFAULT_VERSION);
+    const ctx = new IoRingCtx(k, task, flags, sq, cq, p.dmabufVersion ?? IO_DMABUF_DEFAULT_VERSION);
     const file = new File(k, ioUringFops, ctx, O_RDWR);
     ctx.file = file;
     k.objects.track("io_ring_ctx", ctx, () => `io_uring ctx of ${task.comm} inflight ${ctx.inflight.size}`);
     task.files.fdInstall(fd, file);
+    TCTX.add(task);
     p.sqEntries = sq;
     p.cqEntries = cq;
     return fd;
   });
 }
 
-function isU32(v: unknown): v is number {
+/** Tasks with an io_uring task context (`current->io_uring`): set by creating a ring or submitting to one. */
+const TCTX = new WeakSet<Task>();
+
+/**
+ * A ring named by a registered-ring index (`IORING_ENTER_REGISTERED_RING`,
+ * `IORING_REGISTER_USE_REGISTERED_RING`). The model has no
+ * `IORING_REGISTER_RING_FDS`, so every slot is empty: `EINVAL` for a task
+ * without an io_uring context or an index of `IO_RINGFD_REG_MAX` or more,
+ * else `EBADF`.
+ */
+export function ioRegisteredRing(task: Task, fd: number, op: string): never {
+  if (!TCTX.has(task) || !isU32(fd) || fd >= IO_RINGFD_REG_MAX) throw new KernelError("EINVAL", op, `registered ring ${fd}`);
+  throw new KernelError("EBADF", op, `no ring registered at ${fd}`);
+}
+
+export function isU32(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
+}
+
+/**
+ * An `unsigned int` argument as the model ABI takes it (docs/bad-input.md):
+ * an integer in [-2^31, 2^32) is its low 32 bits (so `A | B` of flags with
+ * bit 31 set, negative in JavaScript, is the flags it names); anything else
+ * is null (the caller's `EINVAL`).
+ */
+export function asU32(v: unknown): number | null {
+  return typeof v === "number" && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 32 ? v >>> 0 : null;
 }
 
 /**
@@ -237,23 +268,24 @@ export function ioUringRings(task: Task, fd: number): { pushSqe(sqe: IoUringSqe)
  * `IORING_ENTER_GETEVENTS`, runs task work and waits (virtual time: device
  * completions and workers run) until `minComplete` CQEs are ready or nothing
  * is in flight. Returns the number submitted or -errno, in the kernel's
- * order: `EINVAL` for unknown flags; `IORING_ENTER_REGISTERED_RING` is
- * `EINVAL` (no ring fd is ever registered: `IORING_REGISTER_RING_FDS` is
- * not modelled); `EBADF`; `EOPNOTSUPP` for a file that is not a ring;
+ * order: `EINVAL` for unknown flags; `IORING_ENTER_REGISTERED_RING` as
+ * {@link ioRegisteredRing} (no ring fd is ever registered); `EBADF`; `EOPNOTSUPP` for a file that is not a ring;
  * `EEXIST` when a task other than the single issuer submits, or waits on a
  * `DEFER_TASKRUN` ring; `EINVAL` when waiting with `IORING_ENTER_EXT_ARG`
  * (its `argsz` of 0 is not the struct's size). SQ_WAKEUP/SQ_WAIT only act
  * with SQPOLL and NO_IOWAIT is a hint: all three are accepted and ignored.
  */
-export function ioUringEnter(task: Task, fd: number, toSubmit: number, minComplete: number, flags: number): number {
+export function ioUringEnter(task: Task, fd: number, toSubmit: number, minComplete: number, enterFlags: number): number {
   return sysCall(task, "io_uring_enter", () => {
-    if (!isU32(flags) || flags & ~IORING_ENTER_FLAGS) throw new KernelError("EINVAL", "io_uring_enter", `flags ${flags}`);
-    if (flags & IORING_ENTER_REGISTERED_RING) throw new KernelError("EINVAL", "io_uring_enter", "no registered ring fds");
+    const flags = asU32(enterFlags);
+    if (flags === null || flags & ~IORING_ENTER_FLAGS) throw new KernelError("EINVAL", "io_uring_enter", `flags ${flags}`);
+    if (flags & IORING_ENTER_REGISTERED_RING) ioRegisteredRing(task, fd, "io_uring_enter");
     const { ctx, file } = ioRingFromFd(task, fd);
     try {
       let submitted = 0;
       if (isU32(toSubmit) && toSubmit > 0) {
         if (ctx.flags & IORING_SETUP_SINGLE_ISSUER && task !== ctx.task) throw new KernelError("EEXIST", "io_uring_add_tctx_node", "not the single issuer");
+        TCTX.add(task);
         while (submitted < toSubmit && ctx.sq.length) {
           ioSubmitSqe(ctx, task, ctx.sq.shift()!);
           submitted++;

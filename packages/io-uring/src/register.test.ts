@@ -48,7 +48,8 @@ function iovecs(v: readonly (readonly [bigint, bigint])[]): Uint8Array {
 describe("io_uring_register(): the syscall's own checks, in the kernel's order", () => {
   it.each([
     { desc: "an opcode at IORING_REGISTER_LAST, on a bad fd (opcode first)", fd: 999, opcode: IORING_REGISTER_LAST, errno: "EINVAL" },
-    { desc: "IORING_REGISTER_USE_REGISTERED_RING (no ring fd is registered)", fd: 0, opcode: IORING_REGISTER_USE_REGISTERED_RING | IORING_REGISTER_BUFFERS2, errno: "EINVAL" },
+    { desc: "IORING_REGISTER_USE_REGISTERED_RING, an empty slot (the task has an io_uring context)", fd: 0, opcode: IORING_REGISTER_USE_REGISTERED_RING | IORING_REGISTER_BUFFERS2, errno: "EBADF" },
+    { desc: "IORING_REGISTER_USE_REGISTERED_RING, an index of IO_RINGFD_REG_MAX", fd: 16, opcode: IORING_REGISTER_USE_REGISTERED_RING | IORING_REGISTER_BUFFERS2, errno: "EINVAL" },
     { desc: "fd -1 with an opcode that has no blind form", fd: -1, opcode: IORING_REGISTER_BUFFERS2, errno: "EINVAL" },
     { desc: "a bad fd", fd: 999, opcode: IORING_REGISTER_BUFFERS2, errno: "EBADF" },
     { desc: "a file that is not a ring", fd: "blk", opcode: IORING_REGISTER_BUFFERS2, errno: "EOPNOTSUPP" },
@@ -70,6 +71,59 @@ describe("io_uring_register(): the syscall's own checks, in the kernel's order",
     expect(ioUringRegister(other, theirs, IORING_REGISTER_BUFFERS2, rsrcRegister(1, IORING_RSRC_REGISTER_SPARSE), IO_URING_RSRC_REGISTER_SIZE)).toBe(negErrno("EEXIST"));
     expect(ioUringRegister(m.task, ring.fd, IORING_REGISTER_BUFFERS2, rsrcRegister(1, IORING_RSRC_REGISTER_SPARSE), IO_URING_RSRC_REGISTER_SIZE)).toBe(0);
     m.kernel.exitTask(other, 0);
+    finish(m, ring, []);
+  });
+});
+
+describe("liburing test/io_uring_register.c", () => {
+  // The test's "invalid fd" is -1, which kernels since 6.13 send to io_uring_register_blind() (EINVAL); a closed fd is EBADF.
+  it.each([
+    { desc: "invalid fd", fd: () => 999, opcode: 0, errno: "EBADF" },
+    { desc: "valid fd that is not an io_uring fd", fd: (f: { devnull: number }) => f.devnull, opcode: 0, errno: "EOPNOTSUPP" },
+    { desc: "invalid opcode (~0U)", fd: (f: { ring: number }) => f.ring, opcode: 0xffff_ffff, errno: "EINVAL" },
+  ] as const)("expect_fail: $desc → $errno", ({ fd, opcode, errno }) => {
+    const m = ioUringMachine();
+    const ring = new IoUring(m.task, 1);
+    const devnull = m.openBlk();
+    expect(ioUringRegister(m.task, fd({ devnull, ring: ring.fd }), opcode, null, 0)).toBe(negErrno(errno));
+    finish(m, ring, [devnull]);
+  });
+
+  it("test_iovec_size: NULL base; valid base, 0 length; length past the mapping → EFAULT", () => {
+    const m = ioUringMachine();
+    const ring = new IoUring(m.task, 1);
+    // Two pages, the upper one unmapped again: nothing is mapped directly after `buf`.
+    const above = userAlloc(m.task, 4096);
+    const buf = userAlloc(m.task, 4096);
+    expect(m.task.sys.munmap(above, 4096)).toBe(0);
+    expect(() => m.task.sys.peek(buf + 4096n, 1)).toThrow();
+    for (const [base, len] of [
+      [0n, 4096n],
+      [buf, 0n],
+      [buf, 8192n],
+    ] as const)
+      expect(ioUringRegister(m.task, ring.fd, IORING_REGISTER_BUFFERS, iovecs([[base, len]]), 1)).toBe(negErrno("EFAULT"));
+    // The test's file-backed case has no counterpart: the model has no page cache (and pin_user_pages refuses non-anonymous memory with EFAULT).
+    m.task.sys.munmap(buf, 4096);
+    finish(m, ring, []);
+  });
+
+  it("test_iovec_nr: 1000000 iovecs → EINVAL; UIO_MAXIOV (1024) of them registers", () => {
+    const m = ioUringMachine();
+    const ring = new IoUring(m.task, 1);
+    const buf = userAlloc(m.task, 4096);
+    const many = iovecs(Array.from({ length: 1024 }, () => [buf, 4096n] as const));
+    expect(ioUringRegister(m.task, ring.fd, IORING_REGISTER_BUFFERS, many, 1_000_000)).toBe(negErrno("EINVAL"));
+    expect(ioUringRegister(m.task, ring.fd, IORING_REGISTER_BUFFERS, many, 1024)).toBe(0);
+    expect(ring.unregisterBuffers()).toBe(0);
+    m.task.sys.munmap(buf, 4096);
+    finish(m, ring, []);
+  });
+
+  it("test_poll_ringfd: registering the ring fd itself → EBADF", () => {
+    const m = ioUringMachine();
+    const ring = new IoUring(m.task, 1);
+    expect(ioUringRegister(m.task, ring.fd, IORING_REGISTER_FILES, UserStruct.alloc(4).setS32(0, ring.fd).bytes, 1)).toBe(negErrno("EBADF"));
     finish(m, ring, []);
   });
 });

@@ -1,6 +1,6 @@
 // io_uring/register.c: io_uring_register() for the buffer and file tables.
 import { KernelError, copyFromUser, type Task, type UserArg } from "@dmabuf-sdk/dmabuf-core";
-import { ioRingFromFd, sysCall } from "./io-uring.js";
+import { asU32, ioRegisteredRing, ioRingFromFd, isU32, sysCall } from "./io-uring.js";
 import {
   IO_URING_RSRC_REGISTER_SIZE,
   IO_URING_RSRC_UPDATE2_SIZE,
@@ -38,15 +38,19 @@ import {
  * - `IORING_UNREGISTER_BUFFERS` / `IORING_UNREGISTER_FILES`: `arg` NULL, `nr_args` 0;
  * - `IORING_REGISTER_FILES`: `arg` = `nr_args` s32 fds (-1 = empty).
  * The kernel's order: `EINVAL` for an opcode at or past `IORING_REGISTER_LAST`,
- * `EBADF`, `EOPNOTSUPP` for a file that is not a ring, `EEXIST` when a task
+ * then for fd -1 (no blind opcode is modelled), a registered-ring index as
+ * `ioRegisteredRing()`, `EBADF`, `EOPNOTSUPP` for a file that is not a ring, `EEXIST` when a task
  * other than a `SINGLE_ISSUER` ring's submitter calls, then the opcode's own
  * checks. Opcodes the model does not implement are `EINVAL`, as unknown ones.
  */
-export function ioUringRegister(task: Task, fd: number, opcode: number, arg: UserArg, nrArgs: number): number {
+export function ioUringRegister(task: Task, fd: number, op: number, arg: UserArg, nrArgs: number): number {
   return sysCall(task, "io_uring_register", () => {
-    if (!isU32(opcode) || (opcode & ~IORING_REGISTER_USE_REGISTERED_RING) >= IORING_REGISTER_LAST) throw new KernelError("EINVAL", "io_uring_register", `opcode ${opcode}`);
-    if (opcode & IORING_REGISTER_USE_REGISTERED_RING) throw new KernelError("EINVAL", "io_uring_register_get_file", "no registered ring fds");
+    const raw = asU32(op);
+    if (raw === null || (raw & ~IORING_REGISTER_USE_REGISTERED_RING) >>> 0 >= IORING_REGISTER_LAST) throw new KernelError("EINVAL", "io_uring_register", `opcode ${op}`);
+    const opcode = (raw & ~IORING_REGISTER_USE_REGISTERED_RING) >>> 0;
+    // io_uring_register_blind(): SEND_MSG_RING, QUERY, RESTRICTIONS, BPF_FILTER are not modelled.
     if (fd === -1) throw new KernelError("EINVAL", "io_uring_register_blind", `opcode ${opcode}`);
+    if (raw & IORING_REGISTER_USE_REGISTERED_RING) ioRegisteredRing(task, fd, "io_uring_register_get_file");
     const { ctx, file } = ioRingFromFd(task, fd);
     try {
       if (ctx.dead) throw new KernelError("ENXIO", "__io_uring_register", "ring is going away");
@@ -114,8 +118,4 @@ export function ioUringRegister(task: Task, fd: number, opcode: number, arg: Use
       file.put();
     }
   });
-}
-
-function isU32(v: unknown): v is number {
-  return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
