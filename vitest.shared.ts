@@ -1,9 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Oxc (vite 8) must emit legacy decorators with metadata: tsyringe reads it, and
-// test files are outside every build tsconfig, so the option has to be explicit here.
 export default defineConfig({
-  oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     reporters: ["default", "json"],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The README's test command: every nx target that checks something (build,
 // test, lint, typecheck, api, modpost) over every project, the release checks
-// (scripts/check-packages, check-api-reports, check-changesets, publish-e2e;
+// (scripts/check-headers, check-packages, check-api-reports, check-changesets, publish-e2e;
 // DMABUF_TEST_RELEASE=0 skips them), then one closing line
 // "N passed, N failed" that adds up the vitest reports and counts each failed
 // non-test task as a failure, so a red lint or API report cannot hide.
@@ -47,6 +47,7 @@ if (r.status !== 0 && failedTasks.length === 0) extra.push("nx run-many");
 // local registry. Each writes reports/<name>.summary.json, which
 // test-summary.mjs adds up; one that dies without writing it counts as failed.
 const release = [
+  ["check-headers", []],
   ["check-packages", ["--no-build"]],
   ["check-api-reports", ["--no-build"]],
   ["check-changesets", []],

@@ -1,8 +1,9 @@
+// Case selection of a run: the matrix's cases, filtered by names and globs, and each case's seed.
 import { Kernel, TOPOLOGY_NAMES, buildTopology, topologyKernelOptions, type Topology, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import type { FixtureSet } from "./discovery.js";
 import type { CaseSpec } from "./types.js";
 
-/** Filters of a run: comma-separated names with `*` wildcards. */
+/** Filters of a run: comma-separated names with `*` wildcards. @public */
 export interface CaseFilter {
   readonly exporter?: string;
   readonly importer?: string;
@@ -15,18 +16,18 @@ export interface CaseFilter {
   readonly exclude?: readonly string[];
 }
 
-/** A case-id glob as a RegExp: `*` is any run of characters (`/` included), `?` one character. */
+/** A case-id glob as a RegExp: `*` is any run of characters (`/` included), `?` one character. @public */
 export function idGlob(pattern: string): RegExp {
   const re = [...pattern].map((ch) => (ch === "*" ? ".*" : ch === "?" ? "." : ch.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
   return new RegExp(`^${re}$`);
 }
 
-/** True when `id` matches one of `patterns` (ids or globs). */
+/** True when `id` matches one of `patterns` (ids or globs). @public */
 export function matchesAny(id: string, patterns: readonly string[]): boolean {
   return patterns.some((p) => idGlob(p).test(id));
 }
 
-/** A `--exporter`/`--importer`/`--topology` filter: comma-separated names with `*` wildcards. */
+/** A `--exporter`/`--importer`/`--topology` filter: comma-separated names with `*` wildcards. @public */
 export function matcher(pattern: string | undefined): (name: string) => boolean {
   if (!pattern) return () => true;
   const res = pattern
@@ -48,6 +49,7 @@ function scratchTopologies(): Map<TopologyName, Topology> {
  * Every case the fixtures can be placed in: (topology, exporter, importer)
  * for each pair whose fixtures are placeable on the topology, then the
  * scenarios. Sorted by id, so a run and its shards see the same order.
+ * @public
  */
 export function enumerateCases(set: FixtureSet, filter: CaseFilter = {}): CaseSpec[] {
   const topo = matcher(filter.topology);
@@ -97,12 +99,12 @@ export function enumerateCases(set: FixtureSet, filter: CaseFilter = {}): CaseSp
   return selectIds(cases, filter).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-/** Applies the id and exclude patterns of `filter`. */
+/** Applies the id and exclude patterns of `filter`. @public */
 export function selectIds<T extends { readonly id: string }>(cases: readonly T[], filter: CaseFilter): T[] {
   return cases.filter((c) => (!filter.ids?.length || matchesAny(c.id, filter.ids)) && !(filter.exclude?.length && matchesAny(c.id, filter.exclude)));
 }
 
-/** A 32-bit seed for a case, from the run's seed and the case id (FNV-1a). */
+/** A 32-bit seed for a case, from the run's seed and the case id (FNV-1a). @public */
 export function caseSeed(runSeed: number, id: string): number {
   let h = (0x811c9dc5 ^ runSeed) >>> 0;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;

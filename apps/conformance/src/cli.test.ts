@@ -1,3 +1,4 @@
+// Tests of the dmabuf-conformance CLI: help, version, validation, exit codes, selection and merge.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";

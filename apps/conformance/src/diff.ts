@@ -2,17 +2,17 @@
 import type { Actual, CaseResult, CaseStatus, ConformanceReport } from "./types.js";
 import { cellLabel } from "./report/label.js";
 
-/** A field of a case's outcome that differs between the two reports. */
+/** A field of a case's outcome that differs between the two reports. @public */
 export interface FieldChange {
   readonly field: "status" | keyof Actual;
   readonly base: string | null;
   readonly head: string | null;
 }
 
-/** How a case moved. */
+/** How a case moved. @public */
 export type DiffKind = "regression" | "fix" | "changed" | "added" | "removed";
 
-/** One case that differs. */
+/** One case that differs. @public */
 export interface DiffEntry {
   readonly id: string;
   readonly kind: DiffKind;
@@ -23,7 +23,7 @@ export interface DiffEntry {
   readonly messages: readonly string[];
 }
 
-/** The comparison of two reports. */
+/** The comparison of two reports. @public */
 export interface ReportDiff {
   readonly base: { readonly tool: string; readonly seed: number; readonly cases: number; readonly startedAt: string };
   readonly head: { readonly tool: string; readonly seed: number; readonly cases: number; readonly startedAt: string };
@@ -43,6 +43,7 @@ const text = (v: unknown): string | null => (v === undefined || v === null ? nul
  * fails or is unverified is a regression; one that failed and now passes is a
  * fix; one whose status is the same but whose mapping type, P2P route, errno
  * or step differs is changed; the others were added or removed.
+ * @public
  */
 export function diffReports(base: ConformanceReport, head: ConformanceReport): ReportDiff {
   const b = new Map(base.cases.map((c) => [c.id, c]));
@@ -84,7 +85,7 @@ function summaryLine(d: ReportDiff): string {
   return `${c.regression} regressions, ${c.fix} fixes, ${c.changed} changed, ${c.added} added, ${c.removed} removed, ${c.unchanged} unchanged`;
 }
 
-/** The diff for a terminal: one line per case that moved. */
+/** The diff for a terminal: one line per case that moved. @public */
 export function formatDiffTable(d: ReportDiff): string {
   const out = [`dmabuf-conformance diff: ${summaryLine(d)}`, `base: ${d.base.tool}, seed ${d.base.seed}, ${d.base.cases} cases, ${d.base.startedAt}`, `head: ${d.head.tool}, seed ${d.head.seed}, ${d.head.cases} cases, ${d.head.startedAt}`];
   if (d.entries.length) {
@@ -99,7 +100,7 @@ export function formatDiffTable(d: ReportDiff): string {
   return `${out.join("\n")}\n`;
 }
 
-/** The diff as JSON. */
+/** The diff as JSON. @public */
 export function formatDiffJson(d: ReportDiff): string {
   return `${JSON.stringify(d, null, 2)}\n`;
 }
@@ -108,7 +109,7 @@ function md(s: string): string {
   return s.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
-/** The diff as Markdown, for a pull-request comment. */
+/** The diff as Markdown, for a pull-request comment. @public */
 export function formatDiffMarkdown(d: ReportDiff): string {
   const out = [`### dmabuf-conformance: ${d.counts.regression ? "❌" : "✅"} ${summaryLine(d)}`, "", `base: ${d.base.tool}, seed ${d.base.seed}, ${d.base.cases} cases · head: ${d.head.tool}, seed ${d.head.seed}, ${d.head.cases} cases`];
   if (d.entries.length) {

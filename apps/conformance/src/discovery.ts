@@ -1,3 +1,4 @@
+// Discovery of the in-tree packages that contribute conformance fixtures, in report order.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
@@ -13,7 +14,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { KVM_VFIO_SCENARIOS } from "./kvm-vfio.js";
 
-/** The in-tree packages that contribute fixtures, in report order. */
+/** The in-tree packages that contribute fixtures, in report order. @public */
 export const IN_TREE_PACKAGES: readonly string[] = [
   "@dmabuf-sdk/map-sgt",
   "@dmabuf-sdk/map-pal",
@@ -26,20 +27,20 @@ export const IN_TREE_PACKAGES: readonly string[] = [
   "@dmabuf-sdk/kvm",
 ];
 
-/** Where a package is looked up. */
+/** Where a package is looked up. @public */
 export interface PackageRequest {
   readonly name: string;
   /** Resolve from this directory (a plugin installed in the user's project); default: the app itself. */
   readonly from?: string;
 }
 
-/** A fixture with the package it came from. */
+/** A fixture with the package it came from. @public */
 export interface Sourced<T> {
   readonly fixture: T;
   readonly package: string;
 }
 
-/** Everything the matrix can run. */
+/** Everything the matrix can run. @public */
 export interface FixtureSet {
   readonly exporters: readonly Sourced<ExporterFixture>[];
   readonly importers: readonly Sourced<ImporterFixture>[];
@@ -74,6 +75,7 @@ function resolvePackageJson(req: PackageRequest): string {
  * Loads the module descriptor of a package (the export named by
  * `package.json` `"dmabuf-sdk".module`), or null when the package is a shell
  * (`"private": true`, nothing built) or has no module.
+ * @public
  */
 export async function loadPackageModule(req: PackageRequest): Promise<{ name: string; version: string; module: KernelModule | null; shell: boolean }> {
   const pjPath = resolvePackageJson(req);
@@ -95,6 +97,7 @@ export async function loadPackageModule(req: PackageRequest): Promise<{ name: st
  * fixtures it provides (`ConformanceFixtures`). A fixture is taken from the
  * package that declares it (`fixtures.package`), so a module that requires
  * another does not duplicate the other's fixtures.
+ * @public
  */
 export async function loadFixtures(requests: readonly PackageRequest[]): Promise<FixtureSet> {
   const exporters: Sourced<ExporterFixture>[] = [];
@@ -131,7 +134,7 @@ export async function loadFixtures(requests: readonly PackageRequest[]): Promise
   return { exporters, importers, scenarios, expectations, packages, unavailable };
 }
 
-/** The default request list: every in-tree package, plus `--module` plugins resolved from `cwd`. */
+/** The default request list: every in-tree package, plus `--module` plugins resolved from `cwd`. @public */
 export function defaultRequests(modules: readonly string[] = [], cwd = process.cwd(), inTree = true): PackageRequest[] {
   return [...(inTree ? IN_TREE_PACKAGES.map((name) => ({ name })) : []), ...modules.map((name) => ({ name, from: cwd }))];
 }

@@ -1,3 +1,4 @@
+// Tests: the code blocks of the README, the conformance app's and the example plugin's docs run as written.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,3 +1,4 @@
+// Tests of the HTML report in headless Chromium.
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/conformance: the conformance app as a library (run the matrix, judge cases, write reports).
 /**
  * The dmabuf-sdk conformance app as a library: run the matrix, judge cases
  * against the oracle, compare reports, run scenario files, explore races

@@ -7,7 +7,7 @@ const requireLazy = createRequire(import.meta.url);
 let yamlLib: typeof import("yaml") | undefined;
 const yaml = (): typeof import("yaml") => (yamlLib ??= requireLazy("yaml") as typeof import("yaml"));
 
-/** One problem in an input file; line and column are 1-based. */
+/** One problem in an input file; line and column are 1-based. @public */
 export interface InputProblem {
   readonly file: string;
   readonly line: number;
@@ -15,7 +15,7 @@ export interface InputProblem {
   readonly message: string;
 }
 
-/** A bad input file (the CLI exits 2): every problem, one `file:line:col: message` line each. */
+/** A bad input file (the CLI exits 2): every problem, one `file:line:col: message` line each. @public */
 export class InputError extends Error {
   readonly problems: readonly InputProblem[];
   constructor(problems: readonly InputProblem[]) {
@@ -25,7 +25,7 @@ export class InputError extends Error {
   }
 }
 
-/** A parsed YAML or JSON text that can say where a path of keys sits. */
+/** A parsed YAML or JSON text that can say where a path of keys sits. @public */
 export class LocatedDocument {
   readonly doc: Document;
   readonly #lines = new (yaml().LineCounter)();

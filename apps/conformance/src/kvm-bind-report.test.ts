@@ -1,3 +1,4 @@
+// Tests kvmBindReport over the in-tree exporters: which exporters each KVM design can bind, per topology.
 import { describe, expect, it } from "vitest";
 import { kvmBindReport } from "@dmabuf-sdk/kvm";
 import { defaultRequests, loadFixtures } from "@dmabuf-sdk/conformance";

@@ -1,3 +1,4 @@
+// Tests of the conformance matrix: cases, oracle rows, a broken fixture, and the CLI.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,3 +1,4 @@
+// The conformance matrix: every exporter × importer fixture pair on every topology, through the pair lifecycle.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
@@ -12,7 +13,7 @@ import { selectShard, type Shard } from "./shard.js";
 import { REPORT_SCHEMA, summarize, type CaseResult, type CaseSpec, type ConformanceReport, type PackageVersion } from "./types.js";
 import { toolInfo } from "./version.js";
 
-/** Options of {@link runMatrix}. */
+/** Options of {@link runMatrix}. @public */
 export interface RunOptions {
   /** Seed of the run; each case's kernel seed derives from it and the case id. */
   readonly seed?: number;
@@ -42,7 +43,7 @@ export interface RunOptions {
   readonly onCase?: (result: CaseResult, done: number, total: number) => void;
 }
 
-/** Judges a run against the oracle: violations fail; no expectation is unverified; a mismatch fails. */
+/** Judges a run against the oracle: violations fail; no expectation is unverified; a mismatch fails. @public */
 export function judge(spec: CaseSpec, run: CaseRun, oracle: Oracle, seed: number, durationMs = 0): CaseResult {
   const row = oracleRowFor(oracle, spec);
   const expected = row?.expect ?? null;
@@ -71,7 +72,7 @@ export function judge(spec: CaseSpec, run: CaseRun, oracle: Oracle, seed: number
   };
 }
 
-/** Runs one case by id against a loaded fixture set. */
+/** Runs one case by id against a loaded fixture set. @public */
 export function runCase(set: FixtureSet, spec: CaseSpec, runSeed: number, oracle: Oracle): CaseResult {
   const seed = caseSeed(runSeed, spec.id);
   const t0 = performance.now();
@@ -87,7 +88,7 @@ export function runCase(set: FixtureSet, spec: CaseSpec, runSeed: number, oracle
   return judge(spec, run, oracle, seed, Math.round((performance.now() - t0) * 1000) / 1000);
 }
 
-/** The case of a scenario file: its own `expect`s are its oracle. */
+/** The case of a scenario file: its own `expect`s are its oracle. @public */
 export function scenarioFileCase(file: ScenarioFile, r: ScenarioResult, durationMs: number): CaseResult {
   const failed = r.steps.find((s) => !s.ok);
   const outcome = failed ? `step ${failed.index} (${failed.step}) failed` : r.checks.length ? "end checks failed" : "ok";
@@ -115,7 +116,7 @@ export function scenarioFileCase(file: ScenarioFile, r: ScenarioResult, duration
 /** Message a worker sends back. */
 type WorkerMessage = { kind: "ready" } | { kind: "case"; result: CaseResult } | { kind: "error"; message: string };
 
-/** What a worker is told to do when it starts: it then asks for cases (`ready`) and gets batches of ids (none: stop). */
+/** What a worker is told to do when it starts: it then asks for cases (`ready`) and gets batches of ids (none: stop). @public */
 export interface WorkerJob {
   readonly requests: readonly PackageRequest[];
   readonly seed: number;
@@ -128,6 +129,7 @@ export interface WorkerJob {
  * loads every package again (about 0.2 s of CPU, some 50 cases' worth on the
  * 2-core machine type) while the main thread, already loaded, runs cases.
  * Measured in apps/conformance/bench (docs/benchmarks.md).
+ * @public
  */
 export const MIN_CASES_PER_THREAD = 150;
 
@@ -138,6 +140,7 @@ const BATCH = 4;
  * Worker threads to start for `jobs` and `cases`: the main thread runs cases
  * too, each thread must have at least `minCases` of them, and no more threads
  * than the machine has cores.
+ * @public
  */
 export function matrixWorkers(jobs: number, cases: number, minCases = MIN_CASES_PER_THREAD, cores = availableParallelism()): number {
   return Math.max(0, Math.min(jobs, Math.floor(cases / Math.max(1, minCases)), cores) - 1);
@@ -219,7 +222,7 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
-/** The command that reruns case `id` alone, with the run's seed, packages and scenario files. */
+/** The command that reruns case `id` alone, with the run's seed, packages and scenario files. @public */
 export function rerunCommand(id: string, opts: RunOptions, seed: number): string {
   const args = ["dmabuf-conformance", "run", shellQuote(id), "--seed", String(seed)];
   for (const m of opts.modules ?? []) args.push("--module", shellQuote(m));
@@ -233,12 +236,12 @@ function cmpId(a: { id: string }, b: { id: string }): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** A selection that names cases that do not exist, or selects none (the CLI exits 2). */
+/** A selection that names cases that do not exist, or selects none (the CLI exits 2). @public */
 export class SelectionError extends Error {
   override readonly name = "SelectionError";
 }
 
-/** The cases a run would execute, before any runs. */
+/** The cases a run would execute, before any runs. @public */
 export interface MatrixPlan {
   readonly set: FixtureSet;
   readonly oracle: Oracle;
@@ -255,6 +258,7 @@ export interface MatrixPlan {
  * packages plus the scenario files, then the filters, ids and excludes, then
  * the shard.
  * @throws SelectionError when an id or glob matches no case, or nothing is selected
+ * @public
  */
 export async function planMatrix(opts: RunOptions = {}): Promise<MatrixPlan> {
   const requests = defaultRequests(opts.modules, opts.cwd, opts.inTree ?? true);
@@ -278,7 +282,7 @@ export async function planMatrix(opts: RunOptions = {}): Promise<MatrixPlan> {
   return { set, oracle, requests, all, specs, files };
 }
 
-/** The ids of the cases a run would execute, in run order (`--list`). */
+/** The ids of the cases a run would execute, in run order (`--list`). @public */
 export async function listCases(opts: RunOptions = {}): Promise<string[]> {
   return (await planMatrix(opts)).specs.map((s) => s.id);
 }
@@ -289,6 +293,7 @@ export async function listCases(opts: RunOptions = {}): Promise<string[]> {
  * selection, takes the shard, runs each case on a fresh kernel (in worker
  * threads with `jobs` > 1) and judges it.
  * @throws SelectionError when the selection is empty or names unknown cases
+ * @public
  */
 export async function runMatrix(opts: RunOptions = {}): Promise<ConformanceReport> {
   const started = new Date();

@@ -1,10 +1,8 @@
 // Bypass suite for EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, "iommufd") (kernel/module/main.c, drivers/dma-buf).
-import "reflect-metadata";
 import { spawnSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Kernel,
@@ -21,6 +19,8 @@ import {
   type KernelModule,
   type LoadedModule,
 } from "@dmabuf-sdk/dmabuf-core";
+// After core, whose kernel module loads the reflect-metadata polyfill tsyringe needs.
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import * as corePackage from "@dmabuf-sdk/dmabuf-core";
 import { DMA_BUF_PAL_MAP_PHYS, DMA_BUF_PAL_UNMAP_PHYS, DMA_BUF_MAPPING_PAL_TYPE, dmaBufPalModule } from "@dmabuf-sdk/map-pal";
 import * as palPackage from "@dmabuf-sdk/map-pal";

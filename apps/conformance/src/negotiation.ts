@@ -8,7 +8,7 @@ function fieldText(v: unknown): string | undefined {
   return String(v);
 }
 
-/** An entry as reports show it: the type's short name and its data (`SGT exporterRequiresP2p=… exportingP2pDevice=0000:03:00.0`). */
+/** An entry as reports show it: the type's short name and its data (`SGT exporterRequiresP2p=… exportingP2pDevice=0000:03:00.0`). @public */
 export function describeEntry(m: DmaBufMappingMatch): string {
   const data =
     m.data && typeof m.data === "object"
@@ -20,7 +20,7 @@ export function describeEntry(m: DmaBufMappingMatch): string {
   return [m.type.shortName ?? m.type.name, ...data].join(" ");
 }
 
-/** The report's view of a match trace: a refusal that logged a P2P distance failure is `p2p-distance`. */
+/** The report's view of a match trace: a refusal that logged a P2P distance failure is `p2p-distance`. @public */
 export function negotiationOf(t: DmaBufMatchTrace): Negotiation {
   const tries = t.tries.map((x): NegotiationTry => {
     const why = [...x.log, ...(x.errno ? [`-${x.errno}`] : [])].join("; ") || undefined;

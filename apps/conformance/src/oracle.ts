@@ -1,3 +1,4 @@
+// The oracle: what the kernel does for each fixture pair on each topology, to judge the matrix against.
 import type { TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import type { FixtureSet } from "./discovery.js";
 import type { Actual, CaseSpec, Expectation } from "./types.js";
@@ -6,6 +7,7 @@ import type { Actual, CaseSpec, Expectation } from "./types.js";
  * One row of the oracle: what the kernel does for a pair on a topology
  * (`'*'`: every topology the pair can be placed on, unless a row names the
  * topology), with the reason, reviewed by hand against the reference.
+ * @public
  */
 export interface OracleRow {
   readonly exporter: string;
@@ -16,7 +18,7 @@ export interface OracleRow {
   readonly why: string;
 }
 
-/** One row for a scenario case. */
+/** One row for a scenario case. @public */
 export interface ScenarioOracleRow {
   readonly scenario: string;
   readonly topology: TopologyName | "*";
@@ -24,7 +26,7 @@ export interface ScenarioOracleRow {
   readonly why: string;
 }
 
-/** One row of the unplug family: the outcome after one side's device leaves the bus (`'*'` matches any fixture). */
+/** One row of the unplug family: the outcome after one side's device leaves the bus (`'*'` matches any fixture). @public */
 export interface UnplugOracleRow {
   readonly scenario: "unplug-exporter" | "unplug-importer";
   readonly exporter: string;
@@ -34,7 +36,7 @@ export interface UnplugOracleRow {
   readonly why: string;
 }
 
-/** The oracle the app judges by. */
+/** The oracle the app judges by. @public */
 export interface Oracle {
   readonly pairs: readonly OracleRow[];
   readonly scenarios: readonly ScenarioOracleRow[];
@@ -110,6 +112,7 @@ const KVM_ROWS: OracleRow[] = [
 /**
  * The checked-in expectations for the in-tree fixtures. A case with no row is
  * reported `unverified`, never `pass`.
+ * @public
  */
 export const IN_TREE_ORACLE: Oracle = {
   pairs: [
@@ -242,6 +245,7 @@ export const IN_TREE_ORACLE: Oracle = {
 /**
  * The oracle a run judges by: the in-tree table, then the rows plugins ship,
  * each limited to the cases that involve one of its own fixtures.
+ * @public
  */
 export function oracleFor(set: FixtureSet, extra?: Oracle): Oracle {
   const own = (pkg: string, name: string, kind: "e" | "i"): boolean =>
@@ -252,7 +256,7 @@ export function oracleFor(set: FixtureSet, extra?: Oracle): Oracle {
   return mergeOracles(IN_TREE_ORACLE, { pairs: pluginRows, scenarios: [] }, extra ?? { pairs: [], scenarios: [] });
 }
 
-/** Joins oracles (later rows win over earlier ones for the same key). */
+/** Joins oracles (later rows win over earlier ones for the same key). @public */
 export function mergeOracles(...oracles: readonly Oracle[]): Oracle {
   return { pairs: oracles.flatMap((o) => o.pairs), scenarios: oracles.flatMap((o) => o.scenarios), unplug: oracles.flatMap((o) => o.unplug ?? []) };
 }
@@ -260,12 +264,12 @@ export function mergeOracles(...oracles: readonly Oracle[]): Oracle {
 /** Lifecycle steps before the data path: a pair stopped there stops there in the unplug family too. */
 const BEFORE_DATA_PATH: ReadonlySet<string> = new Set(["setup", "load", "export", "attach", "map", "dma"]);
 
-/** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. */
+/** The expectation for a case: an exact topology row first, then a `'*'` row; undefined when none. @public */
 export function expectationFor(oracle: Oracle, spec: CaseSpec): Expectation | undefined {
   return oracleRowFor(oracle, spec)?.expect;
 }
 
-/** The oracle row that judges a case, with its reason (same precedence as {@link expectationFor}). */
+/** The oracle row that judges a case, with its reason (same precedence as {@link expectationFor}). @public */
 export function oracleRowFor(oracle: Oracle, spec: CaseSpec): { readonly expect: Expectation; readonly why: string } | undefined {
   if (spec.exporter !== null && spec.importer !== null && spec.scenario.startsWith("unplug-")) {
     // A pair that stops before the data path (refused attach, faulting DMA) stops the same way in the family.
@@ -287,7 +291,7 @@ export function oracleRowFor(oracle: Oracle, spec: CaseSpec): { readonly expect:
   return last(spec.topology) ?? last("*");
 }
 
-/** Differences between an expectation and what happened (empty when they agree). */
+/** Differences between an expectation and what happened (empty when they agree). @public */
 export function compare(expected: Expectation, actual: Actual): string[] {
   const out: string[] = [];
   const show = (v: unknown): string => (v === undefined ? "nothing" : v === null ? "none" : String(v));

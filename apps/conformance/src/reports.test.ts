@@ -1,3 +1,4 @@
+// Tests: the KTAP, JUnit and JSON reports validate against kunit_parser, junit-10.xsd and the schema.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";

@@ -1,3 +1,4 @@
+// Tests of scenario files and the scenario command.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

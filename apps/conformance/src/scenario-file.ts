@@ -9,7 +9,7 @@ import { IN_TREE_PACKAGES, defaultRequests, loadFixtures, type FixtureSet } from
 import { InputError, LocatedDocument, pointerPath, type InputProblem } from "./input-error.js";
 import { SCENARIO_STEPS, bytesOf, type JsonSchema, type StepContext, type StepOutcome } from "./scenario-steps.js";
 
-/** A parsed scenario file. */
+/** A parsed scenario file. @public */
 export interface ScenarioFile {
   readonly name: string;
   readonly description?: string;
@@ -29,7 +29,7 @@ export interface ScenarioFile {
   readonly path: string;
 }
 
-/** The result of one step. */
+/** The result of one step. @public */
 export interface ScenarioStepResult {
   readonly index: number;
   readonly step: string;
@@ -37,7 +37,7 @@ export interface ScenarioStepResult {
   readonly detail: string;
 }
 
-/** The result of a scenario file. */
+/** The result of a scenario file. @public */
 export interface ScenarioResult {
   readonly name: string;
   readonly passed: boolean;
@@ -83,7 +83,7 @@ const TOP: JsonSchema = {
   additionalProperties: false,
 };
 
-/** The JSON Schema of scenario files, built from the step table (published as `schema/scenario.schema.json`). */
+/** The JSON Schema of scenario files, built from the step table (published as `schema/scenario.schema.json`). @public */
 export function scenarioSchema(): JsonSchema {
   const steps = Object.entries(SCENARIO_STEPS).map(([kind, d]) => ({
     type: "object",
@@ -140,6 +140,7 @@ function problems(doc: LocatedDocument, base: (string | number)[], errors: reado
  * Reads and validates a YAML or JSON scenario file: unknown keys, unknown
  * step kinds and ill-typed arguments are reported at their line and column.
  * @throws InputError with every problem found.
+ * @public
  */
 export function parseScenarioFile(text: string, path = "<scenario>"): ScenarioFile {
   const doc = new LocatedDocument(text, path);
@@ -173,7 +174,7 @@ export function parseScenarioFile(text: string, path = "<scenario>"): ScenarioFi
   return { ...(data as unknown as Omit<ScenarioFile, "path">), path };
 }
 
-/** Reads one file. @throws InputError when it cannot be read or is not a valid scenario. */
+/** Reads one file. @throws InputError when it cannot be read or is not a valid scenario. @public */
 export function readScenarioFile(path: string): ScenarioFile {
   let text: string;
   try {
@@ -192,6 +193,7 @@ const SCENARIO_EXT = new Set([".yaml", ".yml", ".json"]);
  * (recursively, sorted) for `.yaml`, `.yml` and `.json`. Every file is read
  * and validated before any runs.
  * @throws InputError with the problems of every bad file.
+ * @public
  */
 export function readScenarioPaths(paths: readonly string[]): ScenarioFile[] {
   const files: string[] = [];
@@ -231,7 +233,7 @@ export function readScenarioPaths(paths: readonly string[]): ScenarioFile[] {
   return out;
 }
 
-/** The case-id stem of a scenario file: its file name without the extension. */
+/** The case-id stem of a scenario file: its file name without the extension. @public */
 export function scenarioStem(file: ScenarioFile): string {
   return basename(file.path, extname(file.path));
 }
@@ -277,12 +279,12 @@ function checkOneOf(list: readonly unknown[], outcome: StepOutcome): string | un
   return `expected one of ${list.map(show).join(", ")}, got ${outcome.errno ?? `success (${show(outcome.value)})`}`;
 }
 
-/** The step kind of a validated step. */
+/** The step kind of a validated step. @public */
 export function stepKind(raw: Readonly<Record<string, unknown>>): string {
   return Object.keys(raw).find((k) => k in SCENARIO_STEPS)!;
 }
 
-/** A scenario file made ready to run: its fixtures loaded and the modules of its `call` steps imported, so every step runs synchronously. */
+/** A scenario file made ready to run: its fixtures loaded and the modules of its `call` steps imported, so every step runs synchronously. @public */
 export interface PreparedScenario {
   readonly file: ScenarioFile;
   readonly set: FixtureSet;
@@ -290,7 +292,7 @@ export interface PreparedScenario {
   readonly cwd: string;
 }
 
-/** Loads what a scenario file needs before any kernel boots. */
+/** Loads what a scenario file needs before any kernel boots. @public */
 export async function prepareScenarioFile(scn: ScenarioFile, opts: { cwd?: string } = {}): Promise<PreparedScenario> {
   const cwd = opts.cwd ?? process.cwd();
   // The packages the file names (in-tree ones from the app, others from cwd), or every in-tree package.
@@ -321,6 +323,7 @@ export async function prepareScenarioFile(scn: ScenarioFile, opts: { cwd?: strin
  * one forked process per task, and every step's result. With `strict`, a
  * step that throws anything but a kernel error (an oops) propagates instead
  * of being recorded, as the explorer needs.
+ * @public
  */
 export class ScenarioInstance {
   readonly topology: Topology;
@@ -430,6 +433,7 @@ export class ScenarioInstance {
  * packages' modules, runs the set-up steps, then each task's steps (each
  * task its own process, one task after the other), then the teardown, each
  * against its `expect`, and finally checks the leak report and lockdep.
+ * @public
  */
 export async function runScenarioFile(scn: ScenarioFile, opts: { cwd?: string } = {}): Promise<ScenarioResult> {
   const prep = await prepareScenarioFile(scn, opts);
@@ -450,7 +454,7 @@ function fail(m: string): never {
   throw new Error(m);
 }
 
-/** Reads and runs a scenario file from disk. */
+/** Reads and runs a scenario file from disk. @public */
 export async function runScenarioPath(path: string, opts: { cwd?: string } = {}): Promise<ScenarioResult> {
   return runScenarioFile(readScenarioFile(path), opts);
 }

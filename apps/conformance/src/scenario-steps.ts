@@ -23,16 +23,16 @@ import { KVM_SCENARIO_STEPS } from "./scenario-kvm-steps.js";
 
 import { IO_URING_STEPS } from "./io-uring-steps.js";
 
-/** A JSON Schema (draft 2020-12) object, as ajv takes it. */
+/** A JSON Schema (draft 2020-12) object, as ajv takes it. @public */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
-/** What a step produced: a value (checked against `expect`, bound by `as`) or an errno name. */
+/** What a step produced: a value (checked against `expect`, bound by `as`) or an errno name. @public */
 export interface StepOutcome {
   value?: unknown;
   errno?: string;
 }
 
-/** What a step can reach while it runs. */
+/** What a step can reach while it runs. @public */
 export interface StepContext extends FixtureContext {
   readonly kernel: Kernel;
   readonly topology: Topology;
@@ -48,7 +48,7 @@ export interface StepContext extends FixtureContext {
   readonly imported?: ReadonlyMap<string, Record<string, unknown>>;
 }
 
-/** One step kind: its documentation line, the schema of its arguments and its action. */
+/** One step kind: its documentation line, the schema of its arguments and its action. @public */
 export interface StepDefinition {
   readonly summary: string;
   /** Schema of the step's argument object (`$name` references allowed where a value is). */
@@ -257,6 +257,7 @@ function syncobjStep(kernel: Kernel, task: Task, a: Readonly<Record<string, unkn
 /**
  * Every step kind a scenario file may use. Later features add a row (its
  * schema goes into `schema/scenario.schema.json` through `scenarioSchema()`).
+ * @public
  */
 export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
   export: {

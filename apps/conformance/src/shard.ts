@@ -1,12 +1,13 @@
+// Sharding of a run (--shard k/n) and the merge of the shards' reports.
 import { REPORT_SCHEMA, summarize, type CaseResult, type ConformanceReport } from "./types.js";
 
-/** A slice of a run: the `index`-th of `count` (1-based), as `--shard k/n`. */
+/** A slice of a run: the `index`-th of `count` (1-based), as `--shard k/n`. @public */
 export interface Shard {
   readonly index: number;
   readonly count: number;
 }
 
-/** Parses `k/n`. @throws Error for anything else. */
+/** Parses `k/n`. @throws Error for anything else. @public */
 export function parseShard(text: string): Shard {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = m ? Number(m[1]) : NaN;
@@ -15,7 +16,7 @@ export function parseShard(text: string): Shard {
   return { index, count };
 }
 
-/** The cases of shard `k/n`: every n-th case of the sorted list, from the k-th. Deterministic. */
+/** The cases of shard `k/n`: every n-th case of the sorted list, from the k-th. Deterministic. @public */
 export function selectShard<T>(sorted: readonly T[], shard: Shard): T[] {
   return sorted.filter((_, i) => i % shard.count === shard.index - 1);
 }
@@ -28,6 +29,7 @@ export function selectShard<T>(sorted: readonly T[], shard: Shard): T[] {
  * selection's total.
  * @param names what to call each report in errors (its file name)
  * @throws Error saying what is wrong
+ * @public
  */
 export function mergeReports(reports: readonly ConformanceReport[], names: readonly string[] = reports.map((_, i) => `report ${i + 1}`)): ConformanceReport {
   if (!reports.length) throw new Error("merge: no reports");

@@ -1,15 +1,16 @@
+// The types of a conformance run and its report (cases, results, report schema id).
 import type { CaseActual, Errno, ExploreFailureKind, LifecycleStep, TopologyName } from "@dmabuf-sdk/dmabuf-core";
 
 export type { LifecycleStep };
 
-/** Schema id of the JSON report. */
+/** Schema id of the JSON report. @public */
 export const REPORT_SCHEMA = "dmabuf-conformance/v1";
 
 
-/** Case status, as the JSON schema defines it. */
+/** Case status, as the JSON schema defines it. @public */
 export type CaseStatus = "pass" | "fail" | "skip" | "unverified";
 
-/** What the oracle expects of a case (absent fields are not checked). */
+/** What the oracle expects of a case (absent fields are not checked). @public */
 export interface Expectation {
   /** Short name of the negotiated mapping type (`'SGT'`, `'PAL'`, `'IOV'`). */
   readonly mapType?: string;
@@ -22,10 +23,10 @@ export interface Expectation {
   readonly outcome?: string;
 }
 
-/** What a case actually did (the `actual` of the JSON schema): core's pair lifecycle reports it. */
+/** What a case actually did (the `actual` of the JSON schema): core's pair lifecycle reports it. @public */
 export type Actual = CaseActual;
 
-/** One case of the matrix before it runs. */
+/** One case of the matrix before it runs. @public */
 export interface CaseSpec {
   /** `<topology>/<exporter>/<importer>` or `<topology>/<scenario>`. */
   readonly id: string;
@@ -38,7 +39,7 @@ export interface CaseSpec {
   readonly packages: readonly string[];
 }
 
-/** One case of the report. */
+/** One case of the report. @public */
 export interface CaseResult {
   readonly id: string;
   readonly exporter: string | null;
@@ -71,7 +72,7 @@ export interface CaseResult {
   readonly explore?: ExploreCaseData;
 }
 
-/** One distinct failure an exploration found, as the report carries it. */
+/** One distinct failure an exploration found, as the report carries it. @public */
 export interface ExploreCaseFailure {
   readonly kind: ExploreFailureKind;
   readonly signature: string;
@@ -86,7 +87,7 @@ export interface ExploreCaseFailure {
   readonly trace: readonly string[];
 }
 
-/** The `explore` part of an explore case. */
+/** The `explore` part of an explore case. @public */
 export interface ExploreCaseData {
   readonly strategy: "dfs" | "pct" | "replay";
   readonly preemptionBound: number;
@@ -98,10 +99,10 @@ export interface ExploreCaseData {
   readonly failures: readonly ExploreCaseFailure[];
 }
 
-/** Why a pair of entries was not taken. */
+/** Why a pair of entries was not taken. @public */
 export type NegotiationVerdict = "matched" | "type-mismatch" | "p2p-distance" | "match-refused" | "match-aborted";
 
-/** One (exporter entry, importer entry) pair `dma_buf_match_mapping()` tried. */
+/** One (exporter entry, importer entry) pair `dma_buf_match_mapping()` tried. @public */
 export interface NegotiationTry {
   readonly exp: number;
   readonly imp: number;
@@ -110,7 +111,7 @@ export interface NegotiationTry {
   readonly why?: string;
 }
 
-/** The negotiation trace of a case: both lists and every pair tried, in loop order. */
+/** The negotiation trace of a case: both lists and every pair tried, in loop order. @public */
 export interface Negotiation {
   /** The exporter's offers, in priority order (`SGT [EXPORTER_REQUIRES_P2P_DISTANCE 0000:02:00.0]`). */
   readonly exporter: readonly string[];
@@ -119,7 +120,7 @@ export interface Negotiation {
   readonly tries: readonly NegotiationTry[];
 }
 
-/** Totals of a report. */
+/** Totals of a report. @public */
 export interface ReportSummary {
   passed: number;
   failed: number;
@@ -127,13 +128,13 @@ export interface ReportSummary {
   unverified: number;
 }
 
-/** A package whose fixtures or modules the run used, with its version. */
+/** A package whose fixtures or modules the run used, with its version. @public */
 export interface PackageVersion {
   readonly name: string;
   readonly version: string;
 }
 
-/** The JSON report (`--format json`); its JSON Schema is `schema/report.schema.json`. */
+/** The JSON report (`--format json`); its JSON Schema is `schema/report.schema.json`. @public */
 export interface ConformanceReport {
   readonly schema: typeof REPORT_SCHEMA;
   /** The tool that wrote the report and the Node.js it ran on. */
@@ -156,7 +157,7 @@ export interface ConformanceReport {
   readonly summary: ReportSummary;
 }
 
-/** Summarises `cases`. */
+/** Summarises `cases`. @public */
 export function summarize(cases: readonly CaseResult[]): ReportSummary {
   const s: ReportSummary = { passed: 0, failed: 0, skipped: 0, unverified: 0 };
   for (const c of cases) {

@@ -1,3 +1,4 @@
+// Tests of the GitHub Actions workflow: shard fan-out and merge, with its own steps run here.
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";

@@ -1,3 +1,4 @@
+// An example out-of-tree plugin: Xlink, a private device-to-device mapping type and a driver that uses it.
 /**
  * An example out-of-tree dmabuf-sdk plugin: a private device-to-device
  * interconnect declared as a new mapping type, with an exporter and an

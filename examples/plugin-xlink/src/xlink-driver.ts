@@ -1,3 +1,4 @@
+// The Xlink GPU driver module: exporter and importer of the Xlink mapping type.
 import {
   ConformanceFixtures,
   KernelError,

@@ -1,3 +1,4 @@
+// The Xlink mapping type: a private device-to-device link, matched only between Xlink-capable devices.
 import type { Device, DmaBufAttachment, DmaBufMappingExpOps, DmaBufMappingMatch, DmaBufMappingType, PciDev } from "@dmabuf-sdk/dmabuf-core";
 
 /** The driver name an Xlink-capable device is bound to. */

@@ -1,3 +1,4 @@
+// Tests of the example Xlink plugin: its mapping type, driver module and negotiation through core.
 import { describe, expect, it } from "vitest";
 import { Kernel, buildTopology, dmaBufDetach, dmaBufMappingAttach, dmaBufPut, topologyKernelOptions } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingSgt } from "@dmabuf-sdk/map-sgt";

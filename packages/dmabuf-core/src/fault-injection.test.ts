@@ -1,3 +1,4 @@
+// Tests: fault injection at every core allocation site leaves errno returns and nothing leaked.
 import { describe, expect, it } from "vitest";
 import {
   DMA_ATTR_MMIO,

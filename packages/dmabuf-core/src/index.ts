@@ -1,3 +1,4 @@
+// @dmabuf-sdk/dmabuf-core: the kernel base, platform, dma-buf core (drivers/dma-buf/) and uAPI base, as one barrel.
 /**
  * The dma-buf core of dmabuf-sdk: a kernel instance (modules, symbols, DI,
  * errno, locks, refs, fault injection), the platform it runs on (memory,
@@ -7,7 +8,6 @@
  *
  * @packageDocumentation
  */
-import "reflect-metadata";
 
 // kernel base
 export { Kernel, type KernelOptions, type Oops } from "./kernel/kernel.js";
@@ -33,8 +33,8 @@ export { SpinLock } from "./kernel/spinlock.js";
 export { RwLock } from "./kernel/rwlock.js";
 export { irqWorkQueue } from "./kernel/irq-work.js";
 export { XArray, type XArrayFlags } from "./kernel/xarray.js";
-export { requestIrq, freeIrq, handleIrq, raiseIrq, irqActions, type IrqHandler, type IrqReturn } from "./kernel/irq.js";
-export { Scheduler, TaskWouldBlock, type StepOptions, type PreemptionPointHook } from "./kernel/sched.js";
+export { requestIrq, freeIrq, raiseIrq, type IrqHandler, type IrqReturn } from "./kernel/irq.js";
+export { Scheduler, type StepOptions, type PreemptionPointHook } from "./kernel/sched.js";
 export { explore, countSchedules, replaySchedule, type ExploreOptions, type ExploreResult, type ExploreFailure, type ExploreStrategy } from "./kernel/explore.js";
 export {
   runExecution,
@@ -82,13 +82,12 @@ export {
 export { FaultInjector, type AllocSite, type AllocRecord, type FaultRule } from "./kernel/fault-inject.js";
 export { KernelAllocator } from "./kernel/slab.js";
 export { KernelRandom } from "./kernel/random.js";
-export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, pickFirst, type TimerHandle, type ClockEvent, type PickNextPolicy, type ScheduleOptions } from "./kernel/time.js";
+export { KernelClock, HZ, MAX_SCHEDULE_TIMEOUT, type TimerHandle, type ClockEvent, type PickNextPolicy, type ScheduleOptions } from "./kernel/time.js";
 export { TimerList, timerSetup, modTimer, timerPending, timerDelete, timerDeleteSync } from "./kernel/timer.js";
 export { Printk, type LogLevel, type LogRecord } from "./kernel/printk.js";
 export { Trace, type TraceEvent, type TraceValue } from "./kernel/trace.js";
 export { ModuleContext, provideSymbol, defineModule, type KernelModule, type LoadedModule, type ModuleState, type SymbolOwner } from "./kernel/module.js";
-export { ModuleLoader, moduleMangledName, type LoadOptions } from "./kernel/module-loader.js";
-export { MODULE_NS_PREFIX, modStrncmp, strncmp, verifyModuleNamespace, licenseIsGplCompatible } from "./kernel/module-namespace.js";
+export { ModuleLoader, type LoadOptions } from "./kernel/module-loader.js";
 export {
   kernelSymbol,
   exportSymbol,
@@ -102,7 +101,7 @@ export {
   type SymbolRef,
 } from "./kernel/symbol.js";
 export { modpost, type ModpostInput, type ModpostResult } from "./kernel/modpost.js";
-export { VMLINUX_EXPORTS, VMLINUX_SYMBOLS, type VmlinuxSymbol } from "./vmlinux.js";
+export { VMLINUX_EXPORTS, type VmlinuxSymbol } from "./vmlinux.js";
 
 // platform
 export { PAGE_SHIFT, PAGE_SIZE, PAGE_SIZE_N, U64_LIMIT, U64_MAX, UINT_MAX, pageAligned, pageAlign, pfnDown, pfnPhys, hex } from "./platform/page.js";
@@ -120,9 +119,6 @@ export {
   pciUpstreamBridge,
   pciPhysfn,
   pciIovVfId,
-  pciBridgeHasAcsRedir,
-  findParentPciDev,
-  pciBarDecodes,
   type PciBar,
   type PciAcsCtrl,
   type PciCommand,
@@ -137,7 +133,6 @@ export {
   pciP2pdmaBusAddrMap,
   pcimP2pdmaInit,
   pcimP2pdmaProvider,
-  pciHostBridgeRoutesP2p,
   p2pdmaMapTypeShort,
   type PciP2pdmaMapType,
   type P2pdmaProvider,
@@ -147,14 +142,7 @@ export { IoPageTable, IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_
 export { IovaDomain, type Iova } from "./platform/iova.js";
 export { Iommu, IommuDomain, IommuGroup, iommuIsDmaDomain, type IommuDomainType, type IommuGeometry, type IommuOptions } from "./platform/iommu.js";
 export {
-  IOVA_FQ_SIZE,
-  IOVA_FQ_TIMEOUT_MS,
   iommuDmaStats,
-  iommuDmaStatsSnapshot,
-  iommuDmaIsFq,
-  iommuDmaFqDepth,
-  iommuDmaFlushFq,
-  iommuDmaQueueIova,
   type IommuDmaStats,
 } from "./platform/dma-iommu.js";
 export {
@@ -191,7 +179,6 @@ export {
   buildTopology,
   topologyKernelOptions,
   TOPOLOGY_NAMES,
-  DEFAULT_ENDPOINT_BARS,
   GENERIC_SRIOV_PF,
   type Topology,
   type TopologyName,
@@ -205,7 +192,6 @@ export {
   DmaBuf,
   DmaBufAttachment,
   DmaBufLegacyCompat,
-  DMA_BUF_FOPS,
   defineDmaBufExportInfo,
   dmaBufExport,
   dmaBufFd,
@@ -222,7 +208,6 @@ export {
   dmaBufPin,
   dmaBufUnpin,
   dmaBufInvalidateMappings,
-  dmaBufMmapInternal,
   isDmaBufFile,
   type DmaBufOps,
   type DmaBufAttachOps,
@@ -238,15 +223,11 @@ export {
   DMA_BUF_SET_NAME_A,
   DMA_BUF_SET_NAME_B,
   DMA_BUF_SYNC_END,
-  DMA_BUF_SYNC_FILE_SIZE,
   DMA_BUF_SYNC_READ,
   DMA_BUF_SYNC_RW,
-  DMA_BUF_SYNC_SIZE,
   DMA_BUF_SYNC_START,
   DMA_BUF_SYNC_VALID_FLAGS_MASK,
   DMA_BUF_SYNC_WRITE,
-  dmaBufIoctl,
-  dmaBufPoll,
   dmaBufSync,
   dmaBufSyncFile,
 } from "./dma-buf/dma-buf-ioctl.js";
@@ -284,7 +265,6 @@ export {
   dmaFenceEndSignalling,
   dmaFenceDescribe,
   dmaFenceSetCoreVersion,
-  dmaFenceCoreVersion,
   dmaFenceDriverName,
   dmaFenceTimelineName,
   dmaFenceSetDeadline,
@@ -323,7 +303,6 @@ export {
 } from "./dma-buf/dma-resv.js";
 export {
   DmaFenceArray,
-  DMA_FENCE_ARRAY_PENDING_ERROR,
   dmaFenceArrayCreate,
   dmaFenceArrayFirst,
   dmaFenceArrayNext,
@@ -348,15 +327,10 @@ export {
 export { dmaFenceUnwrapFirst, dmaFenceUnwrapNext, dmaFenceUnwrapForEach, dmaFenceDedupArray, dmaFenceUnwrapMerge, type DmaFenceUnwrap } from "./dma-buf/dma-fence-unwrap.js";
 export {
   SyncFile,
-  SYNC_FILE_FOPS,
   SYNC_IOC_MAGIC,
   SYNC_IOC_MERGE,
   SYNC_IOC_FILE_INFO,
   SYNC_IOC_SET_DEADLINE,
-  SYNC_MERGE_DATA_SIZE,
-  SYNC_FENCE_INFO_SIZE,
-  SYNC_FILE_INFO_SIZE,
-  SYNC_SET_DEADLINE_SIZE,
   EPOLLIN,
   syncFileCreate,
   syncFileFromFile,
@@ -372,11 +346,7 @@ export {
   SW_SYNC_IOC_CREATE_FENCE,
   SW_SYNC_IOC_INC,
   SW_SYNC_GET_DEADLINE,
-  SW_SYNC_CREATE_FENCE_DATA_SIZE,
-  SW_SYNC_GET_DEADLINE_SIZE,
-  SW_SYNC_CLOSED_ERROR,
   swSyncDebugfsInit,
-  syncTimelineSignal,
 } from "./dma-buf/sw-sync.js";
 export { dmaBufDebugShow } from "./dma-buf/dma-buf-debugfs.js";
 export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
@@ -385,15 +355,13 @@ export { DmaBufCoreState } from "./dma-buf/dma-buf-core-module.js";
 export { Task, type TaskState } from "./uapi/task.js";
 export { type Cred, INIT_CRED, prepareCreds, securityContextType } from "./uapi/cred.js";
 export { Cgroup, CgroupRoot } from "./uapi/cgroup.js";
-export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_APPEND, O_DIRECT, O_NOATIME, SETFL_MASK, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from "./uapi/file.js";
+export { File, O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK, O_CLOEXEC, O_APPEND, O_DIRECT, O_NOATIME, F_GETFL, F_SETFL, FMODE_READ, FMODE_WRITE, FMODE_PREAD, FMODE_PWRITE, type FileOperations } from "./uapi/file.js";
 export { fput } from "./uapi/file-table.js";
 export { FdTable } from "./uapi/fdtable.js";
 export { Devfs, type DevNode } from "./uapi/devfs.js";
 export {
   pidfdGetTask,
   pidfdPid,
-  pidfdCreate,
-  PIDFS_FILE_OPERATIONS,
   PIDFD_NONBLOCK,
   PIDFD_SELF_THREAD,
   PIDFD_SELF_THREAD_GROUP,
@@ -402,7 +370,7 @@ export {
 export { UserSyscalls, PIDFD_THREAD, POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL } from "./uapi/syscalls.js";
 export { UserMemory, userMemory } from "./uapi/user-ptr.js";
 export { LibSync, type SyncFenceInfo, type SyncFileInfo } from "./uapi/libsync.js";
-export { EventfdCtx, EVENTFD_FOPS, EFD_SEMAPHORE, EFD_CLOEXEC, EFD_NONBLOCK, eventfdFile, eventfdSignal, eventfdCtxFdget, eventfdCtxPut } from "./uapi/eventfd.js";
+export { EventfdCtx, EFD_SEMAPHORE, EFD_CLOEXEC, EFD_NONBLOCK, eventfdSignal, eventfdCtxFdget, eventfdCtxPut } from "./uapi/eventfd.js";
 export { copyFromUser, copyToUser, strndupUser, UserStruct, type UserArg } from "./uapi/user-buffer.js";
 export { ioc, io, ior, iow, iowr, iocNr, iocType, iocSize, iocDir, IOC_NONE, IOC_READ, IOC_WRITE } from "./uapi/ioctl.js";
 export {
@@ -431,11 +399,7 @@ export {
   MAP_SYNC,
   MAP_FIXED_NOREPLACE,
   MAP_UNINITIALIZED,
-  LEGACY_MAP_MASK,
   TASK_SIZE,
-  MMAP_MIN_ADDR,
-  MMAP_BASE,
-  MAX_MAP_COUNT,
   vmaSetAnonymous,
   pinUserPages,
   unpinUserPages,
@@ -480,3 +444,17 @@ export {
   type CaseRun,
   type LifecycleStep,
 } from "./conformance/pair-lifecycle.js";
+
+// Exported for this package's own tests only: @internal, stripped from the published .d.ts (stripInternal).
+/** @internal */
+export { DMA_FENCE_ARRAY_PENDING_ERROR } from "./dma-buf/dma-fence-array.js";
+/** @internal */
+export { IOVA_FQ_SIZE, IOVA_FQ_TIMEOUT_MS, iommuDmaFqDepth, iommuDmaStatsSnapshot } from "./platform/dma-iommu.js";
+/** @internal */
+export { irqActions } from "./kernel/irq.js";
+/** @internal */
+export { modStrncmp, strncmp, verifyModuleNamespace, licenseIsGplCompatible } from "./kernel/module-namespace.js";
+/** @internal */
+export { SETFL_MASK } from "./uapi/file.js";
+/** @internal */
+export { SYNC_FILE_INFO_SIZE, SYNC_MERGE_DATA_SIZE } from "./dma-buf/sync-file.js";

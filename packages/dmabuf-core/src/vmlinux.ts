@@ -1,3 +1,4 @@
+// The kernel image's symbol table (vmlinux __ksymtab): every symbol core exports, with its namespace and license.
 /**
  * The built-in kernel image's symbol table: what core exports, with the
  * kernel's license and namespace for each. Modules that list these in `uses`
@@ -20,7 +21,7 @@ import * as engine from "./platform/dma-engine.js";
 
 const NS = "DMA_BUF";
 
-/** One vmlinux export: its `__ksymtab` entry and the function. */
+/** One vmlinux export: its `__ksymtab` entry and the function. @public */
 export interface VmlinuxSymbol {
   readonly decl: SymbolExport;
   readonly value: unknown;
@@ -93,5 +94,5 @@ export const VMLINUX_SYMBOLS: readonly VmlinuxSymbol[] = [
   gpl("device_dma_write", engine.dmaWrite),
 ];
 
-/** The `__ksymtab` view of {@link VMLINUX_SYMBOLS}, for modpost. */
+/** The `__ksymtab` view of `VMLINUX_SYMBOLS`, for modpost. @public */
 export const VMLINUX_EXPORTS: readonly SymbolExport[] = VMLINUX_SYMBOLS.map((s) => s.decl);

@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/device.c: binding a device to iommufd and attaching it to an IOAS's auto hw_pagetable.
 import { KernelError, type Device, type IommuDomain, type IommuGroup } from "@dmabuf-sdk/dmabuf-core";
 import { MSI_RESV } from "./io-pagetable.js";
 import { iommufdGetIoas, type IommufdIoas } from "./ioas.js";
@@ -6,6 +7,7 @@ import type { IommufdCtx } from "./main.js";
 /**
  * `struct iommufd_hwpt_paging` auto-allocated for an IOAS: an UNMANAGED
  * domain of the platform IOMMU that mirrors the IOAS's areas.
+ * @public
  */
 export class IommufdHwptPaging {
   readonly kind = "hwpt_paging";
@@ -22,6 +24,7 @@ export class IommufdHwptPaging {
  * `struct iommufd_device`: a device bound to an iommufd ctx by its driver
  * (vfio's `VFIO_DEVICE_BIND_IOMMUFD` calls `iommufd_device_bind()`). It owns
  * its IOMMU group's DMA while bound.
+ * @public
  */
 export class IommufdDevice {
   readonly kind = "device";
@@ -38,6 +41,7 @@ export class IommufdDevice {
  * `iommufd_device_bind(ictx, dev, &id)`: claims DMA ownership of the
  * device's group for the ctx (`EBUSY` when another owner has it; `ENODEV`
  * without an IOMMU group) and takes a reference on the ctx's file.
+ * @public
  */
 export function iommufdDeviceBind(ictx: IommufdCtx, dev: Device): IommufdDevice {
   const k = ictx.kernel;
@@ -58,6 +62,7 @@ export function iommufdDeviceBind(ictx: IommufdCtx, dev: Device): IommufdDevice 
  * (`EADDRINUSE` when mapped there) and attaches the group. `ENOENT` for an
  * unknown IOAS, `EINVAL` when already attached. Returns the hwpt id. On
  * failure nothing remains.
+ * @public
  */
 export function iommufdDeviceAttach(idev: IommufdDevice, ioasId: number): number {
   const ictx = idev.ictx;
@@ -107,6 +112,7 @@ function destroyHwpt(hwpt: IommufdHwptPaging): void {
 /**
  * `iommufd_device_detach()`: the group leaves the domain; the last device of
  * an auto-allocated domain frees it (its IOPTEs are removed first).
+ * @public
  */
 export function iommufdDeviceDetach(idev: IommufdDevice): void {
   const hwpt = idev.hwpt;
@@ -118,7 +124,7 @@ export function iommufdDeviceDetach(idev: IommufdDevice): void {
   if (hwpt.devices.size === 0) destroyHwpt(hwpt);
 }
 
-/** `iommufd_device_unbind()`: detaches, releases DMA ownership and the ctx reference. */
+/** `iommufd_device_unbind()`: detaches, releases DMA ownership and the ctx reference. @public */
 export function iommufdDeviceUnbind(idev: IommufdDevice): void {
   iommufdDeviceDetach(idev);
   const g = idev.group;

@@ -1,3 +1,4 @@
+// The iommufd conformance fixture: a device bound to a fresh iommufd and attached to a fresh IOAS, as a VMM sets up.
 import {
   KernelError,
   O_CLOEXEC,
@@ -38,7 +39,7 @@ function check(ret: number, op: string): number {
   return ret;
 }
 
-/** A device bound to a fresh iommufd and attached to a fresh IOAS, as a VMM sets one up. */
+/** A device bound to a fresh iommufd and attached to a fresh IOAS, as a VMM sets one up. @public */
 export interface IommufdSession {
   readonly kernel: Kernel;
   readonly task: Task;
@@ -63,6 +64,7 @@ export interface IommufdSession {
 /**
  * Opens `/dev/iommu` in `task`, allocates an IOAS, binds `dev` and attaches
  * it. Nothing is left behind when a step fails.
+ * @public
  */
 export function iommufdOpenSession(kernel: Kernel, task: Task, dev: Parameters<typeof iommufdDeviceBind>[1]): IommufdSession {
   const sys = task.sys;
@@ -132,6 +134,7 @@ export function iommufdOpenSession(kernel: Kernel, task: Task, dev: Parameters<t
  * unmaps the dead area and maps the fd again (a new attachment), which fails
  * with the exporter's errno while it is revoked. `unmap()` is
  * `IOMMU_IOAS_UNMAP`, which also detaches.
+ * @public
  */
 export const iommufdImporterFixture: ImporterFixture = {
   name: "iommufd",
@@ -205,7 +208,7 @@ export const iommufdImporterFixture: ImporterFixture = {
   },
 };
 
-/** What iommufd offers the conformance matrix. */
+/** What iommufd offers the conformance matrix. @public */
 export const iommufdFixtures: ConformanceFixtures = {
   package: "@dmabuf-sdk/driver-iommufd",
   exporters: [],

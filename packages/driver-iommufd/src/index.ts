@@ -1,3 +1,4 @@
+// @dmabuf-sdk/driver-iommufd: /dev/iommu contexts, IOAS, devices and dma-buf-backed mappings (drivers/iommu/iommufd/).
 /**
  * An iommufd model: `/dev/iommu` contexts with I/O address spaces, devices
  * bound and attached to them through UNMANAGED domains of the platform

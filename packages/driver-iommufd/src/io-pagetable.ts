@@ -1,14 +1,15 @@
+// drivers/iommu/iommufd/io_pagetable.c: the areas of an IOAS and the IOVA space they occupy.
 import { IOMMU_READ, IOMMU_WRITE, KernelError, PAGE_SIZE_N, RwSemaphore, hex, type IommuDomain, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import type { IoptPages } from "./pages.js";
 
-/** `ULONG_MAX`. */
+/** `ULONG_MAX`. @public */
 export const ULONG_MAX = (1n << 64n) - 1n;
-/** `HPAGE_SIZE`: the largest IOVA alignment iommufd asks for (2 MiB, THP). */
+/** `HPAGE_SIZE`: the largest IOVA alignment iommufd asks for (2 MiB, THP). @public */
 export const HPAGE_SIZE = 2n << 20n;
-/** The x86 MSI window every device reserves (`IOMMU_RESV_MSI`). */
+/** The x86 MSI window every device reserves (`IOMMU_RESV_MSI`). @public */
 export const MSI_RESV = { start: 0xfee0_0000n, last: 0xfeef_ffffn } as const;
 
-/** `struct iopt_area`: [iova, last] of an IOAS mapping pages `pageFirst..pageLast` of `pages`. */
+/** `struct iopt_area`: [iova, last] of an IOAS mapping pages `pageFirst..pageLast` of `pages`. @public */
 export class IoptArea {
   constructor(
     readonly ioas: IoPagetable,
@@ -29,7 +30,7 @@ export class IoptArea {
   }
 }
 
-/** A reserved IOVA range and who reserved it (`struct iopt_reserved`). */
+/** A reserved IOVA range and who reserved it (`struct iopt_reserved`). @public */
 export interface IoptReserved {
   /** First IOVA. */
   readonly start: bigint;
@@ -43,6 +44,7 @@ export interface IoptReserved {
  * `struct io_pagetable`: the areas of an IOAS (IOVA → pages), the domains
  * they are mirrored into, and the reserved ranges. Locks:
  * `domains_rwsem` → `iova_rwsem` → `pages->mutex`.
+ * @public
  */
 export class IoPagetable {
   /** The areas, in insertion order. */
@@ -267,7 +269,7 @@ export class IoPagetable {
   }
 }
 
-/** `conv_iommu_prot()`: `IOMMU_IOAS_MAP_*` flags to IOMMU protection. */
+/** `conv_iommu_prot()`: `IOMMU_IOAS_MAP_*` flags to IOMMU protection. @public */
 export function convIommuProt(flags: number): number {
   return (flags & (1 << 2) ? IOMMU_READ : 0) | (flags & (1 << 1) ? IOMMU_WRITE : 0);
 }

@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/ioas.c: struct iommufd_ioas, an I/O address space and its map/unmap ioctls.
 import { KernelError, PAGE_SIZE_N, dmaBufGet, dmaBufPut, isDmaBufFile, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import type { IommufdHwptPaging } from "./device.js";
 import { IoPagetable, ULONG_MAX, convIommuProt, type IoptArea } from "./io-pagetable.js";
@@ -7,7 +8,7 @@ import { MAX_NPFNS, claimIoptPagesAlloc, type IoptPages } from "./pages.js";
 
 const ioptPagesAllocDmabuf = claimIoptPagesAlloc();
 
-/** `struct iommufd_ioas`: an I/O address space with its page table of areas. */
+/** `struct iommufd_ioas`: an I/O address space with its page table of areas. @public */
 export class IommufdIoas {
   readonly kind = "ioas";
   readonly iopt: IoPagetable;
@@ -28,7 +29,7 @@ export class IommufdIoas {
   }
 }
 
-/** `iommufd_get_ioas()`: `ENOENT` for an unknown id or an object that is not an IOAS. */
+/** `iommufd_get_ioas()`: `ENOENT` for an unknown id or an object that is not an IOAS. @public */
 export function iommufdGetIoas(ictx: IommufdCtx, id: number): IommufdIoas {
   const obj = ictx.getObject(id);
   if (!obj || obj.kind !== "ioas") throw new KernelError("ENOENT", "iommufd_get_ioas", `id ${id}`);

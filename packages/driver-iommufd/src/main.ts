@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/main.c: struct iommufd_object, the object table and the /dev/iommu file.
 import { KernelError, copyFromUser, copyToUser, type File, type FileOperations, type Kernel, type LoadedModule, type UserArg } from "@dmabuf-sdk/dmabuf-core";
 import type { IommufdDevice, IommufdHwptPaging } from "./device.js";
 import { iommufdDestroy, iommufdIoasAlloc, iommufdIoasMapFile, iommufdIoasUnmap, type IommufdIoas } from "./ioas.js";
@@ -16,13 +17,14 @@ import {
 } from "./iommufd.js";
 import { io } from "@dmabuf-sdk/dmabuf-core";
 
-/** An iommufd object (`struct iommufd_object`). */
+/** An iommufd object (`struct iommufd_object`). @public */
 export type IommufdObject = IommufdIoas | IommufdHwptPaging | IommufdDevice;
 
 /**
  * `struct iommufd_ctx`: one open of `/dev/iommu`. Objects live in an id
  * table starting at 1. Bound devices hold a reference to the ctx's file, so
  * the ctx (and its objects) outlive the fd until they are unbound.
+ * @public
  */
 export class IommufdCtx {
   readonly #objects = new Map<number, IommufdObject>();
@@ -70,7 +72,7 @@ export class IommufdCtx {
   }
 }
 
-/** `struct iommufd_ucmd` as the handlers see it: the ctx, the user buffer, the copied struct. */
+/** `struct iommufd_ucmd` as the handlers see it: the ctx, the user buffer, the copied struct. @public */
 export interface IommufdUcmd {
   readonly ictx: IommufdCtx;
   readonly arg: Uint8Array;
@@ -122,7 +124,7 @@ function iommufdFopsIoctl(file: File, cmd: number, arg: UserArg): number {
   return op.execute({ ictx, arg: arg as Uint8Array, userSize, cmd: new DataView(buf.buffer) });
 }
 
-/** `iommufd_fops`: `/dev/iommu`. */
+/** `iommufd_fops`: `/dev/iommu`. @public */
 export const iommufdFops: FileOperations = {
   name: "iommufd",
   unlockedIoctl: iommufdFopsIoctl,
@@ -135,6 +137,7 @@ export const iommufdFops: FileOperations = {
  * `iommufd_ctx_from_fd()`: the ctx behind `fd` of the current task, with a
  * reference on its file (drop it with `iommufdCtxPut`). `EBADF`, or
  * `EBADFD` when the fd is not an iommufd.
+ * @public
  */
 export function iommufdCtxFromFd(kernel: Kernel, fd: number): IommufdCtx {
   const file = kernel.current.files.fget(fd);
@@ -145,7 +148,7 @@ export function iommufdCtxFromFd(kernel: Kernel, fd: number): IommufdCtx {
   return file.privateData as IommufdCtx;
 }
 
-/** `iommufd_ctx_put()`. */
+/** `iommufd_ctx_put()`. @public */
 export function iommufdCtxPut(ictx: IommufdCtx): void {
   ictx.file.put();
 }

@@ -1,4 +1,4 @@
-import "reflect-metadata";
+// Tests: iommufd is the only module that can use dma_buf_pal_map_phys (EXPORT_SYMBOL_FOR_MODULES).
 import { describe, expect, it } from "vitest";
 import { Kernel, KernelError, O_RDWR } from "@dmabuf-sdk/dmabuf-core";
 import { DMA_BUF_PAL_MAP_PHYS, dmaBufPalModule } from "@dmabuf-sdk/map-pal";

@@ -1,3 +1,4 @@
+// drivers/iommu/iommufd/main.c: iommufd as the kernel module `iommufd`, the one user of dma_buf_pal_map_phys.
 import { ConformanceFixtures, KernelError, defineModule, exportSymbolNsGpl, provideSymbol, type File, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { DMA_BUF_MAPPING_PAL_TYPE, DMA_BUF_PAL_MAP_PHYS, DMA_BUF_PAL_UNMAP_PHYS, dmaBufPalModule } from "@dmabuf-sdk/map-pal";
 import { iommufdDeviceAttach, iommufdDeviceBind, iommufdDeviceDetach, iommufdDeviceUnbind } from "./device.js";
@@ -23,6 +24,7 @@ const EXPORTS: readonly [string, unknown][] = [
  * Its `init` takes the function from the loader (`ctx.symbol()`), creates
  * `/dev/iommu`, exports the in-kernel device API in the `IOMMUFD`
  * namespace and offers the `iommufd` conformance importer fixture.
+ * @public
  */
 export const iommufdModule: KernelModule = defineModule({
   name: "iommufd",

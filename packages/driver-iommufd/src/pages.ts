@@ -23,7 +23,7 @@ import {
 import { dmaBufImappingPal, dmaBufPalUnmapPhys, type DmaBufPalMapPhys, type DmaBufPhysList } from "@dmabuf-sdk/map-pal";
 import type { IoptArea } from "./io-pagetable.js";
 
-/** `MAX_NPFNS`: the most pages one `iopt_pages` may hold. */
+/** `MAX_NPFNS`: the most pages one `iopt_pages` may hold. @public */
 export const MAX_NPFNS = (1n << 64n) / 8n;
 
 /**
@@ -80,6 +80,7 @@ interface DmabufTrack {
  * the PAL mapping type. `exp_phys` is the exporter's list while the import
  * is live and null once revoked; iommufd never maps again after a
  * revocation. `mutex` (its own lockdep class) nests inside the buffer's resv.
+ * @public
  */
 export class IoptPages {
   readonly kernel: Kernel;
@@ -137,6 +138,7 @@ export class IoptPages {
    * non-empty list of non-empty, page-aligned ranges that do not wrap 2^64
    * and cover at least the pages imported. A list that fails them is an
    * exporter bug: WARN and `EINVAL`.
+   * @internal
    */
   static _checkList(pages: IoptPages, list: DmaBufPhysList): void {
     const bad = (why: string): never => {
@@ -310,6 +312,7 @@ const ioptDmabufAttachRevokeOps: DmaBufAttachOps = { allowPeer2peer: true, inval
  * `EINVAL`); unlike the posted walker, the seek and the fill check the entry
  * index against the list's length (WARN, `EINVAL`), so a list shorter than
  * the request cannot run off its end.
+ * @public
  */
 export class PfnReaderDmabuf {
   readonly #list: DmaBufPhysList;

@@ -1,3 +1,4 @@
+// Tests: fault injection over the vfio-pci export and SGT import paths leaves errno returns and nothing leaked.
 import { describe, expect, it } from "vitest";
 import {
   Kernel,

@@ -1,3 +1,4 @@
+// Tests of the vfio-pci conformance fixture: the exporter through the pair lifecycle.
 import { describe, expect, it } from "vitest";
 import { ConformanceFixtures, DmaFault, Kernel, TOPOLOGY_NAMES, buildTopology, topologyKernelOptions, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { compatDynamicImporterFixture } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// The vfio-pci conformance fixture: an exporter of a BAR range through VFIO_DEVICE_FEATURE_DMA_BUF.
 import {
   KernelError,
   O_CLOEXEC,
@@ -34,7 +35,7 @@ function check(ret: number, op: string): number {
   return ret;
 }
 
-/** The largest memory BAR of `pdev` (the exporter's VRAM-like BAR). */
+/** The largest memory BAR of `pdev` (the exporter's VRAM-like BAR). @public */
 export function largestMemBar(pdev: PciDev): PciBar | undefined {
   return pdev.bars.filter((b): b is PciBar => !!b && b.type === "mem").sort((a, b) => (a.size < b.size ? 1 : a.size > b.size ? -1 : 0))[0];
 }
@@ -43,6 +44,7 @@ export function largestMemBar(pdev: PciDev): PciBar | undefined {
  * The ranges the fixture exports for `size` bytes: the first half of the
  * buffer is the second half of the BAR slice and vice versa, so importers
  * have to follow more than one range, out of order.
+ * @public
  */
 export function fixtureRanges(size: bigint): VfioRegionDmaRange[] {
   const pages = size / PAGE_SIZE_N;
@@ -51,14 +53,14 @@ export function fixtureRanges(size: bigint): VfioRegionDmaRange[] {
   return b > 0n ? [{ offset: b * PAGE_SIZE_N, length: a * PAGE_SIZE_N }, { offset: 0n, length: b * PAGE_SIZE_N }] : [{ offset: 0n, length: a * PAGE_SIZE_N }];
 }
 
-/** Writes `PCI_COMMAND` of the device through its config region, as a VMM does. */
+/** Writes `PCI_COMMAND` of the device through its config region, as a VMM does. @public */
 export function vfioWriteCommand(task: Task, deviceFd: number, memory: boolean): number {
   const cmd = UserStruct.alloc(2).bytes;
   new DataView(cmd.buffer).setUint16(0, (memory ? PCI_COMMAND_MEMORY : 0) | PCI_COMMAND_MASTER, true);
   return task.sys.pwrite(deviceFd, cmd, vfioPciIndexToOffset(VFIO_PCI_CONFIG_REGION_INDEX) + BigInt(PCI_COMMAND));
 }
 
-/** Writes the power state (D0 or D3hot) to the PMCSR through the config region. */
+/** Writes the power state (D0 or D3hot) to the PMCSR through the config region. @public */
 export function vfioWritePowerState(task: Task, deviceFd: number, state: "D0" | "D3hot"): number {
   const v = UserStruct.alloc(2);
   v.view.setUint16(0, state === "D0" ? 0 : 3, true);
@@ -72,6 +74,7 @@ export function vfioWritePowerState(task: Task, deviceFd: number, state: "D0" | 
  * and writes go through the device fd's BAR region. Invalidation clears
  * `PCI_COMMAND.MEMORY` (a revoke: maps fail with `ENODEV`; on a VF, which
  * has no memory enable of its own, a PMCSR write to D3hot); restore undoes it.
+ * @public
  */
 export const vfioPciExporterFixture: ExporterFixture = {
   name: "vfio-pci",
@@ -143,7 +146,7 @@ export const vfioPciExporterFixture: ExporterFixture = {
   },
 };
 
-/** What vfio-pci offers the conformance matrix. */
+/** What vfio-pci offers the conformance matrix. @public */
 export const vfioPciFixtures: ConformanceFixtures = {
   package: "@dmabuf-sdk/driver-vfio-pci",
   exporters: [vfioPciExporterFixture],

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/driver-vfio-pci: a PCI function bound to vfio-pci, its device file and its dma-buf export (drivers/vfio/pci/).
 /**
  * A vfio-pci model: a PCI function bound to vfio-pci, opened through its
  * device node, that exports slices of its BARs as dma-bufs

@@ -1,3 +1,4 @@
+// Tests: vfio-pci on an SR-IOV VF offers IOV, PAL and SGT_P2P, in that order.
 import { describe, expect, it } from "vitest";
 import { GENERIC_SRIOV_PF, dmaBufDetach, dmaBufMappingAttach, dmaResvLock, dmaResvUnlock, type DmaBufAttachOps, type DmaBufMappingMatch } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingIov, dmaBufIovMapRanges, dmaBufIovMatchData, dmaBufIovUnmapRanges, dmaBufMappingIovType, rangeLen } from "@dmabuf-sdk/map-iov";

@@ -1,3 +1,4 @@
+// Tests: mmap of a vfio-pci dma-buf and VFIO_DEVICE_FEATURE_DMA_BUF_MEMATTR.
 import { describe, expect, it } from "vitest";
 import {
   MAP_PRIVATE,

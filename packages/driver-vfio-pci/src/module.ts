@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci.c: the vfio-pci driver module, the devices bound to it and their device files.
 import type { InjectionToken } from "tsyringe";
 import { vfioPciDmaBufCleanup } from "./vfio-pci-dmabuf.js";
 import {
@@ -25,6 +26,7 @@ import { vfioDmaBufGetData, vfioPciCoreGetDmabufPhys } from "./vfio-pci-dmabuf.j
  * The vfio-pci driver of one kernel: the devices bound to it, their device
  * sets (one per bus) and groups. Provided by {@link vfioPciModule}'s `init`
  * under the `VfioPciDriver` token.
+ * @public
  */
 export interface VfioPciDriver {
   readonly kernel: Kernel;
@@ -38,10 +40,10 @@ export interface VfioPciDriver {
   remove(vdev: VfioPciCoreDevice): void;
 }
 
-/** DI token of the `VfioPciDriver` of a kernel (provided by the module). */
+/** DI token of the `VfioPciDriver` of a kernel (provided by the module). @public */
 export const VfioPciDriver: InjectionToken<VfioPciDriver> = Symbol.for("@dmabuf-sdk/driver-vfio-pci/VfioPciDriver");
 
-/** Options of {@link vfioPciProbe}. */
+/** Options of {@link vfioPciProbe}. @public */
 export interface VfioPciProbeOptions {
   /**
    * The device ops (`vdev->pci_ops`). By default vfio-pci's own, with
@@ -138,12 +140,13 @@ function driverOf(kernel: Kernel): VfioPciDriver {
  * device set of its bus. `ENODEV` when vfio-pci is not loaded, `EBUSY` when
  * the function has a driver, `EINVAL` for a bridge or a function without an
  * IOMMU group.
+ * @public
  */
 export function vfioPciProbe(kernel: Kernel, pdev: PciDev, opts?: VfioPciProbeOptions): VfioPciCoreDevice {
   return driverOf(kernel).probe(pdev, opts);
 }
 
-/** Unbinds vfio-pci (`vfio_pci_remove()`); `EBUSY` while the device is open or a buffer holds it. */
+/** Unbinds vfio-pci (`vfio_pci_remove()`); `EBUSY` while the device is open or a buffer holds it. @public */
 export function vfioPciRemove(vdev: VfioPciCoreDevice): void {
   vdev.driver.remove(vdev);
 }
@@ -160,6 +163,7 @@ export function vfioPciRemove(vdev: VfioPciCoreDevice): void {
  * (`vfio_unregister_group_dev()` sends a request and blocks), which the
  * model leaves to a later {@link vfioPciRemove}. Returns whether the device
  * was unbound.
+ * @public
  */
 export function vfioPciUnplug(vdev: VfioPciCoreDevice): boolean {
   vfioPciDmaBufCleanup(vdev);
@@ -172,7 +176,7 @@ export function vfioPciUnplug(vdev: VfioPciCoreDevice): boolean {
 
 const NS = "DMA_BUF";
 
-/** `vfio_file_is_valid()`: a vfio device or group file. */
+/** `vfio_file_is_valid()`: a vfio device or group file. @public */
 export function vfioFileIsValid(file: File): boolean {
   return file.fops === vfioDeviceFops || file.fops === vfioGroupFops;
 }
@@ -180,6 +184,7 @@ export function vfioFileIsValid(file: File): boolean {
 /**
  * `vfio_file_set_kvm(file, kvm)`: the KVM-VFIO device tells vfio which VM the
  * device (or every device of the group) belongs to; null to forget.
+ * @public
  */
 export function vfioFileSetKvm(file: File, kvm: unknown): void {
   if (file.fops === vfioDeviceFops) (file.privateData as VfioDeviceFile).vdev.kvm = kvm;
@@ -199,6 +204,7 @@ const KVM_EXPORTS: readonly [string, unknown][] = [
  * dma-buf exports; it never uses `dma_buf_pal_map_phys` (that is for
  * iommufd). Loading it provides the driver (`VfioPciDriver`) and the
  * `vfio-pci` conformance exporter fixture.
+ * @public
  */
 export const vfioPciModule: KernelModule = {
   name: "vfio-pci",

@@ -1,3 +1,4 @@
+// Tests vfio-pci's private MMIO dma-bufs (Xu Yilun's RFC 08/12–10/12): no mmap, no mapping type, get_pfn only.
 import { describe, expect, it } from "vitest";
 import { MAP_SHARED, PROT_READ, PROT_WRITE, dmaBufMappingAttach, dmaResvLock, dmaResvUnlock, KernelError, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufImappingPal } from "@dmabuf-sdk/map-pal";

@@ -1,3 +1,4 @@
+// Tests of vfio-pci revocation: device close, the kref underflow fix, DMA_BUF_REVOKE and hot reset of a device set.
 import { describe, expect, it } from "vitest";
 import {
   DmaFault,

@@ -1,3 +1,4 @@
+// drivers/vfio/vfio_main.c: struct vfio_device, device sets reset together, and the device file.
 import { KernelError, Mutex, copyFromUser, type File, type FileOperations, type Kernel, type UserArg } from "@dmabuf-sdk/dmabuf-core";
 import type { VfioPciCoreDevice } from "./vfio-pci-core.js";
 import {
@@ -14,6 +15,7 @@ import {
  * `struct vfio_device_set`: devices that must be reset together (the
  * functions of one bus). `lock` serialises open, close and hot reset, and is
  * taken before any device's `memory_lock`.
+ * @public
  */
 export class VfioDeviceSet {
   readonly lock: Mutex;
@@ -29,6 +31,7 @@ export class VfioDeviceSet {
  * for a successful PROBE. @throws KernelError `EINVAL` for an op the feature
  * does not support (even with PROBE), no GET/SET without PROBE, or
  * `argsz < minsz`.
+ * @public
  */
 export function vfioCheckFeature(flags: number, argsz: number, supportedOps: number, minsz: number): 0 | 1 {
   if (flags & (VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET) & ~supportedOps) throw new KernelError("EINVAL", "vfio_check_feature", "unsupported GET/SET");
@@ -58,7 +61,7 @@ export function vfioIoctlDeviceFeature(vdev: VfioPciCoreDevice, arg: UserArg): n
   return vdev.deviceFeature(flags, arg, VFIO_DEVICE_FEATURE_SIZE, argsz - VFIO_DEVICE_FEATURE_SIZE);
 }
 
-/** What a vfio device file's `private_data` is. */
+/** What a vfio device file's `private_data` is. @public */
 export interface VfioDeviceFile {
   /** The device. */
   readonly vdev: VfioPciCoreDevice;
@@ -91,6 +94,7 @@ export const vfioDeviceFops: FileOperations = {
  * group's devices for `VFIO_DEVICE_PCI_HOT_RESET`; `VFIO_GROUP_GET_DEVICE_FD`
  * opens one of them. The container and IOMMU set-up of the legacy interface
  * are not modelled.
+ * @public
  */
 export class VfioGroup {
   readonly devices: VfioPciCoreDevice[] = [];

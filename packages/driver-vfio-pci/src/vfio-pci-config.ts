@@ -1,33 +1,34 @@
+// drivers/vfio/pci/vfio_pci_config.c: config space the model virtualizes (PCI_COMMAND memory enable).
 import { KernelError, type PciPowerState } from "@dmabuf-sdk/dmabuf-core";
 import type { VfioPciCoreDevice } from "./vfio-pci-core.js";
 import { vfioPciDmaBufMove } from "./vfio-pci-dmabuf.js";
 
-/** `PCI_COMMAND` (16 bits). */
+/** `PCI_COMMAND` (16 bits). @public */
 export const PCI_COMMAND = 0x04;
-/** `PCI_COMMAND_IO`. */
+/** `PCI_COMMAND_IO`. @public */
 export const PCI_COMMAND_IO = 0x1;
-/** `PCI_COMMAND_MEMORY`: memory space decode. */
+/** `PCI_COMMAND_MEMORY`: memory space decode. @public */
 export const PCI_COMMAND_MEMORY = 0x2;
-/** `PCI_COMMAND_MASTER`. */
+/** `PCI_COMMAND_MASTER`. @public */
 export const PCI_COMMAND_MASTER = 0x4;
 /** `PCI_STATUS_CAP_LIST`. */
 const PCI_STATUS_CAP_LIST = 0x10;
 
-/** Offset of the power management capability in the model's config space. */
+/** Offset of the power management capability in the model's config space. @public */
 export const VFIO_PCI_PM_CAP = 0x40;
-/** `PCI_PM_CTRL` (PMCSR) within the PM capability; bits [1:0] are the power state. */
+/** `PCI_PM_CTRL` (PMCSR) within the PM capability; bits [1:0] are the power state. @public */
 export const PCI_PM_CTRL = 4;
-/** Offset of the PCI Express capability in the model's config space. */
+/** Offset of the PCI Express capability in the model's config space. @public */
 export const VFIO_PCI_EXP_CAP = 0x60;
-/** `PCI_EXP_DEVCAP` within the PCIe capability. */
+/** `PCI_EXP_DEVCAP` within the PCIe capability. @public */
 export const PCI_EXP_DEVCAP = 4;
-/** `PCI_EXP_DEVCAP_FLR`: Function Level Reset capable. */
+/** `PCI_EXP_DEVCAP_FLR`: Function Level Reset capable. @public */
 export const PCI_EXP_DEVCAP_FLR = 1 << 28;
-/** `PCI_EXP_DEVCTL` within the PCIe capability. */
+/** `PCI_EXP_DEVCTL` within the PCIe capability. @public */
 export const PCI_EXP_DEVCTL = 8;
-/** `PCI_EXP_DEVCTL_BCR_FLR`: writing 1 initiates an FLR. */
+/** `PCI_EXP_DEVCTL_BCR_FLR`: writing 1 initiates an FLR. @public */
 export const PCI_EXP_DEVCTL_BCR_FLR = 0x8000;
-/** Size of the emulated config space (the model has no extended capabilities). */
+/** Size of the emulated config space (the model has no extended capabilities). @public */
 export const VFIO_PCI_CONFIG_SIZE = 256;
 
 const POWER_STATES: readonly PciPowerState[] = ["D0", "D1", "D2", "D3hot"];

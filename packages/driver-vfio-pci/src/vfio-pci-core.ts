@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci_core.c: the vfio-pci core device, its regions, ioctls and variant-driver ops.
 import {
   File,
   KernelBug,
@@ -44,6 +45,7 @@ import type { VfioPciDriver } from "./module.js";
 /**
  * `struct vfio_pci_device_ops`: what a vfio-pci variant driver provides.
  * Without `getDmabufPhys` the device cannot export dma-bufs (`EOPNOTSUPP`).
+ * @public
  */
 export interface VfioPciDeviceOps {
   /**
@@ -58,6 +60,7 @@ export interface VfioPciDeviceOps {
  * `priv->vdev`, then reads `priv->vdev->pdev` without a lock) or as fixed
  * after Baolu Lu's review (Jason Gunthorpe, 2026-04-13: the buffer's own
  * `pdev` reference, no `vdev` check).
+ * @public
  */
 export type VfioPciMatchMappingVersion = "v1" | "post-2026-04-13";
 
@@ -67,6 +70,7 @@ export type VfioPciMatchMappingVersion = "v1" | "post-2026-04-13";
  * the virtual command register, the power state and the list of exported
  * buffers; it nests inside the device set's lock and outside every buffer's
  * resv lock.
+ * @public
  */
 export class VfioPciCoreDevice {
   readonly kernel: Kernel;

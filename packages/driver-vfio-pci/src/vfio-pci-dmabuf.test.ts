@@ -1,3 +1,4 @@
+// Tests of drivers/vfio/pci/vfio_pci_dmabuf.c: the feature ioctl, what the exporter offers and accepts, SGT importers.
 import { describe, expect, it } from "vitest";
 import {
   O_CLOEXEC,

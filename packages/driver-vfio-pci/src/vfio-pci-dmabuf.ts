@@ -1,3 +1,4 @@
+// drivers/vfio/pci/vfio_pci_dmabuf.c: VFIO_DEVICE_FEATURE_DMA_BUF, the BAR dma-buf exporter and its revoke.
 import {
   KernelBug,
   KernelError,
@@ -64,10 +65,11 @@ import { vfioCheckFeature } from "./vfio-main.js";
  * `enum vfio_pci_dma_buf_status` (Matt Evans v3 8/9): replaces the `revoked`
  * bit. `TEMP_REVOKED` comes and goes with memory decode, power state and
  * resets; `PERM_REVOKED` is sticky.
+ * @public
  */
 export type VfioPciDmaBufStatus = "VFIO_PCI_DMA_BUF_OK" | "VFIO_PCI_DMA_BUF_TEMP_REVOKED" | "VFIO_PCI_DMA_BUF_PERM_REVOKED";
 
-/** `struct completion`: what a revoke waits on until every mapping is returned. */
+/** `struct completion`: what a revoke waits on until every mapping is returned. @public */
 export class Completion {
   #done = false;
   /** `completion_done()`. */
@@ -89,6 +91,7 @@ export class Completion {
  * `vdev` is set while the buffer is on the device's list (and holds a device
  * registration); `status` is written with `memory_lock` held for write and
  * the buffer's resv locked.
+ * @public
  */
 export class VfioPciDmaBuf {
   /** `dmabuf`: set once exported. */
@@ -235,6 +238,7 @@ function vfioPciDmaBufGetPfn(attach: DmaBufAttachment, pgoff: bigint): { pfn: bi
 /**
  * One exporter offer: builds the entry for `priv`, or null when this buffer
  * cannot offer it.
+ * @public
  */
 export type VfioPciDmaBufOffer = (priv: VfioPciDmaBuf) => DmaBufMappingMatch | null;
 
@@ -243,6 +247,7 @@ export type VfioPciDmaBufOffer = (priv: VfioPciDmaBuf) => DmaBufMappingMatch | n
  * its own PF (`[IOV, PAL, SGT_P2P]`, as the IOV series puts it first); then
  * the physical address list (for iommufd), then SGT for P2P-capable importers
  * within reach of the device.
+ * @public
  */
 export const vfioPciDmaBufOffers: readonly VfioPciDmaBufOffer[] = [
   (priv) => (priv.pdev.isVirtfn ? dmaBufEmappingIov(vfioPciDmaBufIovOps, priv.pdev, priv.provider.bar) : null),
@@ -265,7 +270,7 @@ function vfioPciDmaBufMatchMappingV1Window(priv: VfioPciDmaBuf): void {
   if (!priv.vdev) throw new KernelBug("oops", "BUG: kernel NULL pointer dereference in vfio_pci_dma_buf_match_mapping (priv->vdev->pdev)");
 }
 
-/** `vfio_pci_dmabuf_ops`. */
+/** `vfio_pci_dmabuf_ops`. @public */
 export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   /**
    * `vfio_pci_dma_buf_match_mapping()`, as fixed after Baolu Lu's review:
@@ -313,6 +318,7 @@ export const vfioPciDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
  * map_dma_buf/mmap/vmap"): `attach`, `get_pfn` and `release` only. Without an
  * `mmap` op the dma-buf core refuses every user mapping (`EINVAL`), and with
  * no mapping type offered every SGT/PAL/IOV importer is refused at attach.
+ * @public
  */
 export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   attach: vfioPciDmabufOps.attach,
@@ -320,12 +326,12 @@ export const vfioPciPrivateDmabufOps: DmaBufOps<VfioPciDmaBuf> = {
   release: vfioPciDmabufOps.release,
 };
 
-/** True for a dma-buf vfio-pci exported (shared or private). */
+/** True for a dma-buf vfio-pci exported (shared or private). @public */
 export function isVfioPciDmaBuf(dmabuf: DmaBuf): boolean {
   return dmabuf.ops === (vfioPciDmabufOps as DmaBufOps) || dmabuf.ops === (vfioPciPrivateDmabufOps as DmaBufOps);
 }
 
-/** `struct vfio_dma_buf_data` (RFC 09/12). */
+/** `struct vfio_dma_buf_data` (RFC 09/12). @public */
 export interface VfioDmaBufData {
   readonly isPrivate: boolean;
   readonly kvm: unknown;
@@ -335,6 +341,7 @@ export interface VfioDmaBufData {
  * `vfio_dma_buf_get_data(dmabuf)` (RFC 09/12), exported for KVM: the private
  * flag and the VM snapshot taken at export; `EINVAL` for a buffer that is not
  * vfio-pci's.
+ * @public
  */
 export function vfioDmaBufGetData(dmabuf: DmaBuf): VfioDmaBufData {
   if (!isVfioPciDmaBuf(dmabuf)) throw new KernelError("EINVAL", "vfio_dma_buf_get_data", `${dmabuf.expName} is not a vfio dma-buf`);
@@ -367,6 +374,7 @@ function validateDmabufInput(ranges: readonly VfioRegionDmaRange[]): bigint {
  * `vfio_pci_core_fill_phys_vec()`: each range inside the BAR. `EINVAL` for an
  * empty range or one ending past the BAR (a range may end exactly at its
  * end); `EOVERFLOW` when `start + offset` or `+ length` passes 2^64.
+ * @public
  */
 export function vfioPciCoreFillPhysVec(ranges: readonly VfioRegionDmaRange[], start: bigint, len: bigint): DmaBufPhysVec[] {
   const maxAddr = start + len;
@@ -384,6 +392,7 @@ export function vfioPciCoreFillPhysVec(ranges: readonly VfioRegionDmaRange[], st
  * `vfio_pci_core_get_dmabuf_phys()`, the core `get_dmabuf_phys` op: the
  * BAR's p2pdma provider (`EINVAL` when there is none: an I/O-port BAR, or
  * p2pdma not set up) and the ranges as CPU physical addresses.
+ * @public
  */
 export function vfioPciCoreGetDmabufPhys(vdev: VfioPciCoreDevice, regionIndex: number, ranges: readonly VfioRegionDmaRange[]): { provider: P2pdmaProvider; physVec: DmaBufPhysVec[] } {
   const provider = pcimP2pdmaProvider(vdev.pdev, regionIndex);
@@ -495,6 +504,7 @@ function waitForCompletion(priv: VfioPciDmaBuf, where: string): void {
  * - TEMP → PERM: only the status (already drained).
  * - TEMP → OK: invalidate and wait while still revoked (a map from inside the
  *   callback fails with `ENODEV`), then flip the status.
+ * @public
  */
 export function vfioPciDmaBufSetStatus(priv: VfioPciDmaBuf, next: VfioPciDmaBufStatus): void {
   const dmabuf = priv.dmabuf;
@@ -535,6 +545,7 @@ export function vfioPciDmaBufSetStatus(priv: VfioPciDmaBuf, next: VfioPciDmaBufS
  * `vfio_pci_dma_buf_move(vdev, revoked)`: every live buffer of the device to
  * `TEMP_REVOKED` (or back to OK). `memory_lock` held for write (asserted). A
  * buffer whose file is already dying (`get_file_active()` fails) is skipped.
+ * @public
  */
 export function vfioPciDmaBufMove(vdev: VfioPciCoreDevice, revoked: boolean): void {
   vdev.memoryLock.assertHeldWrite("vfio_pci_dma_buf_move");
@@ -555,6 +566,7 @@ export function vfioPciDmaBufMove(vdev: VfioPciCoreDevice, revoked: boolean): vo
  * (no second `kref_put`, no second wait), then detach each from the device:
  * off the list, `vdev = NULL`, registration dropped. The buffers stay valid
  * files, revoked for good.
+ * @public
  */
 export function vfioPciDmaBufCleanup(vdev: VfioPciCoreDevice): void {
   vdev.memoryLock.downWrite();

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/driver-xe: an Intel Xe GPU with VRAM behind the LMEM BAR and its dma-buf exporter/importer (drivers/gpu/drm/xe/).
 /**
  * An Intel Xe GPU model for dmabuf-sdk: VRAM behind the LMEM BAR and system
  * memory, buffer objects that move between them (eviction, migration) with
@@ -102,4 +103,4 @@ export {
   type XePte,
   type XeBindSource,
 } from "./xe-pt.js";
-export { xeFixtures, xeVramExporterFixture, xeSystemExporterFixture, xeImporterFixture, XE_FIXTURE_VA } from "./fixtures.js";
+export { xeFixtures, xeVramExporterFixture, xeSystemExporterFixture, xeImporterFixture, XE_FIXTURE_VA } from "./fixture.js";

@@ -1,3 +1,4 @@
+// Tests of the xe module and its fixtures through the conformance lifecycle (the matrix's oracle rows).
 import { describe, expect, it } from "vitest";
 import { ConformanceFixtures, Kernel, TOPOLOGY_NAMES, VMLINUX_EXPORTS, buildTopology, modpost, runPairCase, topologyKernelOptions, type ExporterFixture, type ImporterFixture, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";

@@ -1,9 +1,10 @@
+// drivers/gpu/drm/xe/xe_module.c: xe.ko, whose module_init registers the PCI driver.
 import { ConformanceFixtures, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovModule } from "@dmabuf-sdk/map-iov";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
 import { drmModule } from "@dmabuf-sdk/drm";
 import { xeDeviceProbe, xeDeviceRemove, xeDevices, xePciMatch } from "./xe-device.js";
-import { xeFixtures } from "./fixtures.js";
+import { xeFixtures } from "./fixture.js";
 
 /**
  * The Xe driver as a kernel module (`xe.ko`). `module_init` registers the PCI
@@ -12,6 +13,7 @@ import { xeFixtures } from "./fixtures.js";
  * LMEM); a probe failure is logged and leaves the device unbound, as the PCI
  * core does. `module_exit` removes every Xe device. It also offers the Xe
  * fixtures to the conformance matrix.
+ * @public
  */
 export const xeModule: KernelModule = {
   name: "xe",

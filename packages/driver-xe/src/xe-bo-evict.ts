@@ -3,7 +3,7 @@ import { MAX_SCHEDULE_TIMEOUT, dmaBufInvalidateMappings, unmapMappingRange, dmaR
 import { XE_PL_SYSTEM, XE_PL_TT, XE_PL_VRAM0, xeBoEvict, xeBoMove, xeBoMoveNotify, xeBoPurge, type XeBo } from "./xe-bo.js";
 import type { XeDevice } from "./xe-device.js";
 
-/** What happened to one BO at removal. */
+/** What happened to one BO at removal. @public */
 export type XeBoRemoveOutcome = "moved-to-system" | "mappings-removed" | "purged" | "unmapped" | "untouched";
 
 /**
@@ -15,6 +15,7 @@ export type XeBoRemoveOutcome = "moved-to-system" | "mappings-removed" | "purged
  * their importers' mappings removed, imported BOs drop their mappings (the
  * exporter keeps its buffer), and every other device BO is purged. Returns
  * what happened to each BO.
+ * @public
  */
 export function xeBoPciDevRemoveAll(xe: XeDevice): Map<XeBo, XeBoRemoveOutcome> {
   const out = new Map<XeBo, XeBoRemoveOutcome>();

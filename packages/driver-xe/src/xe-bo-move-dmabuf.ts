@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_bo.c xe_bo_move_dmabuf(): an imported BO's map through the IOV or SGT path.
 import {
   KernelError,
   PAGE_SIZE,
@@ -20,6 +21,7 @@ import { xeDeviceIsSriovPf, xeGtSriovPfConfigGetLmemObj } from "./xe-gt-sriov-pf
  * Thrown (errno `EAGAIN`) by the locked map path when the IOV path failed
  * and the import must be re-attached offering SGT only, which cannot be done
  * under the resv lock; the unlocked caller re-attaches and retries.
+ * @public
  */
 export class XeIovFallbackNeeded extends KernelError {
   constructor(
@@ -34,6 +36,7 @@ export class XeIovFallbackNeeded extends KernelError {
  * `xe_bo_find_vf_dev()` (patch 5/8): the first VF on the PF's bus whose
  * `LMEM_BAR` contains `addr`. The posted bound `start < bar_start + bar_len
  * - PAGE_SIZE` left the BAR's last page out; the whole BAR counts here.
+ * @public
  */
 export function xeFindVfDev(pf: PciDev, addr: bigint): PciDev | null {
   for (const d of pf.bus.devices) {
@@ -80,6 +83,7 @@ function checkAddr(bo: XeBo, exporting: PciDev, addr: bigint): { vf: PciDev } | 
  *    VRAM;
  * 4. the ranges must add up to the buffer's size (`EINVAL`).
  * On failure the array is freed and the LMEM reference dropped.
+ * @public
  */
 export function xeBoTranslateIoAddrToDpa(ranges: DmaBufIovRanges, bo: XeBo): void {
   const op = "xe_bo_translate_io_addr_to_dpa";
@@ -153,6 +157,7 @@ function releaseDmaData(bo: XeBo): void {
  *   {@link XeIovFallbackNeeded} (`EAGAIN`) for the unlocked caller to
  *   re-attach with SGT only;
  * - over SGT: `dma_buf_sgt_map_attachment()`; its error is the move's.
+ * @public
  */
 export function xeBoMoveDmabuf(bo: XeBo, newMem: XeMemType): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_move_dmabuf");

@@ -14,6 +14,7 @@ interface XeBoVma {
  * documentation ("Device Hot-Unplug") forbids SIGBUS and asks for a dummy
  * page (what TTM drivers do: `ttm_bo_vm_dummy_page()`); the dma-buf
  * maintainer's 2026 statement allows either. `"dummy-page"` is the default.
+ * @public
  */
 export function xeBoUnplugMmapPolicy(bo: XeBo): DrmUnplugMmapPolicy {
   return bo.xe.unplugMmap;
@@ -69,6 +70,7 @@ const xeBoVmOps: VmOperations = {
  * `xe_gem_prime_mmap()` (`drm_gem_prime_mmap` → `drm_gem_mmap_obj`): a
  * shared mapping whose pages come from the fault handler. `ENODEV` once the
  * device is gone, `EINVAL` for a private mapping.
+ * @public
  */
 export function xeGemPrimeMmap(dmabuf: DmaBuf<XeBo>, vma: VmArea): void {
   const bo = dmabuf.priv;

@@ -1,3 +1,4 @@
+// Tests of drivers/gpu/drm/xe/xe_bo.c: placement, pin, migration and eviction of buffer objects.
 import { describe, expect, it } from "vitest";
 import { DmaFault, dmaResvLock, dmaResvUnlock, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import {

@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_bo.c: struct xe_bo, its TTM placement (VRAM, TT, system), pin, move and evict.
 import {
   KernelBug,
   KernelError,
@@ -33,19 +34,20 @@ import type { XeVramBlock } from "./xe-ttm-vram-mgr.js";
  * `XE_PL_SYSTEM` not populated (or swapped out; an imported BO: not
  * mapped), `XE_PL_TT` system pages the GPU reaches by DMA address (an
  * imported BO: mapped), `XE_PL_VRAM0` VRAM of tile 0.
+ * @public
  */
 export type XeMemType = "XE_PL_SYSTEM" | "XE_PL_TT" | "XE_PL_VRAM0";
-/** `XE_PL_SYSTEM`. */
+/** `XE_PL_SYSTEM`. @public */
 export const XE_PL_SYSTEM = "XE_PL_SYSTEM" satisfies XeMemType;
-/** `XE_PL_TT`. */
+/** `XE_PL_TT`. @public */
 export const XE_PL_TT = "XE_PL_TT" satisfies XeMemType;
-/** `XE_PL_VRAM0`. */
+/** `XE_PL_VRAM0`. @public */
 export const XE_PL_VRAM0 = "XE_PL_VRAM0" satisfies XeMemType;
 
-/** Placements a buffer object may be created with (`XE_BO_FLAG_SYSTEM`, `XE_BO_FLAG_VRAM0`), in preference order. */
+/** Placements a buffer object may be created with (`XE_BO_FLAG_SYSTEM`, `XE_BO_FLAG_VRAM0`), in preference order. @public */
 export type XeBoPlacement = "XE_PL_VRAM0" | "XE_PL_TT";
 
-/** Options of {@link xeBoCreate}. */
+/** Options of {@link xeBoCreate}. @public */
 export interface XeBoCreateOptions {
   /** Allowed placements, preferred first; the BO starts in the first. */
   readonly placements: readonly XeBoPlacement[];
@@ -63,6 +65,7 @@ export interface XeBoCreateOptions {
  * `struct drm_pagemap_addr`: one device address of an imported buffer, as
  * the PF encodes a translated VF range (`drm_pagemap_addr_encode(dpa,
  * XE_INTERCONNECT_VRAM, order, dir)`). It covers `PAGE_SIZE << order` bytes.
+ * @public
  */
 export interface DrmPagemapAddr {
   /** Device physical address in VRAM. */
@@ -79,6 +82,7 @@ export interface DrmPagemapAddr {
  * `struct xe_sriov_dma_data` (`bo->dma_data`): the translated addresses of a
  * BO imported over IOV and the reference on the VF's LMEM object they point
  * into. `dmaAddr !== null` is *the* marker of "VRAM imported via IOV".
+ * @public
  */
 export interface XeSriovDmaData {
   /** `dma_addr`: the translated addresses, in buffer order. */
@@ -87,7 +91,7 @@ export interface XeSriovDmaData {
   lmemObj: XeBo | null;
 }
 
-/** Why an imported BO stopped using IOV (the sticky fallback). */
+/** Why an imported BO stopped using IOV (the sticky fallback). @public */
 export interface XeIovFallback {
   /** The errno of the failure. */
   readonly errno: Errno;
@@ -95,7 +99,7 @@ export interface XeIovFallback {
   readonly operation: string;
 }
 
-/** The import side of a `ttm_bo_type_sg` BO (`bo->ttm.base.import_attach`). */
+/** The import side of a `ttm_bo_type_sg` BO (`bo->ttm.base.import_attach`). @public */
 export interface XeBoImport {
   /** The imported dma-buf (the BO holds a reference). */
   readonly dmabuf: DmaBuf;
@@ -111,7 +115,7 @@ export interface XeBoImport {
   iovFallback: XeIovFallback | null;
 }
 
-/** System pages of a BO in `XE_PL_TT`, DMA-mapped for the GPU (`xe_tt_map_sg()`). */
+/** System pages of a BO in `XE_PL_TT`, DMA-mapped for the GPU (`xe_tt_map_sg()`). @public */
 export interface XeTt {
   /** Page frame numbers, one per BO page. */
   readonly pfns: number[];
@@ -125,6 +129,7 @@ export interface XeTt {
  * imported (`ttm_bo_type_sg`) BO shares the dma-buf's reservation object and
  * is "in TT" while mapped. A reference count (`xe_bo_get`/`xe_bo_put`)
  * keeps it alive; each VMA and an exported dma-buf hold one.
+ * @public
  */
 export class XeBo {
   /** Tracking id (traces, leak reports). */
@@ -216,6 +221,7 @@ export class XeBo {
  * stays full the BO goes to system memory if allowed). Returns it with one
  * reference. @throws KernelError `EINVAL` (size, placements), `ENOMEM`,
  * `ENOSPC` (VRAM-only and VRAM full of pinned BOs); nothing left behind.
+ * @public
  */
 export function xeBoCreate(xe: XeDevice, size: bigint, opts: XeBoCreateOptions): XeBo {
   if (size <= 0n || size % BigInt(PAGE_SIZE) !== 0n) throw new KernelError("EINVAL", "xe_bo_create", `size ${size}`);
@@ -257,13 +263,13 @@ export function xeBoCreate(xe: XeDevice, size: bigint, opts: XeBoCreateOptions):
   return bo;
 }
 
-/** `xe_bo_get()`. */
+/** `xe_bo_get()`. @public */
 export function xeBoGet(bo: XeBo): XeBo {
   bo.kref.get();
   return bo;
 }
 
-/** `xe_bo_put()`: the last reference frees the BO (an imported BO is unmapped and detached first). */
+/** `xe_bo_put()`: the last reference frees the BO (an imported BO is unmapped and detached first). @public */
 export function xeBoPut(bo: XeBo | null): void {
   bo?.kref.put();
 }
@@ -332,7 +338,7 @@ function placeVram(bo: XeBo, blocks: XeVramBlock[]): void {
   bo.xe.bos.add(bo);
 }
 
-/** The VRAM page backing page `i` of a BO in VRAM. */
+/** The VRAM page backing page `i` of a BO in VRAM. @public */
 export function xeBoVramPage(bo: XeBo, i: number): number {
   const blocks = bo.vram;
   if (!blocks || i < 0 || i >= bo.npages) throw new KernelBug("xe", `${bo.name}: page ${i} not in VRAM`);
@@ -350,6 +356,7 @@ export function xeBoVramPage(bo: XeBo, i: number): number {
 /**
  * `xe_bo_addr(bo, offset, page_size)`: the device physical address of byte
  * `offset` of a BO in VRAM (WARN and `EINVAL` when it is not).
+ * @public
  */
 export function xeBoAddr(bo: XeBo, offset: bigint, pageSize: number): bigint {
   if (bo.memType !== XE_PL_VRAM0 || offset < 0n || offset >= bo.size) {
@@ -392,6 +399,7 @@ function ttUnpopulate(bo: XeBo, tt: XeTt): void {
  * move, every GPU binding of it is zapped (the VM rebinds before the next
  * use), and the importers of its dma-buf are told to drop their mappings
  * (`dma_buf_invalidate_mappings()`, resv held).
+ * @public
  */
 export function xeBoMoveNotify(bo: XeBo): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_move_notify");
@@ -409,6 +417,7 @@ export function xeBoMoveNotify(bo: XeBo): void {
  * contents copied (VRAM↔TT by the GPU copy engine, TT↔SYSTEM by the CPU,
  * SYSTEM↔VRAM through TT as TTM's multihop does) and the source freed. On
  * failure the BO stays where it was.
+ * @public
  */
 export function xeBoMove(bo: XeBo, to: XeMemType): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_move");
@@ -469,6 +478,7 @@ export function xeBoMove(bo: XeBo, to: XeMemType): void {
  * Purge (`ttm_bo_pipeline_gutting()` as the removal path uses it, resv
  * held): bindings and importers are invalidated, the pages are freed and
  * the contents are gone; the BO is left empty in system memory.
+ * @public
  */
 export function xeBoPurge(bo: XeBo): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_purge");
@@ -491,6 +501,7 @@ export function xeBoPurge(bo: XeBo): void {
 /**
  * `xe_bo_migrate(bo, mem_type)` (resv held): moves to `memType`. `EBUSY` for
  * a pinned BO elsewhere, `EINVAL` when the BO may not be placed there.
+ * @public
  */
 export function xeBoMigrate(bo: XeBo, memType: XeBoPlacement): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_migrate");
@@ -504,6 +515,7 @@ export function xeBoMigrate(bo: XeBo, memType: XeBoPlacement): void {
  * `xe_bo_evict()` (resv held): a device BO leaves where it is (VRAM → TT,
  * TT → swapped out); an imported BO drops its mapping. Returns what happened.
  * @throws KernelError `EBUSY` for a pinned BO.
+ * @public
  */
 export function xeBoEvict(bo: XeBo): "evict" | "swapout" | "unmap" | "none" {
   dmaResvAssertHeld(bo.resv, "xe_bo_evict");
@@ -530,6 +542,7 @@ export function xeBoEvict(bo: XeBo): "evict" | "swapout" | "unmap" | "none" {
  * device BO goes to its preferred placement (VRAM full: its fallback TT, as
  * TTM's fallback placements do); a pinned BO stays. An imported BO is
  * mapped (`xe_bo_move_dmabuf()` to TT).
+ * @public
  */
 export function xeBoValidate(bo: XeBo): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_validate");
@@ -552,6 +565,7 @@ export function xeBoValidate(bo: XeBo): void {
  * `xe_bo_pin_external(bo, in_place)` (resv held): pins the BO. Unless
  * `inPlace` (or already pinned), it is validated first, which may move it
  * back to its preferred placement.
+ * @public
  */
 export function xeBoPin(bo: XeBo, inPlace = false): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_pin");
@@ -559,7 +573,7 @@ export function xeBoPin(bo: XeBo, inPlace = false): void {
   bo.pinCount++;
 }
 
-/** `xe_bo_unpin()` (resv held). */
+/** `xe_bo_unpin()` (resv held). @public */
 export function xeBoUnpin(bo: XeBo): void {
   dmaResvAssertHeld(bo.resv, "xe_bo_unpin");
   if (bo.kernel.warnOn(bo.pinCount === 0, `xe_bo_unpin: ${bo.name} is not pinned`)) return;
@@ -585,6 +599,7 @@ function cpuAccess(bo: XeBo, offset: bigint, len: number, fn: (page: number, off
 /**
  * `xe_bo_read()` (`ttm_bo_access()`): the CPU reads `len` bytes at `offset`
  * wherever the BO is now. Takes the resv lock itself.
+ * @public
  */
 export function xeBoRead(bo: XeBo, offset: bigint, len: number): Uint8Array {
   const out = new Uint8Array(len);
@@ -603,7 +618,7 @@ export function xeBoRead(bo: XeBo, offset: bigint, len: number): Uint8Array {
   return out;
 }
 
-/** `xe_bo_write()`: the CPU writes `data` at `offset` wherever the BO is now. Takes the resv lock itself. */
+/** `xe_bo_write()`: the CPU writes `data` at `offset` wherever the BO is now. Takes the resv lock itself. @public */
 export function xeBoWrite(bo: XeBo, offset: bigint, data: Uint8Array): void {
   dmaResvLock(bo.resv);
   try {

@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_device.c and regs/xe_bars.h: the Xe device, its LMEM BAR and VRAM.
 import {
   KernelError,
   pcimP2pdmaInit,
@@ -15,17 +16,18 @@ import { xeSriovPfFini, xeSriovPfInit, type XeSriovPf, type XeSriovPfOptions } f
 import { XeVram } from "./xe-ttm-vram-mgr.js";
 import { XeExecQueue } from "./xe-sched-job.js";
 
-/** `LMEM_BAR` (regs/xe_bars.h): the BAR through which the CPU and peers reach VRAM. */
+/** `LMEM_BAR` (regs/xe_bars.h): the BAR through which the CPU and peers reach VRAM. @public */
 export const LMEM_BAR = 2;
-/** `XE_PAGE_SIZE`: the GPU page. */
+/** `XE_PAGE_SIZE`: the GPU page. @public */
 export const XE_PAGE_SIZE = 4096;
-/** PCI device ids the model's `xe_pci_table` binds (a Battlemage PF). VFs are left to vfio-pci. */
+/** PCI device ids the model's `xe_pci_table` binds (a Battlemage PF). VFs are left to vfio-pci. @public */
 export const XE_PCI_IDS: readonly { readonly vendor: number; readonly device: number }[] = [{ vendor: 0x8086, device: 0xe20b }];
 
 /**
  * The Xe PF of the `sriov` machine (`buildTopology(k, "sriov", { sriovPf:
  * XE_SRIOV_PF })`): a Battlemage PF with 16 MiB of registers at BAR0 and 4 GiB
  * of LMEM at LMEM_BAR, up to 7 VFs (device 0xe20c) with 1 GiB LMEM BARs.
+ * @public
  */
 export const XE_SRIOV_PF: SriovPfSpec = {
   vendor: 0x8086,
@@ -44,6 +46,7 @@ export const XE_SRIOV_PF: SriovPfSpec = {
  * `xe_drm_driver`: GEM, render node, binary and timeline syncobjs. Its
  * hardware fences are signaled without an error when the device goes away
  * (`xe_hw_fence_irq_finish()`), so the unplug fence error is `null`.
+ * @public
  */
 export const XE_DRM_DRIVER: DrmDriver = {
   name: "xe",
@@ -52,10 +55,10 @@ export const XE_DRM_DRIVER: DrmDriver = {
   unplugFenceError: null,
 };
 
-/** SR-IOV mode of the driver (`xe->sriov.__mode`). */
+/** SR-IOV mode of the driver (`xe->sriov.__mode`). @public */
 export type XeSriovMode = "XE_SRIOV_MODE_NONE" | "XE_SRIOV_MODE_PF";
 
-/** Options of {@link xeDeviceProbe}. */
+/** Options of {@link xeDeviceProbe}. @public */
 export interface XeProbeOptions {
   /**
    * Enter SR-IOV PF mode (`max_vfs` > 0). Default: when the function has an
@@ -76,6 +79,7 @@ export interface XeProbeOptions {
  * VRAM behind the LMEM BAR (the BAR maps all of VRAM: offset X is DPA
  * `dpaBase + X`), the buffer objects it owns, and in SR-IOV PF mode the VF
  * configurations.
+ * @public
  */
 export class XeDevice {
   readonly kernel: Kernel;
@@ -129,17 +133,17 @@ export class XeDevice {
 const DEVICES = new WeakMap<PciDev, XeDevice>();
 const BY_KERNEL = new WeakMap<Kernel, Set<XeDevice>>();
 
-/** The Xe device bound to `pdev` (`pci_get_drvdata()`), if any. */
+/** The Xe device bound to `pdev` (`pci_get_drvdata()`), if any. @public */
 export function xeDeviceOf(pdev: PciDev): XeDevice | undefined {
   return DEVICES.get(pdev);
 }
 
-/** Every Xe device of a kernel, in probe order. */
+/** Every Xe device of a kernel, in probe order. @public */
 export function xeDevices(kernel: Kernel): XeDevice[] {
   return [...(BY_KERNEL.get(kernel) ?? [])];
 }
 
-/** Does `xe_pci_table` list this function (a PF; VFs are not bound by the PF driver)? */
+/** Does `xe_pci_table` list this function (a PF; VFs are not bound by the PF driver)? @public */
 export function xePciMatch(pdev: PciDev): boolean {
   return !pdev.isVirtfn && XE_PCI_IDS.some((id) => id.vendor === pdev.vendor && id.device === pdev.device);
 }
@@ -151,6 +155,7 @@ export function xePciMatch(pdev: PciDev): boolean {
  * the VFs' LMEM is provisioned. Errors, nothing left behind:
  * `ENODEV` (module not loaded, no memory LMEM BAR), `EBUSY` (already bound),
  * `ENOMEM`/`ENOSPC` (allocations).
+ * @public
  */
 export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice {
   const k = pdev.kernel;
@@ -198,6 +203,7 @@ export function xeDeviceProbe(pdev: PciDev, opts: XeProbeOptions = {}): XeDevice
  * unprovisions the VFs (PF mode), unbinds and gives the LMEM BAR its old
  * backing. Buffer objects still alive WARN (they keep the
  * memory they hold).
+ * @public
  */
 export function xeDeviceRemove(xe: XeDevice): void {
   // xe_device_remove(): drm_dev_unplug() first, so every ioctl on open files is ENODEV.

@@ -1,3 +1,4 @@
+// Tests of drivers/gpu/drm/xe/xe_dma_buf.c: the exporter's mapping types, migration and move notify.
 import { describe, expect, it } from "vitest";
 import {
   O_RDWR,

@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_dma_buf.c: the Xe dma-buf exporter and importer (VRAM as BAR ranges, SGT, IOV).
 import {
   KernelError,
   PAGE_SIZE,
@@ -121,6 +122,7 @@ const xeDmaBufSgtOps: DmaBufMappingSgtExpOps = { mapDmaBuf: xeDmaBufMap, unmapDm
  * otherwise it is migrated to system memory and pinned in place; a BO
  * already pinned elsewhere than TT (or than VRAM for a P2P importer) is
  * refused with `EINVAL`.
+ * @public
  */
 export const xeDmabufOps: DmaBufOps<XeBo> = {
   mmap: xeGemPrimeMmap,
@@ -157,6 +159,7 @@ export const xeDmabufOps: DmaBufOps<XeBo> = {
  * BO re-exports the dma-buf it came from. `exp_name` is `"drm"`: Xe exports
  * through `drm_gem_prime_export()`, whose `KBUILD_MODNAME` is drm's; the
  * owner is the xe module.
+ * @public
  */
 export function xeGemPrimeExport(bo: XeBo, flags: number): DmaBuf {
   if (bo.import) {
@@ -191,7 +194,7 @@ function xeDmaBufMoveNotify(attach: DmaBufAttachment): void {
   xeBoEvict(attach.importerPriv as XeBo);
 }
 
-/** `xe_dma_buf_attach_ops`: a dynamic importer that accepts P2P. */
+/** `xe_dma_buf_attach_ops`: a dynamic importer that accepts P2P. @public */
 export const xeDmaBufAttachOps: DmaBufAttachOps = {
   allowPeer2peer: true,
   invalidateMappings: xeDmaBufMoveNotify,
@@ -200,6 +203,7 @@ export const xeDmaBufAttachOps: DmaBufAttachOps = {
 /**
  * What Xe offers as an importer: `[IOV(pf, LMEM_BAR), SGT(dev, ACCEPTS_P2P)]`,
  * or SGT alone once the IOV path failed for this import.
+ * @public
  */
 export function xeDmaBufImporterMatches(xe: XeDevice, iov: boolean): DmaBufMappingMatch[] {
   return [...(iov ? [dmaBufImappingIov(xe.pdev, LMEM_BAR)] : []), dmaBufImappingSgt(xe.pdev, true)];
@@ -212,6 +216,7 @@ export function xeDmaBufImporterMatches(xe: XeDevice, iov: boolean): DmaBufMappi
  * {@link xeDmaBufImporterMatches}; it holds a dma-buf reference. Nothing is
  * mapped until the BO is validated (bound, or `xeBoLockAndValidate()`).
  * @throws KernelError the attach errno (`EINVAL`: nothing in common), `ENOMEM`.
+ * @public
  */
 export function xeGemPrimeImport(xe: XeDevice, dmabuf: DmaBuf): XeBo {
   if (dmabuf.ops === (xeDmabufOps as DmaBufOps)) {
@@ -244,6 +249,7 @@ export function xeGemPrimeImport(xe: XeDevice, dmabuf: DmaBuf): XeBo {
  * negotiated type, and `dma_buf_mapping_attach()` must not run under the
  * resv lock). @throws KernelError the attach errno; the import then has no
  * attachment until the next try.
+ * @public
  */
 export function xeDmaBufReattach(bo: XeBo): void {
   const imp = bo.import!;
@@ -260,6 +266,7 @@ export function xeDmaBufReattach(bo: XeBo): void {
  * returning with the lock held. For an import whose IOV path just failed it
  * drops the lock, re-attaches with SGT only ({@link xeDmaBufReattach}) and
  * tries once more. @throws KernelError the validate errno (lock released).
+ * @public
  */
 export function xeBoLockAndValidate(bo: XeBo): void {
   for (let attempt = 0; ; attempt++) {
@@ -276,13 +283,13 @@ export function xeBoLockAndValidate(bo: XeBo): void {
   }
 }
 
-/** {@link xeBoLockAndValidate}, then unlocks: maps an imported BO (or places a device BO) now. */
+/** {@link xeBoLockAndValidate}, then unlocks: maps an imported BO (or places a device BO) now. @public */
 export function xeBoValidateUnlocked(bo: XeBo): void {
   xeBoLockAndValidate(bo);
   dmaResvUnlock(bo.resv);
 }
 
-/** Whether an imported BO holds a mapping (SGT, or IOV ranges with translated addresses). */
+/** Whether an imported BO holds a mapping (SGT, or IOV ranges with translated addresses). @public */
 export function xeDmaBufImportMapped(bo: XeBo): boolean {
   return !!bo.import && (bo.import.sg !== null || bo.dmaData.dmaAddr !== null);
 }

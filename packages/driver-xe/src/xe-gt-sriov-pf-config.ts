@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_gt_sriov_pf_config.c: VF LMEM provisioning in 2 MiB granules.
 import { KernelError, Mutex, hex, pciIovVfId, type PciDev, type PhysRegionBacking } from "@dmabuf-sdk/dmabuf-core";
 import { XE_PL_VRAM0, xeBoCreate, xeBoGet, xeBoPut, xeBoVramPage, type XeBo } from "./xe-bo.js";
 import { LMEM_BAR, type XeDevice } from "./xe-device.js";
@@ -5,7 +6,7 @@ import { LMEM_BAR, type XeDevice } from "./xe-device.js";
 /** `SZ_2M`: VF LMEM is provisioned in 2 MiB granules. */
 const SZ_2M = 2n << 20n;
 
-/** One VF's configuration (`struct xe_gt_sriov_config`), VF ids 1-based as Xe numbers them. */
+/** One VF's configuration (`struct xe_gt_sriov_config`), VF ids 1-based as Xe numbers them. @public */
 export interface XeGtSriovConfig {
   /** 1-based (0 is the PF). */
   readonly vfid: number;
@@ -13,7 +14,7 @@ export interface XeGtSriovConfig {
   lmemObj: XeBo | null;
 }
 
-/** Options of the PF's provisioning at probe. */
+/** Options of the PF's provisioning at probe. @public */
 export interface XeSriovPfOptions {
   /**
    * LMEM quota of each enabled VF: `'fair'` (default: half of VRAM shared
@@ -23,7 +24,7 @@ export interface XeSriovPfOptions {
   readonly vfLmem?: "fair" | bigint;
 }
 
-/** PF-mode state of an Xe device (`xe->sriov.pf` and the root GT's `sriov.pf`). */
+/** PF-mode state of an Xe device (`xe->sriov.pf` and the root GT's `sriov.pf`). @public */
 export interface XeSriovPf {
   /** `xe_gt_sriov_pf_master_mutex()`. */
   readonly master: Mutex;
@@ -37,13 +38,13 @@ export interface XeSriovPf {
   readonly savedBackings: Map<PciDev, PhysRegionBacking>;
 }
 
-/** `xe_sriov_pf_get_vf_id()`-style: the Xe VF id (1-based) of `vf`, from `pci_iov_vf_id()` (0-based). */
+/** `xe_sriov_pf_get_vf_id()`-style: the Xe VF id (1-based) of `vf`, from `pci_iov_vf_id()` (0-based). @public */
 export function xeSriovVfIdOf(vf: PciDev): number {
   const id = pciIovVfId(vf);
   return id < 0 ? id : id + 1;
 }
 
-/** `IS_SRIOV_PF(xe)`. */
+/** `IS_SRIOV_PF(xe)`. @public */
 export function xeDeviceIsSriovPf(xe: XeDevice): boolean {
   return xe.sriovPf !== null;
 }
@@ -78,6 +79,7 @@ function lmttBacking(xe: XeDevice, config: XeGtSriovConfig): PhysRegionBacking {
  * `xe_sriov_pf_init()` + auto-provisioning: enters PF mode, allocates the
  * LMTT in VRAM, maps every enabled VF's LMEM BAR through it, and gives each
  * enabled VF its LMEM quota (`xe_gt_sriov_pf_config_set_fair()`).
+ * @public
  */
 export function xeSriovPfInit(xe: XeDevice, opts: XeSriovPfOptions = {}): void {
   const sriov = xe.pdev.sriov;
@@ -109,7 +111,7 @@ export function xeSriovPfInit(xe: XeDevice, opts: XeSriovPfOptions = {}): void {
   if (quota > 0n) for (const vf of sriov.vfs) xeGtSriovPfConfigSetLmem(xe, xeSriovVfIdOf(vf), quota);
 }
 
-/** `xe_sriov_pf_fini()`: unprovisions every VF, frees the LMTT, gives the VF BARs their old backing. */
+/** `xe_sriov_pf_fini()`: unprovisions every VF, frees the LMTT, gives the VF BARs their old backing. @public */
 export function xeSriovPfFini(xe: XeDevice): void {
   const pf = xe.sriovPf;
   if (!pf) return;
@@ -128,6 +130,7 @@ export function xeSriovPfFini(xe: XeDevice): void {
  * object of `size` rounded up to 2 MiB backs the VF's LMEM BAR from offset 0.
  * @throws KernelError `EPERM` (not a PF), `EINVAL` (VF id, bigger than the
  * VF LMEM BAR), `ENOSPC`/`ENOMEM` (VRAM).
+ * @public
  */
 export function xeGtSriovPfConfigSetLmem(xe: XeDevice, vfid: number, size: bigint): void {
   const op = "xe_gt_sriov_pf_config_set_lmem";
@@ -148,7 +151,7 @@ export function xeGtSriovPfConfigSetLmem(xe: XeDevice, vfid: number, size: bigin
   xe.kernel.printk.info(`xe ${xe.pdev.name}: [drm] PF: VF${vfid} provisioned with ${bytes >> 20n} MiB LMEM`);
 }
 
-/** `xe_gt_sriov_pf_config_get_lmem()`: VF `vfid`'s provisioned LMEM in bytes (0: none). */
+/** `xe_gt_sriov_pf_config_get_lmem()`: VF `vfid`'s provisioned LMEM in bytes (0: none). @public */
 export function xeGtSriovPfConfigGetLmem(xe: XeDevice, vfid: number): bigint {
   const op = "xe_gt_sriov_pf_config_get_lmem";
   const pf = pfOf(xe, op);
@@ -161,6 +164,7 @@ export function xeGtSriovPfConfigGetLmem(xe: XeDevice, vfid: number): bigint {
  * master mutex, a new reference (`xe_bo_get()`) on the BO backing VF
  * `vfid`'s LMEM, or null when none is provisioned. The caller puts it.
  * @throws KernelError `EPERM` (not a PF), `EINVAL` (VF id out of range).
+ * @public
  */
 export function xeGtSriovPfConfigGetLmemObj(xe: XeDevice, vfid: number): XeBo | null {
   const op = "xe_gt_sriov_pf_config_get_lmem_obj";

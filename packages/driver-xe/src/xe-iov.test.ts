@@ -1,3 +1,4 @@
+// Tests of Xe SR-IOV PF mode (xe_gt_sriov_pf_config.c) and the IOV import.
 import { describe, expect, it } from "vitest";
 import { DmaFault, buildTopology, dmaBufInvalidateMappings, dmaBufPut, dmaResvLock, dmaResvUnlock, type DmaBuf, type Errno, type Kernel, type PciDev } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufMappingIovType } from "@dmabuf-sdk/map-iov";

@@ -1,3 +1,4 @@
+// Tests of drivers/gpu/drm/xe/xe_pt.c: GPU page-table binds of VRAM, system and imported pages.
 import { describe, expect, it } from "vitest";
 import { DmaFault, O_RDWR, dmaBufPut, dmaResvLock, dmaResvUnlock, type DmaBuf, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc, compatExporterModule, sgtableDmaAddressAt } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// drivers/gpu/drm/xe/xe_pt.c: the GPU page table and its PTE bits.
 import { DmaFault, KernelError, PAGE_SIZE, dmaResvAssertHeld, dmaResvUnlock, hex } from "@dmabuf-sdk/dmabuf-core";
 import { sgtableDmaAddressAt } from "@dmabuf-sdk/map-sgt";
 import { XE_PL_VRAM0, xeBoAddr, xeBoGet, xeBoPut, type DrmPagemapAddr, type XeBo } from "./xe-bo.js";
@@ -5,14 +6,14 @@ import { xeBoLockAndValidate } from "./xe-dma-buf.js";
 import { XE_PAGE_SIZE, type XeDevice } from "./xe-device.js";
 import { xeGpuDmaReadInto, xeGpuDmaWrite, xeMigrateUpdatePgtables } from "./xe-migrate.js";
 
-/** `XE_PAGE_PRESENT`. */
+/** `XE_PAGE_PRESENT`. @public */
 export const XE_PAGE_PRESENT = 1 << 0;
-/** `XE_PAGE_RW`. */
+/** `XE_PAGE_RW`. @public */
 export const XE_PAGE_RW = 1 << 1;
-/** `XE_PPGTT_PTE_DM`: the address is a device physical address in VRAM, not a DMA address. */
+/** `XE_PPGTT_PTE_DM`: the address is a device physical address in VRAM, not a DMA address. @public */
 export const XE_PPGTT_PTE_DM = 1 << 11;
 
-/** A leaf GPU page-table entry of the PPGTT. */
+/** A leaf GPU page-table entry of the PPGTT. @public */
 export interface XePte {
   /** A DPA (with `XE_PPGTT_PTE_DM`) or a DMA address. */
   readonly addr: bigint;
@@ -20,10 +21,10 @@ export interface XePte {
   readonly flags: number;
 }
 
-/** How the last bind of a VMA found the BO's addresses (for tests and reports). */
+/** How the last bind of a VMA found the BO's addresses (for tests and reports). @public */
 export type XeBindSource = "vram" | "dma_data" | "sg" | "tt";
 
-/** A GPU virtual address space (`struct xe_vm`): a PPGTT of 4 KiB entries. */
+/** A GPU virtual address space (`struct xe_vm`): a PPGTT of 4 KiB entries. @public */
 export class XeVm {
   /** Tracking id. */
   readonly id: number;
@@ -43,7 +44,7 @@ export class XeVm {
   }
 }
 
-/** A mapping of part of a BO at a GPU virtual address (`struct xe_vma`); holds a BO reference. */
+/** A mapping of part of a BO at a GPU virtual address (`struct xe_vma`); holds a BO reference. @public */
 export class XeVma {
   /** The PTEs are present (false after an invalidation zapped them, until the next rebind). */
   bound = false;
@@ -75,13 +76,13 @@ export class XeVma {
   }
 }
 
-/** `xe_vm_create()`. */
+/** `xe_vm_create()`. @public */
 export function xeVmCreate(xe: XeDevice): XeVm {
   xe.kernel.alloc.kzalloc("xe_vm");
   return new XeVm(xe);
 }
 
-/** `xe_vm_close_and_put()`: unbinds every VMA. */
+/** `xe_vm_close_and_put()`: unbinds every VMA. @public */
 export function xeVmDestroy(vm: XeVm): void {
   for (const vma of [...vm.vmas]) xeVmUnbind(vma);
   vm.closed = true;
@@ -118,6 +119,7 @@ function walkDmaAddr(entries: readonly DrmPagemapAddr[], start: bigint, size: bi
  * translated DPAs with `dma_offset` 0; otherwise the DMA addresses of its
  * scatter-gather table (an imported SGT, or its own system pages). DPAs get
  * `XE_PPGTT_PTE_DM`. @throws KernelError `EINVAL` when the BO has no pages.
+ * @public
  */
 export function xePtStageBind(vma: XeVma): void {
   const bo = vma.bo;
@@ -168,6 +170,7 @@ function bindVma(vma: XeVma): void {
  * `DRM_XE_VM_BIND_OP_MAP`: maps `size` bytes of `bo` from `boOffset` at GPU
  * address `va` (page aligned, inside the BO, not overlapping another VMA:
  * `EINVAL`), validating the BO first. The VMA holds a BO reference.
+ * @public
  */
 export function xeVmBind(vm: XeVm, bo: XeBo, va: bigint, boOffset: bigint, size: bigint): XeVma {
   const ps = BigInt(PAGE_SIZE);
@@ -189,7 +192,7 @@ export function xeVmBind(vm: XeVm, bo: XeBo, va: bigint, boOffset: bigint, size:
   return vma;
 }
 
-/** `DRM_XE_VM_BIND_OP_UNMAP`: removes the VMA and drops its BO reference. */
+/** `DRM_XE_VM_BIND_OP_UNMAP`: removes the VMA and drops its BO reference. @public */
 export function xeVmUnbind(vma: XeVma): void {
   vma.zap();
   vma.vm.vmas.delete(vma);
@@ -197,7 +200,7 @@ export function xeVmUnbind(vma: XeVma): void {
   xeBoPut(vma.bo);
 }
 
-/** `xe_vm_rebind()` (before an exec): binds again every VMA an invalidation zapped. */
+/** `xe_vm_rebind()` (before an exec): binds again every VMA an invalidation zapped. @public */
 export function xeVmRebind(vm: XeVm): void {
   for (const vma of vm.vmas) if (!vma.bound) bindVma(vma);
 }
@@ -223,6 +226,7 @@ function gpuAccess(vm: XeVm, va: bigint, len: number, write: boolean, fn: (pte: 
  * The GPU reads through its page tables (what a shader or the copy engine in
  * a user VM does): a `DM` entry reaches VRAM by DPA, any other goes out as a
  * DMA address. A missing entry is a GPU page fault (`DmaFault`).
+ * @public
  */
 export function xeVmRead(vm: XeVm, va: bigint, len: number): Uint8Array {
   const out = new Uint8Array(len);
@@ -233,7 +237,7 @@ export function xeVmRead(vm: XeVm, va: bigint, len: number): Uint8Array {
   return out;
 }
 
-/** The GPU writes through its page tables. */
+/** The GPU writes through its page tables. @public */
 export function xeVmWrite(vm: XeVm, va: bigint, data: Uint8Array): void {
   gpuAccess(vm, va, data.length, true, (pte, off, pos, n) => {
     const src = data.subarray(pos, pos + n);

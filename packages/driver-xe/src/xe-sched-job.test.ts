@@ -1,3 +1,4 @@
+// Tests of drivers/gpu/drm/xe/xe_sched_job.c: Xe jobs through drm_sched.
 import { describe, expect, it } from "vitest";
 import { dmaResvLock, dmaResvUnlock } from "@dmabuf-sdk/dmabuf-core";
 import { XE_PL_TT, XE_PL_VRAM0, xeBoCreate, xeBoMigrate, xeBoPut, xeBoRead, xeBoWrite, xeVmBind, xeVmCreate, xeVmDestroy, xeVmRead, xeVmUnbind } from "@dmabuf-sdk/driver-xe";

@@ -32,13 +32,13 @@ import {
 } from "@dmabuf-sdk/drm";
 import type { XeDevice } from "./xe-device.js";
 
-/** What a job asks the engine to do (its batch buffer), run when the job reaches the hardware. */
+/** What a job asks the engine to do (its batch buffer), run when the job reaches the hardware. @public */
 export type XeBatch = () => void;
 
 /** The `spin_lock_init(&irq->lock)` site of `xe_hw_fence_irq_init()`. */
 const HW_FENCE_LOCK_KEY = { site: "xe_hw_fence_irq_init" };
 
-/** `struct xe_sched_job`. */
+/** `struct xe_sched_job`. @public */
 export class XeSchedJob extends DrmSchedJob {
   hwFence: DmaFence | undefined;
   /** What the batch threw (a DMA fault): the hardware fence signals `-EIO`, the waiter gets this back. */
@@ -56,6 +56,7 @@ export class XeSchedJob extends DrmSchedJob {
  * An engine with its exec queue: a drm_sched scheduler with one kernel
  * entity, and a hardware fence timeline whose fences the engine interrupt
  * (`xe_hw_fence_irq_run()`) signals in hard-IRQ context.
+ * @public
  */
 export class XeExecQueue {
   readonly sched: DrmGpuScheduler;
@@ -153,6 +154,7 @@ function nextIrq(k: Kernel): number {
  * return, so they wait as `ttm_bo_wait()` would. A batch that faulted
  * rethrows its fault here.
  * @throws KernelError from `drm_sched_job_init()` or the batch.
+ * @public
  */
 export function xeSchedJobRun(q: XeExecQueue, kind: XeSchedJob["kind"], batch: XeBatch): void {
   const job = new XeSchedJob(q, kind, batch);

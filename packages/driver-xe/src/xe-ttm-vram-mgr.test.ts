@@ -1,3 +1,4 @@
+// Tests of drivers/gpu/drm/xe/xe_ttm_vram_mgr.c: VRAM allocation in buddy blocks.
 import { describe, expect, it } from "vitest";
 import { Kernel } from "@dmabuf-sdk/dmabuf-core";
 import { XeVram, type XeVramAllocOptions, type XeVramBlock } from "@dmabuf-sdk/driver-xe";

@@ -1,6 +1,7 @@
+// drivers/gpu/drm/xe/xe_ttm_vram_mgr.c: the VRAM manager handing out drm_buddy blocks.
 import { KernelBug, KernelError, PAGE_SIZE, SparseMemory, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 
-/** A run of VRAM pages owned by one buffer object (a `drm_buddy_block`). */
+/** A run of VRAM pages owned by one buffer object (a `drm_buddy_block`). @public */
 export interface XeVramBlock {
   /** First VRAM page (DPA = `dpaBase + start * PAGE_SIZE`). */
   readonly start: number;
@@ -8,7 +9,7 @@ export interface XeVramBlock {
   readonly pages: number;
 }
 
-/** Options of {@link XeVram.alloc}. */
+/** Options of {@link XeVram.alloc}. @public */
 export interface XeVramAllocOptions {
   /** One block (`TTM_PL_FLAG_CONTIGUOUS`). */
   readonly contiguous?: boolean;
@@ -24,6 +25,7 @@ const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
  * written), and a first-fit allocator over free extents that hands out
  * possibly non-contiguous blocks, lowest address first. Freed pages read as
  * zeros again (Xe clears VRAM before reuse).
+ * @public
  */
 export class XeVram {
   /** Bytes of VRAM. */

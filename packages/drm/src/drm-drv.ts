@@ -3,12 +3,17 @@ import { KernelBug, KernelError, Kref, unmapMappingRange, type Device, type Errn
 import type { DrmFile } from "./drm-file.js";
 import { drmOpen, DRM_FOPS, type DrmIoctlDesc } from "./drm-ioctl.js";
 
-/** `enum drm_driver_feature` bits the model uses. */
+/** `enum drm_driver_feature` bits the model uses. @public */
 export const DRIVER_GEM = 0x1;
+/** @public */
 export const DRIVER_MODESET = 0x2;
+/** @public */
 export const DRIVER_RENDER = 0x8;
+/** @public */
 export const DRIVER_ATOMIC = 0x10;
+/** @public */
 export const DRIVER_SYNCOBJ = 0x20;
+/** @public */
 export const DRIVER_SYNCOBJ_TIMELINE = 0x40;
 
 /**
@@ -16,10 +21,11 @@ export const DRIVER_SYNCOBJ_TIMELINE = 0x40;
  * (`drm-uapi.rst` "Device Hot-Unplug": accesses complete, redirected to a
  * dummy page; SIGBUS "not an option") or the maintainer's statement in the
  * 2026 /dev/syncobj thread that drivers may also raise SIGBUS.
+ * @public
  */
 export type DrmUnplugMmapPolicy = "dummy-page" | "sigbus";
 
-/** `struct drm_driver`: the driver's name, features and ioctl table. */
+/** `struct drm_driver`: the driver's name, features and ioctl table. @public */
 export interface DrmDriver {
   readonly name: string;
   readonly desc: string;
@@ -42,10 +48,10 @@ export interface DrmDriver {
   postclose?(dev: DrmDevice, file: DrmFile): void;
 }
 
-/** `enum drm_minor_type`. */
+/** `enum drm_minor_type`. @public */
 export type DrmMinorType = "primary" | "render";
 
-/** `struct drm_minor`: a `/dev/dri` node of a device. */
+/** `struct drm_minor`: a `/dev/dri` node of a device. @public */
 export class DrmMinor {
   #unregister: (() => void) | null = null;
   constructor(
@@ -105,6 +111,7 @@ const SRCU_READERS = new WeakMap<Kernel, number>();
 /**
  * `struct drm_device`. Refcounted: the driver holds one reference, each open
  * file another, so a removed device lives until its last file is closed.
+ * @public
  */
 export class DrmDevice {
   readonly kernel: Kernel;
@@ -168,7 +175,7 @@ export class DrmDevice {
   }
 }
 
-/** `drm_core_check_feature(dev, feature)`. */
+/** `drm_core_check_feature(dev, feature)`. @public */
 export function drmCoreCheckFeature(dev: DrmDevice, feature: number): boolean {
   return (dev.driver.driverFeatures & feature) === feature;
 }
@@ -176,13 +183,14 @@ export function drmCoreCheckFeature(dev: DrmDevice, feature: number): boolean {
 /**
  * `drm_dev_alloc(driver, parent)` / `devm_drm_dev_alloc`: a device with its
  * minors reserved, not yet visible. @throws KernelError `ENOMEM`, `ENOSPC`.
+ * @public
  */
 export function drmDevAlloc(driver: DrmDriver, parent: Device): DrmDevice {
   parent.kernel.alloc.kzalloc("drm_device");
   return new DrmDevice(driver, parent);
 }
 
-/** `drm_dev_register(dev)`: publishes `/dev/dri/card<N>` (and `renderD<N>`). */
+/** `drm_dev_register(dev)`: publishes `/dev/dri/card<N>` (and `renderD<N>`). @public */
 export function drmDevRegister(dev: DrmDevice): void {
   if (dev.registered) throw new KernelError("EBUSY", "drm_dev_register", `${dev} is registered`);
   if (dev.unplugged) throw new KernelError("ENODEV", "drm_dev_register", `${dev} is unplugged`);
@@ -198,7 +206,7 @@ export function drmDevRegister(dev: DrmDevice): void {
   dev.kernel.printk.info(`[drm] Initialized ${dev.driver.name} for ${dev.dev.name} on minor ${dev.primary.index}`);
 }
 
-/** `drm_dev_unregister(dev)`: the nodes disappear; open files stay valid. */
+/** `drm_dev_unregister(dev)`: the nodes disappear; open files stay valid. @public */
 export function drmDevUnregister(dev: DrmDevice): void {
   if (!dev.registered) return;
   dev.registered = false;
@@ -211,6 +219,7 @@ export function drmDevUnregister(dev: DrmDevice): void {
  * `drm_dev_enter(dev, &idx)`: enters the device's SRCU read section.
  * Returns the cookie for {@link drmDevExit}, or null once the device is
  * unplugged (then nothing must touch the hardware).
+ * @public
  */
 export function drmDevEnter(dev: DrmDevice): number | null {
   const k = dev.kernel;
@@ -223,7 +232,7 @@ export function drmDevEnter(dev: DrmDevice): number | null {
   return n;
 }
 
-/** `drm_dev_exit(idx)`. */
+/** `drm_dev_exit(idx)`. @public */
 export function drmDevExit(dev: DrmDevice, idx: number): void {
   const k = dev.kernel;
   const n = SRCU_READERS.get(k) ?? 0;
@@ -234,7 +243,7 @@ export function drmDevExit(dev: DrmDevice, idx: number): void {
   SRCU_READERS.set(k, n - 1);
 }
 
-/** `drm_dev_is_unplugged(dev)`: racy by design; prefer enter/exit. */
+/** `drm_dev_is_unplugged(dev)`: racy by design; prefer enter/exit. @public */
 export function drmDevIsUnplugged(dev: DrmDevice): boolean {
   return dev.unplugged;
 }
@@ -246,6 +255,7 @@ export function drmDevIsUnplugged(dev: DrmDevice): boolean {
  * any file of the device (2021, `unmap_mapping_range` on the device's
  * address space). Open files stay; every ioctl on them is `ENODEV` from now
  * on. Then the driver's removal hooks run.
+ * @public
  */
 export function drmDevUnplug(dev: DrmDevice): void {
   const k = dev.kernel;

@@ -6,6 +6,7 @@ import type { DrmSyncobj } from "./drm-syncobj.js";
 /**
  * `struct drm_file`: private data of an open DRM fd. Syncobj handles are per
  * file: ids from 1 (`idr_alloc(…, 1, 0, …)`), lowest free first.
+ * @public
  */
 export class DrmFile {
   readonly kernel: Kernel;

@@ -20,17 +20,20 @@ import { DRM_COMMAND_BASE, DRM_COMMAND_END, drmIowr } from "./drm-uapi.js";
 
 export { DRM_IOCTL_BASE, DRM_COMMAND_BASE, DRM_COMMAND_END, drmIowr } from "./drm-uapi.js";
 
-/** `drm_ioctl_desc` flags. */
+/** `drm_ioctl_desc` flags. @public */
 export const DRM_AUTH = 0x1;
+/** @public */
 export const DRM_MASTER = 0x2;
+/** @public */
 export const DRM_ROOT_ONLY = 0x4;
+/** @public */
 export const DRM_RENDER_ALLOW = 0x20;
 
 
-/** An ioctl handler: the kernel copy of the argument; returns 0 or throws `KernelError`. */
+/** An ioctl handler: the kernel copy of the argument; returns 0 or throws `KernelError`. @public */
 export type DrmIoctlFunc = (dev: DrmDevice, data: UserStruct, file: DrmFile) => number;
 
-/** `struct drm_ioctl_desc`. */
+/** `struct drm_ioctl_desc`. @public */
 export interface DrmIoctlDesc {
   readonly cmd: number;
   readonly flags: number;
@@ -38,10 +41,13 @@ export interface DrmIoctlDesc {
   readonly name: string;
 }
 
-/** `struct drm_get_cap`: u64 capability, u64 value. */
+/** `struct drm_get_cap`: u64 capability, u64 value. @public */
 export const DRM_GET_CAP_SIZE = 16;
+/** @public */
 export const DRM_IOCTL_GET_CAP = drmIowr(0x0c, DRM_GET_CAP_SIZE);
+/** @public */
 export const DRM_CAP_SYNCOBJ = 0x13n;
+/** @public */
 export const DRM_CAP_SYNCOBJ_TIMELINE = 0x14n;
 
 function getCap(dev: DrmDevice, data: UserStruct): number {
@@ -55,7 +61,7 @@ function getCap(dev: DrmDevice, data: UserStruct): number {
 
 const ioctl = (cmd: number, func: DrmIoctlFunc, flags: number, name: string): DrmIoctlDesc => ({ cmd, func, flags, name });
 
-/** `drm_ioctls[]`: the core ioctls the model has, by number. */
+/** `drm_ioctls[]`: the core ioctls the model has, by number. @public */
 export const DRM_CORE_IOCTLS: ReadonlyMap<number, DrmIoctlDesc> = new Map(
   [
     ioctl(DRM_IOCTL_GET_CAP, (d, a) => getCap(d, a), DRM_RENDER_ALLOW, "DRM_IOCTL_GET_CAP"),
@@ -85,6 +91,7 @@ function drmIoctlPermit(flags: number, file: DrmFile): void {
  * unknown numbers `EINVAL`; then the permission check, the argument copy
  * (a shorter user struct is zero-extended, a longer one truncated), the
  * handler, and the copy back — whatever the handler returned.
+ * @public
  */
 export function drmIoctl(filp: File, cmd: number, arg: UserArg): number {
   const file = filp.privateData as DrmFile;
@@ -161,7 +168,7 @@ function drmRelease(filp: File): void {
   dev.put();
 }
 
-/** `drm_fops`-style file operations of every DRM minor. */
+/** `drm_fops`-style file operations of every DRM minor. @public */
 export const DRM_FOPS: FileOperations = {
   name: "drm",
   unlockedIoctl: drmIoctl,

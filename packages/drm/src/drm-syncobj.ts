@@ -43,39 +43,69 @@ import { drmCoreCheckFeature, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, type DrmD
 import type { DrmFile } from "./drm-file.js";
 import { drmIowr } from "./drm-uapi.js";
 
-/** Struct sizes of `include/uapi/drm/drm.h`. */
+/** Struct sizes of `include/uapi/drm/drm.h`. @public */
 export const DRM_SYNCOBJ_CREATE_SIZE = 8; // u32 handle, u32 flags
+/** @public */
 export const DRM_SYNCOBJ_DESTROY_SIZE = 8; // u32 handle, u32 pad
+/** @public */
 export const DRM_SYNCOBJ_HANDLE_SIZE = 24; // u32 handle, u32 flags, s32 fd, u32 pad, u64 point
+/** @public */
 export const DRM_SYNCOBJ_WAIT_SIZE = 40; // u64 handles, s64 timeout_nsec, u32 count_handles, u32 flags, u32 first_signaled, u32 pad, u64 deadline_nsec
+/** @public */
 export const DRM_SYNCOBJ_TIMELINE_WAIT_SIZE = 48; // u64 handles, u64 points, s64 timeout_nsec, u32 count_handles, u32 flags, u32 first_signaled, u32 pad, u64 deadline_nsec
+/** @public */
 export const DRM_SYNCOBJ_ARRAY_SIZE = 16; // u64 handles, u32 count_handles, u32 pad
+/** @public */
 export const DRM_SYNCOBJ_TIMELINE_ARRAY_SIZE = 24; // u64 handles, u64 points, u32 count_handles, u32 flags
+/** @public */
 export const DRM_SYNCOBJ_TRANSFER_SIZE = 32; // u32 src_handle, u32 dst_handle, u64 src_point, u64 dst_point, u32 flags, u32 pad
+/** @public */
 export const DRM_SYNCOBJ_EVENTFD_SIZE = 24; // u32 handle, u32 flags, u64 point, s32 fd, u32 pad
 
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_CREATE = drmIowr(0xbf, DRM_SYNCOBJ_CREATE_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_DESTROY = drmIowr(0xc0, DRM_SYNCOBJ_DESTROY_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD = drmIowr(0xc1, DRM_SYNCOBJ_HANDLE_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE = drmIowr(0xc2, DRM_SYNCOBJ_HANDLE_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_WAIT = drmIowr(0xc3, DRM_SYNCOBJ_WAIT_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_RESET = drmIowr(0xc4, DRM_SYNCOBJ_ARRAY_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_SIGNAL = drmIowr(0xc5, DRM_SYNCOBJ_ARRAY_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT = drmIowr(0xca, DRM_SYNCOBJ_TIMELINE_WAIT_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_QUERY = drmIowr(0xcb, DRM_SYNCOBJ_TIMELINE_ARRAY_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_TRANSFER = drmIowr(0xcc, DRM_SYNCOBJ_TRANSFER_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL = drmIowr(0xcd, DRM_SYNCOBJ_TIMELINE_ARRAY_SIZE);
+/** @public */
 export const DRM_IOCTL_SYNCOBJ_EVENTFD = drmIowr(0xcf, DRM_SYNCOBJ_EVENTFD_SIZE);
 
+/** @public */
 export const DRM_SYNCOBJ_CREATE_SIGNALED = 1 << 0;
+/** @public */
 export const DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE = 1 << 0;
+/** @public */
 export const DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE = 1 << 1;
+/** @public */
 export const DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE = 1 << 0;
+/** @public */
 export const DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE = 1 << 1;
+/** @public */
 export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL = 1 << 0;
+/** @public */
 export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT = 1 << 1;
+/** @public */
 export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE = 1 << 2;
+/** @public */
 export const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE = 1 << 3;
+/** @public */
 export const DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED = 1 << 0;
 
 /** `DRM_SYNCOBJ_WAIT_FOR_SUBMIT_TIMEOUT`: how long `find_fence` waits for a point to appear. */
@@ -88,11 +118,12 @@ const KMALLOC_MAX_SIZE = 4 << 20;
  * before timeline points existed (`TIMELINE` flag → `EINVAL`), c2d3a7300695
  * (any non-zero `point` → `EINVAL`, even without the flag: breaks old binaries
  * with stack garbage) and the 2e3649e23723 fix (only `TIMELINE` with a point).
+ * @public
  */
 export type SyncobjHandleIoctlVersion = "pre-timeline" | "timeline-strict-point" | "timeline-fixed";
 const VERSION = new WeakMap<Kernel, SyncobjHandleIoctlVersion>();
 
-/** Selects the HANDLE_TO_FD / FD_TO_HANDLE behaviour (default `"timeline-fixed"`). */
+/** Selects the HANDLE_TO_FD / FD_TO_HANDLE behaviour (default `"timeline-fixed"`). @public */
 export function drmSyncobjSetHandleIoctlVersion(kernel: Kernel, v: SyncobjHandleIoctlVersion): void {
   VERSION.set(kernel, v);
 }
@@ -121,6 +152,7 @@ interface SyncobjEventfdEntry {
  * `struct drm_syncobj`: a container for a fence (or a timeline of chain
  * nodes), device-independent once created, alive while any handle, fd or
  * ioctl holds it.
+ * @public
  */
 export class DrmSyncobj {
   readonly #ref: Kref;
@@ -144,18 +176,18 @@ export class DrmSyncobj {
   }
 }
 
-/** `drm_syncobj_get()`. */
+/** `drm_syncobj_get()`. @public */
 export function drmSyncobjGet(syncobj: DrmSyncobj): DrmSyncobj {
   syncobj._ref.get();
   return syncobj;
 }
 
-/** `drm_syncobj_put()`. */
+/** `drm_syncobj_put()`. @public */
 export function drmSyncobjPut(syncobj: DrmSyncobj | null | undefined): void {
   syncobj?._ref.put();
 }
 
-/** `drm_syncobj_find(file, handle)`: a new reference, or null. */
+/** `drm_syncobj_find(file, handle)`: a new reference, or null. @public */
 export function drmSyncobjFind(file: DrmFile, handle: number): DrmSyncobj | null {
   file.syncobjTableLock.lock();
   try {
@@ -166,10 +198,14 @@ export function drmSyncobjFind(file: DrmFile, handle: number): DrmSyncobj | null
   }
 }
 
-/** `drm_syncobj_fence_get(syncobj)`: a new reference to the current fence, or null. */
+/**
+ * `drm_syncobj_fence_get(syncobj)`: a new reference to the current fence, or
+ * null (`dma_fence_get_rcu_safe()`: no reference once the count reached zero).
+ * @public
+ */
 export function drmSyncobjFenceGet(syncobj: DrmSyncobj): DmaFence | null {
   const f = syncobj.fence;
-  return f && f._ref.getUnlessZero() ? f : null;
+  return f && f.refcount > 0 ? dmaFenceGet(f) : null;
 }
 
 /** `syncobj_wait_syncobj_func`: under the syncobj lock, a waiter looks for its point. */
@@ -231,6 +267,7 @@ function rerunWaiters(syncobj: DrmSyncobj): void {
  * `drm_syncobj_add_point(syncobj, chain, fence, point)`: links `fence` as
  * timeline point `point` (an unordered point is allowed and starts a new
  * context) and wakes waiters; then walks once to collect signaled links.
+ * @public
  */
 export function drmSyncobjAddPoint(syncobj: DrmSyncobj, chain: DmaFenceChainSlot, fence: DmaFence, point: bigint): void {
   dmaFenceGet(fence);
@@ -253,7 +290,7 @@ export function drmSyncobjAddPoint(syncobj: DrmSyncobj, chain: DmaFenceChainSlot
   dmaFencePut(prev);
 }
 
-/** `drm_syncobj_replace_fence(syncobj, fence)`: binary update (null resets); waiters re-run only on a change. */
+/** `drm_syncobj_replace_fence(syncobj, fence)`: binary update (null resets); waiters re-run only on a change. @public */
 export function drmSyncobjReplaceFence(syncobj: DrmSyncobj, fence: DmaFence | null): void {
   if (fence) dmaFenceGet(fence);
   syncobj.lock.lock();
@@ -286,6 +323,7 @@ function drmSyncobjFree(syncobj: DrmSyncobj): void {
 /**
  * `drm_syncobj_create(flags, fence)`: a new syncobj (one reference), signaled
  * with a stub for `DRM_SYNCOBJ_CREATE_SIGNALED`. @throws KernelError `ENOMEM`.
+ * @public
  */
 export function drmSyncobjCreate(kernel: Kernel, flags: number, fence: DmaFence | null = null): DrmSyncobj {
   kernel.alloc.kzalloc("drm_syncobj");
@@ -302,7 +340,7 @@ export function drmSyncobjCreate(kernel: Kernel, flags: number, fence: DmaFence 
   return s;
 }
 
-/** `drm_syncobj_get_handle(file, syncobj)`: a new handle holding its own reference. */
+/** `drm_syncobj_get_handle(file, syncobj)`: a new handle holding its own reference. @public */
 export function drmSyncobjGetHandle(file: DrmFile, syncobj: DrmSyncobj): number {
   drmSyncobjGet(syncobj);
   try {
@@ -328,7 +366,7 @@ function drmSyncobjDestroy(file: DrmFile, handle: number): void {
   drmSyncobjPut(s);
 }
 
-/** `drm_syncobj_file_fops`: a syncobj fd can only be closed. */
+/** `drm_syncobj_file_fops`: a syncobj fd can only be closed. @public */
 export const DRM_SYNCOBJ_FILE_FOPS: FileOperations = {
   name: "syncobj_file",
   release(file) {
@@ -336,7 +374,7 @@ export const DRM_SYNCOBJ_FILE_FOPS: FileOperations = {
   },
 };
 
-/** `drm_syncobj_get_fd(syncobj)`: a new `syncobj_file` fd (O_CLOEXEC) in the current task. */
+/** `drm_syncobj_get_fd(syncobj)`: a new `syncobj_file` fd (O_CLOEXEC) in the current task. @public */
 export function drmSyncobjGetFd(syncobj: DrmSyncobj): number {
   const k = syncobj.kernel;
   const files = k.current.files;
@@ -385,6 +423,7 @@ function drmSyncobjRemoveWait(syncobj: DrmSyncobj, wait: SyncobjWaitEntry): void
  * `point` (the global stub if it already signaled). @throws KernelError
  * `EINVAL` (bad flags, nothing submitted), `ENOENT` (no such handle),
  * `ETIME` (WAIT_FOR_SUBMIT and nothing appeared within 5 s).
+ * @public
  */
 export function drmSyncobjFindFence(file: DrmFile, handle: number, point: bigint, flags: number): DmaFence {
   const syncobj = drmSyncobjFind(file, handle);
@@ -415,14 +454,14 @@ export function drmSyncobjFindFence(file: DrmFile, handle: number, point: bigint
   }
 }
 
-/** `drm_syncobj_release(file)`: the file's handles go away with it. */
+/** `drm_syncobj_release(file)`: the file's handles go away with it. @public */
 export function drmSyncobjRelease(file: DrmFile): void {
   const all = [...file.syncobjIdr.values()];
   file.syncobjIdr.clear();
   for (const s of all) drmSyncobjPut(s);
 }
 
-/** `drm_timeout_abs_to_jiffies(timeout_nsec)`: an absolute CLOCK_MONOTONIC time; 0 or the past is a poll. */
+/** `drm_timeout_abs_to_jiffies(timeout_nsec)`: an absolute CLOCK_MONOTONIC time; 0 or the past is a poll. @public */
 export function drmTimeoutAbsToJiffies(kernel: Kernel, timeoutNsec: bigint): number {
   if (timeoutNsec === 0n) return 0;
   const now = BigInt(Math.floor(kernel.clock.nowNs));
@@ -477,7 +516,7 @@ function arrayFree(syncobjs: DrmSyncobj[]): void {
   for (const s of syncobjs) drmSyncobjPut(s);
 }
 
-/** `DRM_IOCTL_SYNCOBJ_CREATE`. */
+/** `DRM_IOCTL_SYNCOBJ_CREATE`. @public */
 export function drmSyncobjCreateIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   checkFeature(dev, DRIVER_SYNCOBJ, "drm_syncobj_create_ioctl");
   const flags = d.u32(4);
@@ -491,7 +530,7 @@ export function drmSyncobjCreateIoctl(dev: DrmDevice, d: UserStruct, file: DrmFi
   return 0;
 }
 
-/** `DRM_IOCTL_SYNCOBJ_DESTROY`: an unknown handle is `EINVAL`. */
+/** `DRM_IOCTL_SYNCOBJ_DESTROY`: an unknown handle is `EINVAL`. @public */
 export function drmSyncobjDestroyIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   checkFeature(dev, DRIVER_SYNCOBJ, "drm_syncobj_destroy_ioctl");
   if (d.u32(4) !== 0) throw new KernelError("EINVAL", "drm_syncobj_destroy_ioctl", "pad");
@@ -504,7 +543,7 @@ function pointCheck(kernel: Kernel, flags: number, timelineFlag: number, point: 
   if (v === "timeline-strict-point" ? point !== 0n : flags & timelineFlag && point !== 0n) throw new KernelError("EINVAL", op, "point on a whole-syncobj transfer");
 }
 
-/** `DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD`: a syncobj fd, or with EXPORT_SYNC_FILE a sync_file of the fence (at `point`). */
+/** `DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD`: a syncobj fd, or with EXPORT_SYNC_FILE a sync_file of the fence (at `point`). @public */
 export function drmSyncobjHandleToFdIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   const op = "drm_syncobj_handle_to_fd_ioctl";
   checkFeature(dev, DRIVER_SYNCOBJ, op);
@@ -541,7 +580,7 @@ export function drmSyncobjHandleToFdIoctl(dev: DrmDevice, d: UserStruct, file: D
   return 0;
 }
 
-/** `DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE`: a new handle for a syncobj fd, or with IMPORT_SYNC_FILE the sync_file's fence into an existing handle (at `point`). */
+/** `DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE`: a new handle for a syncobj fd, or with IMPORT_SYNC_FILE the sync_file's fence into an existing handle (at `point`). @public */
 export function drmSyncobjFdToHandleIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   const op = "drm_syncobj_fd_to_handle_ioctl";
   checkFeature(dev, DRIVER_SYNCOBJ, op);
@@ -673,12 +712,12 @@ function waitIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile, timeline: boole
   }
 }
 
-/** `DRM_IOCTL_SYNCOBJ_WAIT`. */
+/** `DRM_IOCTL_SYNCOBJ_WAIT`. @public */
 export function drmSyncobjWaitIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   return waitIoctl(dev, d, file, false);
 }
 
-/** `DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT`. */
+/** `DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT`. @public */
 export function drmSyncobjTimelineWaitIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   return waitIoctl(dev, d, file, true);
 }
@@ -697,17 +736,17 @@ function arrayIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile, op: string, fn
   return 0;
 }
 
-/** `DRM_IOCTL_SYNCOBJ_RESET`: every syncobj back to "no fence". */
+/** `DRM_IOCTL_SYNCOBJ_RESET`: every syncobj back to "no fence". @public */
 export function drmSyncobjResetIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   return arrayIoctl(dev, d, file, "drm_syncobj_reset_ioctl", (s) => drmSyncobjReplaceFence(s, null));
 }
 
-/** `DRM_IOCTL_SYNCOBJ_SIGNAL`: each gets a new signaled stub; an allocation failure stops midway (`ENOMEM`). */
+/** `DRM_IOCTL_SYNCOBJ_SIGNAL`: each gets a new signaled stub; an allocation failure stops midway (`ENOMEM`). @public */
 export function drmSyncobjSignalIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   return arrayIoctl(dev, d, file, "drm_syncobj_signal_ioctl", drmSyncobjAssignNullHandle);
 }
 
-/** `DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL`: a signaled stub as point `points[i]` (also for point 0). */
+/** `DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL`: a signaled stub as point `points[i]` (also for point 0). @public */
 export function drmSyncobjTimelineSignalIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   const op = "drm_syncobj_timeline_signal_ioctl";
   checkFeature(dev, DRIVER_SYNCOBJ_TIMELINE, op);
@@ -737,7 +776,7 @@ export function drmSyncobjTimelineSignalIoctl(dev: DrmDevice, d: UserStruct, fil
   return 0;
 }
 
-/** `DRM_IOCTL_SYNCOBJ_QUERY`: the last signaled point (or, with LAST_SUBMITTED, the newest) of each timeline. */
+/** `DRM_IOCTL_SYNCOBJ_QUERY`: the last signaled point (or, with LAST_SUBMITTED, the newest) of each timeline. @public */
 export function drmSyncobjQueryIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   const op = "drm_syncobj_query_ioctl";
   checkFeature(dev, DRIVER_SYNCOBJ_TIMELINE, op);
@@ -776,7 +815,7 @@ export function drmSyncobjQueryIoctl(dev: DrmDevice, d: UserStruct, file: DrmFil
   return 0;
 }
 
-/** `DRM_IOCTL_SYNCOBJ_TRANSFER`: a point of one syncobj into another (as a new timeline point, or replacing a binary fence). */
+/** `DRM_IOCTL_SYNCOBJ_TRANSFER`: a point of one syncobj into another (as a new timeline point, or replacing a binary fence). @public */
 export function drmSyncobjTransferIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   const op = "drm_syncobj_transfer_ioctl";
   checkFeature(dev, DRIVER_SYNCOBJ_TIMELINE, op);
@@ -807,7 +846,7 @@ export function drmSyncobjTransferIoctl(dev: DrmDevice, d: UserStruct, file: Drm
   return 0;
 }
 
-/** `DRM_IOCTL_SYNCOBJ_EVENTFD`: signal an eventfd once the point materialises (WAIT_AVAILABLE) or signals. */
+/** `DRM_IOCTL_SYNCOBJ_EVENTFD`: signal an eventfd once the point materialises (WAIT_AVAILABLE) or signals. @public */
 export function drmSyncobjEventfdIoctl(dev: DrmDevice, d: UserStruct, file: DrmFile): number {
   const op = "drm_syncobj_eventfd_ioctl";
   checkFeature(dev, DRIVER_SYNCOBJ_TIMELINE, op);
@@ -839,7 +878,7 @@ export function drmSyncobjEventfdIoctl(dev: DrmDevice, d: UserStruct, file: DrmF
   return 0;
 }
 
-/** The ioctl number (low byte) of each syncobj command, for tables and fuzzers. */
+/** The ioctl number (low byte) of each syncobj command, for tables and fuzzers. @public */
 export const DRM_SYNCOBJ_IOCTL_NRS: readonly number[] = [
   DRM_IOCTL_SYNCOBJ_CREATE,
   DRM_IOCTL_SYNCOBJ_DESTROY,

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/drm: the DRM core subsystem, the GPU scheduler (drivers/gpu/drm/scheduler/) and its module.
 /**
  * The DRM core subsystem of dmabuf-sdk: the GPU scheduler (drm_sched) with
  * its entities, jobs and fences, DRM devices, files and sync objects.

@@ -1,3 +1,4 @@
+// Tests of the drm module: load, license, and unload without leaks.
 import { describe, expect, it } from "vitest";
 import { drmModule } from "@dmabuf-sdk/drm";
 import { bootDrm } from "@dmabuf-sdk/drm/testing";

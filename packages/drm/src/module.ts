@@ -71,6 +71,7 @@ const SCHED: readonly [SymbolExport, unknown][] = [
  * descriptor, exporting the scheduler API drivers link against. Devices,
  * files and sync objects live in the DRM devices the drivers allocate; the
  * module itself holds no state.
+ * @public
  */
 export const drmModule: KernelModule = {
   name: "drm",

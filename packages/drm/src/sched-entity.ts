@@ -24,10 +24,10 @@ import { DRM_SCHED_POLICY_FIFO, drmSchedPolicy, drmSchedRqAddEntity, drmSchedRqR
 
 const ENTITY_LOCK_KEY = { site: "drm_sched_entity_init" };
 
-/** `MAX_WAIT_SCHED_ENTITY_Q_EMPTY`: 1 s, in virtual ns. */
+/** `MAX_WAIT_SCHED_ENTITY_Q_EMPTY`: 1 s, in virtual ns. @public */
 export const MAX_WAIT_SCHED_ENTITY_Q_EMPTY_NS = 1_000_000_000;
 
-/** `struct drm_sched_entity`. */
+/** `struct drm_sched_entity`. @public */
 export class DrmSchedEntity {
   rq: DrmSchedRq | null;
   schedList: DrmGpuScheduler[] | null;
@@ -71,6 +71,7 @@ export class DrmSchedEntity {
  * `drm_sched_entity_init(entity, priority, sched_list, num_sched_list, guilty)`.
  * An empty list gives an entity without run queue (jobs on it fail `ENOENT`).
  * @throws KernelError `EINVAL` for an invalid priority.
+ * @public
  */
 export function drmSchedEntityInit(k: Kernel, priority: number, schedList: DrmGpuScheduler[], guilty?: { value: number }): DrmSchedEntity {
   if (priority < 0 || !Number.isInteger(priority)) throw new KernelError("EINVAL", "drm_sched_entity_init", `priority ${priority}`);
@@ -81,7 +82,7 @@ export function drmSchedEntityInit(k: Kernel, priority: number, schedList: DrmGp
   return new DrmSchedEntity(k, priority, schedList, guilty);
 }
 
-/** `drm_sched_entity_is_idle()`. */
+/** `drm_sched_entity_is_idle()`. @public */
 export function drmSchedEntityIsIdle(entity: DrmSchedEntity): boolean {
   return !entity.rq || !entity.rq.entities.includes(entity) || entity.jobQueue.length === 0 || entity.stopped;
 }
@@ -90,6 +91,7 @@ export function drmSchedEntityIsIdle(entity: DrmSchedEntity): boolean {
  * `drm_sched_entity_select_rq()`: with an empty queue and the last job done,
  * the entity may move to the least loaded scheduler of its list; a list of
  * one is dropped once used.
+ * @public
  */
 export function drmSchedEntitySelectRq(entity: DrmSchedEntity): void {
   if (!entity.schedList) return;
@@ -113,6 +115,7 @@ export function drmSchedEntitySelectRq(entity: DrmSchedEntity): void {
  * `drm_sched_entity_push_job()`: queue an armed job. The first job of an
  * empty queue puts the entity on its run queue and wakes the scheduler; a
  * stopped (killed) entity keeps the job, which never runs.
+ * @public
  */
 export function drmSchedEntityPushJob(job: DrmSchedJob): void {
   const entity = job.entity!;
@@ -198,6 +201,7 @@ function setLastScheduled(entity: DrmSchedEntity, fence: DmaFence | null): void 
  * `drm_sched_entity_pop_job()`: the head job once it has no unsignalled
  * dependency (else null, with a callback installed); it becomes the
  * entity's `last_scheduled`.
+ * @public
  */
 export function drmSchedEntityPopJob(entity: DrmSchedEntity): DrmSchedJob | null {
   const job = entity.jobQueue[0];
@@ -226,7 +230,7 @@ export function drmSchedEntityPopJob(entity: DrmSchedEntity): DrmSchedJob | null
 
 /** `dma_fence_get_rcu()`: a reference unless the fence already died. */
 function dmaFenceGetRcu(f: DmaFence | undefined): DmaFence | null {
-  if (!f || f._ref.refcount === 0) return null;
+  if (!f || f.refcount === 0) return null;
   return dmaFenceGet(f);
 }
 
@@ -290,6 +294,7 @@ function drmSchedEntityKillJobsCb(f: DmaFence | null, job: DrmSchedJob): void {
  * `drm_sched_entity_kill()`: stop the entity, wait until the scheduler is
  * out of it, then kill every queued job in order, each after its
  * predecessor's finished fence.
+ * @public
  */
 export function drmSchedEntityKill(entity: DrmSchedEntity): void {
   if (!entity.rq) return;
@@ -330,6 +335,7 @@ export function drmSchedEntityKill(entity: DrmSchedEntity): void {
  * `drm_sched_entity_flush(entity, timeout)`: wait for the queue to drain
  * (bounded when the caller is exiting); a caller exiting on SIGKILL that was
  * the last user kills the entity. Returns the time left.
+ * @public
  */
 export function drmSchedEntityFlush(entity: DrmSchedEntity, timeoutNs: number, how: { exiting?: boolean; sigkill?: boolean } = {}): number {
   if (!entity.rq) return 0;
@@ -347,7 +353,7 @@ export function drmSchedEntityFlush(entity: DrmSchedEntity, timeoutNs: number, h
   return ret;
 }
 
-/** `drm_sched_entity_fini()`: kill, drop the pending dependency and `last_scheduled`. */
+/** `drm_sched_entity_fini()`: kill, drop the pending dependency and `last_scheduled`. @public */
 export function drmSchedEntityFini(entity: DrmSchedEntity): void {
   drmSchedEntityKill(entity);
   if (entity.dependency) {
@@ -358,13 +364,13 @@ export function drmSchedEntityFini(entity: DrmSchedEntity): void {
   setLastScheduled(entity, null);
 }
 
-/** `drm_sched_entity_destroy()`: flush (1 s) then fini. */
+/** `drm_sched_entity_destroy()`: flush (1 s) then fini. @public */
 export function drmSchedEntityDestroy(entity: DrmSchedEntity): void {
   drmSchedEntityFlush(entity, MAX_WAIT_SCHED_ENTITY_Q_EMPTY_NS);
   drmSchedEntityFini(entity);
 }
 
-/** `drm_sched_entity_set_priority()`. */
+/** `drm_sched_entity_set_priority()`. @public */
 export function drmSchedEntitySetPriority(entity: DrmSchedEntity, priority: number): void {
   entity.lock.lock();
   try {
@@ -374,7 +380,7 @@ export function drmSchedEntitySetPriority(entity: DrmSchedEntity, priority: numb
   }
 }
 
-/** `drm_sched_entity_modify_sched()`: a new scheduler list, used at the next `select_rq`. */
+/** `drm_sched_entity_modify_sched()`: a new scheduler list, used at the next `select_rq`. @public */
 export function drmSchedEntityModifySched(entity: DrmSchedEntity, schedList: DrmGpuScheduler[]): void {
   entity.lock.lock();
   try {

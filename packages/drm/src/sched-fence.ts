@@ -10,6 +10,7 @@ const FENCE_LOCK_KEY = { site: "drm_sched_fence_init" };
  * `struct drm_sched_fence`: `scheduled` signals when the job is handed to
  * the hardware (with `parent`, the hardware fence), `finished` when it
  * completes, is cancelled or killed. Both fences share `lock`.
+ * @public
  */
 export class DrmSchedFence {
   scheduled: DmaFence | undefined;
@@ -54,12 +55,12 @@ const finishedOps: DmaFenceOps = {
   release: (f) => dmaFencePut(BY_FENCE.get(f)?.scheduled),
 };
 
-/** `drm_sched_fence_alloc()`. */
+/** `drm_sched_fence_alloc()`. @public */
 export function drmSchedFenceAlloc(entity: DrmSchedEntity, owner: unknown): DrmSchedFence {
   return new DrmSchedFence(entity.kernel, owner);
 }
 
-/** `drm_sched_fence_init()`: both fences on the entity's two contexts, seqno `++entity->fence_seq`. */
+/** `drm_sched_fence_init()`: both fences on the entity's two contexts, seqno `++entity->fence_seq`. @public */
 export function drmSchedFenceInit(fence: DrmSchedFence, entity: DrmSchedEntity): void {
   const k = fence.kernel;
   fence.sched = entity.rq!.sched;
@@ -70,12 +71,12 @@ export function drmSchedFenceInit(fence: DrmSchedFence, entity: DrmSchedEntity):
   BY_FENCE.set(fence.finished, fence);
 }
 
-/** `drm_sched_fence_free()`: a fence that was never initialised (job aborted before arm). */
+/** `drm_sched_fence_free()`: a fence that was never initialised (job aborted before arm). @public */
 export function drmSchedFenceFree(fence: DrmSchedFence): void {
   if (fence.finished) fence.kernel.warn("drm_sched_fence_free() of an initialised fence");
 }
 
-/** `drm_sched_fence_scheduled()`: records the hardware fence and signals `scheduled`. */
+/** `drm_sched_fence_scheduled()`: records the hardware fence and signals `scheduled`. @public */
 export function drmSchedFenceScheduled(fence: DrmSchedFence, parent: DmaFence | null): void {
   if (parent) {
     fence.parent = dmaFenceGet(parent);
@@ -86,7 +87,7 @@ export function drmSchedFenceScheduled(fence: DrmSchedFence, parent: DmaFence | 
   dmaFenceSignal(fence.scheduled!);
 }
 
-/** `drm_sched_fence_finished()`: sets the error (if any) and signals `finished`. */
+/** `drm_sched_fence_finished()`: sets the error (if any) and signals `finished`. @public */
 export function drmSchedFenceFinished(fence: DrmSchedFence, result: number): void {
   if (result < 0) dmaFenceSetError(fence.finished!, errnoOf(result));
   dmaFenceSignal(fence.finished!);
@@ -96,12 +97,12 @@ function errnoOf(result: number): Errno {
   return errnoName(result) ?? "EIO";
 }
 
-/** `to_drm_sched_fence()`: the scheduler fence a fence belongs to, or undefined. */
+/** `to_drm_sched_fence()`: the scheduler fence a fence belongs to, or undefined. @public */
 export function toDrmSchedFence(f: DmaFence): DrmSchedFence | undefined {
   return BY_FENCE.get(f);
 }
 
-/** True when `f` is the `scheduled` fence of its scheduler fence. */
+/** True when `f` is the `scheduled` fence of its scheduler fence. @public */
 export function isScheduledFence(f: DmaFence): boolean {
   return BY_FENCE.get(f)?.scheduled === f;
 }

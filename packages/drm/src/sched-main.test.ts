@@ -109,9 +109,9 @@ describe("drm_sched jobs and init", () => {
     drmSchedJobAddDependency(job, null);
     expect(drmSchedJobHasDependency(job, f2)).toBe(true);
     expect(drmSchedJobHasDependency(job, f1)).toBe(false);
-    expect(f1._ref.refcount).toBe(1);
+    expect(f1.refcount).toBe(1);
     drmSchedJobCleanup(job); // aborted before arm
-    expect(f2._ref.refcount).toBe(1);
+    expect(f2.refcount).toBe(1);
     dmaFenceSignal(f1);
     dmaFenceSignal(f2);
     dmaFencePut(f1);

@@ -38,11 +38,15 @@ import { drmSchedFenceAlloc, drmSchedFenceFinished, drmSchedFenceFree, drmSchedF
 import { drmSchedEntityPopJob, drmSchedEntitySelectRq, type DrmSchedEntity } from "./sched-entity.js";
 import { DrmSchedRq, _drmSchedPolicyFreeze, drmSchedSelectEntity } from "./sched-rq.js";
 
-/** `enum drm_sched_priority`, highest first. */
+/** `enum drm_sched_priority`, highest first. @public */
 export const DRM_SCHED_PRIORITY_KERNEL = 0;
+/** @public */
 export const DRM_SCHED_PRIORITY_HIGH = 1;
+/** @public */
 export const DRM_SCHED_PRIORITY_NORMAL = 2;
+/** @public */
 export const DRM_SCHED_PRIORITY_LOW = 3;
+/** @public */
 export const DRM_SCHED_PRIORITY_COUNT = 4;
 
 /**
@@ -51,6 +55,7 @@ export const DRM_SCHED_PRIORITY_COUNT = 4;
  * `NOMINAL` before v6.17) re-arms the timeout; `ENODEV` (device gone) does
  * not; `NO_HANG` (v6.17: the job is still running) puts the job back on the
  * pending list so it is freed when it completes.
+ * @public
  */
 export type DrmGpuSchedStat = "DRM_GPU_SCHED_STAT_NONE" | "DRM_GPU_SCHED_STAT_RESET" | "DRM_GPU_SCHED_STAT_ENODEV" | "DRM_GPU_SCHED_STAT_NO_HANG";
 
@@ -59,10 +64,11 @@ export type DrmGpuSchedStat = "DRM_GPU_SCHED_STAT_NONE" | "DRM_GPU_SCHED_STAT_RE
  * 487df8b69834 ("drm/sched: Fix deadlock in drm_sched_entity_kill_jobs_cb",
  * Nov 2025) the fence callback walks the job's dependencies itself;
  * after it, the callback only queues `kill_jobs_work`, which does.
+ * @public
  */
 export type DrmSchedKillVersion = "pre-487df8b" | "post-487df8b";
 
-/** `struct drm_sched_backend_ops`. */
+/** `struct drm_sched_backend_ops`. @public */
 export interface DrmSchedBackendOps {
   /** `prepare_job`: one more fence to wait for before running, or null. */
   prepareJob?(job: DrmSchedJob, entity: DrmSchedEntity): DmaFence | null;
@@ -78,7 +84,7 @@ export interface DrmSchedBackendOps {
   updateJobCredits?(job: DrmSchedJob): number;
 }
 
-/** `struct drm_sched_init_args`. */
+/** `struct drm_sched_init_args`. @public */
 export interface DrmSchedInitArgs {
   readonly ops: DrmSchedBackendOps;
   /** The driver's submission queue; default an own ordered queue named after the scheduler. */
@@ -102,7 +108,7 @@ const JOB_DEPS_KEY = { site: "drm_sched_job_init" };
 /** `drm_sched_lockdep_map`: every scheduler's own submit queue shares it. */
 const SUBMIT_WQ_MAP = new WeakMap<Kernel, LockdepMap>();
 
-/** `struct drm_gpu_scheduler`. */
+/** `struct drm_gpu_scheduler`. @public */
 export class DrmGpuScheduler {
   readonly ops: DrmSchedBackendOps;
   readonly name: string;
@@ -162,6 +168,7 @@ export class DrmGpuScheduler {
 /**
  * `drm_sched_init()`.
  * @throws KernelError `EINVAL` for no run queues, a zero credit limit or a timeout that is not positive.
+ * @public
  */
 export function drmSchedInit(k: Kernel, args: DrmSchedInitArgs): DrmGpuScheduler {
   if ((args.numRqs ?? DRM_SCHED_PRIORITY_COUNT) < 1 || args.numRqs! > DRM_SCHED_PRIORITY_COUNT) throw new KernelError("EINVAL", "drm_sched_init", "num_rqs");
@@ -177,6 +184,7 @@ export function drmSchedInit(k: Kernel, args: DrmSchedInitArgs): DrmGpuScheduler
  * `drm_sched_fini()`: stop submission, stop entities still attached, stop
  * the timeout, cancel pending jobs through `cancel_job` (their hardware
  * fences signal `-ECANCELED`) and free them, destroy an own submit queue.
+ * @public
  */
 export function drmSchedFini(sched: DrmGpuScheduler): void {
   drmSchedWqueueStop(sched);
@@ -203,21 +211,21 @@ export function drmSchedFini(sched: DrmGpuScheduler): void {
   if (sched.pendingList.length) sched.kernel.warn(`${sched.name}: Tearing down scheduler while jobs are pending!`);
 }
 
-/** `drm_sched_wqueue_stop()`: no more run/free work. */
+/** `drm_sched_wqueue_stop()`: no more run/free work. @public */
 export function drmSchedWqueueStop(sched: DrmGpuScheduler): void {
   sched.pauseSubmit = true;
   cancelWorkSync(sched.workRunJob);
   cancelWorkSync(sched.workFreeJob);
 }
 
-/** `drm_sched_wqueue_start()`. */
+/** `drm_sched_wqueue_start()`. @public */
 export function drmSchedWqueueStart(sched: DrmGpuScheduler): void {
   sched.pauseSubmit = false;
   queueWork(sched.submitWq, sched.workRunJob);
   queueWork(sched.submitWq, sched.workFreeJob);
 }
 
-/** `drm_sched_wakeup()` / `drm_sched_run_job_queue()`. */
+/** `drm_sched_wakeup()` / `drm_sched_run_job_queue()`. @public */
 export function drmSchedWakeup(sched: DrmGpuScheduler): void {
   if (!sched.pauseSubmit) queueWork(sched.submitWq, sched.workRunJob);
 }
@@ -228,7 +236,7 @@ function drmSchedRunFreeQueue(sched: DrmGpuScheduler): void {
 
 // ---- jobs ---------------------------------------------------------------------------
 
-/** `struct drm_sched_job`. Drivers extend it. */
+/** `struct drm_sched_job`. Drivers extend it. @public */
 export class DrmSchedJob {
   entity: DrmSchedEntity | null = null;
   sched: DrmGpuScheduler | undefined;
@@ -255,6 +263,7 @@ export class DrmSchedJob {
 /**
  * `drm_sched_job_init(job, entity, credits, owner)`.
  * @throws KernelError `ENOENT` (entity without run queue), `EINVAL` (zero credits), `ENOMEM`.
+ * @public
  */
 export function drmSchedJobInit(job: DrmSchedJob, entity: DrmSchedEntity, credits: number, owner: unknown): void {
   const k = entity.kernel;
@@ -276,7 +285,7 @@ export function drmSchedJobInit(job: DrmSchedJob, entity: DrmSchedEntity, credit
   job.lastDependency = 0;
 }
 
-/** `drm_sched_job_arm()`: picks the scheduler, assigns the id and seqno, initialises the fences. */
+/** `drm_sched_job_arm()`: picks the scheduler, assigns the id and seqno, initialises the fences. @public */
 export function drmSchedJobArm(job: DrmSchedJob): void {
   const entity = job.entity!;
   drmSchedEntitySelectRq(entity);
@@ -292,6 +301,7 @@ export function drmSchedJobArm(job: DrmSchedJob): void {
  * `drm_sched_job_add_dependency()`: consumes the reference. Fences of one
  * context are deduplicated, keeping the later one.
  * @throws KernelError from `xa_alloc` (the reference is dropped).
+ * @public
  */
 export function drmSchedJobAddDependency(job: DrmSchedJob, fence: DmaFence | null): void {
   if (!fence) return;
@@ -314,13 +324,13 @@ export function drmSchedJobAddDependency(job: DrmSchedJob, fence: DmaFence | nul
   }
 }
 
-/** `drm_sched_job_add_resv_dependencies()`: every fence of `resv` at `usage` (resv held). */
+/** `drm_sched_job_add_resv_dependencies()`: every fence of `resv` at `usage` (resv held). @public */
 export function drmSchedJobAddResvDependencies(job: DrmSchedJob, resv: DmaResv, usage: DmaResvUsage): void {
   dmaResvAssertHeld(resv, "drm_sched_job_add_resv_dependencies");
   for (const f of dmaResvFences(resv, usage)) drmSchedJobAddDependency(job, dmaFenceGet(f));
 }
 
-/** `drm_sched_job_has_dependency()`. */
+/** `drm_sched_job_has_dependency()`. @public */
 export function drmSchedJobHasDependency(job: DrmSchedJob, fence: DmaFence): boolean {
   for (const [, f] of job.dependencies!.entries()) if (f === fence) return true;
   return false;
@@ -329,6 +339,7 @@ export function drmSchedJobHasDependency(job: DrmSchedJob, fence: DmaFence): boo
 /**
  * `drm_sched_job_cleanup()`: after arm, drops the finished fence; before,
  * frees the unused fence. Drops every remaining dependency.
+ * @public
  */
 export function drmSchedJobCleanup(job: DrmSchedJob): void {
   if (job.sFence) {
@@ -343,7 +354,7 @@ export function drmSchedJobCleanup(job: DrmSchedJob): void {
   }
 }
 
-/** `drm_sched_job_dependency()`: the next dependency to wait for (a new reference), else `prepare_job`. */
+/** `drm_sched_job_dependency()`: the next dependency to wait for (a new reference), else `prepare_job`. @public */
 export function drmSchedJobDependency(job: DrmSchedJob, entity: DrmSchedEntity): DmaFence | null {
   const f = job.dependencies!.load(job.lastDependency);
   if (f) {
@@ -413,7 +424,7 @@ function drmSchedStartTimeoutUnlocked(sched: DrmGpuScheduler): void {
   }
 }
 
-/** `drm_sched_tdr_queue_imm()`: the timeout becomes 0 and the handler runs at once if jobs are pending. */
+/** `drm_sched_tdr_queue_imm()`: the timeout becomes 0 and the handler runs at once if jobs are pending. @public */
 export function drmSchedTdrQueueImm(sched: DrmGpuScheduler): void {
   sched.jobListLock.lock();
   try {
@@ -424,7 +435,7 @@ export function drmSchedTdrQueueImm(sched: DrmGpuScheduler): void {
   }
 }
 
-/** `drm_sched_fault()`: the driver saw a hardware fault; run the timeout handler now. */
+/** `drm_sched_fault()`: the driver saw a hardware fault; run the timeout handler now. @public */
 export function drmSchedFault(sched: DrmGpuScheduler): void {
   modDelayedWork(sched.timeoutWq, sched.workTdr, 0);
 }
@@ -544,6 +555,7 @@ function drmSchedJobTimedout(sched: DrmGpuScheduler): void {
  * job already done, removes it and frees it — except `bad`, which the
  * timeout handler frees afterwards (`free_guilty`). Stops the timeout.
  * Not for teardown (that is `drm_sched_fini()`), nor after `NO_HANG`.
+ * @public
  */
 export function drmSchedStop(sched: DrmGpuScheduler, bad: DrmSchedJob | null): void {
   drmSchedWqueueStop(sched);
@@ -576,6 +588,7 @@ export function drmSchedStop(sched: DrmGpuScheduler, bad: DrmSchedJob | null): v
  * hardware fence (a resubmission gave it one), its completion callback;
  * a job without one is done with `errno`, or `-ECANCELED` for 0. Then the
  * timeout and submission restart.
+ * @public
  */
 export function drmSchedStart(sched: DrmGpuScheduler, errno: number): void {
   for (const job of [...sched.pendingList]) {
@@ -600,6 +613,7 @@ export function drmSchedStart(sched: DrmGpuScheduler, errno: number): void {
  * re-running jobs around the dma_fence rules risks deadlocks with memory
  * management; drivers walk {@link drmSchedForEachPendingJob} after stopping
  * the scheduler instead.
+ * @public
  */
 export function drmSchedResubmitJobs(sched: DrmGpuScheduler): void {
   let guiltyContext: bigint | undefined;
@@ -623,6 +637,7 @@ export function drmSchedResubmitJobs(sched: DrmGpuScheduler): void {
  * the kernel run queue are never blamed; otherwise the entity `bad` came
  * from (found by its fence context among the run queues) gets its `guilty`
  * flag set, so its remaining jobs are cancelled when popped.
+ * @public
  */
 export function drmSchedIncreaseKarma(bad: DrmSchedJob): void {
   const sched = bad.sched!;
@@ -646,12 +661,12 @@ export function drmSchedIncreaseKarma(bad: DrmSchedJob): void {
   }
 }
 
-/** `drm_sched_is_stopped()` (v7.0): submission is parked (`pause_submit`). */
+/** `drm_sched_is_stopped()` (v7.0): submission is parked (`pause_submit`). @public */
 export function drmSchedIsStopped(sched: DrmGpuScheduler): boolean {
   return sched.pauseSubmit;
 }
 
-/** `drm_sched_wqueue_ready()`. */
+/** `drm_sched_wqueue_ready()`. @public */
 export function drmSchedWqueueReady(sched: DrmGpuScheduler): boolean {
   return sched.ready;
 }
@@ -659,6 +674,7 @@ export function drmSchedWqueueReady(sched: DrmGpuScheduler): boolean {
 /**
  * `drm_sched_job_is_signaled()` (v7.0): the job's hardware fence or its
  * finished fence has signalled. Meant for a stopped scheduler (WARN otherwise).
+ * @public
  */
 export function drmSchedJobIsSignaled(job: DrmSchedJob): boolean {
   const sched = job.sched!;
@@ -671,6 +687,7 @@ export function drmSchedJobIsSignaled(job: DrmSchedJob): boolean {
  * `drm_sched_for_each_pending_job(job, sched, entity)` (v7.0): the pending
  * jobs (of `entity`, or all for null) of a stopped scheduler; WARNs when the
  * scheduler is not stopped at the start or at the end of the walk.
+ * @public
  */
 export function* drmSchedForEachPendingJob(sched: DrmGpuScheduler, entity: DrmSchedEntity | null = null): Generator<DrmSchedJob> {
   const k = sched.kernel;
@@ -682,7 +699,7 @@ export function* drmSchedForEachPendingJob(sched: DrmGpuScheduler, entity: DrmSc
   }
 }
 
-/** `drm_sched_pick_best()`: the ready scheduler with the lowest score (entities on its run queues plus jobs in flight). */
+/** `drm_sched_pick_best()`: the ready scheduler with the lowest score (entities on its run queues plus jobs in flight). @public */
 export function drmSchedPickBest(schedList: readonly DrmGpuScheduler[]): DrmGpuScheduler | undefined {
   let picked: DrmGpuScheduler | undefined;
   for (const sched of schedList) {
@@ -695,7 +712,7 @@ export function drmSchedPickBest(schedList: readonly DrmGpuScheduler[]): DrmGpuS
   return picked;
 }
 
-/** Jobs handed to the hardware and not yet freed. */
+/** Jobs handed to the hardware and not yet freed. @public */
 export function drmSchedPendingJobs(sched: DrmGpuScheduler): readonly DrmSchedJob[] {
   return sched.pendingList;
 }

@@ -3,15 +3,15 @@ import { KernelError, SpinLock, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import type { DrmGpuScheduler } from "./sched-main.js";
 import type { DrmSchedEntity } from "./sched-entity.js";
 
-/** `DRM_SCHED_POLICY_RR`: each run queue serves its ready entities in turn. */
+/** `DRM_SCHED_POLICY_RR`: each run queue serves its ready entities in turn. @public */
 export const DRM_SCHED_POLICY_RR = 0;
-/** `DRM_SCHED_POLICY_FIFO` (the default since v6.2): the entity whose next job waits longest goes first. */
+/** `DRM_SCHED_POLICY_FIFO` (the default since v6.2): the entity whose next job waits longest goes first. @public */
 export const DRM_SCHED_POLICY_FIFO = 1;
 
 const POLICY = new WeakMap<Kernel, number>();
 const SCHEDULERS = new WeakSet<Kernel>();
 
-/** `drm_sched_policy`: the scheduler module's `sched_policy` parameter; any value but FIFO selects round robin, as the kernel's test does. */
+/** `drm_sched_policy`: the scheduler module's `sched_policy` parameter; any value but FIFO selects round robin, as the kernel's test does. @public */
 export function drmSchedPolicy(k: Kernel): number {
   return POLICY.get(k) ?? DRM_SCHED_POLICY_FIFO;
 }
@@ -20,6 +20,7 @@ export function drmSchedPolicy(k: Kernel): number {
  * `gpu_sched.sched_policy=<n>` on the command line: the parameter is
  * read-only (0444) once schedulers exist.
  * @throws KernelError `EINVAL` for a value that is not an integer (kstrtoint), `EACCES` once a scheduler was initialised.
+ * @public
  */
 export function drmSchedSetPolicy(k: Kernel, policy: number): void {
   if (!Number.isInteger(policy)) throw new KernelError("EINVAL", "sched_policy", String(policy));
@@ -34,7 +35,7 @@ export function _drmSchedPolicyFreeze(k: Kernel): void {
 
 const RQ_LOCK_KEY = { site: "drm_sched_rq_init" };
 
-/** `struct drm_sched_rq`: one run queue per priority. */
+/** `struct drm_sched_rq`: one run queue per priority. @public */
 export class DrmSchedRq {
   readonly lock: SpinLock;
   /** `entities`: the round-robin list, in the order entities were added. */
@@ -97,7 +98,7 @@ export function drmSchedRqRemoveEntity(rq: DrmSchedRq, entity: DrmSchedEntity): 
   }
 }
 
-/** `drm_sched_entity_is_ready()`: a queued job and no dependency being waited for. */
+/** `drm_sched_entity_is_ready()`: a queued job and no dependency being waited for. @public */
 export function drmSchedEntityIsReady(entity: DrmSchedEntity): boolean {
   return entity.jobQueue.length > 0 && !entity.dependency;
 }

@@ -2,7 +2,7 @@
 import { Kernel, KernelError, buildTopology, topologyKernelOptions, type Errno, type ExporterFixture, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import { kvmImporterFixtures } from "./fixture.js";
 
-/** One cell of the report. */
+/** One cell of the report. @public */
 export interface KvmBindRow {
   /** The kvm importer fixture (`kvm`, `kvm-yilun-v1`, …). */
   readonly importer: string;
@@ -20,6 +20,7 @@ export interface KvmBindRow {
  * `topology`, load both sides' modules (a load failure is the `setup` step),
  * export 64 KiB, create the slot, touch the first page from the vCPU, and
  * release everything. Nothing of one case reaches the next.
+ * @public
  */
 export function kvmBindReport(exporters: readonly ExporterFixture[], topology: TopologyName = "same-switch", seed = 1): KvmBindRow[] {
   const rows: KvmBindRow[] = [];

@@ -9,7 +9,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import type { KvmPfnVersion } from "./kvm-version.js";
 
-/** What `dma_buf_get_pfn_unlocked()` hands back. */
+/** What `dma_buf_get_pfn_unlocked()` hands back. @public */
 export interface DmaBufPfn {
   readonly pfn: bigint;
   /** `max_order`: the largest mapping the exporter allows at this page (VFIO: 0). */
@@ -27,6 +27,7 @@ export interface DmaBufPfn {
  *    does not offer the access method: `EOPNOTSUPP`;
  * 3. allocation (`ENOMEM`); the exporter's `attach` (its errno);
  * 4. linked under the resv lock.
+ * @public
  */
 export function dmaBufPfnAttach(dmabuf: DmaBuf, importerOps: DmaBufAttachOps, importerPriv: unknown, version: KvmPfnVersion): DmaBufAttachment {
   const k = dmabuf.kernel;
@@ -67,6 +68,7 @@ export function dmaBufPfnAttach(dmabuf: DmaBuf, importerOps: DmaBufAttachOps, im
  * `EINVAL` out of range). The `CONFIG_DMABUF_MOVE_NOTIFY` step is gone in a
  * 7.x base (the option no longer exists). The pfn is unprotected once the
  * lock is dropped: KVM's invalidation sequence closes that window.
+ * @public
  */
 export function dmaBufGetPfnUnlocked(attach: DmaBufAttachment | null, pgoff: bigint): DmaBufPfn {
   const dmabuf = attach?.dmabuf;

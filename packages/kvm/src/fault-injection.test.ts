@@ -1,3 +1,4 @@
+// Tests the unwind paths of the KVM model with the fault injector: export, VM, dma-buf slot, guest access, teardown.
 import { describe, expect, it } from "vitest";
 import { KernelError, O_CLOEXEC, dmaBufFd, dmaBufPut, getDmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { KVM_MEM_VFIO_DMABUF, KVM_X86_SW_PROTECTED_VM, type KvmPfnVersion } from "@dmabuf-sdk/kvm";

@@ -21,14 +21,14 @@ import { KVM_PFN_VERSIONS, type KvmPfnVersion } from "./kvm-version.js";
 import { kvmModuleBuild } from "./module.js";
 import { kvmOpenSession } from "./testing/session.js";
 
-/** Where the fixtures put the buffer in guest physical space (above 4 GiB). */
+/** Where the fixtures put the buffer in guest physical space (above 4 GiB). @public */
 export const KVM_FIXTURE_GPA = 0x1_0000_0000n;
 
 function fail(ret: number | bigint, op: string): never {
   throw new KernelError(errnoName(Number(ret)) ?? "EIO", op, `returned ${ret}`);
 }
 
-/** The errno a guest access gets while the exporter is revoked: `EIO` for dma-buf slots (RFC 06/12), `EFAULT` for an hva slot whose VMA refuses. */
+/** The errno a guest access gets while the exporter is revoked: `EIO` for dma-buf slots (RFC 06/12), `EFAULT` for an hva slot whose VMA refuses. @public */
 export function kvmRevokedErrno(version: KvmPfnVersion): Errno {
   return version === "mainline-vma" ? "EFAULT" : "EIO";
 }
@@ -42,6 +42,7 @@ export function kvmRevokedErrno(version: KvmPfnVersion): Errno {
  * page (`KVM_RUN`); `dmaRead`/`dmaWrite`: guest loads and stores;
  * `unmap`: the slot is deleted (KVM has no other way to give a mapping back).
  * `pal` names the PAL build the case loads (`maptype-pal` only).
+ * @public
  */
 export function kvmImporterFixture(version: KvmPfnVersion, pal?: string): ImporterFixture {
   const name = version === "mainline-vma" ? "kvm" : `kvm-${version}${pal ? `-${pal.replace(/,/g, "+")}` : ""}`;
@@ -118,14 +119,14 @@ export function kvmImporterFixture(version: KvmPfnVersion, pal?: string): Import
   };
 }
 
-/** One column per design; `maptype-pal` twice: with the kernel's PAL (iommufd only) and with a PAL whose list names kvm. */
+/** One column per design; `maptype-pal` twice: with the kernel's PAL (iommufd only) and with a PAL whose list names kvm. @public */
 export const kvmImporterFixtures: readonly ImporterFixture[] = [
   ...KVM_PFN_VERSIONS.filter((v) => v !== "maptype-pal").map((v) => kvmImporterFixture(v)),
   kvmImporterFixture("maptype-pal", "iommufd"),
   kvmImporterFixture("maptype-pal", "iommufd,kvm"),
 ];
 
-/** What the kvm package offers the conformance matrix. */
+/** What the kvm package offers the conformance matrix. @public */
 export const kvmFixtures: ConformanceFixtures = {
   package: "@dmabuf-sdk/kvm",
   exporters: [],

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/kvm: the KVM subsystem (virt/kvm/, arch/x86/kvm/) with dma-buf-backed memslots and its module.
 /**
  * A KVM model for dmabuf-sdk: `/dev/kvm`, VMs, memslots
  * (`KVM_SET_USER_MEMORY_REGION2`, including the dma-buf-backed slot of Xu

@@ -1,7 +1,7 @@
 // include/linux/kvm_host.h: the memslot and stage-2 entry types the rest of the model shares.
 import type { DmaBufAttachment, Errno } from "@dmabuf-sdk/dmabuf-core";
 
-/** A stage-2 leaf (`SPTE`): one 4 KiB guest page mapped to a host pfn. */
+/** A stage-2 leaf (`SPTE`): one 4 KiB guest page mapped to a host pfn. @public */
 export interface Spte {
   readonly pfn: bigint;
   readonly writable: boolean;
@@ -11,7 +11,7 @@ export interface Spte {
   readonly mmio: boolean;
 }
 
-/** The pfn a slot's backend resolves a gfn to. */
+/** The pfn a slot's backend resolves a gfn to. @public */
 export interface SlotPfn {
   readonly pfn: bigint;
   readonly writable: boolean;
@@ -21,6 +21,7 @@ export interface SlotPfn {
 /**
  * Where a memslot's pages come from: the VMM's address space (`userspace_addr`,
  * mainline) or a dma-buf (`KVM_MEM_VFIO_DMABUF`, in the version's form).
+ * @public
  */
 export interface KvmMemslotBackend {
   readonly kind: "hva" | "dmabuf";
@@ -42,7 +43,7 @@ export interface KvmMemslotBackend {
   describe(): string;
 }
 
-/** `struct kvm_memory_slot`. */
+/** `struct kvm_memory_slot`. @public */
 export interface KvmMemorySlot {
   readonly asId: number;
   readonly id: number;

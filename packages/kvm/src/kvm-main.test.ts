@@ -1,3 +1,4 @@
+// Tests virt/kvm/kvm_main.c's memslot ioctls (ports of set_memory_region_test.c) and the checks in the kernel's order.
 import { describe, expect, it } from "vitest";
 import { ERRNO, O_CLOEXEC, O_RDWR, dmaBufFd, dmaBufPut, getDmaBuf, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import {

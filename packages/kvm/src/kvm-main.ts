@@ -52,7 +52,7 @@ import { kvmIoctlCreateDevice, type KvmDevice } from "./kvm-vfio.js";
 
 const PAGE = 4096n;
 
-/** How a loaded KVM build is configured. */
+/** How a loaded KVM build is configured. @public */
 export interface KvmBuild {
   readonly module: LoadedModule;
   readonly version: KvmPfnVersion;
@@ -63,6 +63,7 @@ export interface KvmBuild {
  * notifier), the memslots of each address space, the two stage-2 roots and
  * the invalidation sequence. Freed when the VM fd and every vCPU and device
  * fd are closed (`kvm_put_kvm`).
+ * @public
  */
 export class Kvm {
   readonly id: number;
@@ -204,6 +205,7 @@ export class Kvm {
  * `kvm_destroy_vm()`: devices released (KVM-VFIO drops its files), every
  * slot deleted (stage-2 zapped, dma-buf slots detached and their buffers
  * put), the mmu notifier unregistered, the module reference dropped.
+ * @public
  */
 export function kvmDestroyVm(kvm: Kvm): void {
   const k = kvm.kernel;
@@ -267,6 +269,7 @@ function checkMemoryRegionFlags(kvm: Kvm, flags: number): void {
  * allocation (`ENOMEM`) and the bind: `guest_memfd` (no gmem files exist in
  * the model: `EBADF`/`EINVAL` as `kvm_gmem_bind()` says for other fds) or
  * the dma-buf (`guest_memfd_offset` ≠ 0 `EINVAL`, then the version's bind).
+ * @public
  */
 export function kvmSetMemoryRegion(kvm: Kvm, mem: KvmUserspaceMemoryRegion2): number {
   const op = "kvm_set_memory_region";
@@ -355,6 +358,7 @@ function readRegion(arg: UserArg, size: number): KvmUserspaceMemoryRegion2 {
  * `kvm_vm_ioctl_set_memory_region()`): copy (`EFAULT`), legacy flags
  * (`EINVAL`), `(u16)slot >= KVM_USER_MEM_SLOTS` (`EINVAL`), then under
  * `slots_lock` {@link kvmSetMemoryRegion}.
+ * @public
  */
 export function kvmVmIoctlSetMemoryRegion(kvm: Kvm, cmd: number, arg: UserArg): number {
   const legacy = cmd === KVM_SET_USER_MEMORY_REGION;
@@ -374,6 +378,7 @@ export function kvmVmIoctlSetMemoryRegion(kvm: Kvm, cmd: number, arg: UserArg): 
  * an attribute the VM does not support (PRIVATE needs private memory), size 0,
  * a wrapping or unaligned range: `EINVAL`. The range is zapped in both roots
  * under an invalidation, then the attributes are written.
+ * @public
  */
 export function kvmVmIoctlSetMemAttributes(kvm: Kvm, arg: UserArg): number {
   const op = "kvm_vm_ioctl_set_mem_attributes";
@@ -410,7 +415,7 @@ function ioctlScalar(arg: UserArg): number {
   throw new KernelError("EINVAL", "kvm_ioctl", "argument is not an unsigned long");
 }
 
-/** `kvm_vm_fops`. */
+/** `kvm_vm_fops`. @public */
 export const kvmVmFops: FileOperations = {
   name: "kvm-vm",
   unlockedIoctl(file: File, cmd: number, arg: UserArg): number {
@@ -440,6 +445,7 @@ export const kvmVmFops: FileOperations = {
  * `kvm_dev_ioctl_create_vm()`: a VM of `type` for the current process.
  * Types the model runs: DEFAULT, SW_PROTECTED and TDX (others `EINVAL`).
  * Returns the VM fd.
+ * @public
  */
 export function kvmDevIoctlCreateVm(kernel: Kernel, build: KvmBuild, type: number): number {
   if (type !== KVM_X86_DEFAULT_VM && type !== KVM_X86_SW_PROTECTED_VM && type !== KVM_X86_TDX_VM) throw new KernelError("EINVAL", "kvm_create_vm", `type ${type}`);
@@ -464,7 +470,7 @@ export function kvmDevIoctlCreateVm(kernel: Kernel, build: KvmBuild, type: numbe
   return fd;
 }
 
-/** The `Kvm` behind a VM fd of the current task (a reference on its file), or `EBADF`/`EINVAL`. */
+/** The `Kvm` behind a VM fd of the current task (a reference on its file), or `EBADF`/`EINVAL`. @public */
 export function kvmFromFd(kernel: Kernel, fd: number): { kvm: Kvm; file: File } {
   const file = kernel.current.files.fget(fd);
   if (file.fops !== kvmVmFops) {

@@ -27,6 +27,7 @@ function hvaToGfnRanges(kvm: Kvm, start: bigint, end: bigint): [bigint, bigint][
  * `invalidate_range_start` opens an invalidation and zaps the gfns behind the
  * range (under `mmu_lock`), `invalidate_range_end` closes it (seq++), so a
  * fault that followed the PTE before the zap retries. Returns the unregister.
+ * @public
  */
 export function kvmMmuNotifierRegister(kvm: Kvm): () => void {
   const open: number[] = [];
@@ -65,6 +66,7 @@ export function kvmMmuNotifierRegister(kvm: Kvm): () => void {
  * `userspace_addr`. `hva_to_pfn()`: the VMA (none → `EFAULT`), the PTE, and
  * when absent `fixup_user_fault()` through the VMA's fault handler (vfio
  * refuses while revoked: SIGBUS → `KVM_PFN_ERR_FAULT` → `EFAULT`).
+ * @public
  */
 export function kvmHvaBackend(kvm: Kvm, userspaceAddr: bigint): KvmMemslotBackend {
   return {

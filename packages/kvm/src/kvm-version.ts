@@ -13,18 +13,19 @@
  * - `maptype-pal`: KVM as a mapping-type importer of PAL, calling
  *   `dma_buf_pal_map_phys()`, which the loader gives only to the modules the
  *   export names.
+ * @public
  */
 export type KvmPfnVersion = "mainline-vma" | "yilun-v1" | "yilun-v2" | "pfn-attachment" | "maptype-pal";
 
-/** Every version, in the order of the argument. */
+/** Every version, in the order of the argument. @public */
 export const KVM_PFN_VERSIONS: readonly KvmPfnVersion[] = ["mainline-vma", "yilun-v1", "yilun-v2", "pfn-attachment", "maptype-pal"];
 
-/** True when the version has the dma-buf-backed memslot (`KVM_MEM_VFIO_DMABUF` in `guest_memfd`). */
+/** True when the version has the dma-buf-backed memslot (`KVM_MEM_VFIO_DMABUF` in `guest_memfd`). @public */
 export function kvmHasDmabufSlots(version: KvmPfnVersion): boolean {
   return version !== "mainline-vma";
 }
 
-/** True when the bind asks vfio for its side data (`vfio_dma_buf_get_data`), as RFC 10/12 does. */
+/** True when the bind asks vfio for its side data (`vfio_dma_buf_get_data`), as RFC 10/12 does. @public */
 export function kvmChecksVfioData(version: KvmPfnVersion): boolean {
   return version === "yilun-v1" || version === "yilun-v2";
 }

@@ -3,14 +3,16 @@ import { File, KernelError, O_CLOEXEC, O_RDWR, copyFromUser, copyToUser, type Fi
 import type { Kvm } from "./kvm-main.js";
 import { KVM_CREATE_DEVICE_SIZE, KVM_DEV_TYPE_VFIO, KVM_DEV_VFIO_FILE, KVM_DEV_VFIO_FILE_ADD, KVM_DEV_VFIO_FILE_DEL, KVM_DEVICE_ATTR_SIZE, KVM_SET_DEVICE_ATTR } from "./kvm-uapi.js";
 
-/** `vfio_file_is_valid()`. */
+/** `vfio_file_is_valid()`. @public */
 export type VfioFileIsValid = (file: File) => boolean;
-/** `vfio_file_set_kvm()`: `kvm` null to disassociate. */
+/** `vfio_file_set_kvm()`: `kvm` null to disassociate. @public */
 export type VfioFileSetKvm = (file: File, kvm: unknown) => void;
+/** @public */
 export const VFIO_FILE_IS_VALID = "vfio_file_is_valid";
+/** @public */
 export const VFIO_FILE_SET_KVM = "vfio_file_set_kvm";
 
-/** `struct kvm_device` of type VFIO: the files added with `KVM_DEV_VFIO_FILE_ADD`. */
+/** `struct kvm_device` of type VFIO: the files added with `KVM_DEV_VFIO_FILE_ADD`. @public */
 export class KvmDevice {
   readonly files: File[] = [];
   file!: File;
@@ -92,7 +94,7 @@ const kvmDeviceFops: FileOperations = {
   },
 };
 
-/** `KVM_CREATE_DEVICE`: only `KVM_DEV_TYPE_VFIO` (`ENODEV` otherwise); writes the fd back and returns 0. */
+/** `KVM_CREATE_DEVICE`: only `KVM_DEV_TYPE_VFIO` (`ENODEV` otherwise); writes the fd back and returns 0. @public */
 export function kvmIoctlCreateDevice(kvm: Kvm, arg: UserArg): number {
   const v = copyFromUser(arg, 0, KVM_CREATE_DEVICE_SIZE, "kvm_ioctl_create_device");
   const type = v.getUint32(0, true);

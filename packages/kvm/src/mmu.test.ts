@@ -1,3 +1,4 @@
+// Tests the stage-2 table: the invalidation sequence, private/shared accesses, and which buffers each design binds.
 import { describe, expect, it } from "vitest";
 import { ERRNO, MAP_SHARED, O_CLOEXEC, PROT_READ, PROT_WRITE, dmaBufFd, dmaBufPut, getDmaBuf, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { palMmioSetRevoked, type PalMmioBuffer } from "@dmabuf-sdk/map-pal/testing";

@@ -4,14 +4,14 @@ import type { Spte } from "./kvm-host.js";
 import type { Kvm } from "./kvm-main.js";
 import { KVM_MEMORY_EXIT_FLAG_PRIVATE, KVM_MEMORY_ATTRIBUTE_PRIVATE } from "./kvm-uapi.js";
 
-/** `struct kvm_memory_exit` of `KVM_EXIT_MEMORY_FAULT`. */
+/** `struct kvm_memory_exit` of `KVM_EXIT_MEMORY_FAULT`. @public */
 export interface KvmMemoryFault {
   readonly flags: bigint;
   readonly gpa: bigint;
   readonly size: bigint;
 }
 
-/** What `kvm_mmu_page_fault()` ends with. */
+/** What `kvm_mmu_page_fault()` ends with. @public */
 export type KvmFaultResult =
   | { readonly ret: "RET_PF_FIXED" }
   | { readonly ret: "RET_PF_RETRY" }
@@ -20,10 +20,10 @@ export type KvmFaultResult =
   /** `KVM_RUN` fails with `errno`; `memoryFault` set when `kvm_prepare_memory_fault_exit()` ran. */
   | { readonly ret: "error"; readonly errno: Errno; readonly memoryFault?: KvmMemoryFault };
 
-/** The points of the fault path where another task may run (the model's preemption points). */
+/** The points of the fault path where another task may run (the model's preemption points). @public */
 export type KvmFaultPoint = "after_get_pfn";
 
-/** `PG_LEVEL_*` for `max_order` (`level_for_order`): ≥18 → 1 GiB, ≥9 → 2 MiB, else 4 KiB. */
+/** `PG_LEVEL_*` for `max_order` (`level_for_order`): ≥18 → 1 GiB, ≥9 → 2 MiB, else 4 KiB. @public */
 export function kvmLevelForOrder(order: number): "4K" | "2M" | "1G" {
   return order >= 18 ? "1G" : order >= 9 ? "2M" : "4K";
 }
@@ -31,6 +31,7 @@ export function kvmLevelForOrder(order: number): "4K" | "2M" | "1G" {
 /**
  * `kvm_mmu_invalidate_begin()`: one more invalidation in progress; the range
  * grows to cover [start, end). Caller holds `mmu_lock` for write.
+ * @public
  */
 export function kvmMmuInvalidateBegin(kvm: Kvm, start: bigint, end: bigint): void {
   kvm.mmuLock.assertHeldWrite("kvm_mmu_invalidate_begin");
@@ -46,6 +47,7 @@ export function kvmMmuInvalidateBegin(kvm: Kvm, start: bigint, end: bigint): voi
 /**
  * `kvm_mmu_invalidate_end()`: bumps `mmu_invalidate_seq` (so a fault that
  * looked up its pfn before retries) and closes one invalidation.
+ * @public
  */
 export function kvmMmuInvalidateEnd(kvm: Kvm): void {
   kvm.mmuLock.assertHeldWrite("kvm_mmu_invalidate_end");
@@ -60,6 +62,7 @@ export function kvmMmuInvalidateEnd(kvm: Kvm): void {
 /**
  * `mmu_invalidate_retry_gfn()`: the fault must retry when an invalidation
  * covering `gfn` is open, or one finished since `mmuSeq` was read.
+ * @public
  */
 export function mmuInvalidateRetryGfn(kvm: Kvm, mmuSeq: bigint, gfn: bigint): boolean {
   if (kvm.mmuInvalidateInProgress > 0 && gfn >= kvm.mmuInvalidateRangeStart && gfn < kvm.mmuInvalidateRangeEnd) return true;
@@ -70,6 +73,7 @@ export function mmuInvalidateRetryGfn(kvm: Kvm, mmuSeq: bigint, gfn: bigint): bo
  * `kvm_unmap_gfn_range()` over both roots: drops every SPTE in [start, end).
  * Private entries go with `TDH.MMIO.BLOCK` + `TDH.MMIO.UNMAP` on TDX.
  * Returns whether anything was zapped (a remote TLB flush follows).
+ * @public
  */
 export function kvmUnmapGfnRange(kvm: Kvm, start: bigint, end: bigint): boolean {
   kvm.mmuLock.assertHeldWrite("kvm_unmap_gfn_range");
@@ -92,6 +96,7 @@ export function kvmUnmapGfnRange(kvm: Kvm, start: bigint, end: bigint): boolean 
  * `invalidate_begin`, zap, `invalidate_end`. What a dma-buf slot's
  * `invalidate_mappings`, an mmu notifier, an attribute change and slot
  * deletion all do.
+ * @public
  */
 export function kvmZapGfnRange(kvm: Kvm, start: bigint, end: bigint): boolean {
   kvm.mmuLock.downWrite();
@@ -105,7 +110,7 @@ export function kvmZapGfnRange(kvm: Kvm, start: bigint, end: bigint): boolean {
   }
 }
 
-/** `kvm_mem_is_private()`: the gfn's attribute. */
+/** `kvm_mem_is_private()`: the gfn's attribute. @public */
 export function kvmMemIsPrivate(kvm: Kvm, gfn: bigint): boolean {
   return ((kvm.memAttributes.get(gfn) ?? 0n) & KVM_MEMORY_ATTRIBUTE_PRIVATE) !== 0n;
 }
@@ -128,6 +133,7 @@ function memoryFault(gpa: bigint, isPrivate: boolean): KvmMemoryFault {
  * 7. `mmu_lock`; `mmu_invalidate_retry_gfn()` → `RET_PF_RETRY` (a revoke ran
  *    since step 1: never install what get_pfn said before it);
  * 8. install the SPTE (private entries: `TDH.MMIO.MAP`, 4 KiB only).
+ * @public
  */
 export function kvmMmuPageFault(kvm: Kvm, gpa: bigint, isPrivate: boolean, write: boolean): KvmFaultResult {
   const gfn = gpa >> BigInt(PAGE_SHIFT);

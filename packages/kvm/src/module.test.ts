@@ -1,3 +1,4 @@
+// Tests the kvm module builds and KVM importing PAL through EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, …).
 import { describe, expect, it } from "vitest";
 import { Kernel, KernelError, VMLINUX_EXPORTS, modpost, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { DMA_BUF_PAL_IMPORTERS, dmaBufPalModule, dmaBufPalModuleBuild } from "@dmabuf-sdk/map-pal";

@@ -18,6 +18,7 @@ const BUILDS = new Map<KvmPfnVersion, KernelModule>();
  * namespace module:iommufd, but does not import it.") unless the PAL module
  * loaded was built with a list that names `kvm`. Every build is named
  * `kvm`; one is loaded at a time. The same descriptor is returned for a version.
+ * @public
  */
 export function kvmModuleBuild(version: KvmPfnVersion): KernelModule {
   let m = BUILDS.get(version);
@@ -51,5 +52,5 @@ export function kvmModuleBuild(version: KvmPfnVersion): KernelModule {
   return m;
 }
 
-/** The `kvm` module of mainline: BARs reach a guest only through a userspace mapping. */
+/** The `kvm` module of mainline: BARs reach a guest only through a userspace mapping. @public */
 export const kvmModule: KernelModule = kvmModuleBuild("mainline-vma");

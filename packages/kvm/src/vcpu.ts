@@ -4,7 +4,7 @@ import type { Kvm } from "./kvm-main.js";
 import { KVM_EXIT_HLT, KVM_EXIT_MEMORY_FAULT, KVM_EXIT_MMIO, KVM_RUN } from "./kvm-uapi.js";
 import { kvmMmuPageFault, type KvmMemoryFault } from "./mmu.js";
 
-/** One guest instruction the model executes: a load or store at a guest physical address. */
+/** One guest instruction the model executes: a load or store at a guest physical address. @public */
 export interface GuestAccess {
   readonly op: "read" | "write";
   readonly gpa: bigint;
@@ -15,7 +15,7 @@ export interface GuestAccess {
   readonly private?: boolean;
 }
 
-/** `struct kvm_run` as far as the model fills it in. */
+/** `struct kvm_run` as far as the model fills it in. @public */
 export interface KvmRun {
   exitReason: number;
   /** `run->mmio` of `KVM_EXIT_MMIO`. */
@@ -27,7 +27,7 @@ export interface KvmRun {
 /** A retry bound: the kernel retries forever; a model loop this long is a bug. */
 const MAX_RETRIES = 64;
 
-/** `struct kvm_vcpu`: its `kvm_run` page, the guest program it executes, and what loads returned. */
+/** `struct kvm_vcpu`: its `kvm_run` page, the guest program it executes, and what loads returned. @public */
 export class KvmVcpu {
   readonly run: KvmRun = { exitReason: 0, mmio: null, memoryFault: null };
   /** The guest's next instructions; the head stays until it completes. */
@@ -100,6 +100,7 @@ function executeAccess(vcpu: KvmVcpu, a: GuestAccess): { done: true } | { exit: 
  * only when the fault path prepared it, otherwise left stale). A failed
  * access stays at the head: the guest has not completed it, and the next
  * `KVM_RUN` retries it.
+ * @public
  */
 export function kvmVcpuRun(vcpu: KvmVcpu): number {
   vcpu.run.mmio = null;
@@ -117,7 +118,7 @@ export function kvmVcpuRun(vcpu: KvmVcpu): number {
   return 0;
 }
 
-/** `kvm_vcpu_fops`. */
+/** `kvm_vcpu_fops`. @public */
 export const kvmVcpuFops: FileOperations = {
   name: "kvm-vcpu",
   unlockedIoctl(file: File, cmd: number, _arg: UserArg): number {
@@ -132,7 +133,7 @@ export const kvmVcpuFops: FileOperations = {
   },
 };
 
-/** `KVM_CREATE_VCPU`: `EINVAL` for an id ≥ 4096, `EEXIST` for a duplicate; returns the vCPU fd (which holds a VM reference). */
+/** `KVM_CREATE_VCPU`: `EINVAL` for an id ≥ 4096, `EEXIST` for a duplicate; returns the vCPU fd (which holds a VM reference). @public */
 export function kvmVcpuCreate(kvm: Kvm, id: number): number {
   if (id < 0 || id >= 4096) throw new KernelError("EINVAL", "kvm_vm_ioctl_create_vcpu", `id ${id}`);
   if (kvm.vcpus.some((v) => v.vcpuId === id)) throw new KernelError("EEXIST", "kvm_vm_ioctl_create_vcpu", `vcpu ${id}`);

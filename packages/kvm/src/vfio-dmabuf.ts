@@ -18,7 +18,7 @@ import { kvmPalAttach, kvmPalGetPfn, kvmPalRelease } from "./kvm-pal.js";
 import { kvmChecksVfioData } from "./kvm-version.js";
 import { kvmZapGfnRange } from "./mmu.js";
 
-/** `struct vfio_dma_buf_data` (RFC 09/12): what vfio tells KVM about one of its buffers. */
+/** `struct vfio_dma_buf_data` (RFC 09/12): what vfio tells KVM about one of its buffers. @public */
 export interface VfioDmaBufData {
   /** v1 only: exported by a device bound as private (TDI). */
   readonly isPrivate: boolean;
@@ -26,13 +26,13 @@ export interface VfioDmaBufData {
   readonly kvm: unknown;
 }
 
-/** `vfio_dma_buf_get_data()`: throws `EINVAL` for a buffer that is not vfio's. */
+/** `vfio_dma_buf_get_data()`: throws `EINVAL` for a buffer that is not vfio's. @public */
 export type VfioDmaBufGetData = (dmabuf: DmaBuf) => VfioDmaBufData;
 
-/** The symbol KVM looks up with `symbol_get()` (vfio may not be loaded). */
+/** The symbol KVM looks up with `symbol_get()` (vfio may not be loaded). @public */
 export const VFIO_DMA_BUF_GET_DATA = "vfio_dma_buf_get_data";
 
-/** The importer's private data of a dma-buf slot (`struct kvm_vfio_dmabuf`). */
+/** The importer's private data of a dma-buf slot (`struct kvm_vfio_dmabuf`). @public */
 export interface KvmDmabufSlot {
   readonly kvm: Kvm;
   readonly dmabuf: DmaBuf;
@@ -55,7 +55,7 @@ function kvmDmabufInvalidate(attach: DmaBufAttachment): void {
   if (s.kvm.version === "maptype-pal") kvmPalRelease(s);
 }
 
-/** `kvm_vfio_dmabuf_ops`: a revocable, P2P-capable dynamic importer. */
+/** `kvm_vfio_dmabuf_ops`: a revocable, P2P-capable dynamic importer. @public */
 export const kvmDmabufAttachOps: DmaBufAttachOps = { allowPeer2peer: true, invalidateMappings: kvmDmabufInvalidate };
 
 /**
@@ -86,6 +86,7 @@ function kvmVfioDmabufGetData(kvm: Kvm, dmabuf: DmaBuf): VfioDmaBufData {
  *    PAL mapping-type attach (`EINVAL` when the exporter offers no PAL);
  * 7. the file reference of step 1 is kept for the slot's life.
  * On failure nothing is left behind.
+ * @public
  */
 export function kvmDmabufBind(kvm: Kvm, npages: bigint, fd: number): KvmMemslotBackend {
   const op = "kvm_vfio_dmabuf_bind";
@@ -128,6 +129,7 @@ export function kvmDmabufBind(kvm: Kvm, npages: bigint, fd: number): KvmMemslotB
  * `kvm_vfio_dmabuf_get_pfn()`: no attachment → WARN, `EFAULT`; any exporter
  * error (revoked `ENODEV`, out of range `EINVAL`, no op) → `EIO` on purpose
  * ("`EFAULT` would make userspace try an attribute conversion").
+ * @public
  */
 export function kvmDmabufGetPfn(s: KvmDmabufSlot, pgoff: bigint): SlotPfn | "EIO" | "EFAULT" {
   if (!s.attach) {

@@ -1,3 +1,4 @@
+// Tests of dma_buf_iov_map_ranges / dma_buf_iov_unmap_ranges.
 import { describe, expect, it } from "vitest";
 import {
   Kernel,

@@ -1,3 +1,4 @@
+// dma_buf_iov_map_ranges(): the exporter's BAR ranges of an IOV attachment, mapped and unmapped.
 import { KernelError, dmaBufAttachmentIsDynamic, dmaResvAssertHeld, type DmaBufAttachment } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufAttachmentIsIov, dmaBufGetIovOps, dmaBufIovMatchData, type DmaBufIovRanges } from "./dma-buf-mapping-iov.js";
 
@@ -18,6 +19,7 @@ import { dmaBufAttachmentIsIov, dmaBufGetIovOps, dmaBufIovMatchData, type DmaBuf
  * 6. a list for another BAR than the one matched: WARN, the list is given
  *    back, `EINVAL`.
  * The importer gives the list back with {@link dmaBufIovUnmapRanges}.
+ * @public
  */
 export function dmaBufIovMapRanges(attach: DmaBufAttachment): DmaBufIovRanges {
   if (!attach?.dmabuf) {
@@ -58,6 +60,7 @@ export function dmaBufIovMapRanges(attach: DmaBufAttachment): DmaBufIovRanges {
  * `unmapRanges`, WARNs and returns. Unlike RFC v2's
  * `dma_buf_unmap_interconnect()`, which returned early (leaking the list)
  * once `allow_ic` had been cleared, the list always reaches the exporter.
+ * @public
  */
 export function dmaBufIovUnmapRanges(attach: DmaBufAttachment, ranges: DmaBufIovRanges): void {
   const ops = dmaBufGetIovOps(attach);

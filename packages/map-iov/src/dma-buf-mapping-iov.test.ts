@@ -1,3 +1,4 @@
+// Tests of the IOV mapping type: its match rules and dma_buf_iov_alloc_ranges.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Kernel,

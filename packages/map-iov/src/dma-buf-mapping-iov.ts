@@ -1,3 +1,4 @@
+// The IOV mapping type (dma_buf_mapping_iov): struct range lists of the exporter's BAR, and its match.
 import {
   KernelError,
   U64_LIMIT,
@@ -18,6 +19,7 @@ import {
  * addresses inside the exported BAR, with an **inclusive** `end`, as the
  * IOV interconnect of RFC v2 hands them out. Use {@link rangeLen} for its
  * length.
+ * @public
  */
 export interface DmaBufIovRange {
   /** First byte (CPU physical address inside the VF's BAR). */
@@ -26,7 +28,7 @@ export interface DmaBufIovRange {
   readonly end: bigint;
 }
 
-/** `range_len()`: the number of bytes of an inclusive range. */
+/** `range_len()`: the number of bytes of an inclusive range. @public */
 export function rangeLen(r: DmaBufIovRange): bigint {
   return r.end - r.start + 1n;
 }
@@ -37,6 +39,7 @@ export function rangeLen(r: DmaBufIovRange): bigint {
  * returning a typed array"), instead of RFC v2's xarray of untyped entries.
  * The exporter allocates it ({@link dmaBufIovAllocRanges}) and frees it in
  * its `unmapRanges`.
+ * @public
  */
 export interface DmaBufIovRanges {
   /** The BAR every range lies in (`*bar_number`): the BAR that was matched. */
@@ -52,6 +55,7 @@ export interface DmaBufIovRanges {
  * the device and BAR of one side. An exporter entry names the VF and the BAR
  * it exports; an importer entry names the PF and the BAR it can translate
  * (Xe: `LMEM_BAR`). The negotiated result keeps the exporter's pair.
+ * @public
  */
 export interface DmaBufIovData {
   /** Exporter: the VF whose BAR is exported. Importer: the PF that imports. */
@@ -60,12 +64,13 @@ export interface DmaBufIovData {
   readonly bar: number;
 }
 
-/** An IOV candidate or the negotiated IOV result. */
+/** An IOV candidate or the negotiated IOV result. @public */
 export type DmaBufIovMatch = DmaBufMappingMatch<DmaBufIovData>;
 
 /**
  * `struct dma_buf_mapping_iov_exp_ops`: the exporter's IOV functions, reached
  * through `attach.mapType.expOps` once IOV was negotiated.
+ * @public
  */
 export interface DmaBufMappingIovExpOps extends DmaBufMappingExpOps {
   /**
@@ -99,6 +104,7 @@ function iovData(m: DmaBufMappingMatch): DmaBufIovData | undefined {
  * that is not a VF never matches (`pci_physfn()` of a PF is the PF itself, so
  * the posted rule would pair a PF with itself). `finish_match` records the
  * exporter's VF and BAR.
+ * @public
  */
 export const dmaBufMappingIovType: DmaBufMappingType<DmaBufIovData> = {
   name: "IOV Interconnect",
@@ -129,6 +135,7 @@ export const dmaBufMappingIovType: DmaBufMappingType<DmaBufIovData> = {
  * `DMA_BUF_IMAPPING_IOV(pf_dev, bar)`: an importer entry. `pf` is the
  * physical function that will translate the VF's BAR addresses, `bar` the BAR
  * it knows how to translate (Xe: `LMEM_BAR`).
+ * @public
  */
 export function dmaBufImappingIov(pf: PciDev, bar: number): DmaBufMappingMatch {
   const data: DmaBufIovData = { dev: pf, bar };
@@ -138,13 +145,14 @@ export function dmaBufImappingIov(pf: PciDev, bar: number): DmaBufMappingMatch {
 /**
  * `DMA_BUF_EMAPPING_IOV(exp_ops, vf_dev, bar)`: an exporter entry for BAR
  * `bar` of the VF `vf` (vfio-pci: `region_index` of the export request).
+ * @public
  */
 export function dmaBufEmappingIov(expOps: DmaBufMappingIovExpOps, vf: PciDev, bar: number): DmaBufMappingMatch {
   const data: DmaBufIovData = { dev: vf, bar };
   return { type: dmaBufMappingIovType, expOps, data } as DmaBufMappingMatch;
 }
 
-/** True when the attachment negotiated IOV. */
+/** True when the attachment negotiated IOV. @public */
 export function dmaBufAttachmentIsIov(attach: DmaBufAttachment | null): boolean {
   return !!attach && attach.mapType?.type === (dmaBufMappingIovType as DmaBufMappingType);
 }
@@ -153,17 +161,18 @@ export function dmaBufAttachmentIsIov(attach: DmaBufAttachment | null): boolean 
  * The negotiated IOV pair of an attachment: the exporting VF and its BAR
  * (what RFC v2 kept in `attach->ic_match`), or null for a non-IOV attachment.
  * The importer needs the VF for its same-VF check.
+ * @public
  */
 export function dmaBufIovMatchData(attach: DmaBufAttachment | null): DmaBufIovData | null {
   return dmaBufAttachmentIsIov(attach) ? (iovData(attach!.mapType!) ?? null) : null;
 }
 
-/** `dma_buf_get_iov_ops()`: the exporter's IOV ops of an IOV attachment, else null. */
+/** `dma_buf_get_iov_ops()`: the exporter's IOV ops of an IOV attachment, else null. @public */
 export function dmaBufGetIovOps(attach: DmaBufAttachment | null): DmaBufMappingIovExpOps | null {
   return dmaBufAttachmentIsIov(attach) ? ((attach!.mapType!.expOps as DmaBufMappingIovExpOps | undefined) ?? null) : null;
 }
 
-/** A CPU physical range as an exporter keeps it (`struct phys_vec`). */
+/** A CPU physical range as an exporter keeps it (`struct phys_vec`). @public */
 export interface DmaBufIovPhys {
   /** CPU physical address of the first byte. */
   readonly paddr: bigint;
@@ -179,6 +188,7 @@ export interface DmaBufIovPhys {
  * in `kernel.leakReport()`.
  * @throws KernelError `EINVAL` for an empty list or a zero-length range,
  * `EOVERFLOW` for a range that wraps 2^64, `ENOMEM`.
+ * @public
  */
 export function dmaBufIovAllocRanges(kernel: Kernel, barNumber: number, phys: readonly DmaBufIovPhys[]): DmaBufIovRanges {
   if (phys.length === 0) throw new KernelError("EINVAL", "dma_buf_iov_alloc_ranges", "no ranges");
@@ -196,7 +206,7 @@ export function dmaBufIovAllocRanges(kernel: Kernel, barNumber: number, phys: re
   return ranges;
 }
 
-/** For exporters: frees a list from {@link dmaBufIovAllocRanges} (`kvfree()`); a second free WARNs. */
+/** For exporters: frees a list from {@link dmaBufIovAllocRanges} (`kvfree()`); a second free WARNs. @public */
 export function dmaBufIovFreeRanges(kernel: Kernel, ranges: DmaBufIovRanges): void {
   if (!kernel.objects.untrack(ranges)) kernel.warn("dma_buf_iov_free_ranges: list not allocated or already freed");
 }

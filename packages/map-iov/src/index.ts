@@ -1,3 +1,4 @@
+// @dmabuf-sdk/map-iov: the IOV mapping type, the virtual link between an SR-IOV VF and its PF.
 /**
  * The IOV mapping type of dmabuf-sdk: the virtual link between an SR-IOV
  * physical function and its virtual functions, as the forward model of the

@@ -1,3 +1,4 @@
+// Tests of the dma_buf_mapping_iov module: load and exports.
 import { describe, expect, it } from "vitest";
 import { Kernel, VMLINUX_EXPORTS, modpost, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovMapRanges, dmaBufIovModule, dmaBufMappingIovType } from "@dmabuf-sdk/map-iov";

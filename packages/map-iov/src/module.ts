@@ -1,3 +1,4 @@
+// The IOV mapping type as a kernel module exporting dma_buf_mapping_iov and its helpers.
 import { exportSymbolNsGpl, provideSymbol, type KernelModule, type SymbolExport } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufIovMapRanges, dmaBufIovUnmapRanges } from "./dma-buf-iov.js";
 import { dmaBufIovAllocRanges, dmaBufIovFreeRanges, dmaBufMappingIovType } from "./dma-buf-mapping-iov.js";
@@ -18,6 +19,7 @@ const IMPLS: readonly [SymbolExport, unknown][] = [
  * `dma_buf_iov_unmap_ranges()`, and the exporters' list helpers. Nothing is
  * restricted to a module: who may use IOV is decided by `match` (a VF and
  * its own PF), not by who links.
+ * @public
  */
 export const dmaBufIovModule: KernelModule = {
   name: "dma_buf_mapping_iov",

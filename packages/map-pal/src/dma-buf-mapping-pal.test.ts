@@ -1,3 +1,4 @@
+// Tests of the PAL mapping type: its match rules and map_phys/unmap_phys.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Kernel,

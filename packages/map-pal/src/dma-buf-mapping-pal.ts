@@ -1,3 +1,4 @@
+// The PAL mapping type (DMA_BUF_MAPPING_PAL): struct phys_vec lists and the exporter's map_phys/unmap_phys.
 import {
   kernelSymbol,
   type DmaBufAttachment,
@@ -11,6 +12,7 @@ import {
 /**
  * `struct dma_buf_phys_vec` (`struct phys_vec` after the rebase): one range
  * of CPU physical addresses.
+ * @public
  */
 export interface DmaBufPhysVec {
   /** `paddr`: CPU physical address of the first byte. */
@@ -25,6 +27,7 @@ export interface DmaBufPhysVec {
  * The exporter allocates it and frees it in its `unmap_phys`. The core
  * checks nothing about the entries (non-empty, alignment, overflow, sum):
  * every entry is MMIO and the importer maps it with `IOMMU_MMIO`.
+ * @public
  */
 export interface DmaBufPhysList {
   /** Number of entries of `phys` in use. */
@@ -36,6 +39,7 @@ export interface DmaBufPhysList {
 /**
  * `struct dma_buf_mapping_pal_exp_ops`: the exporter's PAL functions,
  * reached through `attach.mapType.expOps` once PAL was negotiated.
+ * @public
  */
 export interface DmaBufMappingPalExpOps extends DmaBufMappingExpOps {
   /**
@@ -66,6 +70,7 @@ function dmaBufPalFinishMatch(args: DmaBufMatchArgs, exp: DmaBufMappingMatch): v
  * `dma_buf_mapping_pal_type`: the physical address list. It has no `match`
  * callback, so any PAL importer entry matches any PAL exporter entry; the
  * exporter's priority list alone decides. No `debugfs_dump` either.
+ * @public
  */
 export const dmaBufMappingPalType: DmaBufMappingType = {
   name: "Physical Address List",
@@ -73,17 +78,17 @@ export const dmaBufMappingPalType: DmaBufMappingType = {
   finishMatch: dmaBufPalFinishMatch,
 };
 
-/** `DMA_BUF_IMAPPING_PAL()`: the importer entry. */
+/** `DMA_BUF_IMAPPING_PAL()`: the importer entry. @public */
 export function dmaBufImappingPal(): DmaBufMappingMatch {
   return { type: dmaBufMappingPalType };
 }
 
-/** `DMA_BUF_EMAPPING_PAL(exp_ops)`: an exporter entry. */
+/** `DMA_BUF_EMAPPING_PAL(exp_ops)`: an exporter entry. @public */
 export function dmaBufEmappingPal(expOps: DmaBufMappingPalExpOps): DmaBufMappingMatch {
   return { type: dmaBufMappingPalType, expOps };
 }
 
-/** True when the attachment negotiated PAL. */
+/** True when the attachment negotiated PAL. @public */
 export function dmaBufAttachmentIsPal(attach: DmaBufAttachment | null): boolean {
   return !!attach && attach.mapType?.type === dmaBufMappingPalType;
 }
@@ -94,6 +99,7 @@ export function dmaBufAttachmentIsPal(attach: DmaBufAttachment | null): boolean 
  * must not use the addresses. Like the kernel it does not assert the resv
  * lock. An attachment that did not negotiate PAL WARNs and returns (the
  * kernel would call through a foreign ops table).
+ * @public
  */
 export function dmaBufPalUnmapPhys(attach: DmaBufAttachment, phys: DmaBufPhysList): void {
   if (!dmaBufAttachmentIsPal(attach) || !attach.mapType?.expOps) {
@@ -103,7 +109,7 @@ export function dmaBufPalUnmapPhys(attach: DmaBufAttachment, phys: DmaBufPhysLis
   (attach.mapType.expOps as DmaBufMappingPalExpOps).unmapPhys(attach, phys);
 }
 
-/** The signature of `dma_buf_pal_map_phys()`. */
+/** The signature of `dma_buf_pal_map_phys()`. @public */
 export type DmaBufPalMapPhys = (attach: DmaBufAttachment) => DmaBufPhysList;
 
 /**
@@ -112,11 +118,12 @@ export type DmaBufPalMapPhys = (attach: DmaBufAttachment) => DmaBufPhysList;
  * its name and DI token: a module named `iommufd` lists it in `uses` and gets
  * the function with `ctx.symbol(DMA_BUF_PAL_MAP_PHYS)`. The function itself
  * is exported by no file of this package.
+ * @public
  */
 export const DMA_BUF_PAL_MAP_PHYS: KernelSymbol<DmaBufPalMapPhys> = kernelSymbol<DmaBufPalMapPhys>("dma_buf_pal_map_phys");
 
-/** The kernel symbol `dma_buf_pal_unmap_phys` (`EXPORT_SYMBOL_NS_GPL(…, "DMA_BUF")`). */
+/** The kernel symbol `dma_buf_pal_unmap_phys` (`EXPORT_SYMBOL_NS_GPL(…, "DMA_BUF")`). @public */
 export const DMA_BUF_PAL_UNMAP_PHYS: KernelSymbol<typeof dmaBufPalUnmapPhys> = kernelSymbol<typeof dmaBufPalUnmapPhys>("dma_buf_pal_unmap_phys");
 
-/** The kernel symbol `dma_buf_mapping_pal_type` (`EXPORT_SYMBOL_NS_GPL(…, "DMA_BUF")`). */
+/** The kernel symbol `dma_buf_mapping_pal_type` (`EXPORT_SYMBOL_NS_GPL(…, "DMA_BUF")`). @public */
 export const DMA_BUF_MAPPING_PAL_TYPE: KernelSymbol<DmaBufMappingType> = kernelSymbol<DmaBufMappingType>("dma_buf_mapping_pal_type");

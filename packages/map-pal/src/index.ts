@@ -1,3 +1,4 @@
+// @dmabuf-sdk/map-pal: the PAL (physical address list) mapping type, phys_vec ranges of the exporter.
 /**
  * The PAL (physical address list) mapping type of dmabuf-sdk: the exporter
  * hands out the CPU physical ranges of its MMIO, for importers that build

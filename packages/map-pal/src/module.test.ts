@@ -1,7 +1,6 @@
-import "reflect-metadata";
+// Tests: dma_buf_pal_map_phys is reachable only by iommufd, through the loader, and no other way.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Kernel,
@@ -13,6 +12,8 @@ import {
   type KernelSymbol,
   type ModuleContext,
 } from "@dmabuf-sdk/dmabuf-core";
+// After core, whose kernel module loads the reflect-metadata polyfill tsyringe needs.
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import * as palPackage from "@dmabuf-sdk/map-pal";
 import {
   DMA_BUF_MAPPING_PAL_TYPE,

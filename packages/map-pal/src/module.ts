@@ -1,3 +1,4 @@
+// The PAL mapping type as a kernel module; dma_buf_pal_map_phys is EXPORT_SYMBOL_FOR_MODULES(…, "iommufd").
 import {
   KernelError,
   defineModule,
@@ -45,6 +46,7 @@ const NS = "DMA_BUF";
 
 /**
  * The importers the kernel names: `EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, "iommufd")`.
+ * @public
  */
 export const DMA_BUF_PAL_IMPORTERS = "iommufd";
 
@@ -59,6 +61,7 @@ export const DMA_BUF_PAL_IMPORTERS = "iommufd";
  * - `dma_buf_pal_map_phys`: `EXPORT_SYMBOL_FOR_MODULES(…, importers)`, so the
  *   loader refuses it to any module not named there (`EINVAL`, "module uses
  *   symbol … from namespace module:…, but does not import it.").
+ * @public
  */
 export function dmaBufPalModuleBuild(importers: string): KernelModule {
   return defineModule({
@@ -79,5 +82,6 @@ export function dmaBufPalModuleBuild(importers: string): KernelModule {
 /**
  * The PAL mapping type as the kernel has it (the kernel builds it into
  * `drivers/dma-buf/dma-buf-mapping.c`): `dma_buf_pal_map_phys` for `iommufd` only.
+ * @public
  */
 export const dmaBufPalModule: KernelModule = dmaBufPalModuleBuild(DMA_BUF_PAL_IMPORTERS);

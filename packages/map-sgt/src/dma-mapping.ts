@@ -1,3 +1,4 @@
+// kernel/dma/mapping.c: dma_map_sgtable/dma_unmap_sgtable of a scatter-gather table.
 import {
   KernelError,
   dmaInfoToProt,
@@ -28,6 +29,7 @@ const MAPPINGS = new WeakMap<SgTable, SgMapping>();
  * physical address. Sets `sgt.nents` to the number of DMA segments.
  * @throws KernelError `EINVAL` (no CPU list, already mapped), `ENOMEM`
  * (IOVA or page-table allocation; nothing stays mapped), `EIO` (beyond the DMA mask).
+ * @public
  */
 export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, attrs: number): void {
   if (!sgt.pagePfn || !sgt.offset || !sgt.length || sgt.origNents === 0) throw new KernelError("EINVAL", "dma_map_sgtable", "no CPU list");
@@ -87,7 +89,7 @@ export function dmaMapSgtable(dev: Device, sgt: SgTable, dir: DmaDataDirection, 
   MAPPINGS.set(sgt, { dev, iova, size: total });
 }
 
-/** `dma_unmap_sgtable()`: undoes {@link dmaMapSgtable}; the DMA list is cleared. */
+/** `dma_unmap_sgtable()`: undoes {@link dmaMapSgtable}; the DMA list is cleared. @public */
 export function dmaUnmapSgtable(dev: Device, sgt: SgTable, _dir: DmaDataDirection, _attrs: number): void {
   const m = MAPPINGS.get(sgt);
   if (!m || m.dev !== dev) {
@@ -102,7 +104,7 @@ export function dmaUnmapSgtable(dev: Device, sgt: SgTable, _dir: DmaDataDirectio
   sgt.nents = sgt.origNents;
 }
 
-/** True while `sgt` is mapped by {@link dmaMapSgtable}. */
+/** True while `sgt` is mapped by {@link dmaMapSgtable}. @public */
 export function sgtableIsMapped(sgt: SgTable): boolean {
   return MAPPINGS.has(sgt);
 }

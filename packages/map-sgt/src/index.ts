@@ -1,3 +1,4 @@
+// @dmabuf-sdk/map-sgt: the SGT mapping type, DMA-mapped scatter-gather tables and the compat layer.
 /**
  * The SGT mapping type of dmabuf-sdk: the DMA-mapped scatter-gather table,
  * its P2P rules, `dma_buf_phys_vec_to_sgt()`, the importer map helpers, and
@@ -38,7 +39,7 @@ export {
   type DmaBufSgtData,
   type DmaBufSgtMatch,
   type DmaBufMappingSgtExpOps,
-} from "./dma-buf-mapping-sgt.js";
+} from "./sgt-mapping-type.js";
 export {
   dmaBufSgtMapAttachment,
   dmaBufSgtUnmapAttachment,
@@ -48,8 +49,8 @@ export {
   dmaBufUnmapAttachment,
   dmaBufMapAttachmentUnlocked,
   dmaBufUnmapAttachmentUnlocked,
-} from "./dma-buf-sgt.js";
-export { dmaBufPhysVecToSgt, dmaBufFreeSgt, dmaBufSgtRoute, type DmaBufSgtRoute } from "./dma-buf-mapping.js";
+} from "./sgt-map-attachment.js";
+export { dmaBufPhysVecToSgt, dmaBufFreeSgt, dmaBufSgtRoute, type DmaBufSgtRoute } from "./phys-vec-to-sgt.js";
 export { physVecColumns, isPhysVecColumns, type PhysVec, type PhysVecColumns, type PhysVecInput } from "./phys-vec.js";
 export { compatExporterModule, compatExporterAlloc, compatExporterFixture, type CompatExporterBuffer } from "./compat/compat-exporter.js";
 export {
@@ -60,6 +61,6 @@ export {
   compatStaticImporterFixture,
   compatDynamicImporterFixture,
 } from "./compat/compat-importers.js";
-export { sgtCompatFixtures } from "./compat/fixtures.js";
+export { sgtCompatFixtures } from "./compat/fixture.js";
 export { sgtDmaRead, sgtDmaWrite } from "./compat/sgt-importer-dma.js";
 export { sgtableDmaAddressAt } from "./scatterlist.js";

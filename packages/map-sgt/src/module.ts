@@ -1,3 +1,4 @@
+// The SGT mapping type as a kernel module exporting the type, its match helpers and the map/unmap API.
 import {
   ConformanceFixtures,
   DmaBufLegacyCompat,
@@ -7,10 +8,10 @@ import {
   provideSymbol,
   type KernelModule,
 } from "@dmabuf-sdk/dmabuf-core";
-import { sgtCompatFixtures } from "./compat/fixtures.js";
-import { dmaBufFreeSgt, dmaBufPhysVecToSgt } from "./dma-buf-mapping.js";
-import { dmaBufMappingSgtType, dmaBufSgtLegacyCompat } from "./dma-buf-mapping-sgt.js";
-import { dmaBufSgtMapAttachment, dmaBufSgtMapAttachmentUnlocked, dmaBufSgtUnmapAttachment, dmaBufSgtUnmapAttachmentUnlocked } from "./dma-buf-sgt.js";
+import { sgtCompatFixtures } from "./compat/fixture.js";
+import { dmaBufFreeSgt, dmaBufPhysVecToSgt } from "./phys-vec-to-sgt.js";
+import { dmaBufMappingSgtType, dmaBufSgtLegacyCompat } from "./sgt-mapping-type.js";
+import { dmaBufSgtMapAttachment, dmaBufSgtMapAttachmentUnlocked, dmaBufSgtUnmapAttachment, dmaBufSgtUnmapAttachmentUnlocked } from "./sgt-map-attachment.js";
 import { dmaMapSgtable, dmaUnmapSgtable } from "./dma-mapping.js";
 import { sgAllocTable, sgFreeTable } from "./scatterlist.js";
 
@@ -35,6 +36,7 @@ const IMPLS: readonly [ReturnType<typeof exportSymbol>, unknown][] = [
  * so unconverted exporters and importers (`dma_buf_attach()`,
  * `dma_buf_dynamic_attach()`, legacy `map_dma_buf`) negotiate SGT. Also
  * offers the unconverted compat drivers to the conformance matrix.
+ * @public
  */
 export const dmaBufSgtModule: KernelModule = {
   name: "dma_buf_mapping_sgt",

@@ -1,7 +1,7 @@
 // struct phys_vec arrays (include/linux/dma-buf-mapping.h) in columnar form: two u64 columns, 16 bytes a range.
 import { KernelError } from "@dmabuf-sdk/dmabuf-core";
 
-/** `struct phys_vec` (v1: `struct dma_buf_phys_vec`): a CPU physical range. */
+/** `struct phys_vec` (v1: `struct dma_buf_phys_vec`): a CPU physical range. @public */
 export interface PhysVec {
   readonly paddr: bigint;
   readonly len: bigint;
@@ -11,16 +11,17 @@ export interface PhysVec {
  * An array of `struct phys_vec` as two `u64` columns: range `i` is
  * `paddr[i]`, `len[i]` (16 bytes a range, as in C, against about 72 for an
  * object of two bigints). Both columns have one entry per range.
+ * @public
  */
 export interface PhysVecColumns {
   readonly paddr: BigUint64Array;
   readonly len: BigUint64Array;
 }
 
-/** `phys_vec[]` in either form: objects (a convenience) or columns. */
+/** `phys_vec[]` in either form: objects (a convenience) or columns. @public */
 export type PhysVecInput = readonly PhysVec[] | PhysVecColumns;
 
-/** Columns for `n` ranges (zeroed), or a copy of `ranges` in columnar form. @throws KernelError `EINVAL` for a negative or non-integer count, or a value outside u64. */
+/** Columns for `n` ranges (zeroed), or a copy of `ranges` in columnar form. @throws KernelError `EINVAL` for a negative or non-integer count, or a value outside u64. @public */
 export function physVecColumns(ranges: number | readonly PhysVec[]): PhysVecColumns {
   const n = typeof ranges === "number" ? ranges : ranges.length;
   if (!Number.isSafeInteger(n) || n < 0) throw new KernelError("EINVAL", "phys_vec", `${n} ranges`);
@@ -36,7 +37,7 @@ export function physVecColumns(ranges: number | readonly PhysVec[]): PhysVecColu
   return cols;
 }
 
-/** True for the columnar form. */
+/** True for the columnar form. @public */
 export function isPhysVecColumns(v: PhysVecInput): v is PhysVecColumns {
   return !Array.isArray(v);
 }

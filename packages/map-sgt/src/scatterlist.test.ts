@@ -1,3 +1,4 @@
+// Tests of lib/scatterlist.c and dma_map_sgtable.
 import { describe, expect, it } from "vitest";
 import { Kernel, KernelBug, buildTopology, dmaRead, topologyKernelOptions } from "@dmabuf-sdk/dmabuf-core";
 import {

@@ -1,3 +1,4 @@
+// lib/scatterlist.c: struct sg_table, sg_alloc_table and sg_free_table.
 import { KernelBug, KernelError, UINT_MAX, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 
 /**
@@ -10,6 +11,7 @@ import { KernelBug, KernelError, UINT_MAX, type Kernel } from "@dmabuf-sdk/dmabu
  * Storage is columnar (`BigUint64Array` + `Uint32Array`): 12 bytes per
  * page-less entry, 28 with a CPU list, so tables of millions of entries stay
  * compact.
+ * @public
  */
 export class SgTable {
   /** Entries allocated by `sg_alloc_table()`. */
@@ -68,6 +70,7 @@ export class SgTable {
  * `sg_alloc_table(table, nents, GFP_KERNEL)`: a zeroed table of `nents`
  * entries; `withCpuList: false` makes a page-less (DMA-only) table.
  * @throws KernelError `EINVAL` for 0 entries; `ENOMEM` (injectable site `sg_alloc_table`).
+ * @public
  */
 export function sgAllocTable(kernel: Kernel, nents: number, opts: { withCpuList?: boolean } = {}): SgTable {
   if (nents === 0) throw new KernelError("EINVAL", "sg_alloc_table", "0 entries");
@@ -82,6 +85,7 @@ export function sgAllocTable(kernel: Kernel, nents: number, opts: { withCpuList?
  * `sg_free_table()`. Frees the whole allocation whatever `orig_nents` says:
  * the kernel walks `orig_nents` entries, so a page-less table (orig_nents 0)
  * would leak its chained chunks; the model frees what was allocated.
+ * @public
  */
 export function sgFreeTable(sgt: SgTable): void {
   if (!sgt._markFreed()) {
@@ -91,7 +95,7 @@ export function sgFreeTable(sgt: SgTable): void {
   sgt.kernel.objects.untrack(sgt);
 }
 
-/** `sg_set_page(sg, page, len, offset)` on entry `i` of the CPU list (`pfn` -1 for NULL). */
+/** `sg_set_page(sg, page, len, offset)` on entry `i` of the CPU list (`pfn` -1 for NULL). @public */
 export function sgSetPage(sgt: SgTable, i: number, pfn: number, len: number, offset: number): void {
   if (!sgt.pagePfn || !sgt.offset || !sgt.length) throw new KernelBug("BUG", "sg_set_page on a page-less table");
   if (i < 0 || i >= sgt.capacity) throw new KernelBug("BUG", `sg_set_page: entry ${i} of ${sgt.capacity}`);
@@ -100,13 +104,13 @@ export function sgSetPage(sgt: SgTable, i: number, pfn: number, len: number, off
   sgt.offset[i] = offset;
 }
 
-/** `sg_page()` of entry `i`: its page frame number, or null (page-less tables, NULL pages). */
+/** `sg_page()` of entry `i`: its page frame number, or null (page-less tables, NULL pages). @public */
 export function sgPage(sgt: SgTable, i: number): number | null {
   const p = sgt.pagePfn?.[i];
   return p === undefined || p < 0 ? null : p;
 }
 
-/** `sg_phys()` of entry `i` of the CPU list. */
+/** `sg_phys()` of entry `i` of the CPU list. @public */
 export function sgPhys(sgt: SgTable, i: number): bigint | null {
   const pfn = sgPage(sgt, i);
   return pfn === null ? null : (BigInt(pfn) << 12n) + BigInt(sgt.offset![i]!);
@@ -115,6 +119,7 @@ export function sgPhys(sgt: SgTable, i: number): bigint | null {
 /**
  * Sets the DMA address and length of entry `i`. A DMA length must fit the
  * 32-bit `dma_length` field; anything longer is a bug in the caller.
+ * @public
  */
 export function sgSetDma(sgt: SgTable, i: number, addr: bigint, len: number): void {
   if (len > UINT_MAX || len < 0) throw new KernelBug("BUG", `sg_dma_len ${len} does not fit 32 bits`);
@@ -122,22 +127,22 @@ export function sgSetDma(sgt: SgTable, i: number, addr: bigint, len: number): vo
   sgt.dmaLength[i] = len;
 }
 
-/** `sg_dma_address()` of entry `i`. */
+/** `sg_dma_address()` of entry `i`. @public */
 export function sgDmaAddress(sgt: SgTable, i: number): bigint {
   return sgt.dmaAddress[i]!;
 }
 
-/** `sg_dma_len()` of entry `i`. */
+/** `sg_dma_len()` of entry `i`. @public */
 export function sgDmaLen(sgt: SgTable, i: number): number {
   return sgt.dmaLength[i]!;
 }
 
-/** `for_each_sgtable_dma_sg()`: `[address, length]` of each DMA entry. */
+/** `for_each_sgtable_dma_sg()`: `[address, length]` of each DMA entry. @public */
 export function* forEachSgtableDmaSg(sgt: SgTable): Generator<[bigint, number]> {
   for (let i = 0; i < sgt.nents; i++) yield [sgt.dmaAddress[i]!, sgt.dmaLength[i]!];
 }
 
-/** Total DMA length of the table. */
+/** Total DMA length of the table. @public */
 export function sgtableDmaSize(sgt: SgTable): bigint {
   let n = 0n;
   for (let i = 0; i < sgt.nents; i++) n += BigInt(sgt.dmaLength[i]!);
@@ -148,6 +153,7 @@ export function sgtableDmaSize(sgt: SgTable): bigint {
  * The DMA address of byte `offset` of the buffer a DMA list describes, and
  * how many bytes stay contiguous from there (walks the entries in order).
  * @throws KernelError `ERANGE` past the end of the list.
+ * @public
  */
 export function sgtableDmaAddressAt(sgt: SgTable, offset: bigint): { addr: bigint; contiguous: number } {
   let base = 0n;

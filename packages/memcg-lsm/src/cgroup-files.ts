@@ -1,3 +1,4 @@
+// The cgroup v2 interface files of the memory controller (memory.max, memory.current, memory.stat).
 import { KernelError, PAGE_SIZE, type Cgroup, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import { GFP_KERNEL } from "./gfp.js";
 import { oomDeliverPendingKill, taskIsDying } from "./oom-kill.js";
@@ -15,7 +16,7 @@ import {
   type MemCgroup,
 } from "./memcontrol.js";
 
-/** Interface files of a cgroup v2 directory the model serves. */
+/** Interface files of a cgroup v2 directory the model serves. @public */
 export type CgroupFile =
   | "cgroup.procs"
   | "memory.current"
@@ -51,6 +52,7 @@ const bytes = (pages: number): string => String(BigInt(pages) * BigInt(PAGE_SIZE
  * `memory.stat` (the system-wide view) and `cgroup.procs` only.
  * @throws KernelError `ENOENT` for a missing or removed cgroup, a file the
  * root does not have, or memory files while memcg is disabled.
+ * @public
  */
 export function cgroupRead(kernel: Kernel, cgroup: Cgroup | string, file: CgroupFile): string {
   const c = resolve(kernel, cgroup);
@@ -81,6 +83,7 @@ const SUFFIX: Record<string, bigint> = { k: 10n, m: 20n, g: 30n, t: 40n, p: 50n,
  * `page_counter_memparse(buf, "max", &nr_pages)`: `max`, or bytes with an
  * optional K/M/G/T/P/E suffix (`memparse()`), rounded down to pages and capped
  * at {@link PAGE_COUNTER_MAX}. @throws KernelError `EINVAL`.
+ * @public
  */
 export function pageCounterMemparse(buf: string): number {
   const s = buf.trim();
@@ -125,6 +128,7 @@ function memoryMaxWrite(memcg: MemCgroup, buf: string): void {
  * migrates the process; its charges stay where they are).
  * @throws KernelError `ENOENT` (no such cgroup or file), `EINVAL` (bad
  * value), `ESRCH` (no such process), `EACCES` (a read-only file).
+ * @public
  */
 export function cgroupWrite(kernel: Kernel, cgroup: Cgroup | string, file: CgroupFile, value: string): void {
   const c = resolve(kernel, cgroup);

@@ -1,3 +1,4 @@
+// Tests of the memcg-lsm conformance fixtures and scenarios.
 import { describe, expect, it } from "vitest";
 import { ConformanceFixtures, Kernel, buildTopology, topologyKernelOptions } from "@dmabuf-sdk/dmabuf-core";
 import { memcgLsmFixtures, memcgLsmScenarios, systemHeapModule } from "@dmabuf-sdk/memcg-lsm";

@@ -1,3 +1,4 @@
+// dmabuf->memcg (Albert Esteve's RFC patch 1/5): the memcg a dma-buf is charged to.
 import { PAGE_SIZE, pageAlign, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { memCgroupPut, memCgroupUnchargeDmabuf, type MemCgroup } from "./memcontrol.js";
 
@@ -6,6 +7,7 @@ const MEMCG = new WeakMap<DmaBuf, MemCgroup>();
 /**
  * `dmabuf->memcg` (patch 1/5): the memcg the buffer is charged to, or null.
  * Set once, at allocation; sharing the buffer never moves the charge.
+ * @public
  */
 export function dmaBufMemcg(dmabuf: DmaBuf): MemCgroup | null {
   return MEMCG.get(dmabuf) ?? null;
@@ -16,6 +18,7 @@ export function dmaBufMemcg(dmabuf: DmaBuf): MemCgroup | null {
  * over the caller's css reference) and arranges for `dma_buf_release()` to
  * uncharge `PAGE_ALIGN(size) / PAGE_SIZE` pages and put the memcg before the
  * exporter's `release`: once, when the last reference goes away.
+ * @public
  */
 export function dmaBufSetMemcg(dmabuf: DmaBuf, memcg: MemCgroup): void {
   if (MEMCG.has(dmabuf)) {

@@ -1,24 +1,25 @@
+// include/uapi/linux/dma-heap.h: DMA_HEAP_IOCTL_ALLOC and struct dma_heap_allocation_data.
 import { O_ACCMODE, O_CLOEXEC, iowr } from "@dmabuf-sdk/dmabuf-core";
 
-/** `DMA_HEAP_IOC_MAGIC` (`'H'`). */
+/** `DMA_HEAP_IOC_MAGIC` (`'H'`). @public */
 export const DMA_HEAP_IOC_MAGIC = 0x48;
 
-/** `sizeof(struct dma_heap_allocation_data)` with the RFC's `charge_pid_fd` and `__padding`. */
+/** `sizeof(struct dma_heap_allocation_data)` with the RFC's `charge_pid_fd` and `__padding`. @public */
 export const DMA_HEAP_ALLOCATION_DATA_SIZE = 32;
-/** The size before the RFC (`len`, `fd`, `fd_flags`, `heap_flags`). */
+/** The size before the RFC (`len`, `fd`, `fd_flags`, `heap_flags`). @public */
 export const DMA_HEAP_ALLOCATION_DATA_SIZE_V1 = 24;
 
-/** `DMA_HEAP_IOCTL_ALLOC` = `_IOWR('H', 0x0, struct dma_heap_allocation_data)` with the RFC's 32-byte struct (0xc0204800). */
+/** `DMA_HEAP_IOCTL_ALLOC` = `_IOWR('H', 0x0, struct dma_heap_allocation_data)` with the RFC's 32-byte struct (0xc0204800). @public */
 export const DMA_HEAP_IOCTL_ALLOC = iowr(DMA_HEAP_IOC_MAGIC, 0x0, DMA_HEAP_ALLOCATION_DATA_SIZE);
-/** The number an older (24-byte) userspace uses (0xc0184800); accepted by the size-agnostic copy. */
+/** The number an older (24-byte) userspace uses (0xc0184800); accepted by the size-agnostic copy. @public */
 export const DMA_HEAP_IOCTL_ALLOC_V1 = iowr(DMA_HEAP_IOC_MAGIC, 0x0, DMA_HEAP_ALLOCATION_DATA_SIZE_V1);
 
-/** `DMA_HEAP_VALID_FD_FLAGS` (`O_CLOEXEC | O_ACCMODE`). */
+/** `DMA_HEAP_VALID_FD_FLAGS` (`O_CLOEXEC | O_ACCMODE`). @public */
 export const DMA_HEAP_VALID_FD_FLAGS = O_CLOEXEC | O_ACCMODE;
-/** `DMA_HEAP_VALID_HEAP_FLAGS` (none defined yet). */
+/** `DMA_HEAP_VALID_HEAP_FLAGS` (none defined yet). @public */
 export const DMA_HEAP_VALID_HEAP_FLAGS = 0n;
 
-/** The fields of `struct dma_heap_allocation_data`. */
+/** The fields of `struct dma_heap_allocation_data`. @public */
 export interface DmaHeapAllocationFields {
   /** `len` (u64): requested size in bytes; the kernel page-aligns it. */
   readonly len: bigint;
@@ -49,6 +50,7 @@ export interface DmaHeapAllocationFields {
  *
  * A smaller or larger `size` models an older or newer user space: fields past
  * the end read as 0 and writes to them are dropped.
+ * @public
  */
 export class DmaHeapAllocationData implements DmaHeapAllocationFields {
   /** The user memory (pass it as the ioctl argument). */

@@ -1,7 +1,8 @@
+// The user side of /dev/dma_heap: open a heap and allocate a dma-buf fd, as libdmabufheap does.
 import { O_CLOEXEC, O_RDONLY, O_RDWR, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { DMA_HEAP_ALLOCATION_DATA_SIZE, DmaHeapAllocationData } from "./dma-heap-uapi.js";
 
-/** Options of {@link dmaHeapAllocFd}. */
+/** Options of {@link dmaHeapAllocFd}. @public */
 export interface DmaHeapAllocOptions {
   /** `fd_flags` (default `O_RDWR | O_CLOEXEC`). */
   readonly fdFlags?: number;
@@ -17,6 +18,7 @@ export interface DmaHeapAllocOptions {
  * What a user-space allocator does, as `task`: open `/dev/dma_heap/<heap>`,
  * `DMA_HEAP_IOCTL_ALLOC`, close the heap. Returns the new dma-buf fd, or the
  * negative errno of the failing step (as the selftests' `dmabuf_heap_alloc()`).
+ * @public
  */
 export function dmaHeapAllocFd(task: Task, heap: string, len: bigint, opts: DmaHeapAllocOptions = {}): number {
   const heapFd = task.sys.open(`/dev/dma_heap/${heap}`, O_RDONLY | O_CLOEXEC);

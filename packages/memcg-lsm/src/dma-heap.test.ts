@@ -1,3 +1,4 @@
+// Tests of drivers/dma-buf/dma-heap.c: DMA_HEAP_IOCTL_ALLOC validation, the ioctl copy, and which cgroup is charged.
 import { describe, expect, it } from "vitest";
 import {
   ERRNO,

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-heap.c: struct dma_heap, its ops and DMA_HEAP_IOCTL_ALLOC.
 import {
   IOC_READ,
   IOC_WRITE,
@@ -28,7 +29,7 @@ import { GFP_KERNEL } from "./gfp.js";
 import { cssGet, getMemCgroupFromMm, memCgroupChargeDmabuf, memCgroupPut, memcgModule, type MemCgroup } from "./memcontrol.js";
 import { securityDmaHeapAlloc, securityModule } from "./security.js";
 
-/** `struct dma_heap_ops`. */
+/** `struct dma_heap_ops`. @public */
 export interface DmaHeapOps<TPriv = unknown> {
   /**
    * `allocate`: called by `DMA_HEAP_IOCTL_ALLOC` (after the ioctl's checks,
@@ -40,7 +41,7 @@ export interface DmaHeapOps<TPriv = unknown> {
   allocate(heap: DmaHeap<TPriv>, len: bigint, fdFlags: number, heapFlags: bigint): DmaBuf;
 }
 
-/** `struct dma_heap_export_info`. */
+/** `struct dma_heap_export_info`. @public */
 export interface DmaHeapExportInfo<TPriv = unknown> {
   /** Heap name: the device is `/dev/dma_heap/<name>`. */
   readonly name: string;
@@ -49,7 +50,7 @@ export interface DmaHeapExportInfo<TPriv = unknown> {
   readonly priv: TPriv;
 }
 
-/** `struct dma_heap`: one heap and its character device. */
+/** `struct dma_heap`: one heap and its character device. @public */
 export class DmaHeap<TPriv = unknown> {
   /** Minor number of `/dev/dma_heap/<name>`. */
   readonly minor: number;
@@ -71,7 +72,7 @@ export class DmaHeap<TPriv = unknown> {
   }
 }
 
-/** Boot parameters of the dma-heap core. */
+/** Boot parameters of the dma-heap core. @public */
 export interface DmaHeapParams {
   /**
    * `dma_heap.mem_accounting` (bool, 0444, default false): charge allocations
@@ -80,7 +81,7 @@ export interface DmaHeapParams {
   readonly memAccounting?: boolean;
 }
 
-/** `NUM_HEAP_MINORS`. */
+/** `NUM_HEAP_MINORS`. @public */
 export const NUM_HEAP_MINORS = 128;
 
 class DmaHeapState {
@@ -100,6 +101,7 @@ function stateOf(kernel: Kernel): DmaHeapState {
 /**
  * `/sys/module/dma_heap/parameters/mem_accounting`.
  * @throws KernelError `ENOENT` when the dma-heap module is not loaded.
+ * @public
  */
 export function dmaHeapMemAccounting(kernel: Kernel): boolean {
   const s = kernel.providers(DmaHeapStateToken)[0];
@@ -107,17 +109,17 @@ export function dmaHeapMemAccounting(kernel: Kernel): boolean {
   return s.memAccounting;
 }
 
-/** The heaps registered now, by name (`/dev/dma_heap/`). */
+/** The heaps registered now, by name (`/dev/dma_heap/`). @public */
 export function dmaHeapList(kernel: Kernel): readonly DmaHeap[] {
   return [...(kernel.providers(DmaHeapStateToken)[0]?.heaps.values() ?? [])];
 }
 
-/** `dma_heap_get_drvdata()`. */
+/** `dma_heap_get_drvdata()`. @public */
 export function dmaHeapGetDrvdata<TPriv>(heap: DmaHeap<TPriv>): TPriv {
   return heap.priv;
 }
 
-/** `dma_heap_get_name()`. */
+/** `dma_heap_get_name()`. @public */
 export function dmaHeapGetName(heap: DmaHeap): string {
   return heap.name;
 }
@@ -264,6 +266,7 @@ const DMA_HEAP_FOPS: FileOperations = {
  * (`ENOMEM`); no free minor → `EBUSY`; `device_create()` of a name already
  * taken → `EEXIST` (a duplicate sysfs entry, so the later "Already registered
  * heap named" check with `EINVAL` is not reached for a duplicate name).
+ * @public
  */
 export function dmaHeapAdd<TPriv>(ctx: ModuleContext, expInfo: DmaHeapExportInfo<TPriv>): DmaHeap<TPriv> {
   const kernel = ctx.kernel;
@@ -336,6 +339,7 @@ function defineDmaHeapModule(params: DmaHeapParams): KernelModule {
  * The dma-heap core (`drivers/dma-buf/dma-heap.c`, built in) with the RFC's
  * `charge_pid_fd`: `dma_heap_add()`, the heap devices and
  * `DMA_HEAP_IOCTL_ALLOC`. `mem_accounting` is off.
+ * @public
  */
 export const dmaHeapModule: KernelModule = defineDmaHeapModule({});
 
@@ -344,6 +348,7 @@ export const dmaHeapModule: KernelModule = defineDmaHeapModule({});
  * `dmaHeapModuleWithParams({ memAccounting: true })` for
  * `dma_heap.mem_accounting=1` (the parameter is read-only at run time). Same
  * module name as {@link dmaHeapModule}: load it before the heaps.
+ * @public
  */
 export function dmaHeapModuleWithParams(params: DmaHeapParams): KernelModule {
   return defineDmaHeapModule(params);

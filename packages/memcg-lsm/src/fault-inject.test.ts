@@ -1,3 +1,4 @@
+// Tests: fault injection in the dma-heap allocation and charge path leaves errno returns and nothing leaked.
 import { describe, expect, it } from "vitest";
 import { errnoName, type AllocRecord, type Kernel, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { dmaHeapAllocFd } from "@dmabuf-sdk/memcg-lsm";

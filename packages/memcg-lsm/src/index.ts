@@ -1,3 +1,4 @@
+// @dmabuf-sdk/memcg-lsm: memcg accounting of dma-bufs and the LSM hook that decides whom to charge.
 /**
  * Memory accounting of dma-bufs for dmabuf-sdk, after Albert Esteve's RFC
  * "memcg: dma-buf per-cgroup accounting via pid_fd" (with T.J. Mercier's
@@ -147,4 +148,4 @@ export {
 export { parseSelinuxPolicy, type SelinuxPolicy, type SelinuxAvRule, type SelinuxHandleUnknown } from "./selinux/policy.js";
 
 // conformance
-export { systemHeapFixture, memcgLsmScenarios, memcgLsmFixtures } from "./conformance.js";
+export { systemHeapFixture, memcgLsmScenarios, memcgLsmFixtures } from "./fixture.js";

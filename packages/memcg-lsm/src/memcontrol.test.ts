@@ -1,3 +1,4 @@
+// Tests of mm/memcontrol.c: hierarchical charging, the charge path over a limit and the memcg OOM killer.
 import { describe, expect, it } from "vitest";
 import { Kernel, PAGE_SIZE, buildTopology, topologyKernelOptions } from "@dmabuf-sdk/dmabuf-core";
 import {

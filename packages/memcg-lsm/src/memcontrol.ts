@@ -1,3 +1,4 @@
+// mm/memcontrol.c: struct mem_cgroup, page counters, try_charge and memory.max/current.
 import {
   KernelBug,
   LeakSource,
@@ -17,23 +18,23 @@ import type { InjectionToken } from "tsyringe";
 import { GFP_KERNEL, __GFP_HIGH, __GFP_NOFAIL, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, gfpflagsAllowBlocking, type GfpFlags } from "./gfp.js";
 import { oomDeliverPendingKill, outOfMemory, taskIsDying } from "./oom-kill.js";
 
-/** `PAGE_COUNTER_MAX` (`LONG_MAX / PAGE_SIZE`): `memory.max` reads `max` at this value. */
+/** `PAGE_COUNTER_MAX` (`LONG_MAX / PAGE_SIZE`): `memory.max` reads `max` at this value. @public */
 export const PAGE_COUNTER_MAX = 2 ** 51 - 1;
-/** `MAX_RECLAIM_RETRIES`: reclaim rounds of a charge before the OOM killer. */
+/** `MAX_RECLAIM_RETRIES`: reclaim rounds of a charge before the OOM killer. @public */
 export const MAX_RECLAIM_RETRIES = 16;
-/** `PAGE_ALLOC_COSTLY_ORDER`: charges above this order never invoke the memcg OOM killer. */
+/** `PAGE_ALLOC_COSTLY_ORDER`: charges above this order never invoke the memcg OOM killer. @public */
 export const PAGE_ALLOC_COSTLY_ORDER = 3;
 
-/** `enum memcg_stat_item` entries the model keeps (patch 1/5 adds `MEMCG_DMABUF`). */
+/** `enum memcg_stat_item` entries the model keeps (patch 1/5 adds `MEMCG_DMABUF`). @public */
 export type MemcgStatItem = "MEMCG_DMABUF";
 
-/** `enum memcg_memory_event`, as `memory.events` names them. */
+/** `enum memcg_memory_event`, as `memory.events` names them. @public */
 export type MemcgMemoryEvent = "low" | "high" | "max" | "oom" | "oom_kill" | "oom_group_kill";
 
-/** Every `memory.events` key, in the file's order. */
+/** Every `memory.events` key, in the file's order. @public */
 export const MEMCG_MEMORY_EVENTS: readonly MemcgMemoryEvent[] = ["low", "high", "max", "oom", "oom_kill", "oom_group_kill"];
 
-/** `struct page_counter`, read-only view (all values in pages). */
+/** `struct page_counter`, read-only view (all values in pages). @public */
 export interface PageCounter {
   /** `page_counter_read()`: pages charged here and below (hierarchical). */
   readonly usage: number;
@@ -46,7 +47,7 @@ export interface PageCounter {
   readonly parent: PageCounter | null;
 }
 
-/** `struct cgroup_subsys_state` of a memcg: its reference count. */
+/** `struct cgroup_subsys_state` of a memcg: its reference count. @public */
 export interface CgroupSubsysState {
   /**
    * References taken with `css_get()` / `get_mem_cgroup_from_mm()` and not
@@ -61,6 +62,7 @@ export interface CgroupSubsysState {
  * `struct mem_cgroup`: the memory controller's state of one cgroup. Obtain
  * one with {@link memCgroupFromCgroup}, {@link memCgroupFromTask} or
  * {@link getMemCgroupFromMm}.
+ * @public
  */
 export interface MemCgroup {
   readonly kernel: Kernel;
@@ -163,7 +165,7 @@ class MemCgroupImpl implements MemCgroup {
   }
 }
 
-/** Boot parameters of the memory controller. */
+/** Boot parameters of the memory controller. @public */
 export interface MemcgParams {
   /** `cgroup_disable=memory`: `mem_cgroup_disabled()` is true; nothing is charged and the lookups return NULL. */
   readonly cgroupDisableMemory?: boolean;
@@ -260,45 +262,45 @@ function checkNrPages(op: string, nr: number): void {
   if (!Number.isInteger(nr) || nr < 0 || nr > 0xffff_ffff) throw new KernelBug("memcg", `${op}: nr_pages ${nr} is not an unsigned int`);
 }
 
-/** `mem_cgroup_disabled()`: booted with `cgroup_disable=memory`, or the memory controller is not loaded. */
+/** `mem_cgroup_disabled()`: booted with `cgroup_disable=memory`, or the memory controller is not loaded. @public */
 export function memCgroupDisabled(kernel: Kernel): boolean {
   const ctl = controllerOf(kernel);
   return !ctl || ctl.disabled;
 }
 
-/** `root_mem_cgroup`, or null when the memory controller is disabled. */
+/** `root_mem_cgroup`, or null when the memory controller is disabled. @public */
 export function rootMemCgroup(kernel: Kernel): MemCgroup | null {
   const ctl = controllerOf(kernel);
   return ctl && !ctl.disabled ? ctl.root : null;
 }
 
-/** `mem_cgroup_from_css(cgroup_css(cgrp, memory_cgrp_subsys))`, without a reference; null when disabled. */
+/** `mem_cgroup_from_css(cgroup_css(cgrp, memory_cgrp_subsys))`, without a reference; null when disabled. @public */
 export function memCgroupFromCgroup(kernel: Kernel, cgroup: Cgroup): MemCgroup | null {
   const ctl = controllerOf(kernel);
   return ctl && !ctl.disabled ? ctl.of(cgroup) : null;
 }
 
-/** `mem_cgroup_from_task()`: the memcg of the task's cgroup, without a reference; null when disabled. */
+/** `mem_cgroup_from_task()`: the memcg of the task's cgroup, without a reference; null when disabled. @public */
 export function memCgroupFromTask(task: Task): MemCgroup | null {
   return memCgroupFromCgroup(task.kernel, task.cgroup);
 }
 
-/** `mem_cgroup_is_root()`. */
+/** `mem_cgroup_is_root()`. @public */
 export function memCgroupIsRoot(memcg: MemCgroup): boolean {
   return impl(memcg).isRoot;
 }
 
-/** `mem_cgroup_online()`. */
+/** `mem_cgroup_online()`. @public */
 export function memCgroupOnline(memcg: MemCgroup): boolean {
   return memcg.css.online;
 }
 
-/** `css_get(&memcg->css)`. */
+/** `css_get(&memcg->css)`. @public */
 export function cssGet(css: CgroupSubsysState): void {
   (css as CssImpl).refcnt++;
 }
 
-/** `css_put(&memcg->css)`: WARNs on underflow. */
+/** `css_put(&memcg->css)`: WARNs on underflow. @public */
 export function cssPut(css: CgroupSubsysState): void {
   const c = css as CssImpl;
   if (c.refcnt === 0) {
@@ -309,7 +311,7 @@ export function cssPut(css: CgroupSubsysState): void {
   c.memcg.ctl.maybeFree(c.memcg);
 }
 
-/** `mem_cgroup_put()`: NULL-safe `css_put()`. */
+/** `mem_cgroup_put()`: NULL-safe `css_put()`. @public */
 export function memCgroupPut(memcg: MemCgroup | null): void {
   if (memcg) cssPut(memcg.css);
 }
@@ -325,6 +327,7 @@ function mmOwner(kernel: Kernel, mm: Mm): Task | undefined {
  * disabled. Without an `mm` (a kernel thread, or a task past `exit_mm()`) it
  * falls back to `current->mm`, and without that to the root memcg
  * (`set_active_memcg()` is not modelled).
+ * @public
  */
 export function getMemCgroupFromMm(kernel: Kernel, mm: Mm | null): MemCgroup | null {
   const ctl = controllerOf(kernel);
@@ -341,14 +344,14 @@ export function getMemCgroupFromMm(kernel: Kernel, mm: Mm | null): MemCgroup | n
   return memcg;
 }
 
-/** `memcg_page_state()`: the hierarchical value of a stat item, in pages (negative values read as 0). */
+/** `memcg_page_state()`: the hierarchical value of a stat item, in pages (negative values read as 0). @public */
 export function memcgPageState(memcg: MemCgroup, _item: MemcgStatItem): number {
   const m = impl(memcg);
   m.ctl.flushStats();
   return Math.max(0, m.dmabufHier);
 }
 
-/** `memcg_page_state_local()`: the memcg's own value of a stat item, in pages. */
+/** `memcg_page_state_local()`: the memcg's own value of a stat item, in pages. @public */
 export function memcgPageStateLocal(memcg: MemCgroup, _item: MemcgStatItem): number {
   return Math.max(0, impl(memcg).dmabufLocal);
 }
@@ -363,21 +366,21 @@ function modMemcgState(m: MemCgroupImpl, _item: MemcgStatItem, val: number): voi
   }
 }
 
-/** The `memory.events` (hierarchical) or `memory.events.local` counters of a memcg. */
+/** The `memory.events` (hierarchical) or `memory.events.local` counters of a memcg. @public */
 export function memcgMemoryEvents(memcg: MemCgroup, local = false): Readonly<Record<MemcgMemoryEvent, number>> {
   const m = impl(memcg);
   const src = local ? m.eventsLocal : m.events;
   return Object.fromEntries(MEMCG_MEMORY_EVENTS.map((e) => [e, src.get(e) ?? 0])) as Record<MemcgMemoryEvent, number>;
 }
 
-/** `memcg_memory_event()`: counts in the memcg's local events and in its and every non-root ancestor's hierarchical events. */
+/** `memcg_memory_event()`: counts in the memcg's local events and in its and every non-root ancestor's hierarchical events. @public */
 export function memcgMemoryEvent(memcg: MemCgroup, event: MemcgMemoryEvent): void {
   const m = impl(memcg);
   m.eventsLocal.set(event, (m.eventsLocal.get(event) ?? 0) + 1);
   for (let a: MemCgroupImpl | null = m; a && !a.isRoot; a = a.parent) a.events.set(event, (a.events.get(event) ?? 0) + 1);
 }
 
-/** `mem_cgroup_margin()`: pages left below `memory.max`. */
+/** `mem_cgroup_margin()`: pages left below `memory.max`. @public */
 export function memCgroupMargin(memcg: MemCgroup): number {
   const c = memcg.memory;
   return c.usage < c.max ? c.max - c.usage : 0;
@@ -441,7 +444,7 @@ function memCgroupOom(memcg: MemCgroupImpl, gfp: GfpFlags, order: number): boole
   return memCgroupOutOfMemory(memcg, gfp, order);
 }
 
-/** `mem_cgroup_out_of_memory()`: true when a victim was chosen (or the caller is dying, or room appeared). */
+/** `mem_cgroup_out_of_memory()`: true when a victim was chosen (or the caller is dying, or room appeared). @public */
 export function memCgroupOutOfMemory(memcg: MemCgroup, gfp: GfpFlags, order: number): boolean {
   if (memCgroupMargin(memcg) >= 2 ** order) return true;
   return taskIsDying(memcg.kernel.current) || outOfMemory({ memcg, gfp, order });
@@ -454,6 +457,7 @@ export function memCgroupOutOfMemory(memcg: MemCgroup, gfp: GfpFlags, order: num
  * `MEMCG_DMABUF` stat. Returns true when charged, false when the charge
  * failed (a limit, after reclaim and the memcg OOM killer; or an injected
  * `memcg_charge` failure). Always true when memcg is disabled.
+ * @public
  */
 export function memCgroupChargeDmabuf(memcg: MemCgroup, nrPages: number, gfp: GfpFlags = GFP_KERNEL): boolean {
   const m = impl(memcg);
@@ -482,6 +486,7 @@ export function memCgroupChargeDmabuf(memcg: MemCgroup, nrPages: number, gfp: Gf
  * `mem_cgroup_uncharge_dmabuf(memcg, nr_pages)`: removes `nr_pages` from the
  * `MEMCG_DMABUF` stat and gives them back to the page counters (at once: the
  * model has no per-cpu stock). No-op when memcg is disabled.
+ * @public
  */
 export function memCgroupUnchargeDmabuf(memcg: MemCgroup, nrPages: number): void {
   const m = impl(memcg);
@@ -528,6 +533,7 @@ function defineMemcgModule(params: MemcgParams): KernelModule {
  * The memory controller (`mm/memcontrol.c`, built in): per-cgroup
  * `memory.current`/`max`/`peak`/`stat`/`events`, `mem_cgroup_charge_dmabuf()`
  * and `get_mem_cgroup_from_mm()`. Its charges appear in `kernel.leakReport()`.
+ * @public
  */
 export const memcgModule: KernelModule = defineMemcgModule({});
 
@@ -536,6 +542,7 @@ export const memcgModule: KernelModule = defineMemcgModule({});
  * `memcgModuleWithParams({ cgroupDisableMemory: true })` for
  * `cgroup_disable=memory`. Same module name as {@link memcgModule}: load it
  * before anything that requires the memory controller.
+ * @public
  */
 export function memcgModuleWithParams(params: MemcgParams): KernelModule {
   return defineMemcgModule(params);

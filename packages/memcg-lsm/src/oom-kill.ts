@@ -1,12 +1,13 @@
+// mm/oom_kill.c: the memcg OOM killer and oom_score_adj.
 import { KernelError, PAGE_SIZE, type Cgroup, type Kernel, type Task } from "@dmabuf-sdk/dmabuf-core";
 import { formatGfp, type GfpFlags } from "./gfp.js";
 import { memCgroupFromTask, memcgMemoryEvent, type MemCgroup } from "./memcontrol.js";
 
-/** `OOM_SCORE_ADJ_MIN`: a task with this adjustment is never chosen. */
+/** `OOM_SCORE_ADJ_MIN`: a task with this adjustment is never chosen. @public */
 export const OOM_SCORE_ADJ_MIN = -1000;
-/** `OOM_SCORE_ADJ_MAX`. */
+/** `OOM_SCORE_ADJ_MAX`. @public */
 export const OOM_SCORE_ADJ_MAX = 1000;
-/** Exit code the model gives an OOM-killed task (128 + `SIGKILL`, as a shell reports it). */
+/** Exit code the model gives an OOM-killed task (128 + `SIGKILL`, as a shell reports it). @public */
 export const OOM_KILL_EXIT_CODE = 137;
 
 const SCORE_ADJ = new WeakMap<Task, number>();
@@ -15,7 +16,7 @@ const DYING = new WeakSet<Task>();
 // charge path skips the WeakSet lookup when no kill is pending.
 let pendingKills = 0;
 
-/** `/proc/<pid>/oom_score_adj` (default 0). */
+/** `/proc/<pid>/oom_score_adj` (default 0). @public */
 export function oomScoreAdj(task: Task): number {
   return SCORE_ADJ.get(task) ?? 0;
 }
@@ -23,18 +24,19 @@ export function oomScoreAdj(task: Task): number {
 /**
  * Writes `/proc/<pid>/oom_score_adj`.
  * @throws KernelError `EINVAL` outside [-1000, 1000].
+ * @public
  */
 export function setOomScoreAdj(task: Task, adj: number): void {
   if (!Number.isInteger(adj) || adj < OOM_SCORE_ADJ_MIN || adj > OOM_SCORE_ADJ_MAX) throw new KernelError("EINVAL", "oom_score_adj_write", String(adj));
   SCORE_ADJ.set(task, adj);
 }
 
-/** `task_is_dying()`: exiting, or killed with the kill not delivered yet. */
+/** `task_is_dying()`: exiting, or killed with the kill not delivered yet. @public */
 export function taskIsDying(task: Task): boolean {
   return task.state !== "running" || DYING.has(task);
 }
 
-/** `struct oom_control` of a memcg OOM. */
+/** `struct oom_control` of a memcg OOM. @public */
 export interface OomControl {
   readonly memcg: MemCgroup;
   readonly gfp: GfpFlags;
@@ -113,6 +115,7 @@ function oomKillProcess(kernel: Kernel, oc: OomControl, victim: Task, message: s
  * (true without a kill); otherwise the worst task of the memcg's subtree is
  * killed (true), or nothing is killable ("Out of memory and no killable
  * processes...", false).
+ * @public
  */
 export function outOfMemory(oc: OomControl): boolean {
   const kernel = oc.memcg.kernel;

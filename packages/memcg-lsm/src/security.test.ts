@@ -1,3 +1,4 @@
+// Tests of the LSM framework: hooks come and go with their module, and security_dma_heap_alloc's export.
 import { describe, expect, it } from "vitest";
 import { INIT_CRED, Kernel, KernelError, prepareCreds, type Cred, type Errno, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import { LSM_ID_BPF, LSM_ID_LANDLOCK, LSM_ID_LOCKDOWN, securityAddHooks, securityDmaHeapAlloc, securityLsmList, securityModule, type LsmId } from "@dmabuf-sdk/memcg-lsm";

@@ -1,30 +1,32 @@
+// security/security.c: the LSM framework, struct lsm_id and the hooks the model calls.
 import { KernelError, exportSymbolGpl, provideSymbol, type Cred, type Kernel, type KernelModule, type ModuleContext } from "@dmabuf-sdk/dmabuf-core";
 import type { InjectionToken } from "tsyringe";
 
-/** `struct lsm_id`: the LSM's name and its `LSM_ID_*` number (include/uapi/linux/lsm.h). */
+/** `struct lsm_id`: the LSM's name and its `LSM_ID_*` number (include/uapi/linux/lsm.h). @public */
 export interface LsmId {
   readonly name: string;
   readonly id: number;
 }
 
-/** `LSM_ID_CAPABILITY`. */
+/** `LSM_ID_CAPABILITY`. @public */
 export const LSM_ID_CAPABILITY = 100;
-/** `LSM_ID_SELINUX`. */
+/** `LSM_ID_SELINUX`. @public */
 export const LSM_ID_SELINUX = 101;
-/** `LSM_ID_SMACK`. */
+/** `LSM_ID_SMACK`. @public */
 export const LSM_ID_SMACK = 102;
-/** `LSM_ID_APPARMOR`. */
+/** `LSM_ID_APPARMOR`. @public */
 export const LSM_ID_APPARMOR = 104;
-/** `LSM_ID_LOCKDOWN`. */
+/** `LSM_ID_LOCKDOWN`. @public */
 export const LSM_ID_LOCKDOWN = 108;
-/** `LSM_ID_BPF`. */
+/** `LSM_ID_BPF`. @public */
 export const LSM_ID_BPF = 109;
-/** `LSM_ID_LANDLOCK`. */
+/** `LSM_ID_LANDLOCK`. @public */
 export const LSM_ID_LANDLOCK = 110;
 
 /**
  * The LSM hooks the model defines (`lsm_hook_defs.h`). Every hook is
  * optional; an LSM implements the ones it cares about.
+ * @public
  */
 export interface SecurityHooks {
   /**
@@ -39,7 +41,7 @@ export interface SecurityHooks {
   dmaHeapAlloc?(from: Cred, to: Cred): void;
 }
 
-/** `struct security_hook_list` of one LSM: what `security_add_hooks()` registers. */
+/** `struct security_hook_list` of one LSM: what `security_add_hooks()` registers. @public */
 export interface SecurityHookList {
   readonly lsmid: LsmId;
   readonly hooks: SecurityHooks;
@@ -48,6 +50,7 @@ export interface SecurityHookList {
 /**
  * DI token (multi-provider) of registered LSMs, in registration order: the
  * order `call_int_hook()` walks them (as the `lsm=` / `CONFIG_LSM` order).
+ * @public
  */
 export const SecurityHookList: InjectionToken<SecurityHookList> = Symbol.for("@dmabuf-sdk/memcg-lsm/SecurityHookList");
 
@@ -55,6 +58,7 @@ export const SecurityHookList: InjectionToken<SecurityHookList> = Symbol.for("@d
  * `security_add_hooks(hooks, count, lsmid)`: registers an LSM's hooks from its
  * module's `init`; they are removed when the module unloads.
  * @throws KernelError `EEXIST` when an LSM of that name is registered; `EINVAL` without a name.
+ * @public
  */
 export function securityAddHooks(ctx: ModuleContext, hooks: SecurityHooks, lsmid: LsmId): void {
   if (!lsmid?.name) throw new KernelError("EINVAL", "security_add_hooks", "LSM without a name");
@@ -65,7 +69,7 @@ export function securityAddHooks(ctx: ModuleContext, hooks: SecurityHooks, lsmid
   ctx.kernel.printk.info(`LSM: initializing ${lsmid.name}`);
 }
 
-/** `/sys/kernel/security/lsm`: the active LSMs, in order. */
+/** `/sys/kernel/security/lsm`: the active LSMs, in order. @public */
 export function securityLsmList(kernel: Kernel): readonly LsmId[] {
   return kernel.providers(SecurityHookList).map((l) => l.lsmid);
 }
@@ -76,6 +80,7 @@ export function securityLsmList(kernel: Kernel): readonly LsmId[] {
  * refusal ends the walk and is returned unchanged (the first non-zero return
  * wins). Without any LSM it grants, as the `!CONFIG_SECURITY` stub does.
  * @throws KernelError the refusing LSM's errno.
+ * @public
  */
 export function securityDmaHeapAlloc(kernel: Kernel, from: Cred, to: Cred): void {
   for (const l of kernel.providers(SecurityHookList)) l.hooks.dmaHeapAlloc?.(from, to);
@@ -85,6 +90,7 @@ export function securityDmaHeapAlloc(kernel: Kernel, from: Cred, to: Cred): void
  * The LSM framework (`security/security.c`, built in): exports
  * `security_dma_heap_alloc` for the dma-heap module. LSMs register with
  * {@link securityAddHooks} from their own module.
+ * @public
  */
 export const securityModule: KernelModule = {
   name: "security",

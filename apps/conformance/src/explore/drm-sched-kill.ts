@@ -35,6 +35,7 @@ function producerFence(k: Kernel): DmaFence {
  * are kworker events the explorer orders too. Pre-487df8b, the kill callback
  * walks `job->dependencies` (an xarray) under the signalled fence's lock; the
  * fix moves the walk into the work item.
+ * @public
  */
 export function drmSchedKillVsIrq(version: DrmSchedKillVersion): ExploreScenario {
   return {

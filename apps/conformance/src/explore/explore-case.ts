@@ -2,7 +2,7 @@
 import type { ExploreResult, TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult } from "../types.js";
 
-/** What the case expects: a failure with this signature prefix (a pre-fix race), or none. */
+/** What the case expects: a failure with this signature prefix (a pre-fix race), or none. @public */
 export interface ExploreExpectation {
   readonly found: string | null;
 }
@@ -12,6 +12,7 @@ export interface ExploreExpectation {
  * race passes when its bug is found, everything else when no schedule
  * failed; every failure is listed with its shrunk schedule (`rerun` replays
  * the first one), the shrunk trace, and the kernel log of that run.
+ * @public
  */
 export function exploreCase(name: string, topology: TopologyName, r: ExploreResult, expect: ExploreExpectation, durationMs: number, packages: readonly string[] = []): CaseResult {
   const hit = expect.found === null ? undefined : r.failures.find((f) => f.signature.startsWith(expect.found!));

@@ -4,7 +4,7 @@ import { drmSchedKillVsIrq } from "./drm-sched-kill.js";
 import { vfioCloseVsAttach } from "./vfio-match-window.js";
 import { vfioRevokeVsUnmap } from "./vfio-revoke-vs-unmap.js";
 
-/** One shipped race scenario. */
+/** One shipped race scenario. @public */
 export interface RaceScenario {
   /** `<race>/<form>`, the name `explore` takes. */
   readonly id: string;
@@ -26,7 +26,7 @@ const DFS2: ExploreOptions = { strategy: "dfs", preemptionBound: 2, maxSchedules
 const MATCH_FIX = "vfio_pci_dma_buf_match_mapping fix after Baolu Lu's review (Jason Gunthorpe, <20260413130147.GG2588311@nvidia.com>)";
 const KILL_FIX = "487df8b69834 drm/sched: Fix deadlock in drm_sched_entity_kill_jobs_cb (Fixes 2fdb8a8f07c2)";
 
-/** Every shipped race, by id. */
+/** Every shipped race, by id. @public */
 export const RACE_SCENARIOS: readonly RaceScenario[] = [
   {
     id: "vfio-close-vs-attach/v1",
@@ -80,7 +80,7 @@ export const RACE_SCENARIOS: readonly RaceScenario[] = [
   },
 ];
 
-/** The shipped race called `id`, if any. */
+/** The shipped race called `id`, if any. @public */
 export function raceScenario(id: string): RaceScenario | undefined {
   return RACE_SCENARIOS.find((r) => r.id === id);
 }

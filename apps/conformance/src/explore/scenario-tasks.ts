@@ -16,6 +16,7 @@ function label(raw: Readonly<Record<string, unknown>>): string {
  * per task and lets the explorer order the tasks' steps; `teardown:` runs at
  * the end. A step's unmet `expect`/`expectOneOf` is an assertion failure; the
  * file's `checks` turn the leak and lockdep checks off.
+ * @public
  */
 export function scenarioFileExplorer(prep: PreparedScenario): ExploreScenario {
   const file = prep.file;

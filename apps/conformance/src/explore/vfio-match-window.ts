@@ -10,6 +10,7 @@ import { CompatDynamicImporter } from "@dmabuf-sdk/map-sgt";
  * detaches and puts it. Attach and map may fail with `ENODEV` (the buffer is
  * revoked for good); anything else — an oops, a leak, a lockdep report, a
  * hung drain, another errno — is a failure.
+ * @public
  */
 export function vfioCloseVsAttach(version: VfioPciMatchMappingVersion): ExploreScenario {
   return {

@@ -9,6 +9,7 @@ import { CompatDynamicImporter } from "@dmabuf-sdk/map-sgt";
  * invalidates under the resv lock and waits until every mapping came back
  * (`vfio_pci_dma_buf_set_status`), so no schedule may hang, leak a mapping
  * or see a map succeed while revoked; maps may fail with `ENODEV`.
+ * @public
  */
 export function vfioRevokeVsUnmap(): ExploreScenario {
   return {

@@ -1,3 +1,4 @@
+// The self-contained HTML report: failures first, then per topology with negotiation traces and PCI routes.
 import { TOPOLOGY_NAMES, type TopologyName } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { STATUS_MARK, cellLabel } from "./label.js";
@@ -144,6 +145,7 @@ document.addEventListener("keydown", (ev) => {
  * (exporter offers, importer list, each pair tried and why it was not taken),
  * the PCI topology as SVG with the case's route highlighted, the steps, the
  * kernel log and the rerun command. Esc closes the details.
+ * @public
  */
 export function formatHtml(report: ConformanceReport): string {
   const s = report.summary;

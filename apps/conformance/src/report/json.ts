@@ -1,10 +1,11 @@
+// The JSON report and its published JSON Schema.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";
 import { InputError, LocatedDocument, pointerPath } from "../input-error.js";
 import type { ConformanceReport } from "../types.js";
 
-/** The JSON Schema of the report (`schema/report.schema.json`, exported as `@dmabuf-sdk/conformance/report.schema.json`). */
+/** The JSON Schema of the report (`schema/report.schema.json`, exported as `@dmabuf-sdk/conformance/report.schema.json`). @public */
 export function reportSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL("../../schema/report.schema.json", import.meta.url), "utf8")) as Record<string, unknown>;
 }
@@ -22,7 +23,7 @@ function reportValidator(): ValidateFunction {
   return validator;
 }
 
-/** The JSON report (schema `dmabuf-conformance/v1`, see {@link reportSchema}). */
+/** The JSON report (schema `dmabuf-conformance/v1`, see {@link reportSchema}). @public */
 export function formatJson(report: ConformanceReport): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
@@ -30,6 +31,7 @@ export function formatJson(report: ConformanceReport): string {
 /**
  * Parses a JSON report and checks it against the report schema.
  * @throws InputError naming `file`, line and column of each problem
+ * @public
  */
 export function parseJsonReport(text: string, file = "<report>"): ConformanceReport {
   let data: unknown;

@@ -1,8 +1,9 @@
+// The JUnit XML report (junit-10.xsd).
 import { TOPOLOGY_NAMES } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { cellLabel } from "./label.js";
 
-/** XML text escaping (and no control characters XML 1.0 forbids). */
+/** XML text escaping (and no control characters XML 1.0 forbids). @public */
 export function xmlEscape(s: string): string {
   return s
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "")
@@ -51,6 +52,7 @@ function testcase(c: CaseResult, topo: string): string[] {
  * versions as properties, one `<testcase>` per case with its duration; failed
  * and unverified cases are `<failure>`s carrying their kernel log in
  * `<system-err>`.
+ * @public
  */
 export function formatJunit(report: ConformanceReport): string {
   const out = ['<?xml version="1.0" encoding="UTF-8"?>'];

@@ -1,3 +1,4 @@
+// The KTAP report (Documentation/dev-tools/ktap.rst), as kunit_parser reads it.
 import { TOPOLOGY_NAMES } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { cellLabel } from "./label.js";
@@ -32,6 +33,7 @@ function lines(n: number, c: CaseResult, indent: string): string[] {
  * summary and duration as a diagnostic, failures and unverified cases `not ok`
  * with their messages, rerun command and kernel log, then the kselftest
  * totals line. The run's versions and times are diagnostics after the plan.
+ * @public
  */
 export function formatKtap(report: ConformanceReport): string {
   const groups = TOPOLOGY_NAMES.map((t) => [t, report.cases.filter((c) => c.topology === t)] as const).filter(([, cs]) => cs.length);

@@ -1,6 +1,7 @@
+// A matrix cell's text: the negotiated mapping type and route, or the stopping errno and step.
 import type { CaseResult } from "../types.js";
 
-/** A cell's text: the negotiated type and route, the stopping errno and step, or a scenario's outcome. */
+/** A cell's text: the negotiated type and route, the stopping errno and step, or a scenario's outcome. @public */
 export function cellLabel(c: CaseResult): string {
   const a = c.actual;
   if (c.exporter === null) return a.outcome ?? (a.errno ? `${a.errno}@${a.step ?? "?"}` : "-");
@@ -11,5 +12,5 @@ export function cellLabel(c: CaseResult): string {
   return a.p2p ? `${a.mapType}/${a.p2p}` : a.mapType;
 }
 
-/** One-character status marks. */
+/** One-character status marks. @public */
 export const STATUS_MARK: Record<CaseResult["status"], string> = { pass: "✓", fail: "✗", skip: "-", unverified: "?" };

@@ -1,3 +1,4 @@
+// The terminal table of a run, coloured only on a TTY without NO_COLOR.
 import { TOPOLOGY_NAMES } from "@dmabuf-sdk/dmabuf-core";
 import type { CaseResult, ConformanceReport } from "../types.js";
 import { STATUS_MARK, cellLabel } from "./label.js";
@@ -5,7 +6,7 @@ import { STATUS_MARK, cellLabel } from "./label.js";
 const COLOURS: Record<CaseResult["status"], string> = { pass: "\x1b[32m", fail: "\x1b[31m", skip: "\x1b[90m", unverified: "\x1b[33m" };
 const RESET = "\x1b[0m";
 
-/** Whether to colour: only on a TTY, and never with `NO_COLOR` set (https://no-color.org). */
+/** Whether to colour: only on a TTY, and never with `NO_COLOR` set (https://no-color.org). @public */
 export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
   return !!stream.isTTY && !("NO_COLOR" in env && env.NO_COLOR !== undefined);
 }
@@ -18,6 +19,7 @@ function pad(s: string, n: number): string {
  * The terminal matrix: per topology, exporters down and importers across,
  * each cell the status mark and the negotiated type/route or errno@step;
  * then the pair families, the scenarios and the failures with their reasons.
+ * @public
  */
 export function formatTable(report: ConformanceReport, colour = false): string {
   const paint = (c: CaseResult, text: string): string => (colour ? `${COLOURS[c.status]}${text}${RESET}` : text);
@@ -81,7 +83,7 @@ function ms(v: number): string {
   return `${v.toFixed(1)} ms`;
 }
 
-/** A one-line progress bar for long runs (written to stderr on a TTY). */
+/** A one-line progress bar for long runs (written to stderr on a TTY). @public */
 export function progressLine(done: number, total: number, width = 30): string {
   const filled = total ? Math.round((done / total) * width) : width;
   return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total} cases`;

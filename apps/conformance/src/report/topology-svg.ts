@@ -10,7 +10,7 @@ interface TreeNode {
   x: number;
 }
 
-/** The SVG and the ids (nodes and edges) of each route between the topology's slots. */
+/** The SVG and the ids (nodes and edges) of each route between the topology's slots. @public */
 export interface TopologyDrawing {
   readonly svg: string;
   /** Importer to exporter through their lowest common upstream port (`BUS_ADDR`). */
@@ -44,6 +44,7 @@ function role(d: PciDev): string {
  * Draws topology `name` as built by `buildTopology()` on a scratch kernel:
  * system memory and the host bridge on top, then each bus level; the two slot
  * endpoints are marked "exporter slot" and "importer slot".
+ * @public
  */
 export function drawTopology(name: TopologyName): TopologyDrawing {
   const k = new Kernel(topologyKernelOptions(name));

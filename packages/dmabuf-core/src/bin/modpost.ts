@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// dmabuf-modpost, the CLI of scripts/mod/modpost: check a package's module against the kernel's exports.
 /**
  * dmabuf-modpost: the build-time symbol check of a package (scripts/mod/modpost).
  * Run in a package directory after its build: it loads the module

@@ -1,3 +1,4 @@
+// The conformance fixture contract: the exporters and importers a package offers to the pair lifecycle.
 import type { InjectionToken } from "tsyringe";
 import type { Errno } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
@@ -14,6 +15,7 @@ import type { Task } from "../uapi/task.js";
  * kernel, asks `kernel.providers(ConformanceFixtures)`, and runs every
  * (exporter, importer, topology) case on a fresh kernel. Fixtures are
  * stateless descriptions: all state lives in the handles they return.
+ * @public
  */
 export interface ConformanceFixtures {
   /** Package name, for reports. */
@@ -30,7 +32,7 @@ export interface ConformanceFixtures {
   readonly expectations?: readonly ConformanceExpectation[];
 }
 
-/** An oracle row a fixture package ships for its own cases. */
+/** An oracle row a fixture package ships for its own cases. @public */
 export interface ConformanceExpectation {
   readonly exporter: string;
   readonly importer: string;
@@ -49,10 +51,10 @@ export interface ConformanceExpectation {
   readonly why: string;
 }
 
-/** DI token of `ConformanceFixtures` (multi-provider). */
+/** DI token of `ConformanceFixtures` (multi-provider). @public */
 export const ConformanceFixtures: InjectionToken<ConformanceFixtures> = Symbol.for("@dmabuf-sdk/dmabuf-core/ConformanceFixtures");
 
-/** What a fixture gets for one case. */
+/** What a fixture gets for one case. @public */
 export interface FixtureContext {
   /** A fresh kernel booted for {@link FixtureContext.topology}, with the fixture's modules loaded. */
   readonly kernel: Kernel;
@@ -61,7 +63,7 @@ export interface FixtureContext {
   readonly task: Task;
 }
 
-/** Common part of exporter and importer fixtures. */
+/** Common part of exporter and importer fixtures. @public */
 export interface FixtureBase {
   /** Report name, starting with the driver's short name: `'vfio-pci'`, `'xe-vram'`, `'compat-exporter'`, `'system-heap'`. */
   readonly name: string;
@@ -85,7 +87,7 @@ export interface FixtureBase {
   readonly topologyOptions?: TopologyOptions;
 }
 
-/** What an exporter-side invalidation does to the importers' next map. */
+/** What an exporter-side invalidation does to the importers' next map. @public */
 export interface InvalidationOutcome {
   /**
    * `'remap'`: the buffer moved; a new map succeeds at once. An errno: the
@@ -103,7 +105,7 @@ export interface InvalidationOutcome {
   readonly cpuFault?: "dummy-page" | "SIGBUS";
 }
 
-/** An exporter fixture: puts an exporting driver on the topology's exporter slot. */
+/** An exporter fixture: puts an exporting driver on the topology's exporter slot. @public */
 export interface ExporterFixture extends FixtureBase {
   /**
    * Exports a buffer of `size` bytes (a multiple of the page size). Throws
@@ -112,7 +114,7 @@ export interface ExporterFixture extends FixtureBase {
   export(ctx: FixtureContext, size: bigint): ExportedBuffer;
 }
 
-/** A buffer as its exporter sees it. The fixture holds one dma-buf reference until `release()`. */
+/** A buffer as its exporter sees it. The fixture holds one dma-buf reference until `release()`. @public */
 export interface ExportedBuffer {
   readonly dmabuf: DmaBuf;
   /** Writes through the exporter's own path (CPU: BAR, BO map, pages). */
@@ -136,7 +138,7 @@ export interface ExportedBuffer {
   release(): void;
 }
 
-/** An importer fixture: an importing driver on the topology's importer slot. */
+/** An importer fixture: an importing driver on the topology's importer slot. @public */
 export interface ImporterFixture extends FixtureBase {
   /**
    * Attaches to the buffer as the driver does (its own entry list, static or
@@ -145,7 +147,7 @@ export interface ImporterFixture extends FixtureBase {
   import(ctx: FixtureContext, buffer: ExportedBuffer): ImportedBuffer;
 }
 
-/** A buffer as its importer sees it. */
+/** A buffer as its importer sees it. @public */
 export interface ImportedBuffer {
   /** The importer's attachment, or null for an importer that reaches the buffer without one (KVM following a user mapping). */
   readonly attachment: DmaBufAttachment | null;
@@ -186,6 +188,7 @@ export interface ImportedBuffer {
  * the fresh kernel it is given and reports an outcome the app compares with
  * its oracle. The app still checks the universal invariants afterwards
  * (leak report, lockdep, oopses).
+ * @public
  */
 export interface ConformanceScenario {
   /** Report name, starting with the package's short name: `'memcg-lsm/charge-other-allowed'`. */

@@ -9,13 +9,13 @@ import { dmaBufAttachmentIsDynamic } from "../dma-buf/dma-buf.js";
 import { registerTraceDmaBufMatchMapping, type DmaBufMatchTrace } from "../dma-buf/dma-buf-mapping.js";
 import type { ConformanceScenario, ExportedBuffer, ExporterFixture, FixtureBase, FixtureContext, ImportedBuffer, ImporterFixture, InvalidationOutcome } from "./fixture.js";
 
-/** Size of the buffer every pair exchanges: 16 pages, so lists have several entries. */
+/** Size of the buffer every pair exchanges: 16 pages, so lists have several entries. @public */
 export const CASE_BUFFER_SIZE = 64n * 1024n;
 
-/** Where a case stopped. */
+/** Where a case stopped. @public */
 export type LifecycleStep = "setup" | "load" | "export" | "attach" | "map" | "dma" | "invalidate" | "remap" | "restore" | "unmap" | "detach" | "release" | "scenario";
 
-/** What a case actually did (the `actual` of the conformance report). */
+/** What a case actually did (the `actual` of the conformance report). @public */
 export interface CaseActual {
   mapType?: string;
   p2p?: string | null;
@@ -24,7 +24,7 @@ export interface CaseActual {
   outcome?: string;
 }
 
-/** What running one case produced, before an oracle looks at it. */
+/** What running one case produced, before an oracle looks at it. @public */
 export interface CaseRun {
   readonly actual: CaseActual;
   /** Broken universal invariants (data path, leaks, locks, …): each fails the case. */
@@ -41,7 +41,7 @@ export interface CaseRun {
   readonly matchTrace?: DmaBufMatchTrace;
 }
 
-/** Counts of the execution contexts a case exercised. */
+/** Counts of the execution contexts a case exercised. @public */
 export interface CaseContexts {
   /** Work items that ran on a kworker (`workqueue_execute_start` by `kworker/…`). */
   kworkerWork: number;
@@ -64,7 +64,7 @@ function describe(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** The topology options the fixtures of a case ask for (device identities of their drivers), merged in order. */
+/** The topology options the fixtures of a case ask for (device identities of their drivers), merged in order. @public */
 export function caseTopologyOptions(fixtures: readonly FixtureBase[]): TopologyOptions {
   return Object.assign({}, ...fixtures.map((f) => f.topologyOptions ?? {}));
 }
@@ -129,6 +129,7 @@ function checkInvariants(k: Kernel, violations: string[], contexts?: CaseContext
  * data path both ways → exporter-side invalidation or revoke → stale access
  * and remap (or the expected errno, restore, remap) → unmap → detach →
  * release, then the leak report, lockdep, WARNs and oopses must be clean.
+ * @public
  */
 export function runPairCase(topologyName: TopologyName, exporter: ExporterFixture, importer: ImporterFixture, seed: number): CaseRun {
   const actual: CaseActual = {};
@@ -310,7 +311,7 @@ function revoked(imp: ImportedBuffer, buf: ExportedBuffer, kind: string, errno: 
   steps.push("restore: exporter back");
 }
 
-/** The members of the unplug family: which side's device leaves the bus mid-lifecycle. */
+/** The members of the unplug family: which side's device leaves the bus mid-lifecycle. @public */
 export type UnplugFamily = "unplug-exporter" | "unplug-importer";
 
 /**
@@ -325,6 +326,7 @@ export type UnplugFamily = "unplug-exporter" | "unplug-importer";
  * outcome at step `load`, as in {@link runPairCase}. Importer gone: the
  * exporter's buffer stays valid (`'ok'`). Then detach, release, and the
  * leak report, lockdep, WARNs and oopses must be clean.
+ * @public
  */
 export function runUnplugCase(topologyName: TopologyName, exporter: ExporterFixture, importer: ImporterFixture, family: UnplugFamily, seed: number): CaseRun {
   const actual: CaseActual = {};
@@ -486,7 +488,7 @@ function dummyPage(imp: ImportedBuffer, buf: ExportedBuffer, got: Uint8Array, da
   return "dummy-page";
 }
 
-/** Runs a scenario case on a fresh kernel and checks the invariants afterwards. */
+/** Runs a scenario case on a fresh kernel and checks the invariants afterwards. @public */
 export function runScenarioCase(scenario: ConformanceScenario, seed: number): CaseRun {
   const actual: CaseActual = {};
   const violations: string[] = [];

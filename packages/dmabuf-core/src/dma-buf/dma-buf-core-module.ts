@@ -1,8 +1,9 @@
+// The dma-buf core's kernel-wide state (drivers/dma-buf/dma-buf.c globals: the buffer list, fence contexts).
 import type { Kernel } from "../kernel/kernel.js";
 import type { DmaBuf } from "./dma-buf.js";
 import { VMLINUX_SYMBOLS } from "../vmlinux.js";
 
-/** Kernel-wide state of the dma-buf core. */
+/** Kernel-wide state of the dma-buf core. @public */
 export class DmaBufCoreState {
   /** `db_list`: every live dma-buf, in export order. */
   readonly list = new Set<DmaBuf>();

@@ -12,6 +12,7 @@ import { dmaResvUsageRw, dmaResvWaitTimeout } from "./dma-resv.js";
  * writers for a read, every reader and writer for a write
  * (`dma_resv_usage_rw()`). A fence nobody signals makes this a hung task.
  * @throws KernelError the exporter's errno (no wait then).
+ * @public
  */
 export function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection): void {
   dmabuf.ops.beginCpuAccess?.(dmabuf, dir);
@@ -23,6 +24,7 @@ export function dmaBufBeginCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection): voi
  * `dma_buf_end_cpu_access()`: the CPU access is over; calls the exporter's
  * `endCpuAccess` if it has one.
  * @throws KernelError the exporter's errno.
+ * @public
  */
 export function dmaBufEndCpuAccess(dmabuf: DmaBuf, dir: DmaDataDirection): void {
   dmabuf.ops.endCpuAccess?.(dmabuf, dir);

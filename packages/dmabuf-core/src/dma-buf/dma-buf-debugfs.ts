@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf.c dma_buf_debug_show(): /sys/kernel/debug/dma_buf/bufinfo.
 import type { Kernel } from "../kernel/kernel.js";
 import { dmaResvDescribe, dmaResvLock, dmaResvUnlock } from "./dma-resv.js";
 
@@ -8,6 +9,7 @@ const hex8 = (n: number): string => n.toString(16).padStart(8, "0");
  * `/sys/kernel/debug/dma_buf/bufinfo` (`dma_buf_debug_show()`): every
  * buffer, newest first, with its fences and one line per attachment naming
  * the negotiated mapping type (and the type's `debugfsDump`).
+ * @public
  */
 export function dmaBufDebugShow(kernel: Kernel): string {
   let s = "\nDma-buf Objects:\n";

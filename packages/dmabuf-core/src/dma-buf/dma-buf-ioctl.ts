@@ -12,35 +12,35 @@ import { dmaFenceAddCallback, dmaFenceGet, dmaFenceGetStub, dmaFencePut, type Dm
 import { dmaResvAddFence, dmaResvFences, dmaResvGetSingleton, dmaResvLock, dmaResvReserveFences, dmaResvUnlock, dmaResvUsageRw, type DmaResvUsage } from "./dma-resv.js";
 import { syncFileCreate, syncFileGetFence } from "./sync-file.js";
 
-/** `DMA_BUF_SYNC_READ`: the CPU access reads. */
+/** `DMA_BUF_SYNC_READ`: the CPU access reads. @public */
 export const DMA_BUF_SYNC_READ = 1 << 0;
-/** `DMA_BUF_SYNC_WRITE`: the CPU access writes. */
+/** `DMA_BUF_SYNC_WRITE`: the CPU access writes. @public */
 export const DMA_BUF_SYNC_WRITE = 2 << 0;
-/** `DMA_BUF_SYNC_RW`: both. */
+/** `DMA_BUF_SYNC_RW`: both. @public */
 export const DMA_BUF_SYNC_RW = DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE;
-/** `DMA_BUF_SYNC_START` (0): the access begins. */
+/** `DMA_BUF_SYNC_START` (0): the access begins. @public */
 export const DMA_BUF_SYNC_START = 0 << 2;
-/** `DMA_BUF_SYNC_END`: the access ends. */
+/** `DMA_BUF_SYNC_END`: the access ends. @public */
 export const DMA_BUF_SYNC_END = 1 << 2;
-/** `DMA_BUF_SYNC_VALID_FLAGS_MASK`: any other bit of `dma_buf_sync.flags` is `EINVAL`. */
+/** `DMA_BUF_SYNC_VALID_FLAGS_MASK`: any other bit of `dma_buf_sync.flags` is `EINVAL`. @public */
 export const DMA_BUF_SYNC_VALID_FLAGS_MASK = DMA_BUF_SYNC_RW | DMA_BUF_SYNC_END;
-/** `DMA_BUF_NAME_LEN`: a name is at most 31 bytes and its NUL. */
+/** `DMA_BUF_NAME_LEN`: a name is at most 31 bytes and its NUL. @public */
 export const DMA_BUF_NAME_LEN = 32;
-/** `DMA_BUF_BASE` (`'b'`). */
+/** `DMA_BUF_BASE` (`'b'`). @public */
 export const DMA_BUF_BASE = 0x62;
 /** `sizeof(struct dma_buf_sync)`: u64 flags. */
 export const DMA_BUF_SYNC_SIZE = 8;
 /** `sizeof(struct dma_buf_export_sync_file)` and `sizeof(struct dma_buf_import_sync_file)`: u32 flags, s32 fd. */
 export const DMA_BUF_SYNC_FILE_SIZE = 8;
-/** `DMA_BUF_IOCTL_SYNC`. */
+/** `DMA_BUF_IOCTL_SYNC`. @public */
 export const DMA_BUF_IOCTL_SYNC = iow(DMA_BUF_BASE, 0, DMA_BUF_SYNC_SIZE);
-/** `DMA_BUF_SET_NAME_A`: the name's user pointer as a 32-bit value. */
+/** `DMA_BUF_SET_NAME_A`: the name's user pointer as a 32-bit value. @public */
 export const DMA_BUF_SET_NAME_A = iow(DMA_BUF_BASE, 1, 4);
-/** `DMA_BUF_SET_NAME_B`: as a 64-bit value (`DMA_BUF_SET_NAME` on 64-bit). */
+/** `DMA_BUF_SET_NAME_B`: as a 64-bit value (`DMA_BUF_SET_NAME` on 64-bit). @public */
 export const DMA_BUF_SET_NAME_B = iow(DMA_BUF_BASE, 1, 8);
-/** `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`. */
+/** `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`. @public */
 export const DMA_BUF_IOCTL_EXPORT_SYNC_FILE = iowr(DMA_BUF_BASE, 2, DMA_BUF_SYNC_FILE_SIZE);
-/** `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`. */
+/** `DMA_BUF_IOCTL_IMPORT_SYNC_FILE`. @public */
 export const DMA_BUF_IOCTL_IMPORT_SYNC_FILE = iow(DMA_BUF_BASE, 3, DMA_BUF_SYNC_FILE_SIZE);
 
 /** `EPOLLIN`, `EPOLLOUT`, `EPOLLERR`. */
@@ -48,12 +48,12 @@ const EPOLLIN = 0x1;
 const EPOLLOUT = 0x4;
 const EPOLLERR = 0x8;
 
-/** `struct dma_buf_sync` as user space fills it. */
+/** `struct dma_buf_sync` as user space fills it. @public */
 export function dmaBufSync(flags: number | bigint): Uint8Array {
   return UserStruct.alloc(DMA_BUF_SYNC_SIZE).setU64(0, BigInt(flags)).bytes;
 }
 
-/** `struct dma_buf_export_sync_file` / `struct dma_buf_import_sync_file` as user space fills it (`fd` is the output of export). */
+/** `struct dma_buf_export_sync_file` / `struct dma_buf_import_sync_file` as user space fills it (`fd` is the output of export). @public */
 export function dmaBufSyncFile(flags: number, fd = -1): Uint8Array {
   return UserStruct.alloc(DMA_BUF_SYNC_FILE_SIZE).setU32(0, flags).setS32(4, fd).bytes;
 }

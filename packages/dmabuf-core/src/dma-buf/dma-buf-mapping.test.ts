@@ -1,3 +1,4 @@
+// Tests of drivers/dma-buf/dma-buf-mapping.c: dma_buf_match_mapping() over exporter and importer type lists.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   DmaBuf,

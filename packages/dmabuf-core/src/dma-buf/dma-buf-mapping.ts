@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf-mapping.c: mapping types and dma_buf_match_mapping(), the exporter/importer negotiation.
 import { KernelError, isKernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { DmaBuf, DmaBufAttachment } from "./dma-buf.js";
@@ -6,9 +7,10 @@ import type { DmaBuf, DmaBufAttachment } from "./dma-buf.js";
  * `struct dma_buf_mapping_exp_ops`: an empty tag. Each mapping type defines
  * its own exporter-ops interface extending it (the C "first member" idiom),
  * and recovers it from `attach.mapType.expOps`.
+ * @public
  */
 export interface DmaBufMappingExpOps {
-  /** Present only to give the tag a shape; never set. */
+  /** Present only to give the tag a shape; never set. @internal */
   readonly __dmaBufMappingExpOps?: never;
 }
 
@@ -16,6 +18,7 @@ export interface DmaBufMappingExpOps {
  * `struct dma_buf_mapping_match`: one candidate in an exporter's or importer's
  * list, and the negotiated result stored in `attach.mapType`. `data` is the
  * type's member of the C union (SGT's `sgt_data`; PAL has none).
+ * @public
  */
 export interface DmaBufMappingMatch<D = unknown> {
   readonly type: DmaBufMappingType<D>;
@@ -24,7 +27,7 @@ export interface DmaBufMappingMatch<D = unknown> {
   readonly data?: D;
 }
 
-/** `struct dma_buf_match_args`: what flows from attach through the exporter to the matcher. */
+/** `struct dma_buf_match_args`: what flows from attach through the exporter to the matcher. @public */
 export interface DmaBufMatchArgs {
   readonly dmabuf: DmaBuf;
   /** The attachment being built; null when `dmaBufMatchMapping` is called directly. */
@@ -36,6 +39,7 @@ export interface DmaBufMatchArgs {
 /**
  * `struct dma_buf_mapping_type`: one singleton per type; identity is object
  * identity, never the name. Core never looks inside a type.
+ * @public
  */
 export interface DmaBufMappingType<D = unknown> {
   /** Human-readable name, printed in bufinfo (`'DMA Mapped Scatter Gather Table'`). */
@@ -62,10 +66,10 @@ export interface DmaBufMappingType<D = unknown> {
   debugfsDump?(attach: DmaBufAttachment): string;
 }
 
-/** What the match loop made of one (exporter entry, importer entry) pair. */
+/** What the match loop made of one (exporter entry, importer entry) pair. @public */
 export type DmaBufMatchVerdict = "matched" | "type-mismatch" | "refused" | "aborted";
 
-/** One pair `dma_buf_match_mapping()` looked at, in loop order. */
+/** One pair `dma_buf_match_mapping()` looked at, in loop order. @public */
 export interface DmaBufMatchTry {
   /** Index into {@link DmaBufMatchTrace.exporter}. */
   readonly exp: number;
@@ -78,7 +82,7 @@ export interface DmaBufMatchTry {
   readonly log: readonly string[];
 }
 
-/** One call of `dma_buf_match_mapping()`: both lists and every pair it tried. */
+/** One call of `dma_buf_match_mapping()`: both lists and every pair it tried. @public */
 export interface DmaBufMatchTrace {
   readonly dmabuf: DmaBuf;
   /** The exporter's entries, in priority order. */
@@ -88,7 +92,7 @@ export interface DmaBufMatchTrace {
   readonly tries: readonly DmaBufMatchTry[];
 }
 
-/** A probe of the `dma_buf_match_mapping` tracepoint. */
+/** A probe of the `dma_buf_match_mapping` tracepoint. @public */
 export type DmaBufMatchProbe = (trace: DmaBufMatchTrace) => void;
 
 const matchProbes = new WeakMap<Kernel, Set<DmaBufMatchProbe>>();
@@ -97,6 +101,7 @@ const matchProbes = new WeakMap<Kernel, Set<DmaBufMatchProbe>>();
  * `register_trace_dma_buf_match_mapping()`: calls `probe` after each match
  * on `kernel` with what the loop tried. Returns the unregister function.
  * Without a probe the loop records nothing.
+ * @public
  */
 export function registerTraceDmaBufMatchMapping(kernel: Kernel, probe: DmaBufMatchProbe): () => void {
   let set = matchProbes.get(kernel);
@@ -111,6 +116,7 @@ export function registerTraceDmaBufMatchMapping(kernel: Kernel, probe: DmaBufMat
  * (or that has no `match`) wins and `finishMatch` runs once.
  * @throws KernelError `EINVAL` when nothing matches (empty lists included);
  * whatever a `match` callback aborted with.
+ * @public
  */
 export function dmaBufMatchMapping(args: DmaBufMatchArgs, exp: readonly DmaBufMappingMatch[]): void {
   const kernel = args.dmabuf.kernel;

@@ -1,3 +1,4 @@
+// Tests of drivers/dma-buf/dma-buf.c: export validation order, fds and references, dma_buf_mapping_attach.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Device,

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf.c: struct dma_buf, export, fd, attach/detach, pin, invalidation and mmap.
 import type { InjectionToken } from "tsyringe";
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
@@ -18,6 +19,7 @@ import { DmaResv, dmaResvAssertHeld, dmaResvFini, dmaResvLock, dmaResvUnlock } f
  * dma-buf locking convention: `attach`, `detach`, `release`, `mmap` and the
  * matching callbacks run without the resv lock; `pin`, `unpin` and the legacy
  * `mapDmaBuf`/`unmapDmaBuf` run with it held.
+ * @public
  */
 export interface DmaBufOps<TPriv = unknown> {
   /**
@@ -71,7 +73,7 @@ export interface DmaBufOps<TPriv = unknown> {
   endCpuAccess?(dmabuf: DmaBuf<TPriv>, dir: DmaDataDirection): void;
 }
 
-/** `struct dma_buf_attach_ops`: a dynamic importer's callbacks. */
+/** `struct dma_buf_attach_ops`: a dynamic importer's callbacks. @public */
 export interface DmaBufAttachOps {
   /** `allow_peer2peer`: the importer can handle addresses of peer MMIO (no struct page). */
   readonly allowPeer2peer?: boolean;
@@ -84,7 +86,7 @@ export interface DmaBufAttachOps {
   invalidateMappings?(attach: DmaBufAttachment): void;
 }
 
-/** `struct dma_buf_export_info`. */
+/** `struct dma_buf_export_info`. @public */
 export interface DmaBufExportInfo<TPriv> {
   /** `exp_name`: the exporter's name in bufinfo (default: the owner's name). */
   readonly expName?: string;
@@ -102,12 +104,13 @@ export interface DmaBufExportInfo<TPriv> {
 /**
  * `DEFINE_DMA_BUF_EXPORT_INFO()`: export info with `exp_name` and `owner`
  * taken from the module.
+ * @public
  */
 export function defineDmaBufExportInfo<TPriv>(owner: LoadedModule, info: Omit<DmaBufExportInfo<TPriv>, "owner">): DmaBufExportInfo<TPriv> {
   return { expName: owner.name, ...info, owner };
 }
 
-/** `struct dma_buf_attachment`. */
+/** `struct dma_buf_attachment`. @public */
 export class DmaBufAttachment {
   /** Set once matching succeeded (null while the exporter matches). */
   dmabuf: DmaBuf | null = null;
@@ -139,6 +142,7 @@ export class DmaBufAttachment {
  * provides them (`ctx.provide(DmaBufLegacyCompat, …)`); core uses them for
  * `dmaBufAttach()`/`dmaBufDynamicAttach()` and for exporters that only have
  * `mapDmaBuf`/`unmapDmaBuf`, without knowing the type.
+ * @public
  */
 export interface DmaBufLegacyCompat {
   /** The importer entry `DMA_BUF_IMAPPING_SGT(dev, accepts_p2p)` of the wrappers. */
@@ -147,10 +151,10 @@ export interface DmaBufLegacyCompat {
   readonly exporterMatch: DmaBufMappingMatch;
 }
 
-/** DI token of `DmaBufLegacyCompat`. */
+/** DI token of `DmaBufLegacyCompat`. @public */
 export const DmaBufLegacyCompat: InjectionToken<DmaBufLegacyCompat> = Symbol.for("@dmabuf-sdk/dmabuf-core/DmaBufLegacyCompat");
 
-/** `struct dma_buf`. */
+/** `struct dma_buf`. @public */
 export class DmaBuf<TPriv = unknown> {
   readonly size: bigint;
   readonly ops: DmaBufOps<TPriv>;
@@ -235,7 +239,7 @@ export const DMA_BUF_FOPS: FileOperations = {
   },
 };
 
-/** `is_dma_buf_file()`. */
+/** `is_dma_buf_file()`. @public */
 export function isDmaBufFile(file: File): boolean {
   return file.fops === DMA_BUF_FOPS;
 }
@@ -251,6 +255,7 @@ export function isDmaBufFile(file: File): boolean {
  * 4. `try_module_get(owner)` fails (module going away): `ENOENT`;
  * then the file and the buffer are allocated (`ENOMEM`, nothing left behind).
  * The caller owns the file's one reference (`dmaBufFd` hands it to an fd).
+ * @public
  */
 export function dmaBufExport<TPriv>(kernel: Kernel, info: DmaBufExportInfo<TPriv>): DmaBuf<TPriv> {
   const ops = info.ops;
@@ -309,6 +314,7 @@ export function dmaBufExport<TPriv>(kernel: Kernel, info: DmaBufExportInfo<TPriv
  * and returns the fd. The file reference the caller held moves to the fd.
  * @throws KernelError `EINVAL` for a buffer without a file; `EMFILE` (or the
  * injected errno) from fd allocation, leaving the caller's reference intact.
+ * @public
  */
 export function dmaBufFd(dmabuf: DmaBuf | null, flags: number): number {
   if (!dmabuf || !dmabuf.file) throw new KernelError("EINVAL", "dma_buf_fd");
@@ -322,6 +328,7 @@ export function dmaBufFd(dmabuf: DmaBuf | null, flags: number): number {
 /**
  * `dma_buf_get()`: a reference to the dma-buf behind `fd` of the current task.
  * @throws KernelError `EBADF` (no such fd), `EINVAL` (not a dma-buf).
+ * @public
  */
 export function dmaBufGet(kernel: Kernel, fd: number): DmaBuf {
   const file = kernel.current.files.fget(fd);
@@ -334,12 +341,12 @@ export function dmaBufGet(kernel: Kernel, fd: number): DmaBuf {
   return dmabuf;
 }
 
-/** `get_dma_buf()`. */
+/** `get_dma_buf()`. @public */
 export function getDmaBuf(dmabuf: DmaBuf): void {
   dmabuf.file.get();
 }
 
-/** `dma_buf_put()`: drops a reference; the last one releases the buffer. */
+/** `dma_buf_put()`: drops a reference; the last one releases the buffer. @public */
 export function dmaBufPut(dmabuf: DmaBuf | null): void {
   if (!dmabuf || !dmabuf.file) {
     dmabuf?.kernel.warn("dma_buf_put without a file");
@@ -360,6 +367,7 @@ export function dmaBufPut(dmabuf: DmaBuf | null): void {
  * 3. fill in dmabuf/importer ops/priv, call the exporter's `attach` (its errno);
  * 4. link the attachment at the head of the list under the resv lock.
  * On failure nothing is left behind.
+ * @public
  */
 export function dmaBufMappingAttach(
   dmabuf: DmaBuf | null,
@@ -417,6 +425,7 @@ export function dmaBufMappingAttach(
  * `dma_buf_attach(dmabuf, dev)` (after the renames: `dma_buf_sgt_attach`):
  * a static SGT importer that does not know mapping types. Offers exactly
  * `DMA_BUF_IMAPPING_SGT(dev, DMA_SGT_NO_P2P)`.
+ * @public
  */
 export function dmaBufAttach(dmabuf: DmaBuf | null, dev: Device): DmaBufAttachment {
   if (!dmabuf || !dev) throw new KernelError("EINVAL", "dma_buf_attach");
@@ -428,6 +437,7 @@ export function dmaBufAttach(dmabuf: DmaBuf | null, dev: Device): DmaBufAttachme
  * `dma_buf_sgt_dynamic_attach`): offers `DMA_BUF_IMAPPING_SGT(dev,
  * allow_peer2peer ? ACCEPTS_P2P : NO_P2P)`. Like the kernel wrapper it
  * dereferences `importerOps` unconditionally: NULL ops are an oops.
+ * @public
  */
 export function dmaBufDynamicAttach(dmabuf: DmaBuf | null, dev: Device, importerOps: DmaBufAttachOps, importerPriv: unknown = null): DmaBufAttachment {
   if (!dmabuf || !dev) throw new KernelError("EINVAL", "dma_buf_dynamic_attach");
@@ -444,6 +454,7 @@ function legacyImporterList(kernel: Kernel, dev: Device, accepts: boolean): DmaB
  * `dma_buf_detach()`: unlinks under the resv lock (caller must not hold it),
  * then calls the exporter's `detach`. A mismatched or NULL argument WARNs and
  * returns. The core does not check that mappings were released.
+ * @public
  */
 export function dmaBufDetach(dmabuf: DmaBuf | null, attach: DmaBufAttachment | null): void {
   if (!dmabuf || !attach || attach.dmabuf !== dmabuf) {
@@ -463,17 +474,17 @@ export function dmaBufDetach(dmabuf: DmaBuf | null, attach: DmaBufAttachment | n
   }
 }
 
-/** `dma_buf_attachment_is_dynamic()`: the importer gave ops. */
+/** `dma_buf_attachment_is_dynamic()`: the importer gave ops. @public */
 export function dmaBufAttachmentIsDynamic(attach: DmaBufAttachment): boolean {
   return attach.importerOps !== null;
 }
 
-/** `dma_buf_is_dynamic()`: the exporter can pin (its buffers may move). */
+/** `dma_buf_is_dynamic()`: the exporter can pin (its buffers may move). @public */
 export function dmaBufIsDynamic(dmabuf: DmaBuf): boolean {
   return !!dmabuf.ops.pin;
 }
 
-/** `dma_buf_attach_revocable()`: the importer handles `invalidate_mappings`. */
+/** `dma_buf_attach_revocable()`: the importer handles `invalidate_mappings`. @public */
 export function dmaBufAttachRevocable(attach: DmaBufAttachment): boolean {
   return !!attach.importerOps?.invalidateMappings;
 }
@@ -482,6 +493,7 @@ export function dmaBufAttachRevocable(attach: DmaBufAttachment): boolean {
  * `dma_buf_pin()`: resv held (asserted); only dynamic importers may pin
  * (WARN otherwise, then proceeds as the kernel does). Propagates the
  * exporter's refusal.
+ * @public
  */
 export function dmaBufPin(attach: DmaBufAttachment): void {
   const dmabuf = attach.dmabuf!;
@@ -490,7 +502,7 @@ export function dmaBufPin(attach: DmaBufAttachment): void {
   dmabuf.ops.pin?.(attach);
 }
 
-/** `dma_buf_unpin()`: resv held (asserted). */
+/** `dma_buf_unpin()`: resv held (asserted). @public */
 export function dmaBufUnpin(attach: DmaBufAttachment): void {
   const dmabuf = attach.dmabuf!;
   if (!attach.importerOps) dmabuf.kernel.warn("dma_buf_unpin by a static importer");
@@ -502,6 +514,7 @@ export function dmaBufUnpin(attach: DmaBufAttachment): void {
  * `dma_buf_invalidate_mappings()` (v1: `dma_buf_move_notify`): the exporter
  * holds the resv lock (asserted); every attachment with an
  * `invalidateMappings` callback is told, newest first.
+ * @public
  */
 export function dmaBufInvalidateMappings(dmabuf: DmaBuf): void {
   dmaResvAssertHeld(dmabuf.resv, "dma_buf_invalidate_mappings");

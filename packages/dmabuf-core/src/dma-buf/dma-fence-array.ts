@@ -13,7 +13,7 @@ import {
   type DmaFenceOps,
 } from "./dma-fence.js";
 
-/** The error an array carries until it signals; never visible to users (`PENDING_ERROR`). */
+/** The error an array carries until it signals; never visible to users (`PENDING_ERROR`). @internal */
 export const DMA_FENCE_ARRAY_PENDING_ERROR = 1;
 
 const ARRAY_OPS: DmaFenceOps = {
@@ -27,7 +27,7 @@ const ARRAY_OPS: DmaFenceOps = {
   },
 };
 
-/** `struct dma_fence_array`. It owns one reference on every member. */
+/** `struct dma_fence_array`. It owns one reference on every member. @public */
 export class DmaFenceArray extends DmaFence {
   /** `num_pending`: members still to signal (or 1 with signal-on-any). */
   numPending: number;
@@ -122,12 +122,12 @@ export class DmaFenceArray extends DmaFence {
   }
 }
 
-/** `to_dma_fence_array()`: the array, or null if `fence` is not one. */
+/** `to_dma_fence_array()`: the array, or null if `fence` is not one. @public */
 export function toDmaFenceArray(fence: DmaFence | null | undefined): DmaFenceArray | null {
   return fence instanceof DmaFenceArray ? fence : null;
 }
 
-/** `dma_fence_is_array()`. */
+/** `dma_fence_is_array()`. @public */
 export function dmaFenceIsArray(fence: DmaFence): boolean {
   return fence instanceof DmaFenceArray;
 }
@@ -137,6 +137,7 @@ export function dmaFenceIsArray(fence: DmaFence): boolean {
  * takes over the references in `fences`. Null when the allocation fails, in
  * which case the caller still owns them. Members must not be containers
  * (WARN).
+ * @public
  */
 export function dmaFenceArrayCreate(kernel: Kernel, fences: DmaFence[], context: bigint, seqno: bigint, signalOnAny = false): DmaFenceArray | null {
   try {
@@ -151,7 +152,7 @@ export function dmaFenceArrayCreate(kernel: Kernel, fences: DmaFence[], context:
   return new DmaFenceArray(kernel, fences, context, seqno, signalOnAny);
 }
 
-/** `dma_fence_array_first(head)`. */
+/** `dma_fence_array_first(head)`. @public */
 export function dmaFenceArrayFirst(head: DmaFence | null): DmaFence | null {
   if (!head) return null;
   const a = toDmaFenceArray(head);
@@ -159,14 +160,14 @@ export function dmaFenceArrayFirst(head: DmaFence | null): DmaFence | null {
   return a.fences[0] ?? null;
 }
 
-/** `dma_fence_array_next(head, index)`. */
+/** `dma_fence_array_next(head, index)`. @public */
 export function dmaFenceArrayNext(head: DmaFence, index: number): DmaFence | null {
   const a = toDmaFenceArray(head);
   if (!a || index >= a.fences.length) return null;
   return a.fences[index]!;
 }
 
-/** `dma_fence_match_context(fence, context)`: a fence, or every member of an array, is of `context`. */
+/** `dma_fence_match_context(fence, context)`: a fence, or every member of an array, is of `context`. @public */
 export function dmaFenceMatchContext(fence: DmaFence, context: bigint): boolean {
   const a = toDmaFenceArray(fence);
   if (!a) return fence.context === context;

@@ -33,6 +33,7 @@ const CHAIN_OPS: DmaFenceOps = {
  * `struct dma_fence_chain`: one timeline point. Owns a reference on `prev`
  * (the previous point, a plain fence, or null) and on `fence` (the payload).
  * Its seqno is 64-bit. The node itself never carries an error.
+ * @public
  */
 export class DmaFenceChain extends DmaFence {
   /** `DMA_FENCE_FLAG_SEQNO64_BIT`. */
@@ -56,28 +57,28 @@ export class DmaFenceChain extends DmaFence {
   }
 }
 
-/** A node from {@link dmaFenceChainAlloc}, not yet initialised. */
+/** A node from {@link dmaFenceChainAlloc}, not yet initialised. @public */
 export interface DmaFenceChainSlot {
   readonly kernel: Kernel;
   used: boolean;
 }
 
-/** `to_dma_fence_chain()`: the node, or null if `fence` is not a chain node. */
+/** `to_dma_fence_chain()`: the node, or null if `fence` is not a chain node. @public */
 export function toDmaFenceChain(fence: DmaFence | null | undefined): DmaFenceChain | null {
   return fence instanceof DmaFenceChain ? fence : null;
 }
 
-/** `dma_fence_is_chain()`. */
+/** `dma_fence_is_chain()`. @public */
 export function dmaFenceIsChain(fence: DmaFence): boolean {
   return fence instanceof DmaFenceChain;
 }
 
-/** `dma_fence_is_container()`: an array or a chain node. */
+/** `dma_fence_is_container()`: an array or a chain node. @public */
 export function dmaFenceIsContainer(fence: DmaFence): boolean {
   return fence instanceof DmaFenceChain || toDmaFenceArray(fence) !== null;
 }
 
-/** `dma_fence_chain_contained()`: the payload of a node, or the fence itself. */
+/** `dma_fence_chain_contained()`: the payload of a node, or the fence itself. @public */
 export function dmaFenceChainContained(fence: DmaFence): DmaFence {
   const c = toDmaFenceChain(fence);
   return c ? c.fence! : fence;
@@ -86,13 +87,14 @@ export function dmaFenceChainContained(fence: DmaFence): DmaFence {
 /**
  * `dma_fence_chain_alloc()`: room for one node.
  * @throws KernelError `ENOMEM` (injectable `kzalloc` of `dma_fence_chain`).
+ * @public
  */
 export function dmaFenceChainAlloc(kernel: Kernel): DmaFenceChainSlot {
   kernel.alloc.kzalloc("dma_fence_chain");
   return { kernel, used: false };
 }
 
-/** `dma_fence_chain_free()`: frees a node that was never initialised. */
+/** `dma_fence_chain_free()`: frees a node that was never initialised. @public */
 export function dmaFenceChainFree(slot: DmaFenceChainSlot | null): void {
   if (slot?.used) slot.kernel.warn("dma_fence_chain_free on an initialised node");
 }
@@ -102,6 +104,7 @@ export function dmaFenceChainFree(slot: DmaFenceChainSlot | null): void {
  * taking over the references to `prev` and `fence`. A point later than a
  * chain predecessor reuses its context; any other starts a new context with
  * the seqno raised to the predecessor's (a node's seqno never goes back).
+ * @public
  */
 export function dmaFenceChainInit(slot: DmaFenceChainSlot, prev: DmaFence | null, fence: DmaFence, seqno: bigint): DmaFenceChain {
   const k = slot.kernel;
@@ -131,6 +134,7 @@ function getPrev(chain: DmaFenceChain): DmaFence | null {
  * returns a reference on its first predecessor whose payload is still
  * pending, or null. Signaled predecessors are unlinked on the way (their
  * payloads and errors become unreachable from here).
+ * @public
  */
 export function dmaFenceChainWalk(fence: DmaFence): DmaFence | null {
   const chain = toDmaFenceChain(fence);
@@ -166,6 +170,7 @@ export function dmaFenceChainWalk(fence: DmaFence): DmaFence | null {
  * predecessor (collecting signaled links). The iterator holds a reference on
  * the current element; breaking out leaves it with the caller (as the kernel),
  * so callers that break must put what they keep.
+ * @public
  */
 export function* dmaFenceChainForEach(head: DmaFence): Generator<DmaFence, void, void> {
   let iter: DmaFence | null = dmaFenceGet(head);
@@ -188,6 +193,7 @@ export function* dmaFenceChainForEach(head: DmaFence): Generator<DmaFence, void,
  * when everything up to it signaled). Returns 0, or `-EINVAL` when the point
  * is not a chain node's or is later than the head (not yet submitted); then
  * `ref.fence` is unchanged.
+ * @public
  */
 export function dmaFenceChainFindSeqno(ref: { fence: DmaFence | null }, seqno: bigint): number {
   if (seqno === 0n) return 0;

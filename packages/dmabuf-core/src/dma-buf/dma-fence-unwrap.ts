@@ -13,7 +13,7 @@ import {
   dmaFenceTimestamp,
 } from "./dma-fence.js";
 
-/** `struct dma_fence_unwrap`: the cursor; it holds a reference on `chain`. */
+/** `struct dma_fence_unwrap`: the cursor; it holds a reference on `chain`. @public */
 export interface DmaFenceUnwrap {
   chain: DmaFence | null;
   array: DmaFence | null;
@@ -26,13 +26,13 @@ function unwrapArray(cursor: DmaFenceUnwrap): DmaFence | null {
   return dmaFenceArrayFirst(cursor.array);
 }
 
-/** `dma_fence_unwrap_first(head, cursor)`. */
+/** `dma_fence_unwrap_first(head, cursor)`. @public */
 export function dmaFenceUnwrapFirst(head: DmaFence, cursor: DmaFenceUnwrap): DmaFence | null {
   cursor.chain = dmaFenceGet(head);
   return unwrapArray(cursor);
 }
 
-/** `dma_fence_unwrap_next(cursor)`: the next member, or the first of the next pending link. */
+/** `dma_fence_unwrap_next(cursor)`: the next member, or the first of the next pending link. @public */
 export function dmaFenceUnwrapNext(cursor: DmaFenceUnwrap): DmaFence | null {
   ++cursor.index;
   const tmp = dmaFenceArrayNext(cursor.array!, cursor.index);
@@ -47,6 +47,7 @@ export function dmaFenceUnwrapNext(cursor: DmaFenceUnwrap): DmaFence | null {
  * head's payload, then of each still-pending predecessor link (signaled
  * links are collected on the way). Stopping early drops the cursor's
  * reference.
+ * @public
  */
 export function* dmaFenceUnwrapForEach(head: DmaFence): Generator<DmaFence, void, void> {
   const cursor: DmaFenceUnwrap = { chain: null, array: null, index: 0 };
@@ -66,6 +67,7 @@ export function* dmaFenceUnwrapForEach(head: DmaFence): Generator<DmaFence, void
  * `dma_fence_dedup_array(fences, n)`: sorts by context (the later fence of a
  * context first), keeps one fence per context and puts the others. Returns
  * the new count (the `n == 0` case returns 0, as the 2026 fix does).
+ * @public
  */
 export function dmaFenceDedupArray(fences: DmaFence[]): number {
   if (fences.length === 0) return 0;
@@ -91,6 +93,7 @@ export function dmaFenceDedupArray(fences: DmaFence[]): number {
  * one pending → that fence itself; else a deduplicated array on a new
  * context (or `context` when given, `dma_fence_unwrap_merge_context`).
  * The inputs' references stay with the caller. Null on allocation failure.
+ * @public
  */
 export function dmaFenceUnwrapMerge(kernel: Kernel, inputs: readonly DmaFence[], context?: bigint): DmaFence | null {
   let timestamp = 0n;

@@ -1,3 +1,4 @@
+// Tests of drivers/dma-buf/dma-fence.c and dma-resv.c: signalling, callbacks, waits, and reservation objects.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   DmaFence,

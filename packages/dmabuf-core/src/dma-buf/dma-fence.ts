@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-fence.c: struct dma_fence, its ops, signalling, callbacks, waits and deadlines.
 import { ERRNO, errnoName, type Errno } from "../kernel/errno.js";
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import { Kref } from "../kernel/kref.js";
@@ -5,7 +6,7 @@ import type { Kernel } from "../kernel/kernel.js";
 import { SpinLock } from "../kernel/spinlock.js";
 import { HZ, MAX_SCHEDULE_TIMEOUT } from "../kernel/time.js";
 
-/** `struct dma_fence_ops`: what the fence's driver provides. */
+/** `struct dma_fence_ops`: what the fence's driver provides. @public */
 export interface DmaFenceOps {
   /** `get_driver_name` (mandatory). */
   getDriverName(fence: DmaFence): string;
@@ -25,20 +26,21 @@ export interface DmaFenceOps {
   setDeadline?(fence: DmaFence, deadlineNs: bigint): void;
 }
 
-/** `struct dma_fence_cb`: a callback node. `func` runs with the fence lock held, IRQs off. */
+/** `struct dma_fence_cb`: a callback node. `func` runs with the fence lock held, IRQs off. @public */
 export interface DmaFenceCb {
   func: ((fence: DmaFence, cb: DmaFenceCb) => void) | null;
   /** @internal pending on a fence */
   _pending?: DmaFence | null;
 }
 
-/** Status of a fence: not signaled, signaled, or signaled with an error. */
+/** Status of a fence: not signaled, signaled, or signaled with an error. @public */
 export type DmaFenceStatus = "unsignaled" | "signaled" | Errno;
 
 /**
  * `struct dma_fence`. The lock may be shared by many fences (a timeline);
  * callbacks run under it, which is why re-taking it from a callback is a
  * self-deadlock the lock model reports.
+ * @public
  */
 export class DmaFence {
   readonly #ref: Kref;
@@ -85,6 +87,11 @@ export class DmaFence {
     return this.#ref;
   }
 
+  /** `kref_read(&fence->refcount)`: what `dma_fence_get_rcu()` checks before taking a reference. */
+  get refcount(): number {
+    return this.#ref.refcount;
+  }
+
   #release(): void {
     if (this.cbList.length && !this.#signaled) {
       this.kernel.warn(`Fence ${this.ops.getDriverName(this)}:${this.ops.getTimelineName(this)}:${this.context}:${this.seqno} released with pending signals!`);
@@ -96,19 +103,19 @@ export class DmaFence {
   }
 }
 
-/** `dma_fence_context_alloc(num)`: the first of `num` consecutive new contexts. */
+/** `dma_fence_context_alloc(num)`: the first of `num` consecutive new contexts. @public */
 export function dmaFenceContextAlloc(kernel: Kernel, num: number): bigint {
   if (num === 0) kernel.warnOnce("dma_fence_context_alloc", "dma_fence_context_alloc(0)");
   return kernel.dmaBuf.allocFenceContexts(num);
 }
 
-/** `dma_fence_get()`. */
+/** `dma_fence_get()`. @public */
 export function dmaFenceGet(fence: DmaFence): DmaFence {
   fence._ref.get();
   return fence;
 }
 
-/** `dma_fence_put()`; a release with callbacks pending WARNs and signals with `-EDEADLK`. */
+/** `dma_fence_put()`; a release with callbacks pending WARNs and signals with `-EDEADLK`. @public */
 export function dmaFencePut(fence: DmaFence | null | undefined): void {
   fence?._ref.put();
 }
@@ -127,12 +134,13 @@ function signalLocked(fence: DmaFence, timestampNs: number): void {
 /**
  * `dma_fence_signal()`: marks the fence signaled and runs its callbacks in
  * registration order with the fence lock held and IRQs off. Idempotent.
+ * @public
  */
 export function dmaFenceSignal(fence: DmaFence): void {
   dmaFenceSignalTimestamp(fence, fence.kernel.clock.nowNs);
 }
 
-/** `dma_fence_signal_timestamp()`. */
+/** `dma_fence_signal_timestamp()`. @public */
 export function dmaFenceSignalTimestamp(fence: DmaFence, timestampNs: number): void {
   fence.lock.lockIrqsave();
   try {
@@ -142,13 +150,13 @@ export function dmaFenceSignalTimestamp(fence: DmaFence, timestampNs: number): v
   }
 }
 
-/** `dma_fence_signal_locked()`: the caller holds `fence.lock` (asserted). */
+/** `dma_fence_signal_locked()`: the caller holds `fence.lock` (asserted). @public */
 export function dmaFenceSignalLocked(fence: DmaFence): void {
   fence.lock.assertHeld("dma_fence_signal_locked");
   signalLocked(fence, fence.kernel.clock.nowNs);
 }
 
-/** `dma_fence_check_and_signal()`: true if it was already signaled; signals it otherwise. */
+/** `dma_fence_check_and_signal()`: true if it was already signaled; signals it otherwise. @public */
 export function dmaFenceCheckAndSignal(fence: DmaFence): boolean {
   if (fence.signaledFlag) return true;
   dmaFenceSignal(fence);
@@ -158,6 +166,7 @@ export function dmaFenceCheckAndSignal(fence: DmaFence): boolean {
 /**
  * `dma_fence_set_error()`: must precede signaling. WARNs when the fence is
  * already signaled or `err` is not a valid errno, and stores it anyway.
+ * @public
  */
 export function dmaFenceSetError(fence: DmaFence, err: Errno): void {
   const n = ERRNO[err];
@@ -169,6 +178,7 @@ export function dmaFenceSetError(fence: DmaFence, err: Errno): void {
 /**
  * `dma_fence_is_signaled()`: the SIGNALED bit, or the driver's `signaled`
  * callback (which then signals the fence as a side effect).
+ * @public
  */
 export function dmaFenceIsSignaled(fence: DmaFence): boolean {
   if (fence.signaledFlag) return true;
@@ -179,7 +189,7 @@ export function dmaFenceIsSignaled(fence: DmaFence): boolean {
   return false;
 }
 
-/** `dma_fence_get_status()` (takes the lock). */
+/** `dma_fence_get_status()` (takes the lock). @public */
 export function dmaFenceGetStatus(fence: DmaFence): DmaFenceStatus {
   fence.lock.lockIrqsave();
   try {
@@ -189,7 +199,7 @@ export function dmaFenceGetStatus(fence: DmaFence): DmaFenceStatus {
   }
 }
 
-/** `dma_fence_get_status_locked()`. */
+/** `dma_fence_get_status_locked()`. @public */
 export function dmaFenceGetStatusLocked(fence: DmaFence): DmaFenceStatus {
   if (!fence.signaledFlag) {
     if (!fence.ops.signaled?.(fence)) return "unsignaled";
@@ -206,7 +216,7 @@ function enableSignalingLocked(fence: DmaFence): boolean {
   return !fence.signaledFlag;
 }
 
-/** `dma_fence_enable_sw_signaling()`. */
+/** `dma_fence_enable_sw_signaling()`. @public */
 export function dmaFenceEnableSwSignaling(fence: DmaFence): void {
   fence.lock.lockIrqsave();
   try {
@@ -222,6 +232,7 @@ export function dmaFenceEnableSwSignaling(fence: DmaFence): void {
  * its log (`WARN_ON(!fence || !func)`), as on the machine that made the call.
  * @throws KernelError `ENOENT` when already signaled (callback not called),
  * `EINVAL` after the WARN for a missing fence or function.
+ * @public
  */
 export function dmaFenceAddCallback(
   kernel: Kernel,
@@ -253,7 +264,7 @@ export function dmaFenceAddCallback(
   throw new KernelError("ENOENT", "dma_fence_add_callback", "signaled while enabling");
 }
 
-/** `dma_fence_remove_callback()`: true if it was still pending. */
+/** `dma_fence_remove_callback()`: true if it was still pending. @public */
 export function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): boolean {
   fence.lock.lockIrqsave();
   try {
@@ -273,6 +284,7 @@ export function dmaFenceRemoveCallback(fence: DmaFence, cb: DmaFenceCb): boolean
  * 1 if already signaled. Waiting forever on a fence nobody will signal is a
  * hung task and reported as such.
  * @throws KernelError `EINVAL` for a negative timeout.
+ * @public
  */
 export function dmaFenceWaitTimeout(fence: DmaFence, _intr: boolean, timeoutJiffies: number): number {
   const k = fence.kernel;
@@ -296,22 +308,22 @@ export function dmaFenceWaitTimeout(fence: DmaFence, _intr: boolean, timeoutJiff
   return forever ? MAX_SCHEDULE_TIMEOUT : Math.max(1, Math.ceil((left * HZ) / 1e9));
 }
 
-/** `dma_fence_wait()`: waits without timeout. */
+/** `dma_fence_wait()`: waits without timeout. @public */
 export function dmaFenceWait(fence: DmaFence, intr: boolean): void {
   dmaFenceWaitTimeout(fence, intr, MAX_SCHEDULE_TIMEOUT);
 }
 
-/** `dma_fence_begin_signalling()`: marks a section on the path to signaling a fence. */
+/** `dma_fence_begin_signalling()`: marks a section on the path to signaling a fence. @public */
 export function dmaFenceBeginSignalling(kernel: Kernel): void {
   kernel.dmaBuf.fenceSignalling(1);
 }
 
-/** `dma_fence_end_signalling()`. */
+/** `dma_fence_end_signalling()`. @public */
 export function dmaFenceEndSignalling(kernel: Kernel): void {
   kernel.dmaBuf.fenceSignalling(-1);
 }
 
-/** `dma_fence_describe()`: `context:seqno timeline driver [un]signalled`. */
+/** `dma_fence_describe()`: `context:seqno timeline driver [un]signalled`. @public */
 export function dmaFenceDescribe(fence: DmaFence): string {
   const signaled = dmaFenceIsSignaled(fence);
   const timeline = signaled ? "" : fence.ops.getTimelineName(fence);
@@ -324,12 +336,13 @@ export function dmaFenceDescribe(fence: DmaFence): string {
  * `"6.12"` always asks the driver for names; `"6.17-names"` (default) answers
  * signaled fences with the placeholders `"detached-driver"` /
  * `"signaled-timeline"` because the driver may already be gone.
+ * @public
  */
 export type FenceCoreVersion = "6.12" | "6.17-names";
 
 const FENCE_CORE_VERSION = new WeakMap<Kernel, FenceCoreVersion>();
 
-/** Selects the fence core version of `kernel` (see {@link FenceCoreVersion}). */
+/** Selects the fence core version of `kernel` (see {@link FenceCoreVersion}). @public */
 export function dmaFenceSetCoreVersion(kernel: Kernel, version: FenceCoreVersion): void {
   FENCE_CORE_VERSION.set(kernel, version);
 }
@@ -339,30 +352,30 @@ export function dmaFenceCoreVersion(kernel: Kernel): FenceCoreVersion {
   return FENCE_CORE_VERSION.get(kernel) ?? "6.17-names";
 }
 
-/** `dma_fence_driver_name()`: the driver's name, or `"detached-driver"` once signaled (6.17+). */
+/** `dma_fence_driver_name()`: the driver's name, or `"detached-driver"` once signaled (6.17+). @public */
 export function dmaFenceDriverName(fence: DmaFence): string {
   if (fence.signaledFlag && dmaFenceCoreVersion(fence.kernel) !== "6.12") return "detached-driver";
   return fence.ops.getDriverName(fence);
 }
 
-/** `dma_fence_timeline_name()`: the timeline's name, or `"signaled-timeline"` once signaled (6.17+). */
+/** `dma_fence_timeline_name()`: the timeline's name, or `"signaled-timeline"` once signaled (6.17+). @public */
 export function dmaFenceTimelineName(fence: DmaFence): string {
   if (fence.signaledFlag && dmaFenceCoreVersion(fence.kernel) !== "6.12") return "signaled-timeline";
   return fence.ops.getTimelineName(fence);
 }
 
-/** `dma_fence_set_deadline()`: forwards to the `set_deadline` op, if any. */
+/** `dma_fence_set_deadline()`: forwards to the `set_deadline` op, if any. @public */
 export function dmaFenceSetDeadline(fence: DmaFence, deadlineNs: bigint): void {
   fence.ops.setDeadline?.(fence, deadlineNs);
 }
 
-/** `dma_fence_get_status()` as the kernel's int: 0 pending, 1 signaled, or the negative error. */
+/** `dma_fence_get_status()` as the kernel's int: 0 pending, 1 signaled, or the negative error. @public */
 export function dmaFenceGetStatusNumber(fence: DmaFence): number {
   const s = dmaFenceGetStatus(fence);
   return s === "unsignaled" ? 0 : s === "signaled" ? 1 : -ERRNO[s];
 }
 
-/** `dma_fence_timestamp()`: the signal time, 0n while unsignaled. */
+/** `dma_fence_timestamp()`: the signal time, 0n while unsignaled. @public */
 export function dmaFenceTimestamp(fence: DmaFence): bigint {
   return fence.signaledFlag && fence.timestamp !== undefined ? BigInt(Math.round(fence.timestamp)) : 0n;
 }
@@ -370,6 +383,7 @@ export function dmaFenceTimestamp(fence: DmaFence): bigint {
 /**
  * `__dma_fence_is_later(fence, f1, f2)`: with 64-bit seqnos (chains) a plain
  * comparison, else the low 32 bits with wrap-around.
+ * @public
  */
 export function dmaFenceSeqnoIsLater(seqno64: boolean, f1: bigint, f2: bigint): boolean {
   if (seqno64) return f1 > f2;
@@ -377,12 +391,12 @@ export function dmaFenceSeqnoIsLater(seqno64: boolean, f1: bigint, f2: bigint): 
   return d > 0n;
 }
 
-/** Whether `fence` uses 64-bit seqnos (`DMA_FENCE_FLAG_SEQNO64_BIT`, set by `dma_fence_init64`). */
+/** Whether `fence` uses 64-bit seqnos (`DMA_FENCE_FLAG_SEQNO64_BIT`, set by `dma_fence_init64`). @public */
 export function dmaFenceIsSeqno64(fence: DmaFence): boolean {
   return (fence as { readonly seqno64?: boolean }).seqno64 === true;
 }
 
-/** `dma_fence_is_later(f1, f2)`: both of one context; f1 is after f2. */
+/** `dma_fence_is_later(f1, f2)`: both of one context; f1 is after f2. @public */
 export function dmaFenceIsLater(f1: DmaFence, f2: DmaFence): boolean {
   if (f1.context !== f2.context) f1.kernel.warn("dma_fence_is_later on fences of different contexts");
   return dmaFenceSeqnoIsLater(dmaFenceIsSeqno64(f1), f1.seqno, f2.seqno);
@@ -399,6 +413,7 @@ function stubLock(kernel: Kernel): SpinLock {
  * `dma_fence_get_stub()`: a new reference to the kernel's one static,
  * signaled fence (context 0, seqno 0). It is never freed, so it is not
  * reported by the leak checker.
+ * @public
  */
 export function dmaFenceGetStub(kernel: Kernel): DmaFence {
   let stub = GLOBAL_STUB.get(kernel);
@@ -416,6 +431,7 @@ export function dmaFenceGetStub(kernel: Kernel): DmaFence {
  * `dma_fence_allocate_private_stub(timestamp)`: a new signaled fence with the
  * stub ops, context 0 and seqno 0, signaled at `timestampNs`; null when the
  * allocation fails.
+ * @public
  */
 export function dmaFenceAllocatePrivateStub(kernel: Kernel, timestampNs: number): DmaFence | null {
   try {

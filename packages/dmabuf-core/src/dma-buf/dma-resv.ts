@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-resv.c: struct dma_resv, its ww_mutex, fence slots by usage, and waits.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { WwMutex, type WwAcquireCtx } from "../kernel/mutex.js";
@@ -6,7 +7,7 @@ import { dmaFenceArrayCreate, dmaFenceIsArray } from "./dma-fence-array.js";
 import { dmaFenceIsChain } from "./dma-fence-chain.js";
 import { dmaFenceContextAlloc, dmaFenceDescribe, dmaFenceGet, dmaFenceIsLater, dmaFenceIsSignaled, dmaFencePut, dmaFenceWaitTimeout, type DmaFence } from "./dma-fence.js";
 
-/** `enum dma_resv_usage`, ordered: waiting at a usage covers every lower one. */
+/** `enum dma_resv_usage`, ordered: waiting at a usage covers every lower one. @public */
 export type DmaResvUsage = "DMA_RESV_USAGE_KERNEL" | "DMA_RESV_USAGE_WRITE" | "DMA_RESV_USAGE_READ" | "DMA_RESV_USAGE_BOOKKEEP";
 
 const RANK: Record<DmaResvUsage, number> = {
@@ -17,7 +18,7 @@ const RANK: Record<DmaResvUsage, number> = {
 };
 const NAME = ["kernel", "write", "read", "bookkeep"] as const;
 
-/** `dma_resv_usage_rw(write)`: a write waits for readers and writers (READ), a read for writers (WRITE). */
+/** `dma_resv_usage_rw(write)`: a write waits for readers and writers (READ), a read for writers (WRITE). @public */
 export function dmaResvUsageRw(write: boolean): DmaResvUsage {
   return write ? "DMA_RESV_USAGE_READ" : "DMA_RESV_USAGE_WRITE";
 }
@@ -25,6 +26,7 @@ export function dmaResvUsageRw(write: boolean): DmaResvUsage {
 /**
  * `struct dma_resv`: a ww_mutex and a list of fences with usages. Fence slots
  * must be reserved before `add_fence` (both under the lock).
+ * @public
  */
 export class DmaResv {
   readonly lock: WwMutex;
@@ -36,43 +38,43 @@ export class DmaResv {
   }
 }
 
-/** `dma_resv_init()`. */
+/** `dma_resv_init()`. @public */
 export function dmaResvInit(kernel: Kernel, name?: string): DmaResv {
   return new DmaResv(kernel, name);
 }
 
-/** `dma_resv_fini()`: drops every fence reference. */
+/** `dma_resv_fini()`: drops every fence reference. @public */
 export function dmaResvFini(obj: DmaResv): void {
   for (const f of obj.fences.splice(0)) dmaFencePut(f.fence);
 }
 
-/** `dma_resv_lock(obj, ctx)`. Returns `'EALREADY'` when `ctx` already holds it. */
+/** `dma_resv_lock(obj, ctx)`. Returns `'EALREADY'` when `ctx` already holds it. @public */
 export function dmaResvLock(obj: DmaResv, ctx?: WwAcquireCtx): "EALREADY" | undefined {
   return obj.lock.wwLock(ctx);
 }
 
-/** `dma_resv_lock_interruptible()`: no signals in the model, so as {@link dmaResvLock}. */
+/** `dma_resv_lock_interruptible()`: no signals in the model, so as {@link dmaResvLock}. @public */
 export function dmaResvLockInterruptible(obj: DmaResv, ctx?: WwAcquireCtx): "EALREADY" | undefined {
   return obj.lock.wwLock(ctx);
 }
 
-/** `dma_resv_trylock()`. */
+/** `dma_resv_trylock()`. @public */
 export function dmaResvTrylock(obj: DmaResv): boolean {
   return obj.lock.trylock();
 }
 
-/** `dma_resv_unlock()`: also drops unused reserved slots (debug builds check them). */
+/** `dma_resv_unlock()`: also drops unused reserved slots (debug builds check them). @public */
 export function dmaResvUnlock(obj: DmaResv): void {
   obj.reserved = 0;
   obj.lock.unlock();
 }
 
-/** `dma_resv_assert_held()`. */
+/** `dma_resv_assert_held()`. @public */
 export function dmaResvAssertHeld(obj: DmaResv, where?: string): void {
   obj.lock.assertHeld(where);
 }
 
-/** `dma_resv_held()`: is it locked (by anyone)? */
+/** `dma_resv_held()`: is it locked (by anyone)? @public */
 export function dmaResvHeld(obj: DmaResv): boolean {
   return obj.lock.isLocked();
 }
@@ -80,6 +82,7 @@ export function dmaResvHeld(obj: DmaResv): boolean {
 /**
  * `dma_resv_reserve_fences(obj, num)`: lock held (asserted).
  * @throws KernelError `ENOMEM` (injectable site `dma_resv_reserve_fences`).
+ * @public
  */
 export function dmaResvReserveFences(obj: DmaResv, num: number): void {
   dmaResvAssertHeld(obj, "dma_resv_reserve_fences");
@@ -93,6 +96,7 @@ export function dmaResvReserveFences(obj: DmaResv, num: number): void {
  * same or a higher usage value and not later (`dma_fence_is_later_or_same`);
  * otherwise it is appended in a reserved slot. A container fence is a WARN
  * (it is added anyway, as in the kernel).
+ * @public
  */
 export function dmaResvAddFence(obj: DmaResv, fence: DmaFence, usage: DmaResvUsage): void {
   dmaResvAssertHeld(obj, "dma_resv_add_fence");
@@ -115,12 +119,12 @@ export function dmaResvAddFence(obj: DmaResv, fence: DmaFence, usage: DmaResvUsa
   obj.fences.push({ fence: dmaFenceGet(fence), usage });
 }
 
-/** Fences at or below `usage` (`dma_resv_for_each_fence`). */
+/** Fences at or below `usage` (`dma_resv_for_each_fence`). @public */
 export function dmaResvFences(obj: DmaResv, usage: DmaResvUsage): DmaFence[] {
   return obj.fences.filter((e) => RANK[e.usage] <= RANK[usage]).map((e) => e.fence);
 }
 
-/** `dma_resv_test_signaled()`. */
+/** `dma_resv_test_signaled()`. @public */
 export function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): boolean {
   return dmaResvFences(obj, usage).every((f) => dmaFenceIsSignaled(f));
 }
@@ -129,6 +133,7 @@ export function dmaResvTestSignaled(obj: DmaResv, usage: DmaResvUsage): boolean 
  * `dma_resv_get_fences()`: new references to the unsignaled fences at or
  * below `usage` (the unlocked iterator skips signaled ones). Lock not needed.
  * @throws KernelError `ENOMEM` (the array, injectable as `kvmalloc`).
+ * @public
  */
 export function dmaResvGetFences(obj: DmaResv, usage: DmaResvUsage): DmaFence[] {
   const fences = dmaResvFences(obj, usage).filter((f) => !dmaFenceIsSignaled(f));
@@ -142,6 +147,7 @@ export function dmaResvGetFences(obj: DmaResv, usage: DmaResvUsage): DmaFence[] 
  * reference) when there is one, else a new `dma_fence_array` of them on a
  * fresh context, seqno 1, signaling when all have.
  * @throws KernelError `ENOMEM` (the list or the array; no reference leaks).
+ * @public
  */
 export function dmaResvGetSingleton(obj: DmaResv, usage: DmaResvUsage): DmaFence | null {
   const fences = dmaResvGetFences(obj, usage);
@@ -159,6 +165,7 @@ export function dmaResvGetSingleton(obj: DmaResv, usage: DmaResvUsage): DmaFence
  * `dma_resv_wait_timeout(obj, usage, intr, timeout)`: waits for every fence
  * at or below `usage`. Returns the jiffies left (> 0), or 0 on timeout (with
  * timeout 0: 1 if all signaled). Does not require the lock.
+ * @public
  */
 export function dmaResvWaitTimeout(obj: DmaResv, usage: DmaResvUsage, intr: boolean, timeout: number): number {
   let left = timeout === 0 ? 1 : timeout;
@@ -174,7 +181,7 @@ export function dmaResvWaitTimeout(obj: DmaResv, usage: DmaResvUsage, intr: bool
   return left;
 }
 
-/** `dma_resv_describe()`: a `\t<usage> fence:<fence>` line per fence up to READ usage (bookkeep is not shown). */
+/** `dma_resv_describe()`: a `\t<usage> fence:<fence>` line per fence up to READ usage (bookkeep is not shown). @public */
 export function dmaResvDescribe(obj: DmaResv): string {
   return obj.fences
     .filter((e) => RANK[e.usage] <= RANK.DMA_RESV_USAGE_READ)

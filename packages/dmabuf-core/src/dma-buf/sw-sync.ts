@@ -19,24 +19,24 @@ import {
 } from "./dma-fence.js";
 import { syncFileCreate, syncFileGetFence } from "./sync-file.js";
 
-/** Where the debugfs file lives. */
+/** Where the debugfs file lives. @public */
 export const SW_SYNC_PATH = "/sys/kernel/debug/sync/sw_sync";
-/** `SW_SYNC_IOC_MAGIC`. */
+/** `SW_SYNC_IOC_MAGIC`. @public */
 export const SW_SYNC_IOC_MAGIC = 0x57;
 /** `sizeof(struct sw_sync_create_fence_data)`: u32 value, char name[32], s32 fence. */
 export const SW_SYNC_CREATE_FENCE_DATA_SIZE = 40;
 /** `sizeof(struct sw_sync_get_deadline)`: u64 deadline_ns, s32 fence_fd, u32 pad. */
 export const SW_SYNC_GET_DEADLINE_SIZE = 16;
-/** `SW_SYNC_IOC_CREATE_FENCE`. */
+/** `SW_SYNC_IOC_CREATE_FENCE`. @public */
 export const SW_SYNC_IOC_CREATE_FENCE = iowr(SW_SYNC_IOC_MAGIC, 0, SW_SYNC_CREATE_FENCE_DATA_SIZE);
-/** `SW_SYNC_IOC_INC`. */
+/** `SW_SYNC_IOC_INC`. @public */
 export const SW_SYNC_IOC_INC = iow(SW_SYNC_IOC_MAGIC, 1, 4);
-/** `SW_SYNC_GET_DEADLINE`. */
+/** `SW_SYNC_GET_DEADLINE`. @public */
 export const SW_SYNC_GET_DEADLINE = iowr(SW_SYNC_IOC_MAGIC, 2, SW_SYNC_GET_DEADLINE_SIZE);
 
 const INT_MAX = 0x7fff_ffff;
 
-/** `struct sync_timeline`: a context, a value and the pending points in seqno order. */
+/** `struct sync_timeline`: a context, a value and the pending points in seqno order. @public */
 export class SyncTimeline {
   readonly #ref: Kref;
   readonly context: bigint;
@@ -84,7 +84,7 @@ const TIMELINE_FENCE_OPS: DmaFenceOps = {
   },
 };
 
-/** `struct sync_pt`: one point of a sw_sync timeline; shares the timeline's lock. */
+/** `struct sync_pt`: one point of a sw_sync timeline; shares the timeline's lock. @public */
 export class SyncPt extends DmaFence {
   /** `deadline` with `SW_SYNC_HAS_DEADLINE_BIT`: undefined until one is set. */
   deadline: bigint | undefined;
@@ -206,7 +206,7 @@ function ioctlGetDeadline(obj: SyncTimeline, arg: UserArg): number {
   return 0;
 }
 
-/** `sw_sync_debugfs_fops`. */
+/** `sw_sync_debugfs_fops`. @public */
 export const SW_SYNC_FOPS: FileOperations = {
   name: "sw_sync",
   unlockedIoctl(file, cmd, arg) {
@@ -248,6 +248,7 @@ function swSyncOpen(file: File): void {
 /**
  * Creates `/sys/kernel/debug/sync/sw_sync` (`CONFIG_SW_SYNC`'s debugfs init);
  * returns the function that removes it.
+ * @public
  */
 export function swSyncDebugfsInit(kernel: Kernel): () => void {
   return kernel.devfs.register(SW_SYNC_PATH, { fops: SW_SYNC_FOPS, open: swSyncOpen });

@@ -21,27 +21,27 @@ import {
   type DmaFenceCb,
 } from "./dma-fence.js";
 
-/** `SYNC_IOC_MAGIC`. */
+/** `SYNC_IOC_MAGIC`. @public */
 export const SYNC_IOC_MAGIC = 0x3e;
-/** `sizeof(struct sync_merge_data)`: name[32], s32 fd2, s32 fence, u32 flags, u32 pad. */
+/** `sizeof(struct sync_merge_data)`: name[32], s32 fd2, s32 fence, u32 flags, u32 pad. @internal */
 export const SYNC_MERGE_DATA_SIZE = 48;
 /** `sizeof(struct sync_fence_info)`: obj_name[32], driver_name[32], s32 status, u32 flags, u64 timestamp_ns. */
 export const SYNC_FENCE_INFO_SIZE = 80;
-/** `sizeof(struct sync_file_info)`: name[32], s32 status, u32 flags, u32 num_fences, u32 pad, u64 sync_fence_info. */
+/** `sizeof(struct sync_file_info)`: name[32], s32 status, u32 flags, u32 num_fences, u32 pad, u64 sync_fence_info. @internal */
 export const SYNC_FILE_INFO_SIZE = 56;
 /** `sizeof(struct sync_set_deadline)`: u64 deadline_ns, u64 pad. */
 export const SYNC_SET_DEADLINE_SIZE = 16;
-/** `SYNC_IOC_MERGE`. */
+/** `SYNC_IOC_MERGE`. @public */
 export const SYNC_IOC_MERGE = iowr(SYNC_IOC_MAGIC, 3, SYNC_MERGE_DATA_SIZE);
-/** `SYNC_IOC_FILE_INFO`. */
+/** `SYNC_IOC_FILE_INFO`. @public */
 export const SYNC_IOC_FILE_INFO = iowr(SYNC_IOC_MAGIC, 4, SYNC_FILE_INFO_SIZE);
-/** `SYNC_IOC_SET_DEADLINE`. */
+/** `SYNC_IOC_SET_DEADLINE`. @public */
 export const SYNC_IOC_SET_DEADLINE = iow(SYNC_IOC_MAGIC, 5, SYNC_SET_DEADLINE_SIZE);
 
-/** `EPOLLIN`. */
+/** `EPOLLIN`. @public */
 export const EPOLLIN = 0x1;
 
-/** `struct sync_file`: immutable once created; it belongs to no device. */
+/** `struct sync_file`: immutable once created; it belongs to no device. @public */
 export class SyncFile {
   /** The one fence (possibly a container). */
   fence: DmaFence | null = null;
@@ -89,6 +89,7 @@ function syncFileAlloc(kernel: Kernel): SyncFile | null {
  * `sync_file_create(fence)`: a new sync_file (its `file` holds the only
  * reference) with a new reference on `fence`; null on allocation failure.
  * The caller installs the fd.
+ * @public
  */
 export function syncFileCreate(kernel: Kernel, fence: DmaFence): SyncFile | null {
   const sf = syncFileAlloc(kernel);
@@ -97,18 +98,18 @@ export function syncFileCreate(kernel: Kernel, fence: DmaFence): SyncFile | null
   return sf;
 }
 
-/** The sync_file of an open file, or null. */
+/** The sync_file of an open file, or null. @public */
 export function syncFileFromFile(file: File | undefined): SyncFile | null {
   return file && file.fops === SYNC_FILE_FOPS ? (file.privateData as SyncFile) : null;
 }
 
-/** `sync_file_get_fence(fd)`: a new reference to the fence of the current task's sync_file `fd`, or null. */
+/** `sync_file_get_fence(fd)`: a new reference to the fence of the current task's sync_file `fd`, or null. @public */
 export function syncFileGetFence(kernel: Kernel, fd: number): DmaFence | null {
   const sf = syncFileFromFile(kernel.current.files.lookup(fd));
   return sf?.fence ? dmaFenceGet(sf.fence) : null;
 }
 
-/** `sync_file_get_name()`: the merge name, or `<driver>-<timeline><context>-<seqno>` (truncated to 31 bytes). */
+/** `sync_file_get_name()`: the merge name, or `<driver>-<timeline><context>-<seqno>` (truncated to 31 bytes). @public */
 export function syncFileGetName(sf: SyncFile): string {
   if (sf.userName) return sf.userName;
   const f = sf.fence!;

@@ -1,9 +1,10 @@
+// include/uapi/asm-generic/errno-base.h, errno.h: the kernel's errno names and numbers.
 /**
  * Kernel errno vocabulary (include/uapi/asm-generic/errno-base.h, errno.h and
  * include/linux/errno.h for the kernel-internal values).
  */
 
-/** errno names and their numbers, as on x86-64 Linux. */
+/** errno names and their numbers, as on x86-64 Linux. @public */
 export const ERRNO = {
   EPERM: 1,
   ENOENT: 2,
@@ -51,24 +52,24 @@ export const ERRNO = {
   ENOTSUPP: 524,
 } as const;
 
-/** A kernel errno name such as `'EINVAL'`. */
+/** A kernel errno name such as `'EINVAL'`. @public */
 export type Errno = keyof typeof ERRNO;
 
 const ERRNO_NAMES = new Map<number, Errno>(
   (Object.entries(ERRNO) as [Errno, number][]).map(([k, v]) => [v, k]),
 );
 
-/** `EINVAL` → 22. */
+/** `EINVAL` → 22. @public */
 export function errnoNumber(errno: Errno): number {
   return ERRNO[errno];
 }
 
-/** 22 (or -22) → `EINVAL`; `undefined` for an unknown number. */
+/** 22 (or -22) → `EINVAL`; `undefined` for an unknown number. @public */
 export function errnoName(n: number): Errno | undefined {
   return ERRNO_NAMES.get(Math.abs(n));
 }
 
-/** Type guard for errno names. */
+/** Type guard for errno names. @public */
 export function isErrno(s: unknown): s is Errno {
   return typeof s === "string" && Object.prototype.hasOwnProperty.call(ERRNO, s);
 }

@@ -5,7 +5,7 @@ import { TaskWouldBlock } from "./sched.js";
 import type { ClockEvent } from "./time.js";
 import type { Task } from "../uapi/task.js";
 
-/** One atomic step of an explored task: a syscall or a kernel call, run to completion. */
+/** One atomic step of an explored task: a syscall or a kernel call, run to completion. @public */
 export interface ExploreStep {
   readonly label: string;
   /** The step may start only while this holds (a task whose next step is not ready is blocked). */
@@ -14,7 +14,7 @@ export interface ExploreStep {
   run(): unknown;
 }
 
-/** One task of a scenario: a process, kernel thread or driver context running its steps in order. */
+/** One task of a scenario: a process, kernel thread or driver context running its steps in order. @public */
 export interface ExploreTask {
   readonly name: string;
   /** The task the steps run as; a kernel thread named after the task when absent. */
@@ -22,7 +22,7 @@ export interface ExploreTask {
   readonly steps: readonly ExploreStep[];
 }
 
-/** What a step returned: a value, or the errno it failed with. */
+/** What a step returned: a value, or the errno it failed with. @public */
 export interface ExploreStepOutcome {
   /** The task and step label. */
   readonly task: string;
@@ -32,7 +32,7 @@ export interface ExploreStepOutcome {
   readonly errno?: string;
 }
 
-/** A scenario instantiated on one fresh kernel. */
+/** A scenario instantiated on one fresh kernel. @public */
 export interface ExploreInstance {
   readonly tasks: readonly ExploreTask[];
   /** Teardown after every task finished and the timeline drained (close fds, put references). */
@@ -43,17 +43,17 @@ export interface ExploreInstance {
   readonly skipChecks?: readonly ("leak" | "lockdep")[];
 }
 
-/** A race scenario: how to boot its kernel and build its tasks, once per execution. */
+/** A race scenario: how to boot its kernel and build its tasks, once per execution. @public */
 export interface ExploreScenario {
   readonly name: string;
   boot(): Kernel;
   build(kernel: Kernel): ExploreInstance;
 }
 
-/** Kinds of failure an execution can end with. */
+/** Kinds of failure an execution can end with. @public */
 export type ExploreFailureKind = "oops" | "lockdep" | "warn" | "hung" | "leak" | "assertion" | "steps";
 
-/** One failure of one execution. */
+/** One failure of one execution. @public */
 export interface ExploreCheckFailure {
   /** What was wrong: an oops, a lockdep report, a WARN, a hung task, a leak, an assertion, or no end. */
   readonly kind: ExploreFailureKind;
@@ -63,10 +63,10 @@ export interface ExploreCheckFailure {
   readonly message: string;
 }
 
-/** Where a decision was taken: between steps, at a preemption point inside one, or by a waiter's pick-next. */
+/** Where a decision was taken: between steps, at a preemption point inside one, or by a waiter's pick-next. @public */
 export type ExploreDecisionKind = "schedule" | "point" | "pick";
 
-/** One recorded decision. */
+/** One recorded decision. @public */
 export interface ExploreDecision {
   readonly kind: ExploreDecisionKind;
   /** Number of alternatives. */
@@ -79,12 +79,12 @@ export interface ExploreDecision {
   readonly preemptive: readonly boolean[];
 }
 
-/** Chooses a code among `n` alternatives of a decision. */
+/** Chooses a code among `n` alternatives of a decision. @public */
 export interface ExploreChooser {
   choose(index: number, kind: ExploreDecisionKind, actors: readonly string[], def: number, preemptive: readonly boolean[]): number;
 }
 
-/** The result of one execution. */
+/** The result of one execution. @public */
 export interface ExecutionResult {
   /** Every decision taken, in order. */
   readonly decisions: readonly ExploreDecision[];
@@ -108,7 +108,7 @@ export interface ExecutionResult {
   readonly outcomes: readonly ExploreStepOutcome[];
 }
 
-/** Bounds of one execution. */
+/** Bounds of one execution. @public */
 export interface ExecutionBounds {
   /** Steps and events per execution before it is judged not to terminate. */
   readonly maxSteps: number;
@@ -140,7 +140,7 @@ function firstLine(s: string): string {
   return s.split("\n")[0]!;
 }
 
-/** Runs `scenario` once under the decisions `chooser` takes. */
+/** Runs `scenario` once under the decisions `chooser` takes. @public */
 export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser, bounds: ExecutionBounds): ExecutionResult {
   const kernel = scenario.boot();
   const decisions: ExploreDecision[] = [];

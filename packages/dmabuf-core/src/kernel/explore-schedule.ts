@@ -1,12 +1,12 @@
 // Schedule strings of the interleaving explorer: the decision list of one execution, replayable (shuttle's schedule encoding, loom's path).
 
-/** Version tag every schedule string starts with. */
+/** Version tag every schedule string starts with. @public */
 export const SCHEDULE_TAG = "e1.";
 
-/** Why the explorer could not do what it was asked. */
+/** Why the explorer could not do what it was asked. @public */
 export type ExploreErrorKind = "schedule-format" | "schedule-divergence" | "scenario";
 
-/** A bad schedule string, a schedule that no longer fits the scenario, or a scenario that cannot run under the explorer. */
+/** A bad schedule string, a schedule that no longer fits the scenario, or a scenario that cannot run under the explorer. @public */
 export class ExploreError extends Error {
   override readonly name = "ExploreError";
   constructor(
@@ -25,6 +25,7 @@ const DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz";
  * defaults are dropped (a replay takes the default past the end), so the
  * all-default schedule is `e1.` and each character is one deviation or a
  * default between two. Codes of 36 and more are written `~` + two digits.
+ * @public
  */
 export function encodeSchedule(codes: readonly number[]): string {
   let end = codes.length;
@@ -41,6 +42,7 @@ export function encodeSchedule(codes: readonly number[]): string {
 /**
  * Decodes a schedule string.
  * @throws ExploreError `schedule-format` naming the offending position.
+ * @public
  */
 export function decodeSchedule(text: string): number[] {
   const s = text.trim();

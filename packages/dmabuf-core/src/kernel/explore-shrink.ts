@@ -1,7 +1,7 @@
 // Shrinking a failing schedule to the fewest preemptions, then the fewest steps, keeping its failure signature.
 import { runExecution, type ExecutionBounds, type ExecutionResult, type ExploreChooser, type ExploreScenario } from "./explore-run.js";
 
-/** Replays `codes`; past their end, or where a code no longer fits, the default alternative. */
+/** Replays `codes`; past their end, or where a code no longer fits, the default alternative. @public */
 export function replayChooser(codes: readonly number[], strict: boolean): ExploreChooser & { divergedAt: number | undefined } {
   const c = {
     divergedAt: undefined as number | undefined,
@@ -28,6 +28,7 @@ function better(a: ExecutionResult, b: ExecutionResult): boolean {
  * same way; then each deviation dropped or lowered, one at a time, while
  * the same signature reproduces with fewer preemptions, or as many and
  * fewer steps. Deterministic; `budget` bounds the replays.
+ * @public
  */
 export function shrinkExecution(scenario: ExploreScenario, failing: ExecutionResult, signature: string, bounds: ExecutionBounds, budget = 500): ExecutionResult {
   let runs = 0;

@@ -4,10 +4,10 @@ import { ExploreError, decodeSchedule, encodeSchedule } from "./explore-schedule
 import { replayChooser, shrinkExecution } from "./explore-shrink.js";
 import { KernelRandom } from "./random.js";
 
-/** How schedules are chosen. */
+/** How schedules are chosen. @public */
 export type ExploreStrategy = "dfs" | "pct";
 
-/** Options of {@link explore}. */
+/** Options of {@link explore}. @public */
 export interface ExploreOptions {
   /** `dfs`: every schedule with at most `preemptionBound` preemptions, depth first; `pct`: `iterations` seeded PCT schedules. Default `dfs`. */
   readonly strategy?: ExploreStrategy;
@@ -31,7 +31,7 @@ export interface ExploreOptions {
   readonly failFast?: boolean;
 }
 
-/** One distinct failure (by signature) and the schedules that show it. */
+/** One distinct failure (by signature) and the schedules that show it. @public */
 export interface ExploreFailure {
   readonly kind: ExploreFailureKind;
   readonly signature: string;
@@ -52,7 +52,7 @@ export interface ExploreFailure {
   readonly foundAt: number;
 }
 
-/** What an exploration did. */
+/** What an exploration did. @public */
 export interface ExploreResult {
   readonly scenario: string;
   readonly strategy: ExploreStrategy | "replay";
@@ -143,6 +143,7 @@ function pctChooser(rng: KernelRandom, depth: number, k: number): ExploreChooser
  * and is checked for oopses, lockdep reports, WARNs, hung tasks, leaks and
  * the scenario's assertions. Distinct failures come back with a replayable,
  * shrunk schedule string.
+ * @public
  */
 export function explore(scenario: ExploreScenario, options: ExploreOptions = {}): ExploreResult {
   const bounds = boundsOf(options);
@@ -168,7 +169,7 @@ export function explore(scenario: ExploreScenario, options: ExploreOptions = {})
   return col.result(scenario, "dfs", options, prefix === undefined);
 }
 
-/** Counts the schedules within each preemption bound 0..`maxBound` (no checks kept, no shrinking). */
+/** Counts the schedules within each preemption bound 0..`maxBound` (no checks kept, no shrinking). @public */
 export function countSchedules(scenario: ExploreScenario, maxBound: number, options: Pick<ExploreOptions, "maxSchedules" | "maxSteps" | "maxPointDepth"> = {}): { bound: number; schedules: number; complete: boolean }[] {
   const out: { bound: number; schedules: number; complete: boolean }[] = [];
   for (let bound = 0; bound <= maxBound; bound++) {
@@ -182,6 +183,7 @@ export function countSchedules(scenario: ExploreScenario, maxBound: number, opti
  * Replays one schedule string exactly and returns that execution's result
  * (its failures, trace, kernel log and lockdep reports).
  * @throws ExploreError `schedule-format` for a bad string, `schedule-divergence` when a decision no longer fits the scenario.
+ * @public
  */
 export function replaySchedule(scenario: ExploreScenario, schedule: string, options: Pick<ExploreOptions, "maxSteps" | "maxPointDepth"> = {}): ExecutionResult {
   const codes = decodeSchedule(schedule);

@@ -1,8 +1,10 @@
+// lib/fault-inject.c: failslab-style fault injection at named allocation sites.
 import type { Errno } from "./errno.js";
 
 /**
  * Allocation sites that can fail, named after the kernel function that fails.
  * Every allocation in the model goes through one of these.
+ * @public
  */
 export type AllocSite =
   | "kzalloc"
@@ -16,7 +18,7 @@ export type AllocSite =
   | "dma_resv_reserve_fences"
   | "dma_pool_alloc";
 
-/** One allocation attempt, as recorded by {@link FaultInjector}. */
+/** One allocation attempt, as recorded by {@link FaultInjector}. @public */
 export interface AllocRecord {
   /** 1-based index among all attempts since the injector was reset. */
   readonly nth: number;
@@ -26,7 +28,7 @@ export interface AllocRecord {
   readonly failed: boolean;
 }
 
-/** A rule that makes matching allocation attempts fail. */
+/** A rule that makes matching allocation attempts fail. @public */
 export interface FaultRule {
   /** Only attempts at this site count (default: every site). */
   site?: AllocSite;
@@ -52,6 +54,7 @@ interface ActiveRule extends FaultRule {
  * friends in one place). Rules select attempts by site, name and index; every
  * attempt is recorded so a test can first count the allocations of a path and
  * then fail each one in turn.
+ * @public
  */
 export class FaultInjector {
   readonly #rules: ActiveRule[] = [];

@@ -3,10 +3,10 @@ import { KernelError } from "./kernel-error.js";
 import type { Kernel } from "./kernel.js";
 import type { TimerHandle } from "./time.js";
 
-/** `irqreturn_t`. */
+/** `irqreturn_t`. @public */
 export type IrqReturn = "IRQ_NONE" | "IRQ_HANDLED";
 
-/** An interrupt handler (`irq_handler_t`). */
+/** An interrupt handler (`irq_handler_t`). @public */
 export type IrqHandler = (irq: number, devId: unknown) => IrqReturn;
 
 interface IrqAction {
@@ -28,6 +28,7 @@ function actionsOf(k: Kernel): Map<number, IrqAction[]> {
  * `request_irq(irq, handler, flags, name, dev_id)`. A second handler on one
  * line needs `IRQF_SHARED` on both (`EBUSY` otherwise) and a `dev_id`.
  * @throws KernelError `EINVAL` (shared without dev_id), `EBUSY`.
+ * @public
  */
 export function requestIrq(k: Kernel, irq: number, handler: IrqHandler, flags: { shared?: boolean }, name: string, devId: unknown): void {
   const shared = flags.shared ?? false;
@@ -39,7 +40,7 @@ export function requestIrq(k: Kernel, irq: number, handler: IrqHandler, flags: {
   m.set(irq, list);
 }
 
-/** `free_irq(irq, dev_id)`: WARNs when no such handler was requested. */
+/** `free_irq(irq, dev_id)`: WARNs when no such handler was requested. @public */
 export function freeIrq(k: Kernel, irq: number, devId: unknown): void {
   const list = actionsOf(k).get(irq) ?? [];
   const i = list.findIndex((a) => a.devId === devId);
@@ -64,6 +65,7 @@ export function handleIrq(k: Kernel, irq: number): IrqReturn {
 /**
  * The platform raises interrupt `irq` `delayNs` from now (a device finished
  * work): the handlers run in hard-IRQ context on the idle CPU.
+ * @public
  */
 export function raiseIrq(k: Kernel, irq: number, delayNs = 0): TimerHandle {
   return k.sched.raiseIrq(`${irq}`, () => void handleIrqHandlers(k, irq), delayNs);
@@ -75,7 +77,7 @@ function handleIrqHandlers(k: Kernel, irq: number): void {
   if (!handled) k.trace.emit("irq_spurious", { irq });
 }
 
-/** Registered handler names of `irq` (`/proc/interrupts`). */
+/** Registered handler names of `irq` (`/proc/interrupts`). @internal */
 export function irqActions(k: Kernel, irq: number): string[] {
   return (actionsOf(k).get(irq) ?? []).map((a) => a.name);
 }

@@ -1,3 +1,4 @@
+// Tests of the kernel base: kref, fault injection, seeded randomness, WARN and oops handling.
 import { describe, expect, it } from "vitest";
 import { ERRNO, Kernel, KernelError, Kref, errnoName, isKernelError } from "@dmabuf-sdk/dmabuf-core";
 

@@ -1,9 +1,11 @@
+// Kernel errors: an errno the kernel would return (KernelError) and a BUG()/WARN the model turns into an exception.
 import { ERRNO, type Errno } from "./errno.js";
 
 /**
  * The one error vocabulary of the model: an errno the kernel would return, and
  * the operation that returned it. Thrown where C returns `-errno` or
  * `ERR_PTR(-errno)`.
+ * @public
  */
 export class KernelError extends Error {
   override readonly name = "KernelError";
@@ -24,7 +26,7 @@ export class KernelError extends Error {
   }
 }
 
-/** True when `e` is a {@link KernelError}, optionally with the given errno. */
+/** True when `e` is a {@link KernelError}, optionally with the given errno. @public */
 export function isKernelError(e: unknown, errno?: Errno): e is KernelError {
   return e instanceof KernelError && (errno === undefined || e.errno === errno);
 }
@@ -32,6 +34,7 @@ export function isKernelError(e: unknown, errno?: Errno): e is KernelError {
 /**
  * A kernel bug or driver contract violation: what `WARN_ON()`/`BUG()` or a
  * lockdep splat would report. Never carries an errno a caller should see.
+ * @public
  */
 export class KernelBug extends Error {
   override readonly name = "KernelBug";

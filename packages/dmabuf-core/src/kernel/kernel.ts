@@ -1,3 +1,4 @@
+// One simulated kernel: boot options, its DI container, oops/WARN handling, and the subsystems it owns.
 import "reflect-metadata";
 import { container as rootContainer, type DependencyContainer, type InjectionToken } from "tsyringe";
 import { KernelBug, KernelError } from "./kernel-error.js";
@@ -22,7 +23,7 @@ import { Task } from "../uapi/task.js";
 import type { Cgroup } from "../uapi/cgroup.js";
 import { registerDmaBufCore, type DmaBufCoreState } from "../dma-buf/dma-buf-core-module.js";
 
-/** Boot options of a {@link Kernel}. */
+/** Boot options of a {@link Kernel}. @public */
 export interface KernelOptions {
   /** Seed of `get_random_*()`; the same seed gives the same run. */
   seed: number;
@@ -53,7 +54,7 @@ const DEFAULTS: KernelOptions = {
   lockdepOneShot: false,
 };
 
-/** One oops: a model bug caught at the syscall boundary. */
+/** One oops: a model bug caught at the syscall boundary. @public */
 export interface Oops {
   readonly syscall: string;
   readonly error: unknown;
@@ -63,6 +64,7 @@ export interface Oops {
  * One simulated machine: its own DI container, module loader and symbol
  * table, platform, processes, dma-bufs, log and trace. Nothing is global:
  * two kernels in one process never see each other.
+ * @public
  */
 export class Kernel {
   readonly options: KernelOptions;

@@ -1,7 +1,9 @@
+// include/linux/kref.h and refcount.h: struct kref with refcount_t saturation WARNs.
 /**
  * `struct kref` / `refcount_t`: a reference count whose last `put` runs the
  * release function. Misuse (get on zero, put below zero) is reported through
  * `warn`, which is the kernel's refcount_t WARN.
+ * @public
  */
 export class Kref {
   #count = 1;

@@ -1,6 +1,7 @@
+// kmemleak-style leak checking: every tracked kernel object still alive after a clean teardown.
 import type { InjectionToken } from "tsyringe";
 
-/** One thing still alive that a clean teardown would have released. */
+/** One thing still alive that a clean teardown would have released. @public */
 export interface LeakEntry {
   /** What it is: `'dma_buf'`, `'dma_buf_attachment'`, `'iova'`, `'iommu_pte'`, `'fd'`, … */
   readonly kind: string;
@@ -16,6 +17,7 @@ export interface LeakEntry {
  * A provider of live resources for the leak report. Core registers its own
  * (objects, IOVA ranges, page-table entries, fds); packages add theirs (memcg
  * charges) from module init with `ctx.provide(LeakSource, …)`.
+ * @public
  */
 export interface LeakSource {
   readonly name: string;
@@ -23,7 +25,7 @@ export interface LeakSource {
   collect(): readonly LeakEntry[];
 }
 
-/** The result of a leak check. */
+/** The result of a leak check. @public */
 export interface LeakReport {
   readonly entries: readonly LeakEntry[];
   readonly empty: boolean;
@@ -39,6 +41,7 @@ function keyOf(e: LeakEntry): string {
  * Aggregates every `LeakSource` of a kernel. A baseline (taken after a
  * fixture's setup, say) is subtracted from later reports, so long-lived
  * objects that belong to the machine rather than the scenario do not count.
+ * @public
  */
 export class LeakChecker {
   readonly #sources: () => readonly LeakSource[];
@@ -81,6 +84,7 @@ export class LeakChecker {
 /**
  * Tracks kref-style objects by kind. Objects register when created and
  * unregister when released; whatever is left is a leak.
+ * @public
  */
 export class ObjectTracker implements LeakSource {
   readonly name = "objects";
@@ -138,5 +142,5 @@ export class ObjectTracker implements LeakSource {
   }
 }
 
-/** DI token under which modules provide extra `LeakSource`s (`ctx.provide(LeakSource, …)`). */
+/** DI token under which modules provide extra `LeakSource`s (`ctx.provide(LeakSource, …)`). @public */
 export const LeakSource: InjectionToken<LeakSource> = Symbol.for("@dmabuf-sdk/dmabuf-core/LeakSource");

@@ -1,3 +1,4 @@
+// Tests of kernel/locking/lockdep.c IRQ-state rules: hardirq/softirq safe and unsafe lock usage.
 import { beforeEach, describe, expect, it } from "vitest";
 import { Kernel, Mutex, SpinLock, type LockEnv } from "@dmabuf-sdk/dmabuf-core";
 

@@ -1,3 +1,4 @@
+// Tests of kernel/locking/lockdep.c: lock classes, dependency cycles, nesting and held-lock checks.
 import { beforeEach, describe, expect, it } from "vitest";
 import { Kernel, KernelBug, Mutex, RwSemaphore, SpinLock, WwAcquireCtx, WwMutex, type LockEnv } from "@dmabuf-sdk/dmabuf-core";
 

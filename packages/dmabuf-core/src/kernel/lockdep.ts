@@ -1,13 +1,13 @@
 // kernel/locking/lockdep.c: lock classes, held-lock stacks, dependency graph and IRQ-state rules.
 import { KernelBug } from "./kernel-error.js";
 
-/** Anything that can hold a lock: a task (process or kernel thread). */
+/** Anything that can hold a lock: a task (process or kernel thread). @public */
 export interface LockOwner {
   readonly comm: string;
   readonly pid: number;
 }
 
-/** What kind of report lockdep produced, after lockdep's own headlines. */
+/** What kind of report lockdep produced, after lockdep's own headlines. @public */
 export type LockdepReportKind =
   | "circular" // possible circular locking dependency detected
   | "recursive" // possible recursive locking detected
@@ -20,7 +20,7 @@ export type LockdepReportKind =
   | "nested-not-held" // Nested lock was not taken
   | "held-at-return"; // lock held when returning to user space
 
-/** One lockdep splat. */
+/** One lockdep splat. @public */
 export interface LockdepReport {
   readonly kind: LockdepReportKind;
   /** The title line, then the body as the kernel prints it. */
@@ -76,16 +76,17 @@ function exclusiveMask(mask: number): number {
   return excl;
 }
 
-/** Static key of a lock init site (`struct lock_class_key`). Any object works as a key. */
+/** Static key of a lock init site (`struct lock_class_key`). Any object works as a key. @public */
 export type LockClassKey = object | string;
 
-/** `wait_type_inner` of a lock kind, printed as `-{n:n}`. */
+/** `wait_type_inner` of a lock kind, printed as `-{n:n}`. @public */
 export type LockWaitType = 0 | 2 | 3 | 4;
 
 /**
  * A lock class (`struct lock_class`): every lock initialised with the same
  * key (init site) and subclass shares one; dependencies and IRQ usage are
  * recorded per class. Same-named classes of different keys print `#N`.
+ * @public
  */
 export class LockClass {
   /** `usage_mask`: which of the usage bits have been seen. */
@@ -124,7 +125,7 @@ export class LockClass {
   }
 }
 
-/** A lock instance as lockdep sees it (`struct lockdep_map`). */
+/** A lock instance as lockdep sees it (`struct lockdep_map`). @public */
 export interface LockdepMap {
   readonly name: string;
   readonly lockClass: LockClass;
@@ -138,7 +139,7 @@ export interface LockdepMap {
   classForSubclass?(subclass: number): LockClass;
 }
 
-/** How an acquisition is made (`lock_acquire()` arguments). */
+/** How an acquisition is made (`lock_acquire()` arguments). @public */
 export interface AcquireOptions {
   /** 0 (or false) exclusive, 1 (or true) shared non-recursive, 2 shared recursive. */
   read?: boolean | 0 | 1 | 2;
@@ -196,7 +197,7 @@ interface Edge {
   readonly at: string;
 }
 
-/** How lockdep reacts to a splat. */
+/** How lockdep reacts to a splat. @public */
 export interface LockdepOptions {
   /** Throw {@link KernelBug} on reports that CI kernels turn into panics (`panic_on_warn`). */
   panicOnWarn: boolean;
@@ -214,6 +215,7 @@ export interface LockdepOptions {
  * (lockdep prints and carries on); failed assertions and context bugs are
  * WARNs and throw under `panicOnWarn`. A splat already printed for the same
  * classes is not printed again (the chain cache validates a chain once).
+ * @public
  */
 export class Lockdep {
   readonly #classes = new Map<LockClassKey, Map<number, LockClass>>();

@@ -1,8 +1,9 @@
+// scripts/mod/modpost.c: the build-time check of a module's symbol imports, namespaces and licenses.
 import type { KernelModule } from "./module.js";
 import { MODULE_NS_PREFIX, licenseIsGplCompatible, strncmp, verifyModuleNamespace } from "./module-namespace.js";
 import type { SymbolExport } from "./symbol.js";
 
-/** Input of {@link modpost}: the modules of a build and the kernel image's exports. */
+/** Input of {@link modpost}: the modules of a build and the kernel image's exports. @public */
 export interface ModpostInput {
   readonly modules: readonly KernelModule[];
   /** Exports of vmlinux (the built-in core). */
@@ -11,7 +12,7 @@ export interface ModpostInput {
   readonly allowMissingNamespaceImports?: boolean;
 }
 
-/** What modpost printed. */
+/** What modpost printed. @public */
 export interface ModpostResult {
   readonly errors: readonly string[];
   readonly warnings: readonly string[];
@@ -21,6 +22,7 @@ export interface ModpostResult {
  * The build-time half of symbol checking (`scripts/mod/modpost.c`): the same
  * rules as the loader, reported before anything runs. Module names are
  * compared unmangled, with plain `strncmp`, as modpost sees them.
+ * @public
  */
 export function modpost(input: ModpostInput): ModpostResult {
   const errors: string[] = [];

@@ -1,3 +1,4 @@
+// Tests of kernel/module/main.c: loading, symbol resolution, restricted symbols at run time, and modpost.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";

@@ -17,7 +17,7 @@ import { MODULE_NS_PREFIX, licenseIsGplCompatible, verifyModuleNamespace } from 
 import { kernelSymbol, type SymbolExport } from "./symbol.js";
 import type { Kernel } from "./kernel.js";
 
-/** Options of `ModuleLoader.load`. */
+/** Options of `ModuleLoader.load`. @public */
 export interface LoadOptions {
   /**
    * Link the module into the kernel image (`=y`) instead of loading it:
@@ -115,6 +115,7 @@ const LOADERS = new WeakSet<object>();
  * The module loader and symbol table (`kernel/module/main.c`). Built-in
  * symbols of the core are registered at boot; modules add theirs when their
  * `init` succeeds and withdraw them at unload.
+ * @public
  */
 export class ModuleLoader {
   readonly #kernel: Kernel;

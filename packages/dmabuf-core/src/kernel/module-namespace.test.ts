@@ -1,3 +1,4 @@
+// Tests of kernel/module/main.c namespace checks: MODULE_IMPORT_NS, EXPORT_SYMBOL_FOR_MODULES and licenses.
 import { describe, expect, it } from "vitest";
 import { licenseIsGplCompatible, modStrncmp, strncmp, verifyModuleNamespace } from "@dmabuf-sdk/dmabuf-core";
 

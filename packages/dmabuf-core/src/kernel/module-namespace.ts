@@ -1,3 +1,4 @@
+// kernel/module/main.c: symbol namespaces (MODULE_IMPORT_NS, EXPORT_SYMBOL_FOR_MODULES) and license checks.
 /** Prefix of the implicit per-module namespaces of `EXPORT_SYMBOL_FOR_MODULES()`. */
 export const MODULE_NS_PREFIX = "module:";
 
@@ -5,6 +6,7 @@ export const MODULE_NS_PREFIX = "module:";
  * `mod_strncmp()`: compares `n` characters of two module names with `-` and
  * `_` equal, as the loader must after kbuild's `s/-/_/` name mangling.
  * Returns 0 when equal, like `strncmp`.
+ * @internal
  */
 export function modStrncmp(a: string, b: string, n: number): number {
   for (let i = 0; i < n; i++) {
@@ -19,7 +21,7 @@ export function modStrncmp(a: string, b: string, n: number): number {
   return 0;
 }
 
-/** Plain `strncmp()` (modpost compares unmangled basenames). */
+/** Plain `strncmp()` (modpost compares unmangled basenames). @internal */
 export function strncmp(a: string, b: string, n: number): number {
   for (let i = 0; i < n; i++) {
     const ca = i < a.length ? a.charCodeAt(i) : 0;
@@ -38,6 +40,7 @@ export function strncmp(a: string, b: string, n: number): number {
  * No whitespace trimming; an empty entry matches nothing; `"*"` matches all.
  *
  * @param compare - `modStrncmp` at load time, `strncmp` in modpost.
+ * @internal
  */
 export function verifyModuleNamespace(
   namespace: string,
@@ -73,7 +76,7 @@ const GPL_COMPATIBLE = new Set([
   "Dual MPL/GPL",
 ]);
 
-/** `license_is_gpl_compatible()`. */
+/** `license_is_gpl_compatible()`. @internal */
 export function licenseIsGplCompatible(license: string): boolean {
   return GPL_COMPATIBLE.has(license);
 }

@@ -12,6 +12,7 @@ import type { Kernel } from "./kernel.js";
  * the loader reads the descriptor once, checks the license, namespaces and
  * restricted exports exactly as `kernel/module/main.c` does, and only then
  * runs `init`.
+ * @public
  */
 export interface KernelModule {
   /** Module name (`KBUILD_MODNAME`), e.g. `'iommufd'`, `'vfio-pci'`. */
@@ -37,10 +38,10 @@ export interface KernelModule {
   exit?(ctx: ModuleContext): void;
 }
 
-/** `enum module_state`. */
+/** `enum module_state`. @public */
 export type ModuleState = "unformed" | "coming" | "live" | "going";
 
-/** Where a symbol came from: a loaded module, or the built-in kernel. */
+/** Where a symbol came from: a loaded module, or the built-in kernel. @public */
 export interface SymbolOwner {
   readonly name: string;
 }
@@ -49,6 +50,7 @@ export interface SymbolOwner {
  * A loaded module (`struct module`) as anyone may see it (`lsmod`,
  * `/sys/module`): no symbol values and no container; those are reachable
  * only through the module's own {@link ModuleContext}.
+ * @public
  */
 export interface LoadedModule extends SymbolOwner {
   /** The frozen snapshot of the descriptor the loader read once at load. */
@@ -95,6 +97,7 @@ function stateOf(ctx: unknown, what: string): ContextState {
  * refuses every caller but the loader; every field is private; the class and
  * its prototype are frozen; a context that did not come from the loader, or
  * that was minted for another module, is refused by every function taking one.
+ * @public
  */
 export class ModuleContext {
   /** @internal Refuses every caller: only the loader holds the key. */
@@ -282,6 +285,7 @@ export function isRestrictedExport(decl: SymbolExport): boolean {
  * from another module's `init` (re-hosting it to capture what it provides),
  * or with a forged context, raises a {@link KernelBug}. A descriptor that
  * declares an `EXPORT_SYMBOL_FOR_MODULES()` export must be built this way.
+ * @public
  */
 export function defineModule(desc: KernelModule): KernelModule {
   const snap = snapshotModule(desc);
@@ -308,6 +312,7 @@ export function defineModule(desc: KernelModule): KernelModule {
  * the modules the export's license and namespace allow.
  * @throws KernelBug for a context the loader did not mint, outside `init`, or
  * for a symbol the loaded snapshot does not declare.
+ * @public
  */
 export function provideSymbol<T>(ctx: ModuleContext, sym: KernelSymbol<T> | string, value: T): void {
   const name = typeof sym === "string" ? sym : sym?.name;

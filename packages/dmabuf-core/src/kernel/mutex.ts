@@ -1,7 +1,8 @@
+// kernel/locking/mutex.c and ww_mutex.h: struct mutex and wound/wait mutexes with acquire contexts.
 import { KernelBug } from "./kernel-error.js";
 import type { LockClass, LockClassKey, Lockdep, LockdepMap, LockOwner } from "./lockdep.js";
 
-/** What a lock needs from its kernel. */
+/** What a lock needs from its kernel. @public */
 export interface LockEnv {
   readonly lockdep: Lockdep;
   current(): LockOwner;
@@ -12,6 +13,7 @@ export interface LockEnv {
  * sleeps: its step is parked and re-run once the mutex is free. Any other
  * task cannot be suspended in a single-threaded model, so finding the mutex
  * held by someone else is reported as a deadlock instead of hanging.
+ * @public
  */
 export class Mutex implements LockdepMap {
   readonly sleeping = true;
@@ -89,7 +91,7 @@ export class Mutex implements LockdepMap {
   }
 }
 
-/** `struct ww_acquire_ctx`: lets one task hold several locks of a ww class. */
+/** `struct ww_acquire_ctx`: lets one task hold several locks of a ww class. @public */
 export class WwAcquireCtx {
   #done = false;
   readonly acquired = new Set<WwMutex>();
@@ -106,6 +108,7 @@ export class WwAcquireCtx {
  * `struct ww_mutex` (wound/wait mutex, the lock inside `dma_resv`). With a
  * context, several locks of the class nest; `-EALREADY` for a lock the
  * context already holds; `-EDEADLK` cannot occur without real concurrency.
+ * @public
  */
 export class WwMutex extends Mutex {
   #ctx: WwAcquireCtx | undefined;

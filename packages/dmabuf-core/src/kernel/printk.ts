@@ -1,7 +1,8 @@
-/** Kernel log levels, as `KERN_*`. */
+// kernel/printk/printk.c: the kernel log with KERN_* levels.
+/** Kernel log levels, as `KERN_*`. @public */
 export type LogLevel = "emerg" | "alert" | "crit" | "err" | "warn" | "notice" | "info" | "debug";
 
-/** One line of the kernel log. */
+/** One line of the kernel log. @public */
 export interface LogRecord {
   readonly seq: number;
   /** Virtual time of the record, in nanoseconds since boot. */
@@ -13,6 +14,7 @@ export interface LogRecord {
 /**
  * The kernel ring buffer (`dmesg`). Loader messages, WARN splats and driver
  * messages land here with the kernel's wording, so tests can match them.
+ * @public
  */
 export class Printk {
   readonly #records: LogRecord[] = [];

@@ -1,7 +1,9 @@
+// drivers/char/random.c: get_random_u32() and friends, seeded so runs repeat.
 /**
  * Seeded pseudo-random numbers for the kernel (`get_random_u32()` and
  * friends). xoshiro128** seeded through splitmix32: the same seed gives the
  * same sequence on every run and machine.
+ * @public
  */
 export class KernelRandom {
   #s0: number;

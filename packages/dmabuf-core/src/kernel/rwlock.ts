@@ -7,6 +7,7 @@ import type { LockEnv } from "./mutex.js";
  * `rwlock_t`. `read_lock()` is a recursive read for lockdep in interrupt
  * context (`read_lock_is_recursive()`), a non-recursive one elsewhere;
  * `write_lock()` is exclusive. Spinning locks: atomic context while held.
+ * @public
  */
 export class RwLock implements LockdepMap {
   readonly sleeping = false;

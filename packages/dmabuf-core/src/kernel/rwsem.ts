@@ -1,8 +1,9 @@
+// kernel/locking/rwsem.c: struct rw_semaphore (e.g. vfio-pci's memory_lock), as lockdep sees it.
 import { KernelBug } from "./kernel-error.js";
 import type { LockClass, LockClassKey, LockdepMap, LockOwner } from "./lockdep.js";
 import type { LockEnv } from "./mutex.js";
 
-/** `struct rw_semaphore`, e.g. vfio-pci's `memory_lock`. */
+/** `struct rw_semaphore`, e.g. vfio-pci's `memory_lock`. @public */
 export class RwSemaphore implements LockdepMap {
   readonly sleeping = true;
   readonly lockClass: LockClass;

@@ -21,7 +21,7 @@ export class TaskWouldBlock extends Error {
   }
 }
 
-/** Options of {@link Scheduler.queueStep}. */
+/** Options of {@link Scheduler.queueStep}. @public */
 export interface StepOptions {
   readonly delayNs?: number;
   /** The step may run only while this holds. */
@@ -31,6 +31,7 @@ export interface StepOptions {
 /**
  * What runs at a preemption point (`Scheduler.point`): an interleaving
  * explorer may run other tasks' steps there, nested on the JS stack.
+ * @public
  */
 export type PreemptionPointHook = (label: string) => void;
 
@@ -41,6 +42,7 @@ export type PreemptionPointHook = (label: string) => void;
  * interrupts arrive, and the steps they run on the virtual timeline.
  * Which due step runs next is the pick-next policy's choice (default:
  * queueing order); an interleaving explorer installs its own policy.
+ * @public
  */
 export class Scheduler {
   readonly #k: Kernel;
@@ -106,7 +108,7 @@ export class Scheduler {
 
   /**
    * Runs `fn` now as one step of kernel thread `task` (its `current`, its
-   * lockdep state, process context). A {@link TaskWouldBlock} propagates to
+   * lockdep state, process context). A `TaskWouldBlock` propagates to
    * the caller, which requeues the step.
    */
   runStep<T>(task: Task, fn: () => T): T {

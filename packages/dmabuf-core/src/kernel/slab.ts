@@ -1,3 +1,4 @@
+// mm/slab_common.c: kmalloc/kfree as the one fault-injectable allocator of the model.
 import { KernelError } from "./kernel-error.js";
 import type { AllocSite, FaultInjector } from "./fault-inject.js";
 
@@ -6,6 +7,7 @@ import type { AllocSite, FaultInjector } from "./fault-inject.js";
  * model keeps from `kzalloc()` and friends is that they can fail, and where.
  * Each method throws `KernelError('ENOMEM')` (or the injected errno) on an
  * injected failure and otherwise returns normally.
+ * @public
  */
 export class KernelAllocator {
   readonly #faults: FaultInjector;

@@ -11,6 +11,7 @@ type IrqMode = "none" | "irq" | "irqsave" | "bh";
  * of one timeline do), which is what makes re-taking it from a callback a
  * self-deadlock. The class is that of the init site `key` (default: one
  * site per class name).
+ * @public
  */
 export class SpinLock implements LockdepMap {
   readonly sleeping = false;

@@ -1,3 +1,4 @@
+// EXPORT_SYMBOL*() (include/linux/export.h): kernel symbols with their namespace, license and typed DI token.
 import type { InjectionToken } from "tsyringe";
 
 /**
@@ -5,6 +6,7 @@ import type { InjectionToken } from "tsyringe";
  * owns its symbol; the value is reachable only through the module loader
  * (`ctx.symbol()` or the module's own container), never through a package
  * entry point.
+ * @public
  */
 export interface KernelSymbol<T> {
   /** The kernel name, e.g. `'dma_buf_pal_map_phys'`. */
@@ -13,15 +15,15 @@ export interface KernelSymbol<T> {
   readonly token: InjectionToken<T>;
 }
 
-/** Declares a kernel symbol and its token (`Symbol.for('@dmabuf-sdk/symbol/<name>')`). */
+/** Declares a kernel symbol and its token (`Symbol.for('@dmabuf-sdk/symbol/<name>')`). @public */
 export function kernelSymbol<T>(name: string): KernelSymbol<T> {
   return Object.freeze({ name, token: Symbol.for(`@dmabuf-sdk/symbol/${name}`) as InjectionToken<T> });
 }
 
-/** Export license of a symbol: `EXPORT_SYMBOL` (`''`) or `EXPORT_SYMBOL_GPL` (`'GPL'`). */
+/** Export license of a symbol: `EXPORT_SYMBOL` (`''`) or `EXPORT_SYMBOL_GPL` (`'GPL'`). @public */
 export type ExportLicense = "" | "GPL";
 
-/** A `__ksymtab` entry: what a module declares it exports. */
+/** A `__ksymtab` entry: what a module declares it exports. @public */
 export interface SymbolExport {
   readonly name: string;
   readonly license: ExportLicense;
@@ -29,29 +31,30 @@ export interface SymbolExport {
   readonly namespace: string;
 }
 
-/** A symbol named by its kernel name or its {@link KernelSymbol}. */
+/** A symbol named by its kernel name or its {@link KernelSymbol}. @public */
 export type SymbolRef = string | KernelSymbol<unknown>;
 const nameOf = (s: SymbolRef): string => (typeof s === "string" ? s : s.name);
 
-/** `EXPORT_SYMBOL(sym)`. */
+/** `EXPORT_SYMBOL(sym)`. @public */
 export function exportSymbol(sym: SymbolRef): SymbolExport {
   return { name: nameOf(sym), license: "", namespace: "" };
 }
-/** `EXPORT_SYMBOL_GPL(sym)`. */
+/** `EXPORT_SYMBOL_GPL(sym)`. @public */
 export function exportSymbolGpl(sym: SymbolRef): SymbolExport {
   return { name: nameOf(sym), license: "GPL", namespace: "" };
 }
-/** `EXPORT_SYMBOL_NS(sym, ns)`. */
+/** `EXPORT_SYMBOL_NS(sym, ns)`. @public */
 export function exportSymbolNs(sym: SymbolRef, ns: string): SymbolExport {
   return { name: nameOf(sym), license: "", namespace: ns };
 }
-/** `EXPORT_SYMBOL_NS_GPL(sym, ns)`. */
+/** `EXPORT_SYMBOL_NS_GPL(sym, ns)`. @public */
 export function exportSymbolNsGpl(sym: SymbolRef, ns: string): SymbolExport {
   return { name: nameOf(sym), license: "GPL", namespace: ns };
 }
 /**
  * `EXPORT_SYMBOL_FOR_MODULES(sym, mods)`: a GPL-only export in the namespace
  * `"module:" + mods`, usable only by modules whose name matches `mods`.
+ * @public
  */
 export function exportSymbolForModules(sym: SymbolRef, mods: string): SymbolExport {
   return { name: nameOf(sym), license: "GPL", namespace: `module:${mods}` };

@@ -1,13 +1,14 @@
 // kernel/time/: virtual ktime/jiffies and the timeline of pending events (timers, work, device IRQs).
-/** Ticks per second of the model's `jiffies`. */
+/** Ticks per second of the model's `jiffies`. @public */
 export const HZ = 1000;
-/** `MAX_SCHEDULE_TIMEOUT`: wait forever. */
+/** `MAX_SCHEDULE_TIMEOUT`: wait forever. @public */
 export const MAX_SCHEDULE_TIMEOUT = Number.MAX_SAFE_INTEGER;
 
 /**
  * One pending event on the virtual timeline: a timer, a work item for a
  * kworker, a step of a kthread, a device interrupt. The scheduler's
  * pick-next policy chooses among the events that are due and ready.
+ * @public
  */
 export interface ClockEvent {
   readonly atNs: number;
@@ -19,7 +20,7 @@ export interface ClockEvent {
   readonly cancelled: boolean;
 }
 
-/** Chooses which of the due, ready events runs next; returns an index into `due` (sorted by time, then queueing order). */
+/** Chooses which of the due, ready events runs next; returns an index into `due` (sorted by time, then queueing order). @public */
 export type PickNextPolicy = (due: readonly ClockEvent[]) => number;
 
 /** The default policy: the earliest event, in queueing order (deterministic). */
@@ -31,14 +32,14 @@ interface Timer extends ClockEvent {
   cancelled: boolean;
 }
 
-/** Handle returned by `KernelClock.schedule`; `cancel()` is `del_timer()`. */
+/** Handle returned by `KernelClock.schedule`; `cancel()` is `del_timer()`. @public */
 export interface TimerHandle {
   cancel(): void;
   /** True until it ran or was cancelled. */
   readonly pending: boolean;
 }
 
-/** Options of {@link KernelClock.schedule}. */
+/** Options of {@link KernelClock.schedule}. @public */
 export interface ScheduleOptions {
   readonly label?: string;
   /** The event may run only while this holds (its task is runnable). */
@@ -53,6 +54,7 @@ export interface ScheduleOptions {
  * ready event; which of several due events runs first is the pick-next
  * policy's choice (default: queueing order). What context an event runs in
  * (kworker, kthread, hard IRQ) is decided by whoever scheduled it.
+ * @public
  */
 export class KernelClock {
   #nowNs = 0;

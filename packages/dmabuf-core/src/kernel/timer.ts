@@ -14,7 +14,7 @@ class TimerLockdepMap implements LockdepMap {
   ) {}
 }
 
-/** `struct timer_list`. */
+/** `struct timer_list`. @public */
 export class TimerList {
   /** `expires`, in virtual ns since boot, while pending. */
   expiresNs = 0;
@@ -33,12 +33,12 @@ export class TimerList {
   }
 }
 
-/** `timer_setup(timer, fn, 0)`. */
+/** `timer_setup(timer, fn, 0)`. @public */
 export function timerSetup(k: Kernel, name: string, fn: (timer: TimerList) => void): TimerList {
   return new TimerList(k, name, fn);
 }
 
-/** `timer_pending()`. */
+/** `timer_pending()`. @public */
 export function timerPending(timer: TimerList): boolean {
   return timer._handle?.pending ?? false;
 }
@@ -67,6 +67,7 @@ function expire(timer: TimerList): void {
  * `mod_timer(timer, expires)`: (re)arms the timer for the absolute virtual
  * time `expiresNs` (a time in the past fires at the next tick). Returns
  * whether it was pending.
+ * @public
  */
 export function modTimer(timer: TimerList, expiresNs: number): boolean {
   const k = timer.kernel;
@@ -76,7 +77,7 @@ export function modTimer(timer: TimerList, expiresNs: number): boolean {
   return was;
 }
 
-/** `timer_delete()` (`del_timer()`): deactivates a pending timer; a running callback may still be on its way. */
+/** `timer_delete()` (`del_timer()`): deactivates a pending timer; a running callback may still be on its way. @public */
 export function timerDelete(timer: TimerList): boolean {
   const h = timer._handle;
   timer._handle = undefined;
@@ -90,6 +91,7 @@ export function timerDelete(timer: TimerList): boolean {
  * callback. Lockdep sees the wait as taking the timer's map with IRQs off,
  * so deleting a timer while holding a lock its callback takes is a report.
  * From hard-IRQ context it WARNs (it could deadlock) and goes on, as the kernel.
+ * @public
  */
 export function timerDeleteSync(timer: TimerList): boolean {
   const k = timer.kernel;

@@ -1,3 +1,4 @@
+// Tests of kernel/trace/ring_buffer.c: the bounded trace ring buffer and its overwrite of the oldest event.
 import { describe, expect, it } from "vitest";
 import { Trace } from "@dmabuf-sdk/dmabuf-core";
 

@@ -1,8 +1,8 @@
 // The ftrace ring buffer (kernel/trace/ring_buffer.c): a bounded buffer that overwrites the oldest event.
-/** Field values a trace event may carry. */
+/** Field values a trace event may carry. @public */
 export type TraceValue = string | number | bigint | boolean | null;
 
-/** One recorded trace event, like a line of `trace_pipe`. */
+/** One recorded trace event, like a line of `trace_pipe`. @public */
 export interface TraceEvent {
   readonly seq: number;
   readonly timeNs: number;
@@ -23,6 +23,7 @@ function fmt(v: TraceValue): string {
  * tracefs enable files); `limit` bounds memory by overwriting the oldest, as
  * the ring buffer does in overwrite mode, so a full buffer costs no more per
  * event than an empty one.
+ * @public
  */
 export class Trace {
   // Ring storage: `#count` events starting at `#head`, wrapping at `#ring.length`.

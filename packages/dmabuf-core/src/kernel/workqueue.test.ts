@@ -1,3 +1,4 @@
+// Tests of kernel/workqueue.c and kernel/irq/: work items on kworkers, flush/cancel, and device interrupts.
 import { describe, expect, it } from "vitest";
 import {
   Kernel,

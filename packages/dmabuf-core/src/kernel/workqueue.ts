@@ -6,7 +6,7 @@ import { MAX_SCHEDULE_TIMEOUT, type TimerHandle } from "./time.js";
 import { TaskWouldBlock } from "./sched.js";
 import type { Task } from "../uapi/task.js";
 
-/** `WQ_*` flags of `alloc_workqueue()`. */
+/** `WQ_*` flags of `alloc_workqueue()`. @public */
 export interface WorkqueueFlags {
   /** `WQ_UNBOUND`: served by the unbound pool (`kworker/uN:M`). */
   readonly unbound?: boolean;
@@ -28,7 +28,7 @@ class LockMap implements LockdepMap {
   ) {}
 }
 
-/** A pool of kworkers; a new worker is created when every worker is busy (on the stack). */
+/** A pool of kworkers; a new worker is created when every worker is busy (on the stack). @public */
 export class WorkerPool {
   readonly workers: Task[] = [];
   constructor(
@@ -45,7 +45,7 @@ export class WorkerPool {
   }
 }
 
-/** `struct workqueue_struct`. */
+/** `struct workqueue_struct`. @public */
 export class Workqueue {
   readonly lockdepMap: LockdepMap;
   /** Items queued and not yet started, in order. */
@@ -71,7 +71,7 @@ export class Workqueue {
   }
 }
 
-/** `struct work_struct`: `INIT_WORK(work, func)`. The lockdep map is per init site (`name`). */
+/** `struct work_struct`: `INIT_WORK(work, func)`. The lockdep map is per init site (`name`). @public */
 export class WorkStruct {
   readonly lockdepMap: LockdepMap;
   wq: Workqueue | undefined;
@@ -92,13 +92,13 @@ export class WorkStruct {
   }
 }
 
-/** `struct delayed_work`. */
+/** `struct delayed_work`. @public */
 export class DelayedWork extends WorkStruct {
   /** @internal The pending timer. */
   _timer: TimerHandle | undefined;
 }
 
-/** The per-kernel workqueue state: pools and the system queues. */
+/** The per-kernel workqueue state: pools and the system queues. @public */
 export class Workqueues {
   readonly #bound: WorkerPool;
   readonly #unbound: WorkerPool;
@@ -126,27 +126,27 @@ export class Workqueues {
   }
 }
 
-/** `alloc_workqueue(name, flags, max_active)`. */
+/** `alloc_workqueue(name, flags, max_active)`. @public */
 export function allocWorkqueue(k: Kernel, name: string, flags: WorkqueueFlags = {}, lockdepMap?: LockdepMap): Workqueue {
   return new Workqueue(k, name, flags, lockdepMap);
 }
 
-/** `alloc_ordered_workqueue(name, flags)`. */
+/** `alloc_ordered_workqueue(name, flags)`. @public */
 export function allocOrderedWorkqueue(k: Kernel, name: string, flags: Omit<WorkqueueFlags, "ordered"> = {}, lockdepMap?: LockdepMap): Workqueue {
   return new Workqueue(k, name, { ...flags, ordered: true, unbound: true, maxActive: 1 }, lockdepMap);
 }
 
-/** A lockdep map for a workqueue that several queues share (`lockdep_init_map()` on a static key). */
+/** A lockdep map for a workqueue that several queues share (`lockdep_init_map()` on a static key). @public */
 export function workqueueLockdepMap(k: Kernel, name: string): LockdepMap {
   return new LockMap(name, k.lockdep.classFor(name));
 }
 
-/** `INIT_WORK()`. */
+/** `INIT_WORK()`. @public */
 export function initWork(k: Kernel, name: string, func: (work: WorkStruct) => void): WorkStruct {
   return new WorkStruct(k, name, func);
 }
 
-/** `INIT_DELAYED_WORK()`. */
+/** `INIT_DELAYED_WORK()`. @public */
 export function initDelayedWork(k: Kernel, name: string, func: (work: WorkStruct) => void): DelayedWork {
   return new DelayedWork(k, name, func);
 }
@@ -204,19 +204,19 @@ function processOneWork(wq: Workqueue, work: WorkStruct): void {
   }
 }
 
-/** `queue_work()`: false if the work was already pending. */
+/** `queue_work()`: false if the work was already pending. @public */
 export function queueWork(wq: Workqueue, work: WorkStruct): boolean {
   if (work.pending) return false;
   enqueue(wq, work);
   return true;
 }
 
-/** `schedule_work()`: `queue_work(system_wq, work)`. */
+/** `schedule_work()`: `queue_work(system_wq, work)`. @public */
 export function scheduleWork(work: WorkStruct): boolean {
   return queueWork(work.kernel.workqueues.systemWq, work);
 }
 
-/** `queue_delayed_work()`: the work is queued when its timer fires `delayNs` from now. */
+/** `queue_delayed_work()`: the work is queued when its timer fires `delayNs` from now. @public */
 export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork, delayNs: number): boolean {
   if (dwork.pending) return false;
   if (delayNs <= 0) return queueWork(wq, dwork);
@@ -230,14 +230,14 @@ export function queueDelayedWork(wq: Workqueue, dwork: DelayedWork, delayNs: num
   return true;
 }
 
-/** `mod_delayed_work()`: (re)arms the timer; true if it was pending. */
+/** `mod_delayed_work()`: (re)arms the timer; true if it was pending. @public */
 export function modDelayedWork(wq: Workqueue, dwork: DelayedWork, delayNs: number): boolean {
   const was = cancelPending(dwork);
   queueDelayedWork(wq, dwork, delayNs);
   return was;
 }
 
-/** `schedule_delayed_work()`. */
+/** `schedule_delayed_work()`. @public */
 export function scheduleDelayedWork(dwork: DelayedWork, delayNs: number): boolean {
   return queueDelayedWork(dwork.kernel.workqueues.systemWq, dwork, delayNs);
 }
@@ -284,13 +284,13 @@ function touchMaps(work: WorkStruct): void {
   }
 }
 
-/** `flush_work()`: waits for the last queueing to finish; true if it had to wait. */
+/** `flush_work()`: waits for the last queueing to finish; true if it had to wait. @public */
 export function flushWork(work: WorkStruct): boolean {
   touchMaps(work);
   return waitIdle(work, "flush_work");
 }
 
-/** `flush_delayed_work()`: fires a pending timer now, then flushes. */
+/** `flush_delayed_work()`: fires a pending timer now, then flushes. @public */
 export function flushDelayedWork(dwork: DelayedWork): boolean {
   if (dwork._timer && dwork.wq) {
     const wq = dwork.wq;
@@ -300,7 +300,7 @@ export function flushDelayedWork(dwork: DelayedWork): boolean {
   return flushWork(dwork);
 }
 
-/** `cancel_work_sync()`: dequeues the work and waits for a running instance; true if it was pending. */
+/** `cancel_work_sync()`: dequeues the work and waits for a running instance; true if it was pending. @public */
 export function cancelWorkSync(work: WorkStruct): boolean {
   const was = cancelPending(work);
   touchMaps(work);
@@ -308,17 +308,17 @@ export function cancelWorkSync(work: WorkStruct): boolean {
   return was;
 }
 
-/** `cancel_delayed_work_sync()`. */
+/** `cancel_delayed_work_sync()`. @public */
 export function cancelDelayedWorkSync(dwork: DelayedWork): boolean {
   return cancelWorkSync(dwork);
 }
 
-/** `cancel_delayed_work()`: no wait; true if it was pending. */
+/** `cancel_delayed_work()`: no wait; true if it was pending. @public */
 export function cancelDelayedWork(dwork: DelayedWork): boolean {
   return cancelPending(dwork);
 }
 
-/** `flush_workqueue()`: waits until everything queued so far has run. */
+/** `flush_workqueue()`: waits until everything queued so far has run. @public */
 export function flushWorkqueue(wq: Workqueue): void {
   const k = wq.kernel;
   k.lockdep.acquire(wq.lockdepMap, { at: "__flush_workqueue" });
@@ -331,7 +331,7 @@ export function flushWorkqueue(wq: Workqueue): void {
   }
 }
 
-/** `drain_workqueue()` + `destroy_workqueue()`. */
+/** `drain_workqueue()` + `destroy_workqueue()`. @public */
 export function destroyWorkqueue(wq: Workqueue): void {
   const k = wq.kernel;
   if (k.clock.waitUntil(() => wq.queued.length === 0 && wq.active.size === 0, MAX_SCHEDULE_TIMEOUT) === 0) {
@@ -340,7 +340,7 @@ export function destroyWorkqueue(wq: Workqueue): void {
   wq.destroyed = true;
 }
 
-/** `work_pending()`. */
+/** `work_pending()`. @public */
 export function workPending(work: WorkStruct): boolean {
   return work.pending;
 }

@@ -4,7 +4,7 @@ import type { Kernel } from "./kernel.js";
 import type { LockClassKey } from "./lockdep.js";
 import { SpinLock } from "./spinlock.js";
 
-/** `XA_FLAGS_ALLOC` (allocating, from 0) or `XA_FLAGS_ALLOC1` (from 1). */
+/** `XA_FLAGS_ALLOC` (allocating, from 0) or `XA_FLAGS_ALLOC1` (from 1). @public */
 export interface XArrayFlags {
   readonly alloc?: boolean;
   readonly alloc1?: boolean;
@@ -15,6 +15,7 @@ export interface XArrayFlags {
  * plain `spin_lock()` (the `_irq`/`_bh` variants disable first);
  * `xa_load`/`xa_for_each` are RCU readers and take no lock. The lock class
  * is that of the `xa_init_flags()` call site (`key`), named `&xa->xa_lock`.
+ * @public
  */
 export class XArray<T> {
   readonly xaLock: SpinLock;

@@ -1,13 +1,15 @@
+// include/linux/device.h: struct device, its bus and DMA configuration (dev_is_pci).
 import type { IommuGroup } from "./iommu.js";
 import type { Kernel } from "../kernel/kernel.js";
 
-/** The bus a device sits on (`dev->bus`). */
+/** The bus a device sits on (`dev->bus`). @public */
 export type DeviceBus = "pci" | "platform" | "virtual";
 
 /**
  * `struct device`: a name, a parent, a bus and DMA configuration. PCI
  * functions extend it; platform and virtual devices (a kunit-style test
  * device, a DMA heap) use it directly.
+ * @public
  */
 export class Device {
   /** `dev->driver` name once bound. */
@@ -39,7 +41,7 @@ export class Device {
   }
 }
 
-/** `dev_is_pci()`. */
+/** `dev_is_pci()`. @public */
 export function devIsPci(dev: Device | null | undefined): boolean {
   return dev?.busType === "pci";
 }

@@ -7,7 +7,7 @@ import { PAGE_SIZE, U64_LIMIT, hex } from "./page.js";
 import { PciDev, findParentPciDev, pciBarDecodes, pciBusAddress, type PciBar } from "./pci.js";
 import { calcMapTypeAndDist, pciHostBridgeRoutesP2p } from "./p2pdma.js";
 
-/** Why a DMA transaction failed. */
+/** Why a DMA transaction failed. @public */
 export type DmaFaultReason =
   | "iommu-not-present" // no IOPTE for the address
   | "iommu-read" // IOPTE without read permission
@@ -20,6 +20,7 @@ export type DmaFaultReason =
 /**
  * A failed DMA: what the IOMMU reports as a fault or the fabric as an
  * Unsupported Request. Carries errno `EIO`, what a driver would see.
+ * @public
  */
 export class DmaFault extends KernelError {
   constructor(
@@ -210,6 +211,7 @@ function transfer(dev: Device, addr: bigint, buf: Uint8Array, write: boolean): v
  * Device `dev` reads `len` bytes at DMA address `addr`, as its DMA engine
  * would: translated by its IOMMU domain, routed peer-to-peer by switches,
  * forwarded (or not) by the host bridge. @throws DmaFault.
+ * @public
  */
 export function dmaRead(dev: Device, addr: bigint, len: number): Uint8Array {
   const out = new Uint8Array(len);
@@ -217,12 +219,12 @@ export function dmaRead(dev: Device, addr: bigint, len: number): Uint8Array {
   return out;
 }
 
-/** {@link dmaRead} into a caller's buffer. */
+/** {@link dmaRead} into a caller's buffer. @public */
 export function dmaReadInto(dev: Device, addr: bigint, dst: Uint8Array): void {
   transfer(dev, addr, dst, false);
 }
 
-/** Device `dev` writes `data` at DMA address `addr`. @throws DmaFault. */
+/** Device `dev` writes `data` at DMA address `addr`. @throws DmaFault. @public */
 export function dmaWrite(dev: Device, addr: bigint, data: Uint8Array): void {
   transfer(dev, addr, data, true);
 }

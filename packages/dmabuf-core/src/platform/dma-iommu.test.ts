@@ -1,3 +1,4 @@
+// Tests of drivers/iommu/dma-iommu.c: strict and flush-queue DMA-API modes, per-device default domains.
 import { describe, expect, it } from "vitest";
 import {
   Device,

@@ -11,6 +11,7 @@ import type { IommuDomain } from "./iommu.js";
  * synchronous IOTLB invalidation (strict) or one flush-queue entry (lazy),
  * plus one full IOTLB flush per flush-queue drain. `dmaSync` counts the
  * `dma_sync_*` calls (no-ops on the model's cache-coherent platform).
+ * @public
  */
 export interface IommuDmaStats {
   iovaAlloc: number;
@@ -28,9 +29,9 @@ export interface IommuDmaStats {
   dmaSync: number;
 }
 
-/** `IOVA_FQ_SIZE`: entries of a flush queue (drivers/iommu/dma-iommu.c). */
+/** `IOVA_FQ_SIZE`: entries of a flush queue (drivers/iommu/dma-iommu.c). @internal */
 export const IOVA_FQ_SIZE = 256;
-/** `IOVA_FQ_TIMEOUT`: milliseconds before a non-empty flush queue is drained by its timer. */
+/** `IOVA_FQ_TIMEOUT`: milliseconds before a non-empty flush queue is drained by its timer. @internal */
 export const IOVA_FQ_TIMEOUT_MS = 10;
 
 function zeroStats(): IommuDmaStats {
@@ -60,7 +61,7 @@ const FQ_LOCK_KEY = { site: "iommu_dma_init_one_fq" };
 const FQS = new WeakMap<IommuDomain, FlushQueue>();
 const STATS = new WeakMap<Device, IommuDmaStats>();
 
-/** The DMA-API counters of `dev` (live object; zero until the device maps anything). */
+/** The DMA-API counters of `dev` (live object; zero until the device maps anything). @public */
 export function iommuDmaStats(dev: Device): IommuDmaStats {
   let s = STATS.get(dev);
   if (!s) {
@@ -70,7 +71,7 @@ export function iommuDmaStats(dev: Device): IommuDmaStats {
   return s;
 }
 
-/** A copy of `dev`'s counters, to diff against later. */
+/** A copy of `dev`'s counters, to diff against later. @internal */
 export function iommuDmaStatsSnapshot(dev: Device): IommuDmaStats {
   return { ...iommuDmaStats(dev) };
 }
@@ -80,7 +81,7 @@ export function iommuDmaIsFq(domain: IommuDomain): boolean {
   return domain.type === "IOMMU_DOMAIN_DMA_FQ";
 }
 
-/** Number of IOVA ranges waiting in `domain`'s flush queue. */
+/** Number of IOVA ranges waiting in `domain`'s flush queue. @internal */
 export function iommuDmaFqDepth(domain: IommuDomain): number {
   return FQS.get(domain)?.entries.length ?? 0;
 }

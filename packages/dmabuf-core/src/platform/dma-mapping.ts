@@ -1,3 +1,4 @@
+// kernel/dma/mapping.c and include/linux/dma-mapping.h: dma_map_phys, the IOVA API (dma_iova_*) and DMA attributes.
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { Device } from "./device.js";
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_READ, IOMMU_WRITE } from "./io-pgtable.js";
@@ -5,23 +6,23 @@ import { iommuIsDmaDomain, type IommuDomain } from "./iommu.js";
 import { iommuDmaIsFq, iommuDmaQueueIova, iommuDmaStats } from "./dma-iommu.js";
 import { U64_MAX, hex } from "./page.js";
 
-/** `enum dma_data_direction`. */
+/** `enum dma_data_direction`. @public */
 export type DmaDataDirection = "DMA_BIDIRECTIONAL" | "DMA_TO_DEVICE" | "DMA_FROM_DEVICE" | "DMA_NONE";
 
-/** `DMA_ATTR_MMIO`: the physical address is MMIO, not RAM. */
+/** `DMA_ATTR_MMIO`: the physical address is MMIO, not RAM. @public */
 export const DMA_ATTR_MMIO = 1 << 10;
-/** `DMA_ATTR_SKIP_CPU_SYNC`. */
+/** `DMA_ATTR_SKIP_CPU_SYNC`. @public */
 export const DMA_ATTR_SKIP_CPU_SYNC = 1 << 5;
-/** `DMA_MAPPING_ERROR`: the sentinel the DMA API returns on failure. */
+/** `DMA_MAPPING_ERROR`: the sentinel the DMA API returns on failure. @public */
 export const DMA_MAPPING_ERROR = U64_MAX;
-/** `DMA_IOVA_USE_SWIOTLB`: bit 63 of `dma_iova_state.__size` (callers may not use it). */
+/** `DMA_IOVA_USE_SWIOTLB`: bit 63 of `dma_iova_state.__size` (callers may not use it). @public */
 export const DMA_IOVA_USE_SWIOTLB = 1n << 63n;
 
 const GRANULE = 4096n;
 const SAFE_N = 1n << 52n;
 const MASK32 = (1n << 32n) - 1n;
 
-/** `dma_info_to_prot()`. */
+/** `dma_info_to_prot()`. @public */
 export function dmaInfoToProt(dir: DmaDataDirection, coherent: boolean, attrs: number): number {
   let prot = coherent ? IOMMU_CACHE : 0;
   if (attrs & DMA_ATTR_MMIO) prot |= IOMMU_MMIO;
@@ -37,7 +38,7 @@ export function dmaInfoToProt(dir: DmaDataDirection, coherent: boolean, attrs: n
   }
 }
 
-/** `use_dma_iommu()`: the device's DMA API goes through its DMA domain. */
+/** `use_dma_iommu()`: the device's DMA API goes through its DMA domain. @public */
 export function useDmaIommu(dev: Device): boolean {
   const g = dev.iommuGroup;
   return !!g && iommuIsDmaDomain(g.defaultDomain.type);
@@ -48,7 +49,7 @@ function dmaDomain(dev: Device): IommuDomain {
   return dev.iommuGroup!.defaultDomain;
 }
 
-/** `dma_mapping_error()`. */
+/** `dma_mapping_error()`. @public */
 export function dmaMappingError(_dev: Device, addr: bigint): boolean {
   return addr === DMA_MAPPING_ERROR;
 }
@@ -58,12 +59,13 @@ export function dmaMappingError(_dev: Device, addr: bigint): boolean {
  * the device's DMA domain, trying the 32-bit space first for PCI devices, then
  * the full mask. Returns 0 when the space is exhausted.
  * @throws KernelError `ENOMEM` when the `struct iova` allocation fails (injectable).
+ * @public
  */
 export function iommuDmaAllocIova(dev: Device, size: bigint): bigint {
   return allocIova(dev, dmaDomain(dev), size);
 }
 
-/** `iommu_dma_free_iova()`: gives back the range starting at `iova`. */
+/** `iommu_dma_free_iova()`: gives back the range starting at `iova`. @public */
 export function iommuDmaFreeIova(dev: Device, iova: bigint): void {
   if (!dmaDomain(dev).iovad!.freeIova(Number(iova >> 12n))) dev.kernel.warn(`${dev.name}: iommu_dma_free_iova(${hex(iova)}): no IOVA allocated there`);
   else iommuDmaStats(dev).iovaFree++;
@@ -73,6 +75,7 @@ export function iommuDmaFreeIova(dev: Device, iova: bigint): void {
  * `iommu_map()` on behalf of the DMA API (`__iommu_dma_map()`,
  * `iommu_map_sg()`, `dma_iova_link()`): counted in {@link iommuDmaStats}.
  * @throws KernelError from `iommu_map`.
+ * @public
  */
 export function iommuDmaMap(dev: Device, iova: bigint, phys: bigint, size: bigint, prot: number): void {
   dev.kernel.platform.iommu!.map(dmaDomain(dev), iova, phys, size, prot);
@@ -87,6 +90,7 @@ export function iommuDmaMap(dev: Device, iova: bigint, phys: bigint, size: bigin
  * the IOTLB synchronously and free the IOVA at once; lazy (DMA_FQ) domains
  * queue the IOVA in the flush queue, which frees it after the next full
  * IOTLB flush. Returns the bytes unmapped.
+ * @public
  */
 export function iommuDmaUnmap(dev: Device, iova: bigint, size: bigint): bigint {
   const domain = dmaDomain(dev);
@@ -112,12 +116,13 @@ function unmapCounted(dev: Device, domain: IommuDomain, iova: bigint, size: bigi
  * maintenance, a no-op on the model's cache-coherent platform without
  * bounce buffers; counted because drivers that keep long-lived mappings
  * still call it per I/O.
+ * @public
  */
 export function dmaSyncSingleForDevice(dev: Device, _addr: bigint, _size: bigint, _dir: DmaDataDirection): void {
   iommuDmaStats(dev).dmaSync++;
 }
 
-/** `dma_sync_single_for_cpu()`: see {@link dmaSyncSingleForDevice}. */
+/** `dma_sync_single_for_cpu()`: see {@link dmaSyncSingleForDevice}. @public */
 export function dmaSyncSingleForCpu(dev: Device, _addr: bigint, _size: bigint, _dir: DmaDataDirection): void {
   iommuDmaStats(dev).dmaSync++;
 }
@@ -153,6 +158,7 @@ function iovaAlign(size: bigint): bigint {
  * range. Through a DMA domain it allocates an IOVA and maps it; with
  * dma-direct the DMA address is the physical address. Returns
  * {@link DMA_MAPPING_ERROR} on failure, as the kernel does.
+ * @public
  */
 export function dmaMapPhys(dev: Device, phys: bigint, size: bigint, dir: DmaDataDirection, attrs: number): bigint {
   if (dir === "DMA_NONE") throw new KernelBug("BUG", "dma_map_phys with DMA_NONE");
@@ -183,7 +189,7 @@ export function dmaMapPhys(dev: Device, phys: bigint, size: bigint, dir: DmaData
   return iova + off;
 }
 
-/** `dma_unmap_phys()`. */
+/** `dma_unmap_phys()`. @public */
 export function dmaUnmapPhys(dev: Device, addr: bigint, size: bigint, _dir: DmaDataDirection, _attrs: number): void {
   if (!useDmaIommu(dev)) return;
   const off = addr & (GRANULE - 1n);
@@ -197,7 +203,7 @@ export function dmaUnmapPhys(dev: Device, addr: bigint, size: bigint, _dir: DmaD
   if (unmapped !== len) dev.kernel.warn(`${dev.name}: dma_unmap_phys(${hex(addr)}, ${size}) unmapped ${unmapped} bytes`);
 }
 
-/** `struct dma_iova_state`. */
+/** `struct dma_iova_state`. @public */
 export interface DmaIovaState {
   addr: bigint;
   /** Requested size; bit 63 is DMA_IOVA_USE_SWIOTLB. 0 = no IOVA in use. */
@@ -206,12 +212,12 @@ export interface DmaIovaState {
   addrNum: number;
 }
 
-/** A fresh, unused `dma_iova_state`. */
+/** A fresh, unused `dma_iova_state`. @public */
 export function dmaIovaState(): DmaIovaState {
   return { addr: 0n, size: 0n, addrNum: 0 };
 }
 
-/** `dma_use_iova()`. */
+/** `dma_use_iova()`. @public */
 export function dmaUseIova(state: DmaIovaState): boolean {
   return state.size !== 0n;
 }
@@ -221,6 +227,7 @@ export function dmaUseIova(state: DmaIovaState): boolean {
  * device translates through a DMA domain. False (state unused) with
  * dma-direct, for size 0, or when the IOVA space is exhausted; the caller
  * then maps range by range.
+ * @public
  */
 export function dmaIovaTryAlloc(dev: Device, state: DmaIovaState, phys: bigint, size: bigint): boolean {
   state.addr = 0n;
@@ -254,6 +261,7 @@ export function dmaIovaTryAlloc(dev: Device, state: DmaIovaState, phys: bigint, 
  * `dma_iova_link()`: maps `size` bytes of `phys` at `state.addr + offset`.
  * Like the kernel, it does not check that the range lies inside the
  * allocation. @throws KernelError from `iommu_map` (`EEXIST`, `ENOMEM`, …).
+ * @public
  */
 export function dmaIovaLink(dev: Device, state: DmaIovaState, phys: bigint, offset: bigint, size: bigint, dir: DmaDataDirection, attrs: number): void {
   if (phys < SAFE_N && offset < SAFE_N && size < SAFE_N && state.addrNum === state.addrNum) {
@@ -270,6 +278,7 @@ export function dmaIovaLink(dev: Device, state: DmaIovaState, phys: bigint, offs
  * below 2^52 and the IOMMU protection precomputed (`dmaInfoToProt()`): the
  * form hot loops over many ranges use. `state.addr` must be below 2^52 too
  * (`state.addrNum` not NaN).
+ * @public
  */
 export function dmaIovaLinkSafe(dev: Device, state: DmaIovaState, phys: number, offset: number, size: number, prot: number): void {
   // `>>> 0` is the value mod 2^32 (exact for integers below 2^53) and much
@@ -289,13 +298,14 @@ function linkPadError(dev: Device): never {
   throw new KernelError("EIO", "dma_iova_link", "unaligned start with offset");
 }
 
-/** `dma_iova_sync()`: flushes the IOTLB for the linked range; cannot fail in the model. */
+/** `dma_iova_sync()`: flushes the IOTLB for the linked range; cannot fail in the model. @public */
 export function dmaIovaSync(_dev: Device, _state: DmaIovaState, _offset: bigint, _size: bigint): void {}
 
 /**
  * `dma_iova_unlink()`: unmaps [offset, offset+size) of the state's IOVA and
  * invalidates the IOTLB synchronously in either mode: the IOVA stays
  * allocated, so there is nothing to defer (`__iommu_dma_iova_unlink(…, free_iova = false)`).
+ * @public
  */
 export function dmaIovaUnlink(dev: Device, state: DmaIovaState, offset: bigint, size: bigint, _dir: DmaDataDirection, _attrs: number): void {
   const domain = dmaDomain(dev);
@@ -305,7 +315,7 @@ export function dmaIovaUnlink(dev: Device, state: DmaIovaState, offset: bigint, 
   iommuDmaStats(dev).iotlbSync++;
 }
 
-/** `dma_iova_free()`: releases the IOVA range (nothing may still be linked). */
+/** `dma_iova_free()`: releases the IOVA range (nothing may still be linked). @public */
 export function dmaIovaFree(dev: Device, state: DmaIovaState): void {
   const pad = state.addr & (GRANULE - 1n);
   iommuDmaFreeIova(dev, state.addr - pad);
@@ -318,6 +328,7 @@ export function dmaIovaFree(dev: Device, state: DmaIovaState): void {
  * `dma_iova_destroy()`: unlinks the first `mappedLen` bytes and frees the
  * IOVA; in a lazy domain the IOVA goes to the flush queue instead of an
  * IOTLB sync (`__iommu_dma_iova_unlink(…, free_iova = true)`).
+ * @public
  */
 export function dmaIovaDestroy(dev: Device, state: DmaIovaState, mappedLen: bigint, dir: DmaDataDirection, attrs: number): void {
   const domain = dmaDomain(dev);

@@ -1,15 +1,15 @@
 // IO page tables (drivers/iommu/io-pgtable-arm.c, drivers/iommu/generic_pt): 4 KiB leaves plus 2 MiB and 1 GiB large IOPTEs.
 import type { KernelAllocator } from "../kernel/slab.js";
 
-/** `IOMMU_READ`. */
+/** `IOMMU_READ`. @public */
 export const IOMMU_READ = 1;
-/** `IOMMU_WRITE`. */
+/** `IOMMU_WRITE`. @public */
 export const IOMMU_WRITE = 2;
-/** `IOMMU_CACHE`. */
+/** `IOMMU_CACHE`. @public */
 export const IOMMU_CACHE = 4;
-/** `IOMMU_NOEXEC`. */
+/** `IOMMU_NOEXEC`. @public */
 export const IOMMU_NOEXEC = 8;
-/** `IOMMU_MMIO`: the target is MMIO (device memory attributes). */
+/** `IOMMU_MMIO`: the target is MMIO (device memory attributes). @public */
 export const IOMMU_MMIO = 16;
 
 const LEAF_SHIFT = 9;
@@ -39,6 +39,7 @@ interface Block {
  * Large IOPTEs follow the generic page table (`generic_pt`, as VT-d and AMD
  * do): an unmap that starts at a large IOPTE removes all of it and reports
  * its whole size, one that starts inside it unmaps nothing.
+ * @public
  */
 export class IoPageTable {
   readonly #leaves = new Map<number, Leaf>();

@@ -1,3 +1,4 @@
+// Tests of drivers/iommu/iommu.c: iommu_map/unmap/iova_to_phys, page-size selection and the IOVA allocator.
 import { describe, expect, it } from "vitest";
 import {
   DMA_ATTR_MMIO,

@@ -1,3 +1,4 @@
+// drivers/iommu/iommu.c: IOMMUs, groups and domains (identity, DMA, DMA-FQ, unmanaged) with iommu_map/unmap.
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { LeakEntry, LeakSource } from "../kernel/leak.js";
 import type { KernelAllocator } from "../kernel/slab.js";
@@ -8,15 +9,15 @@ import { IovaDomain } from "./iova.js";
 import { PAGE_SIZE_N, U64_LIMIT, hex } from "./page.js";
 import { PciDev, type PciHostBridge } from "./pci.js";
 
-/** `enum iommu_domain_type` values the model uses. */
+/** `enum iommu_domain_type` values the model uses. @public */
 export type IommuDomainType = "IOMMU_DOMAIN_BLOCKED" | "IOMMU_DOMAIN_IDENTITY" | "IOMMU_DOMAIN_DMA" | "IOMMU_DOMAIN_DMA_FQ" | "IOMMU_DOMAIN_UNMANAGED";
 
-/** `__IOMMU_DOMAIN_DMA_API`: a domain the kernel's DMA API manages (strict DMA or lazy DMA_FQ). */
+/** `__IOMMU_DOMAIN_DMA_API`: a domain the kernel's DMA API manages (strict DMA or lazy DMA_FQ). @public */
 export function iommuIsDmaDomain(type: IommuDomainType): boolean {
   return type === "IOMMU_DOMAIN_DMA" || type === "IOMMU_DOMAIN_DMA_FQ";
 }
 
-/** `struct iommu_domain_geometry`. */
+/** `struct iommu_domain_geometry`. @public */
 export interface IommuGeometry {
   readonly apertureStart: bigint;
   readonly apertureEnd: bigint;
@@ -58,7 +59,7 @@ function iommuPgsize(bitmap: number, iovaPfn: number, physPfn: number, npages: n
   return [shift as 0 | 9 | 18, Math.floor(size / 2 ** shift)];
 }
 
-/** `struct iommu_domain`. */
+/** `struct iommu_domain`. @public */
 export class IommuDomain {
   readonly geometry: IommuGeometry & { readonly apertureStartNum: number; readonly apertureEndNum: number };
   /** Page table of paging domains (DMA, UNMANAGED). */
@@ -94,7 +95,7 @@ export class IommuDomain {
   }
 }
 
-/** `struct iommu_group`. */
+/** `struct iommu_group`. @public */
 export class IommuGroup {
   readonly devices: Device[] = [];
   domain: IommuDomain;
@@ -110,7 +111,7 @@ export class IommuGroup {
   }
 }
 
-/** Options of the platform IOMMU. */
+/** Options of the platform IOMMU. @public */
 export interface IommuOptions {
   /**
    * Default domain type for probed devices: DMA (translated, strict:
@@ -132,6 +133,7 @@ const MSI_END = 0xfeef_ffffn;
  * per function: the model isolates every function, as
  * `pcie_acs_override=downstream,multifunction` does, so grouping never
  * depends on the ACS redirect bits that decide P2P routing.
+ * @public
  */
 export class Iommu implements LeakSource {
   readonly name = "iommu";

@@ -1,6 +1,7 @@
+// drivers/iommu/iova.c: the IOVA allocator of a DMA domain (struct iova_domain).
 import type { KernelAllocator } from "../kernel/slab.js";
 
-/** `struct iova`: an allocated IOVA range in pages, inclusive. */
+/** `struct iova`: an allocated IOVA range in pages, inclusive. @public */
 export interface Iova {
   readonly pfnLo: number;
   readonly pfnHi: number;
@@ -20,6 +21,7 @@ const IOVA_RANGE_CACHE_MAX_SIZE = 6;
  * `struct iova_domain` (drivers/iommu/iova.c): a top-down allocator of page
  * ranges. Allocations are size-aligned, as `alloc_iova_fast(…, true)` makes
  * them; reserved ranges (PCI windows, the MSI window) are never handed out.
+ * @public
  */
 export class IovaDomain {
   /** Allocated and reserved ranges, ascending by `pfnLo`. */

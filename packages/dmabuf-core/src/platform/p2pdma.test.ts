@@ -1,3 +1,4 @@
+// Tests of drivers/pci/p2pdma.c: map types and distances between providers and clients on each topology.
 import { describe, expect, it } from "vitest";
 import {
   Device,

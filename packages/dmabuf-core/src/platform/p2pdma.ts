@@ -1,16 +1,17 @@
+// drivers/pci/p2pdma.c: pci_p2pdma_map_type(), pci_p2pdma_distance() and P2P memory providers.
 import type { KernelAllocator } from "../kernel/slab.js";
 import type { Printk } from "../kernel/printk.js";
 import { Device, devIsPci } from "./device.js";
 import { PciDev, findParentPciDev, pciBridgeHasAcsRedir, pciBusAddress, pciUpstreamBridge, type PciHostBridge } from "./pci.js";
 
-/** `enum pci_p2pdma_map_type`. */
+/** `enum pci_p2pdma_map_type`. @public */
 export type PciP2pdmaMapType =
   | "PCI_P2PDMA_MAP_UNKNOWN"
   | "PCI_P2PDMA_MAP_NOT_SUPPORTED"
   | "PCI_P2PDMA_MAP_BUS_ADDR"
   | "PCI_P2PDMA_MAP_THRU_HOST_BRIDGE";
 
-/** Short names used in reports: `BUS_ADDR`, `THRU_HOST_BRIDGE`, `NOT_SUPPORTED`. */
+/** Short names used in reports: `BUS_ADDR`, `THRU_HOST_BRIDGE`, `NOT_SUPPORTED`. @public */
 export function p2pdmaMapTypeShort(t: PciP2pdmaMapType): string {
   return t.replace("PCI_P2PDMA_MAP_", "");
 }
@@ -18,6 +19,7 @@ export function p2pdmaMapTypeShort(t: PciP2pdmaMapType): string {
 /**
  * `struct p2pdma_provider`: the P2P view of one memory BAR. `busOffset` is
  * bus address − CPU physical address; `pci_p2pdma_bus_addr_map()` adds it.
+ * @public
  */
 export interface P2pdmaProvider {
   readonly owner: PciDev;
@@ -30,6 +32,7 @@ const P2PDMA = new WeakMap<PciDev, (P2pdmaProvider | null)[]>();
 /**
  * `pcim_p2pdma_init()`: creates a provider for every memory BAR of `pdev`.
  * Idempotent. @throws KernelError `ENOMEM` (injectable).
+ * @public
  */
 export function pcimP2pdmaInit(alloc: KernelAllocator, pdev: PciDev): void {
   if (P2PDMA.has(pdev)) return;
@@ -43,6 +46,7 @@ export function pcimP2pdmaInit(alloc: KernelAllocator, pdev: PciDev): void {
 /**
  * `pcim_p2pdma_provider()`: the provider of BAR `bar`, or null when the BAR
  * is not a memory BAR or p2pdma was never initialised for the device.
+ * @public
  */
 export function pcimP2pdmaProvider(pdev: PciDev, bar: number): P2pdmaProvider | null {
   const b = pdev.bars[bar];
@@ -50,7 +54,7 @@ export function pcimP2pdmaProvider(pdev: PciDev, bar: number): P2pdmaProvider | 
   return P2PDMA.get(pdev)?.[bar] ?? null;
 }
 
-/** `pci_p2pdma_bus_addr_map()`. */
+/** `pci_p2pdma_bus_addr_map()`. @public */
 export function pciP2pdmaBusAddrMap(provider: P2pdmaProvider, paddr: bigint): bigint {
   return paddr + provider.busOffset;
 }
@@ -67,7 +71,7 @@ export function pciHostBridgeRoutesP2p(a: PciDev, b: PciDev): boolean {
   return ha.p2pCapable && !ha.p2pSameHostBridgeOnly && hb.p2pCapable && !hb.p2pSameHostBridgeOnly;
 }
 
-/** Result of {@link calcMapTypeAndDist}. */
+/** Result of {@link calcMapTypeAndDist}. @public */
 export interface P2pdmaPath {
   readonly mapType: PciP2pdmaMapType;
   readonly distance: number;
@@ -81,6 +85,7 @@ export interface P2pdmaPath {
  * ACS redirect on either path gives `BUS_ADDR`; ACS redirect or no common
  * bridge sends traffic through the host bridge, which must be whitelisted
  * (`THRU_HOST_BRIDGE`) or P2P is `NOT_SUPPORTED`.
+ * @public
  */
 export function calcMapTypeAndDist(provider: PciDev, client: PciDev, printk?: Printk): P2pdmaPath {
   let a: PciDev | null = provider;
@@ -128,6 +133,7 @@ export function calcMapTypeAndDist(provider: PciDev, client: PciDev, printk?: Pr
 /**
  * `pci_p2pdma_map_type(provider, dev)`: how `dev` reaches the provider's BAR.
  * `NOT_SUPPORTED` for a non-PCI device (no parent walk here, unlike distance).
+ * @public
  */
 export function pciP2pdmaMapType(provider: P2pdmaProvider, dev: Device, printk?: Printk): PciP2pdmaMapType {
   if (!P2PDMA.has(provider.owner)) return "PCI_P2PDMA_MAP_NOT_SUPPORTED";
@@ -138,6 +144,7 @@ export function pciP2pdmaMapType(provider: P2pdmaProvider, dev: Device, printk?:
 /**
  * `pci_p2pdma_distance(provider, client, verbose)`: distance >= 0 when P2P
  * works between them, -1 otherwise (including a client with no PCI ancestor).
+ * @public
  */
 export function pciP2pdmaDistance(provider: PciDev, client: Device, printk?: Printk): number {
   const pciClient = findParentPciDev(client);

@@ -1,3 +1,4 @@
+// drivers/pci/: struct pci_dev, BARs, bridges, ACS, SR-IOV (pci_physfn, pci_iov_vf_id) and the command register.
 import { KernelBug } from "../kernel/kernel-error.js";
 import { Device } from "./device.js";
 import type { Kernel } from "../kernel/kernel.js";
@@ -5,15 +6,15 @@ import { PAGE_SHIFT, hex, pfnPhys } from "./page.js";
 import type { PhysMem, PhysRegion, PhysRegionBacking } from "./phys-mem.js";
 import { SparseMemory } from "./sparse-memory.js";
 
-/** `PCI_NUM_RESOURCES` BARs of a type-0 function (0..5). */
+/** `PCI_NUM_RESOURCES` BARs of a type-0 function (0..5). @public */
 export const PCI_STD_NUM_BARS = 6;
-/** `VFIO_PCI_ROM_REGION_INDEX`: region index 6 is the expansion ROM. */
+/** `VFIO_PCI_ROM_REGION_INDEX`: region index 6 is the expansion ROM. @public */
 export const PCI_ROM_RESOURCE = 6;
 
-/** PCIe port type (`pci_pcie_type()`). */
+/** PCIe port type (`pci_pcie_type()`). @public */
 export type PciPortType = "root-port" | "upstream-port" | "downstream-port" | "endpoint" | "pci-bridge";
 
-/** ACS control bits relevant to P2P routing (`PCI_ACS_CTRL`). */
+/** ACS control bits relevant to P2P routing (`PCI_ACS_CTRL`). @public */
 export interface PciAcsCtrl {
   /** `PCI_ACS_RR`: P2P Request Redirect. */
   requestRedirect: boolean;
@@ -23,7 +24,7 @@ export interface PciAcsCtrl {
   egressControl: boolean;
 }
 
-/** A BAR (`pci_dev->resource[i]`). */
+/** A BAR (`pci_dev->resource[i]`). @public */
 export interface PciBar {
   readonly dev: PciDev;
   readonly index: number;
@@ -43,12 +44,12 @@ export interface PciBar {
   readonly region?: PhysRegion;
 }
 
-/** `pci_bus_address(pdev, bar)`: the address a peer uses on the bus. */
+/** `pci_bus_address(pdev, bar)`: the address a peer uses on the bus. @public */
 export function pciBusAddress(bar: PciBar): bigint {
   return bar.start - bar.dev.hostBridge.windowOffset;
 }
 
-/** A PCI host bridge (`struct pci_host_bridge`) with its P2P properties. */
+/** A PCI host bridge (`struct pci_host_bridge`) with its P2P properties. @public */
 export class PciHostBridge extends Device {
   readonly rootBus: PciBus;
   /**
@@ -75,7 +76,7 @@ export class PciHostBridge extends Device {
   readonly domain: number;
 }
 
-/** A PCI bus segment (`struct pci_bus`). */
+/** A PCI bus segment (`struct pci_bus`). @public */
 export class PciBus {
   readonly devices: PciDev[] = [];
   constructor(
@@ -86,7 +87,7 @@ export class PciBus {
   ) {}
 }
 
-/** `PCI_COMMAND` bits the model tracks. */
+/** `PCI_COMMAND` bits the model tracks. @public */
 export interface PciCommand {
   /** `PCI_COMMAND_MEMORY`: memory space decode. */
   memory: boolean;
@@ -94,10 +95,10 @@ export interface PciCommand {
   master: boolean;
 }
 
-/** Power state (`pci_power_t`). */
+/** Power state (`pci_power_t`). @public */
 export type PciPowerState = "D0" | "D1" | "D2" | "D3hot" | "D3cold";
 
-/** SR-IOV capability state of a physical function. */
+/** SR-IOV capability state of a physical function. @public */
 export interface PciSriov {
   readonly totalVfs: number;
   /** VF BAR sizes (per VF), by BAR index. */
@@ -111,7 +112,7 @@ export interface PciSriov {
   vfMemoryEnable: boolean;
 }
 
-/** A PCI function (`struct pci_dev`). */
+/** A PCI function (`struct pci_dev`). @public */
 export class PciDev extends Device {
   readonly bus: PciBus;
   readonly devfn: number;
@@ -171,17 +172,17 @@ export class PciDev extends Device {
   }
 }
 
-/** `pci_upstream_bridge()`: the bridge this function's bus hangs off; null on a root bus. */
+/** `pci_upstream_bridge()`: the bridge this function's bus hangs off; null on a root bus. @public */
 export function pciUpstreamBridge(dev: PciDev): PciDev | null {
   return dev.bus.self;
 }
 
-/** `pci_physfn()`: the PF of a VF, the function itself otherwise. */
+/** `pci_physfn()`: the PF of a VF, the function itself otherwise. @public */
 export function pciPhysfn(dev: PciDev): PciDev {
   return dev.physfn ?? dev;
 }
 
-/** `pci_iov_vf_id()`: 0-based VF index, or -EINVAL (-22) for a non-VF. */
+/** `pci_iov_vf_id()`: 0-based VF index, or -EINVAL (-22) for a non-VF. @public */
 export function pciIovVfId(dev: PciDev): number {
   const pf = dev.physfn;
   if (!pf || !pf.sriov) return -22;
@@ -215,6 +216,7 @@ export function pciBarDecodes(bar: PciBar): boolean {
  * Builds the PCI hierarchy and assigns BARs out of the host bridge windows,
  * registering each memory BAR in the physical address space. Used by the
  * topology builders; drivers replace a BAR's `backing` to give it behaviour.
+ * @public
  */
 export class PciTopologyBuilder {
   #nextBus = 1;

@@ -1,10 +1,11 @@
+// Physical address space: system RAM, BARs and device memory regions and what backs their bytes.
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import type { KernelAllocator } from "../kernel/slab.js";
 import type { LeakEntry, LeakSource } from "../kernel/leak.js";
 import { PAGE_SHIFT, PAGE_SIZE, U64_LIMIT, hex, pfnPhys } from "./page.js";
 import { SparseMemory } from "./sparse-memory.js";
 
-/** Where the bytes of a physical region live. */
+/** Where the bytes of a physical region live. @public */
 export interface PhysRegionBacking {
   /**
    * Page `index` (relative to the region start); `null` where nothing backs
@@ -13,7 +14,7 @@ export interface PhysRegionBacking {
   page(index: number, forWrite: boolean): Uint8Array | null;
 }
 
-/** A range of the physical address space (`/proc/iomem` entry). */
+/** A range of the physical address space (`/proc/iomem` entry). @public */
 export interface PhysRegion {
   readonly name: string;
   readonly kind: "ram" | "mmio";
@@ -27,7 +28,7 @@ export interface PhysRegion {
   readonly owner?: unknown;
 }
 
-/** `MAX_PAGE_ORDER`: the largest buddy allocation is 2^10 pages (4 MiB). */
+/** `MAX_PAGE_ORDER`: the largest buddy allocation is 2^10 pages (4 MiB). @public */
 export const MAX_PAGE_ORDER = 10;
 
 /**
@@ -35,6 +36,7 @@ export const MAX_PAGE_ORDER = 10;
  * MMIO regions registered by PCI BAR assignment. CPU accesses use
  * `PhysMem.read`/`PhysMem.write`; the DMA engine uses
  * `PhysMem.regionAt` per page.
+ * @public
  */
 export class PhysMem implements LeakSource {
   readonly name = "pages";

@@ -1,3 +1,4 @@
+// The machine under the kernel: physical memory, the PCI bus, IOMMUs and the DMA engine, as one platform.
 import type { KernelAllocator } from "../kernel/slab.js";
 import type { Trace } from "../kernel/trace.js";
 import type { Device } from "./device.js";
@@ -5,7 +6,7 @@ import { Iommu, type IommuOptions } from "./iommu.js";
 import { PciDev, type PciHostBridge } from "./pci.js";
 import { PhysMem } from "./phys-mem.js";
 
-/** Machine-level configuration. */
+/** Machine-level configuration. @public */
 export interface PlatformOptions {
   /** IOMMU mode: translating (`'dma'`), passthrough (`'identity'`), or absent (`'off'`). */
   iommu: "dma" | "identity" | "off";
@@ -19,6 +20,7 @@ export interface PlatformOptions {
  * The hardware of one machine: physical memory, PCI host bridges and their
  * devices, and the IOMMU. Devices register here when created, and PCI
  * functions are probed by the IOMMU as the PCI core does at bus add.
+ * @public
  */
 export class Platform {
   readonly physmem: PhysMem;

@@ -15,6 +15,7 @@ interface Chunk {
  * before. Backs system RAM, BARs and device-local memory; gigabytes of
  * address space cost nothing until touched. Pages of one 16-page chunk are
  * views of one buffer, in order, so a DMA can copy a run of them at once.
+ * @public
  */
 export class SparseMemory {
   readonly #chunks = new Map<number, Chunk>();

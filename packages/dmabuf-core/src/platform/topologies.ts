@@ -1,14 +1,15 @@
+// The named machines (PCI switch, root ports, ACS, IOMMU, SR-IOV) every test and the conformance matrix boot.
 import type { Kernel, KernelOptions } from "../kernel/kernel.js";
 import type { PciP2pdmaMapType } from "./p2pdma.js";
 import { PciDev, PciHostBridge, PciTopologyBuilder } from "./pci.js";
 
-/** The named machines every test and the conformance matrix use (DESIGN.md). */
+/** The named machines every test and the conformance matrix use (DESIGN.md). @public */
 export type TopologyName = "same-switch" | "same-switch-acs" | "cross-root" | "cross-root-no-p2p" | "iommu-off" | "sriov";
 
-/** Every named topology, in report order. */
+/** Every named topology, in report order. @public */
 export const TOPOLOGY_NAMES: readonly TopologyName[] = ["same-switch", "same-switch-acs", "cross-root", "cross-root-no-p2p", "iommu-off", "sriov"];
 
-/** A BAR to create on a slot endpoint. */
+/** A BAR to create on a slot endpoint. @public */
 export interface BarSpec {
   readonly index: number;
   readonly size: bigint;
@@ -27,7 +28,7 @@ export const DEFAULT_ENDPOINT_BARS: readonly BarSpec[] = [
   { index: 4, size: 256n, type: "io" },
 ];
 
-/** The SR-IOV physical function of the `sriov` machine: its PCI identity, its BARs and its VFs' BARs. */
+/** The SR-IOV physical function of the `sriov` machine: its PCI identity, its BARs and its VFs' BARs. @public */
 export interface SriovPfSpec {
   readonly vendor: number;
   readonly device: number;
@@ -49,6 +50,7 @@ export interface SriovPfSpec {
  * registers at BAR0 and a 64-bit prefetchable 4 GiB memory window at BAR2;
  * up to 7 VFs with 16 MiB + 1 GiB. A driver's fixture passes its own device
  * (driver-xe: an Xe PF) through {@link TopologyOptions.sriovPf}.
+ * @public
  */
 export const GENERIC_SRIOV_PF: SriovPfSpec = {
   vendor: 0x1b36,
@@ -63,7 +65,7 @@ export const GENERIC_SRIOV_PF: SriovPfSpec = {
   vfBarSizes: [16n << 20n, undefined, 1n << 30n],
 };
 
-/** A built topology: where an exporter and an importer go. */
+/** A built topology: where an exporter and an importer go. @public */
 export interface Topology {
   readonly name: TopologyName;
   readonly kernel: Kernel;
@@ -79,12 +81,12 @@ export interface Topology {
   readonly sriov?: { readonly pf: PciDev; readonly vfs: readonly PciDev[]; readonly memBar: number };
 }
 
-/** Kernel options a topology needs (the IOMMU mode is a property of the machine). */
+/** Kernel options a topology needs (the IOMMU mode is a property of the machine). @public */
 export function topologyKernelOptions(name: TopologyName): Partial<KernelOptions> {
   return { iommu: name === "iommu-off" ? "identity" : "dma" };
 }
 
-/** Options of {@link buildTopology}. */
+/** Options of {@link buildTopology}. @public */
 export interface TopologyOptions {
   /** BARs of the two slot endpoints (non-sriov topologies). */
   readonly endpointBars?: readonly BarSpec[];
@@ -103,6 +105,7 @@ function addBars(b: PciTopologyBuilder, dev: PciDev, bars: readonly BarSpec[]): 
 /**
  * Builds topology `name` on `kernel` (whose IOMMU mode must match
  * {@link topologyKernelOptions}). System RAM is [0, 2 GiB) and [4 GiB, 16 GiB).
+ * @public
  */
 export function buildTopology(kernel: Kernel, name: TopologyName, opts: TopologyOptions = {}): Topology {
   const physmem = kernel.platform.physmem;

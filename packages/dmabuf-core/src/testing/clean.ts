@@ -2,7 +2,7 @@
 import { errnoName } from "../kernel/errno.js";
 import type { Kernel } from "../kernel/kernel.js";
 
-/** Throws `msg` (failing the calling test) unless `cond` holds. */
+/** Throws `msg` (failing the calling test) unless `cond` holds. @public */
 export function check(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Error(msg);
 }
@@ -10,6 +10,7 @@ export function check(cond: boolean, msg: string): asserts cond {
 /**
  * Nothing leaked, no lockdep report, no oops (and with `warnings`, no WARN):
  * throws on the first that is not clean.
+ * @public
  */
 export function checkClean(k: Kernel, opts: { readonly warnings?: boolean } = {}): void {
   const leaks = k.leakReport().text();
@@ -21,7 +22,7 @@ export function checkClean(k: Kernel, opts: { readonly warnings?: boolean } = {}
   check(oopses.length === 0, `oopses: ${oopses.map((o) => `${o.syscall}: ${String(o.error)}`).join("; ")}`);
 }
 
-/** Throws unless the syscall-style result `ret` is `-errno` of `name`. */
+/** Throws unless the syscall-style result `ret` is `-errno` of `name`. @public */
 export function expectErrno(ret: number | bigint, name: string): void {
   check(Number(ret) < 0 && errnoName(Number(ret)) === name, `expected -${name}, got ${errnoName(Number(ret)) ?? ret}`);
 }

@@ -4,13 +4,13 @@ import type { AllocRecord } from "../kernel/fault-inject.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 
-/** A syscall-style result as a value, or a `KernelError` with its errno (so a scenario unwinds like a careful program). */
+/** A syscall-style result as a value, or a `KernelError` with its errno (so a scenario unwinds like a careful program). @public */
 export function syscallOk(ret: number | bigint, op: string): number {
   if (ret < 0) throw new KernelError(errnoName(Number(ret)) ?? "EIO", op);
   return Number(ret);
 }
 
-/** A scenario run once clean, with every allocation attempt it made. */
+/** A scenario run once clean, with every allocation attempt it made. @public */
 export interface FaultSweep {
   /** The kernel of the clean run. */
   readonly clean: Kernel;
@@ -20,7 +20,7 @@ export interface FaultSweep {
   failAttempt(nth: number): { readonly kernel: Kernel; readonly error: unknown };
 }
 
-/** Runs `scenario` on `boot()` once clean, recording its allocation attempts, for a sweep over them. */
+/** Runs `scenario` on `boot()` once clean, recording its allocation attempts, for a sweep over them. @public */
 export function faultSweep(boot: () => Kernel, scenario: (k: Kernel) => void): FaultSweep {
   const clean = boot();
   scenario(clean);

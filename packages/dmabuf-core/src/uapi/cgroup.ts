@@ -1,9 +1,11 @@
+// kernel/cgroup/cgroup.c: the cgroup v2 tree and process membership that controllers build on.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Task } from "./task.js";
 
 /**
  * A cgroup v2 directory. Core keeps the tree and membership; controllers
  * (memcg in memcg-lsm) keep their per-cgroup state with `Cgroup.state`.
+ * @public
  */
 export class Cgroup {
   readonly children = new Map<string, Cgroup>();
@@ -60,7 +62,7 @@ export class Cgroup {
   }
 }
 
-/** The cgroup v2 hierarchy of one kernel. */
+/** The cgroup v2 hierarchy of one kernel. @public */
 export class CgroupRoot {
   readonly root = new Cgroup("", null);
 

@@ -1,14 +1,15 @@
+// /dev: character device nodes with their file_operations (fs/char_dev.c chrdev_open).
 import { KernelError } from "../kernel/kernel-error.js";
 import type { File, FileOperations } from "./file.js";
 
-/** A character device node: its fops and an `open` that sets `private_data`. */
+/** A character device node: its fops and an `open` that sets `private_data`. @public */
 export interface DevNode {
   readonly fops: FileOperations;
   /** `fops->open`: runs before the fd is installed; throw to fail the open. */
   open?(file: File): void;
 }
 
-/** `/dev`: paths to device nodes. */
+/** `/dev`: paths to device nodes. @public */
 export class Devfs {
   readonly #nodes = new Map<string, DevNode>();
 

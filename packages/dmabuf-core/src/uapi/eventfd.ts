@@ -5,15 +5,18 @@ import type { Kernel } from "../kernel/kernel.js";
 import { Kref } from "../kernel/kref.js";
 import { File, O_CLOEXEC, O_NONBLOCK, O_RDWR, type FileOperations } from "./file.js";
 
-/** `EFD_SEMAPHORE`, `EFD_CLOEXEC`, `EFD_NONBLOCK`. */
+/** `EFD_SEMAPHORE`, `EFD_CLOEXEC`, `EFD_NONBLOCK`. @public */
 export const EFD_SEMAPHORE = 1;
+/** @public */
 export const EFD_CLOEXEC = O_CLOEXEC;
+/** @public */
 export const EFD_NONBLOCK = O_NONBLOCK;
 const ULLONG_MAX = (1n << 64n) - 1n;
 
 /**
  * `struct eventfd_ctx`: the counter. Refcounted separately from the file:
  * kernel users (`eventfd_ctx_fdget`) keep it alive after the fd closes.
+ * @public
  */
 export class EventfdCtx {
   readonly #ref: Kref;
@@ -35,7 +38,7 @@ export class EventfdCtx {
   }
 }
 
-/** `eventfd_signal(ctx)`: adds 1 (saturating at ULLONG_MAX, as the kernel's WARN path). */
+/** `eventfd_signal(ctx)`: adds 1 (saturating at ULLONG_MAX, as the kernel's WARN path). @public */
 export function eventfdSignal(ctx: EventfdCtx): void {
   if (ctx.count === ULLONG_MAX) {
     ctx.kernel.warn("eventfd_signal: counter overflow");
@@ -44,7 +47,7 @@ export function eventfdSignal(ctx: EventfdCtx): void {
   ctx.count += 1n;
 }
 
-/** `eventfd_ctx_put()`. */
+/** `eventfd_ctx_put()`. @public */
 export function eventfdCtxPut(ctx: EventfdCtx): void {
   ctx._ref.put();
 }
@@ -95,6 +98,7 @@ export function eventfdFile(kernel: Kernel, initval: number | bigint, flags: num
 /**
  * `eventfd_ctx_fdget(fd)`: a reference on the eventfd context of the current
  * task's `fd`. @throws KernelError `EBADF` (no such fd), `EINVAL` (not an eventfd).
+ * @public
  */
 export function eventfdCtxFdget(kernel: Kernel, fd: number): EventfdCtx {
   const f = kernel.current.files.lookup(fd);

@@ -1,3 +1,4 @@
+// Tests of fs/fcntl.c: F_GETFL/F_SETFL and setfl's flag mask.
 import { describe, expect, it } from "vitest";
 import { ERRNO, F_GETFL, F_SETFL, Kernel, O_DIRECT, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, type File } from "@dmabuf-sdk/dmabuf-core";
 

@@ -1,3 +1,4 @@
+// fs/file.c: struct files_struct, the fd table of a process (alloc_fd, fd_install, close_fd).
 import { KernelError } from "../kernel/kernel-error.js";
 import type { LeakEntry } from "../kernel/leak.js";
 import type { Kernel } from "../kernel/kernel.js";
@@ -8,7 +9,7 @@ interface FdEntry {
   cloexec: boolean;
 }
 
-/** `struct files_struct`: the fd table of one process. */
+/** `struct files_struct`: the fd table of one process. @public */
 export class FdTable {
   readonly #fds = new Map<number, FdEntry>();
   /** `RLIMIT_NOFILE`. */

@@ -28,6 +28,7 @@ function delayedFput(k: Kernel): DelayedFput {
  * `delayed_fput_work` on the system workqueue (the kernel uses task work on
  * return to user space for tasks and this work for kernel threads; the
  * model has no task work, so every final put takes the kworker path).
+ * @public
  */
 export function fput(file: File): void {
   if (file.count > 1) {

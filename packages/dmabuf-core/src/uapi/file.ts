@@ -1,34 +1,47 @@
+// include/linux/fs.h: struct file, its f_op, O_* open flags and FMODE_* modes.
 import { Kref } from "../kernel/kref.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { UserArg } from "./user-buffer.js";
 import type { VmArea } from "./mm.js";
 
-/** `O_*` open flags (x86-64 values). */
+/** `O_*` open flags (x86-64 values). @public */
 export const O_RDONLY = 0o0;
+/** @public */
 export const O_WRONLY = 0o1;
+/** @public */
 export const O_RDWR = 0o2;
+/** @public */
 export const O_ACCMODE = 0o3;
+/** @public */
 export const O_NONBLOCK = 0o4000;
+/** @public */
 export const O_CLOEXEC = 0o2000000;
+/** @public */
 export const O_APPEND = 0o2000;
+/** @public */
 export const O_DIRECT = 0o40000;
+/** @public */
 export const O_NOATIME = 0o1000000;
-/** `SETFL_MASK`: the status flags `fcntl(F_SETFL)` may change. */
+/** `SETFL_MASK`: the status flags `fcntl(F_SETFL)` may change. @internal */
 export const SETFL_MASK = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
-/** `fcntl()` commands. */
+/** `fcntl()` commands. @public */
 export const F_GETFL = 3;
+/** @public */
 export const F_SETFL = 4;
 
-/** `FMODE_*` bits. */
+/** `FMODE_*` bits. @public */
 export const FMODE_READ = 0x1;
+/** @public */
 export const FMODE_WRITE = 0x2;
-/** `FMODE_PREAD`/`FMODE_PWRITE`: set by `do_dentry_open()` and `anon_inode_getfile_fmode()`, not by `alloc_file_pseudo()`. */
+/** `FMODE_PREAD`/`FMODE_PWRITE`: set by `do_dentry_open()` and `anon_inode_getfile_fmode()`, not by `alloc_file_pseudo()`. @public */
 export const FMODE_PREAD = 0x8;
+/** @public */
 export const FMODE_PWRITE = 0x10;
 
 /**
  * `struct file_operations`. Each hook documents who calls it; all run in the
  * context of the calling task with no locks held.
+ * @public
  */
 export interface FileOperations {
   /** Name shown in `/proc/<pid>/fdinfo` and messages (`'dmabuf'`, `'pidfd'`, `'vfio-device'`). */
@@ -57,6 +70,7 @@ export interface FileOperations {
 /**
  * `struct file`: an open file description with its reference count
  * (`f_count`). The last `File.put` calls `fops.release`.
+ * @public
  */
 export class File {
   readonly #ref: Kref;

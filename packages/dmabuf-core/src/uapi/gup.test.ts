@@ -1,3 +1,4 @@
+// Tests of mm/gup.c: anonymous memory and pin_user_pages/unpin_user_pages.
 import { describe, expect, it } from "vitest";
 import { Kernel, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, buildTopology, isKernelError, pinUserPages, unpinUserPages } from "@dmabuf-sdk/dmabuf-core";
 

@@ -9,7 +9,7 @@ import { POLLERR, POLLIN } from "./syscalls.js";
 import { UserStruct } from "./user-buffer.js";
 import { userMemory } from "./user-ptr.js";
 
-/** One `struct sync_fence_info` as read back. */
+/** One `struct sync_fence_info` as read back. @public */
 export interface SyncFenceInfo {
   readonly objName: string;
   readonly driverName: string;
@@ -18,7 +18,7 @@ export interface SyncFenceInfo {
   readonly timestampNs: bigint;
 }
 
-/** `struct sync_file_info` with its fences. */
+/** `struct sync_file_info` with its fences. @public */
 export interface SyncFileInfo {
   readonly name: string;
   readonly status: number;
@@ -35,6 +35,7 @@ const cstr = (b: Uint8Array): string => {
  * The ioctl wrappers userspace test suites use, on one task's syscalls.
  * Each returns what the C helper returns: an fd or 0 on success, `-errno`
  * otherwise.
+ * @public
  */
 export class LibSync {
   constructor(

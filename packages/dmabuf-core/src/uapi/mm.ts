@@ -1,35 +1,55 @@
+// mm/mmap.c: struct mm_struct and vm_area_struct, mmap/munmap, PROT_*/MAP_* and page faults.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { PAGE_SIZE, hex } from "../platform/page.js";
 import type { File } from "./file.js";
 
-/** `PROT_*`. */
+/** `PROT_*`. @public */
 export const PROT_NONE = 0;
+/** @public */
 export const PROT_READ = 1;
+/** @public */
 export const PROT_WRITE = 2;
-/** `MAP_*` (x86-64 values). */
+/** `MAP_*` (x86-64 values). @public */
 export const MAP_SHARED = 0x01;
+/** @public */
 export const MAP_PRIVATE = 0x02;
+/** @public */
 export const MAP_SHARED_VALIDATE = 0x03;
+/** @public */
 export const MAP_TYPE = 0x0f;
+/** @public */
 export const MAP_FIXED = 0x10;
+/** @public */
 export const MAP_ANONYMOUS = 0x20;
+/** @public */
 export const MAP_GROWSDOWN = 0x0100;
+/** @public */
 export const MAP_DENYWRITE = 0x0800;
+/** @public */
 export const MAP_EXECUTABLE = 0x1000;
+/** @public */
 export const MAP_LOCKED = 0x2000;
+/** @public */
 export const MAP_NORESERVE = 0x4000;
+/** @public */
 export const MAP_POPULATE = 0x8000;
+/** @public */
 export const MAP_NONBLOCK = 0x10000;
+/** @public */
 export const MAP_STACK = 0x20000;
+/** @public */
 export const MAP_HUGETLB = 0x40000;
+/** @public */
 export const MAP_SYNC = 0x80000;
+/** @public */
 export const MAP_FIXED_NOREPLACE = 0x100000;
+/** @public */
 export const MAP_UNINITIALIZED = 0x4000000;
 /** `LEGACY_MAP_MASK`: the flags `MAP_SHARED` ignores and `MAP_SHARED_VALIDATE` accepts. */
 export const LEGACY_MAP_MASK =
   MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_UNINITIALIZED | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB;
-/** `TASK_SIZE` of a 47-bit x86-64 user address space. */
+/** `TASK_SIZE` of a 47-bit x86-64 user address space. @public */
 export const TASK_SIZE = 0x7fff_ffff_f000n;
 /** `mmap_min_addr` (CONFIG_DEFAULT_MMAP_MIN_ADDR on x86). */
 export const MMAP_MIN_ADDR = 0x1_0000n;
@@ -37,25 +57,32 @@ export const MMAP_MIN_ADDR = 0x1_0000n;
 export const MAX_MAP_COUNT = 65530;
 /** Top of the top-down mmap area the model uses (`mm->mmap_base`). */
 export const MMAP_BASE = 0x7f00_0000_0000n;
-/** `VM_*` flags the model tracks. */
+/** `VM_*` flags the model tracks. @public */
 export const VM_READ = 0x1;
+/** @public */
 export const VM_WRITE = 0x2;
+/** @public */
 export const VM_SHARED = 0x8;
+/** @public */
 export const VM_MAYSHARE = 0x80;
+/** @public */
 export const VM_PFNMAP = 0x400;
+/** @public */
 export const VM_IO = 0x4000;
+/** @public */
 export const VM_DONTEXPAND = 0x40000;
+/** @public */
 export const VM_DONTDUMP = 0x4000000;
-/** `VM_ALLOW_ANY_UNCACHED` (arm64 high bit; a flag name here). */
+/** `VM_ALLOW_ANY_UNCACHED` (arm64 high bit; a flag name here). @public */
 export const VM_ALLOW_ANY_UNCACHED = 0x10000000;
 
-/** Caching attribute of a mapping (`vma->vm_page_prot`). */
+/** Caching attribute of a mapping (`vma->vm_page_prot`). @public */
 export type PageCaching = "cached" | "uncached" | "write-combine";
 
-/** What a fault handler returns. */
+/** What a fault handler returns. @public */
 export type VmFaultResult = "VM_FAULT_NOPAGE" | "VM_FAULT_SIGBUS" | "VM_FAULT_SIGSEGV" | "VM_FAULT_FALLBACK";
 
-/** `struct vm_fault`. */
+/** `struct vm_fault`. @public */
 export interface VmFault {
   readonly vma: VmArea;
   /** Faulting user address, page aligned. */
@@ -67,7 +94,7 @@ export interface VmFault {
   readonly write: boolean;
 }
 
-/** `struct vm_operations_struct`. */
+/** `struct vm_operations_struct`. @public */
 export interface VmOperations {
   readonly name: string;
   /** `fault`/`huge_fault`: called on access to an unpopulated page; may call `vmfInsertPfn`. */
@@ -76,7 +103,7 @@ export interface VmOperations {
   close?(vma: VmArea): void;
 }
 
-/** `struct vm_area_struct`. */
+/** `struct vm_area_struct`. @public */
 export class VmArea {
   ops: VmOperations | undefined;
   caching: PageCaching = "cached";
@@ -96,7 +123,7 @@ export class VmArea {
   }
 }
 
-/** A signal delivered to the task for a bad user access. */
+/** A signal delivered to the task for a bad user access. @public */
 export class UserSignal extends Error {
   override readonly name = "UserSignal";
   constructor(
@@ -115,6 +142,7 @@ interface Pte {
 /**
  * `struct mmu_notifier_ops`: a secondary MMU (KVM's stage-2, an IOMMU with
  * SVA) told when CPU page-table entries of a range go away.
+ * @public
  */
 export interface MmuNotifierOps {
   /** `invalidate_range_start`: before the PTEs of [start, end) are zapped. */
@@ -128,6 +156,7 @@ export interface MmuNotifierOps {
 /**
  * `struct mm_struct`: VMAs and the CPU page table of one process. Accesses
  * fault in through the VMA's handler; a handler that fails delivers SIGBUS.
+ * @public
  */
 export class Mm {
   readonly vmas: VmArea[] = [];
@@ -137,7 +166,7 @@ export class Mm {
   constructor(readonly kernel: Kernel) {}
 
   /**
-   * `get_unmapped_area()` top-down below {@link MMAP_BASE}, keeping one
+   * `get_unmapped_area()` top-down below `MMAP_BASE`, keeping one
    * unmapped page between mappings. Changes nothing.
    * @throws KernelError `ENOMEM` when `len` exceeds `TASK_SIZE` or no gap is left.
    */
@@ -320,6 +349,7 @@ function pinsOf(kernel: Kernel): Map<number, number> {
  * `do_anonymous_page()`): a zeroed RAM page is allocated on first touch and
  * freed when the VMA goes, unless a `pin_user_pages()` pin still holds it;
  * the last unpin frees it then.
+ * @public
  */
 export function vmaSetAnonymous(vma: VmArea): void {
   const kernel = vma.mm.kernel;
@@ -352,6 +382,7 @@ export function vmaSetAnonymous(vma: VmArea): void {
  * memory can be pinned long-term in the model; `VM_IO`/`VM_PFNMAP` ranges
  * (device memory, dma-buf mmaps) and holes fail with `EFAULT`, with nothing
  * left pinned.
+ * @public
  */
 export function pinUserPages(mm: Mm, start: bigint, nrPages: number): number[] {
   const out: number[] = [];
@@ -378,7 +409,7 @@ export function pinUserPages(mm: Mm, start: bigint, nrPages: number): number[] {
   return out;
 }
 
-/** `unpin_user_pages()`: the last pin of a page whose VMA is gone frees it. */
+/** `unpin_user_pages()`: the last pin of a page whose VMA is gone frees it. @public */
 export function unpinUserPages(kernel: Kernel, pfns: readonly number[]): void {
   const pins = pinsOf(kernel);
   for (const pfn of pfns) {
@@ -401,6 +432,7 @@ export function unpinUserPages(kernel: Kernel, pfns: readonly number[]): void {
  * `unmap_mapping_range(file->f_mapping, holebegin, holelen, 1)`: zaps the PTEs
  * of every VMA of every process that maps `file` in the byte range, so the
  * next access faults again.
+ * @public
  */
 export function unmapMappingRange(kernel: Kernel, file: File, holeBegin: bigint, holeLen: bigint): void {
   const first = holeBegin >> 12n;

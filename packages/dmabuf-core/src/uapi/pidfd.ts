@@ -1,16 +1,17 @@
+// kernel/pid.c and fs/pidfs.c: pidfds (pidfd_open, pidfd_getfd's pidfd_get_task) and their flags.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { File, O_CLOEXEC, O_RDWR, type FileOperations } from "./file.js";
 import type { Task } from "./task.js";
 
-/** `PIDFD_NONBLOCK` (= O_NONBLOCK). */
+/** `PIDFD_NONBLOCK` (= O_NONBLOCK). @public */
 export const PIDFD_NONBLOCK = 0o4000;
-/** `PIDFD_SELF_THREAD`: a pidfd value meaning "the calling thread". */
+/** `PIDFD_SELF_THREAD`: a pidfd value meaning "the calling thread". @public */
 export const PIDFD_SELF_THREAD = -10000;
-/** `PIDFD_SELF_THREAD_GROUP`: "the calling process". */
+/** `PIDFD_SELF_THREAD_GROUP`: "the calling process". @public */
 export const PIDFD_SELF_THREAD_GROUP = -20000;
 
-/** `struct pid`: stays valid after the task is reaped; then it has no task. */
+/** `struct pid`: stays valid after the task is reaped; then it has no task. @public */
 export interface Pid {
   readonly nr: number;
   task: Task | null;
@@ -19,7 +20,7 @@ export interface Pid {
 /** pidfs `file_operations`: a pidfd refers to a `struct pid`. */
 export const PIDFS_FILE_OPERATIONS: FileOperations = { name: "pidfd" };
 
-/** `pidfd_pid()`: the pid behind a pidfd file. @throws KernelError `EBADF` for any other file. */
+/** `pidfd_pid()`: the pid behind a pidfd file. @throws KernelError `EBADF` for any other file. @public */
 export function pidfdPid(file: File): Pid {
   if (file.fops !== PIDFS_FILE_OPERATIONS) throw new KernelError("EBADF", "pidfd_pid", `${file.fops.name} file is not a pidfd`);
   return file.privateData as Pid;
@@ -31,6 +32,7 @@ export function pidfdPid(file: File): Pid {
  * - `EBADF`: not an open fd, or an fd that is not a pidfd;
  * - `ESRCH`: the process has been reaped.
  * `PIDFD_SELF_THREAD(_GROUP)` refer to the caller.
+ * @public
  */
 export function pidfdGetTask(kernel: Kernel, pidfd: number): { task: Task; flags: number } {
   const current = kernel.current;

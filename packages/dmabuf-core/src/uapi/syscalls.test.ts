@@ -1,3 +1,4 @@
+// Tests of the syscall layer: C argument types, pread64/pwrite64, read/write and mmap (fs/read_write.c, mm/mmap.c).
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   ERRNO,

@@ -32,14 +32,18 @@ import { argFd, argInt32, argLoff, argUlong, argUserBuf } from "./syscall-args.j
 import type { Task } from "./task.js";
 import type { UserArg } from "./user-buffer.js";
 
-/** `POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLNVAL`. */
+/** `POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLNVAL`. @public */
 export const POLLIN = 0x1;
+/** @public */
 export const POLLOUT = 0x4;
+/** @public */
 export const POLLERR = 0x8;
+/** @public */
 export const POLLHUP = 0x10;
+/** @public */
 export const POLLNVAL = 0x20;
 
-/** `PIDFD_THREAD` (= O_EXCL). */
+/** `PIDFD_THREAD` (= O_EXCL). @public */
 export const PIDFD_THREAD = 0o200;
 
 /** `MAX_RW_COUNT`: `INT_MAX & PAGE_MASK`, the most one read or write transfers. */
@@ -58,6 +62,7 @@ const LOFF_MAX = (1n << 63n) - 1n;
  * state. A model bug inside a syscall is recorded as an oops and reported as
  * `-EFAULT`, as is a driver result that is not a non-negative integer. CPU
  * loads and stores (`peek`/`poke`) deliver signals as {@link UserSignal}.
+ * @public
  */
 export class UserSyscalls {
   constructor(

@@ -1,3 +1,4 @@
+// include/linux/sched.h: struct task_struct, a process with its mm, files and cred, and its life cycle.
 import type { Kernel } from "../kernel/kernel.js";
 import type { LockOwner } from "../kernel/lockdep.js";
 import type { Cgroup } from "./cgroup.js";
@@ -6,13 +7,14 @@ import { FdTable } from "./fdtable.js";
 import { Mm } from "./mm.js";
 import { UserSyscalls } from "./syscalls.js";
 
-/** Task life cycle: running, exited but not reaped, gone. */
+/** Task life cycle: running, exited but not reaped, gone. @public */
 export type TaskState = "running" | "zombie" | "dead";
 
 /**
  * `struct task_struct` of a single-threaded process (pid == tgid): credentials,
  * cgroup membership, an fd table and an address space. `sys` makes syscalls
  * as this task and returns what the syscall returns.
+ * @public
  */
 export class Task implements LockOwner {
   state: TaskState = "running";

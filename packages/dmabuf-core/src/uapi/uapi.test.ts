@@ -1,3 +1,4 @@
+// Tests of the uAPI base: ioctl numbers, syscall-style returns for any input, and the fd table.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   ERRNO,

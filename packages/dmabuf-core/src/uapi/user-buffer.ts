@@ -1,3 +1,4 @@
+// include/linux/uaccess.h: copy_from_user/copy_to_user/strndup_user over a user buffer holding an ioctl struct.
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { userMemory } from "./user-ptr.js";
@@ -6,19 +7,21 @@ import { userMemory } from "./user-ptr.js";
  * What an ioctl argument is: a user buffer holding the struct (a
  * `Uint8Array` standing for the user memory at the pointer), a plain integer
  * argument, or NULL.
+ * @public
  */
 export type UserArg = Uint8Array | number | bigint | null;
 
 /**
  * `copy_from_user()`: `len` bytes at `offset` of the user buffer.
  * @throws KernelError `EFAULT` when the buffer is NULL, not a buffer, or too short.
+ * @public
  */
 export function copyFromUser(arg: UserArg, offset: number, len: number, op = "copy_from_user"): DataView {
   if (!(arg instanceof Uint8Array) || offset < 0 || offset + len > arg.length) throw new KernelError("EFAULT", op, `${len} bytes at +${offset}`);
   return new DataView(arg.buffer, arg.byteOffset + offset, len);
 }
 
-/** `copy_to_user()`. @throws KernelError `EFAULT`. */
+/** `copy_to_user()`. @throws KernelError `EFAULT`. @public */
 export function copyToUser(arg: UserArg, offset: number, src: Uint8Array, op = "copy_to_user"): void {
   if (!(arg instanceof Uint8Array) || offset < 0 || offset + src.length > arg.length) throw new KernelError("EFAULT", op, `${src.length} bytes at +${offset}`);
   arg.set(src, offset);
@@ -31,6 +34,7 @@ export function copyToUser(arg: UserArg, offset: number, src: Uint8Array, op = "
  * at most `n` bytes: a fault before the NUL is `EFAULT`, no NUL within `n`
  * bytes is `EINVAL`; then the copy is allocated (`ENOMEM`).
  * @throws KernelError `EFAULT`, `EINVAL`, `ENOMEM`.
+ * @public
  */
 export function strndupUser(kernel: Kernel, arg: UserArg, n: number, op = "strndup_user"): string {
   const byteAt = (i: number): number | undefined => {
@@ -56,7 +60,7 @@ export function strndupUser(kernel: Kernel, arg: UserArg, n: number, op = "strnd
   return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
-/** Little-endian struct field access on a user buffer, for uAPI structs. */
+/** Little-endian struct field access on a user buffer, for uAPI structs. @public */
 export class UserStruct {
   readonly view: DataView;
   constructor(readonly bytes: Uint8Array) {

@@ -13,6 +13,7 @@ interface Region {
  * gets its address; the kernel side copies from and to it with the
  * `copy_{from,to}_user` rules: address 0, unregistered or too-short ranges
  * are `EFAULT`.
+ * @public
  */
 export class UserMemory {
   readonly #regions: Region[] = [];
@@ -56,7 +57,7 @@ export class UserMemory {
 
 const USER_MEMORY = new WeakMap<Kernel, UserMemory>();
 
-/** The user memory registry of `kernel`. */
+/** The user memory registry of `kernel`. @public */
 export function userMemory(kernel: Kernel): UserMemory {
   let m = USER_MEMORY.get(kernel);
   if (!m) {

@@ -3,6 +3,7 @@ import { Kernel, buildTopology, topologyKernelOptions, type Task, type Topology,
 import { checkClean } from "@dmabuf-sdk/dmabuf-core/testing";
 import { iommufdModule, iommufdOpenSession, type IommufdSession } from "../index.js";
 
+/** @public */
 export interface IommufdEnv {
   readonly k: Kernel;
   readonly t: Topology;
@@ -11,7 +12,7 @@ export interface IommufdEnv {
   readonly s: IommufdSession;
 }
 
-/** A kernel on topology `name` with iommufd loaded, and a VMM process whose iommufd has the importer slot attached to an IOAS. */
+/** A kernel on topology `name` with iommufd loaded, and a VMM process whose iommufd has the importer slot attached to an IOAS. @public */
 export function boot(name: TopologyName = "same-switch", topo?: TopologyOptions): IommufdEnv {
   const k = new Kernel(topologyKernelOptions(name));
   const t = buildTopology(k, name, topo);
@@ -21,12 +22,12 @@ export function boot(name: TopologyName = "same-switch", topo?: TopologyOptions)
   return { k, t, user, s };
 }
 
-/** IOPTEs present in the importer slot's current domain. */
+/** IOPTEs present in the importer slot's current domain. @public */
 export function ioptes(t: Topology): number {
   return t.importerSlot.iommuGroup!.domain.pgtable?.ptes ?? 0;
 }
 
-/** Closes the session, exits the VMM and checks the machine is clean (no leak, lockdep report or oops). */
+/** Closes the session, exits the VMM and checks the machine is clean (no leak, lockdep report or oops). @public */
 export function teardown(e: IommufdEnv): void {
   e.s.close();
   e.k.exitTask(e.user, 0);

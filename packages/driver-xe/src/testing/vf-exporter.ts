@@ -22,6 +22,7 @@ import {
 import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovPhys, type DmaBufMappingIovExpOps } from "@dmabuf-sdk/map-iov";
 import { dmaBufEmappingSgtP2p, dmaBufFreeSgt, dmaBufPhysVecToSgt, type DmaBufMappingSgtExpOps, type PhysVec } from "@dmabuf-sdk/map-sgt";
 
+/** @public */
 export interface VfExporterPriv {
   readonly vf: PciDev;
   readonly bar: number;
@@ -35,6 +36,7 @@ export interface VfExporterPriv {
   outstanding: number;
 }
 
+/** @public */
 export interface VfExportOptions {
   readonly bar?: number;
   /** BAR offsets and lengths (page aligned). */
@@ -43,7 +45,7 @@ export interface VfExportOptions {
   readonly iovPhys?: DmaBufIovPhys[];
 }
 
-/** Exports ranges of a VF BAR as vfio-pci would once it offers IOV: [IOV(vf, bar), SGT_P2P(vf)]. */
+/** Exports ranges of a VF BAR as vfio-pci would once it offers IOV: [IOV(vf, bar), SGT_P2P(vf)]. @public */
 export function vfExport(kernel: Kernel, vf: PciDev, opts: VfExportOptions): DmaBuf<VfExporterPriv> {
   const bar = opts.bar ?? 2;
   const start = vf.bars[bar]!.start;
@@ -100,7 +102,7 @@ export function vfExport(kernel: Kernel, vf: PciDev, opts: VfExportOptions): Dma
   });
 }
 
-/** Revokes (or restores) the buffer: importers are told under the resv lock, maps fail with ENODEV meanwhile. */
+/** Revokes (or restores) the buffer: importers are told under the resv lock, maps fail with ENODEV meanwhile. @public */
 export function vfRevoke(dmabuf: DmaBuf<VfExporterPriv>, revoked: boolean): void {
   dmaResvLock(dmabuf.resv);
   try {
@@ -115,6 +117,7 @@ export function vfRevoke(dmabuf: DmaBuf<VfExporterPriv>, revoked: boolean): void
  * The test exporter as a conformance fixture on the `sriov` exporter slot
  * (VF 0, LMEM BAR): what vfio-pci on a VF will look like once it offers IOV.
  * `invalidate()` is a revoke (maps fail with ENODEV until `restore()`).
+ * @public
  */
 export const vfExporterFixture: ExporterFixture = {
   name: "vf-test",

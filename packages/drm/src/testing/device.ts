@@ -2,7 +2,7 @@
 import { Device, DmaFence, SpinLock, dmaFenceContextAlloc, dmaFencePut, dmaFenceGet, dmaFenceSetError, dmaFenceSignal, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import { DRIVER_RENDER, DRIVER_SYNCOBJ, DRIVER_SYNCOBJ_TIMELINE, drmDevAlloc, drmDevRegister, type DrmDevice, type DrmDriver } from "../drm-drv.js";
 
-/** Options of {@link drmTestDevice}. */
+/** Options of {@link drmTestDevice}. @public */
 export interface DrmTestDeviceOptions {
   /** Driver features (default render node + binary and timeline syncobjs). */
   readonly features?: number;
@@ -16,6 +16,7 @@ export interface DrmTestDeviceOptions {
  * The test device's hardware ring: fences on one timeline that the test
  * completes in order. On unplug every pending fence is force-completed with
  * the driver's unplug error, as a real driver's removal path does.
+ * @public
  */
 export class DrmTestRing {
   readonly context: bigint;
@@ -59,14 +60,14 @@ export class DrmTestRing {
 
 const RINGS = new WeakMap<DrmDevice, DrmTestRing>();
 
-/** The ring of a test device. */
+/** The ring of a test device. @public */
 export function drmTestRing(dev: DrmDevice): DrmTestRing {
   const r = RINGS.get(dev);
   if (!r) throw new Error(`${dev} is not a DRM test device`);
   return r;
 }
 
-/** Allocates and registers a DRM device on a new virtual parent device; its nodes appear under `/dev/dri`. */
+/** Allocates and registers a DRM device on a new virtual parent device; its nodes appear under `/dev/dri`. @public */
 export function drmTestDevice(kernel: Kernel, opts: DrmTestDeviceOptions = {}): DrmDevice {
   const name = opts.name ?? "drm-test";
   const driver: DrmDriver = {

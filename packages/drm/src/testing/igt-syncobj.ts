@@ -28,13 +28,13 @@ import {
   DRM_SYNCOBJ_WAIT_SIZE,
 } from "../drm-syncobj.js";
 
-/** Result of a wait: 0 and the first signaled index, or -errno. */
+/** Result of a wait: 0 and the first signaled index, or -errno. @public */
 export interface SyncobjWaitResult {
   readonly ret: number;
   readonly firstSignaled: number;
 }
 
-/** The igt syncobj helpers on one task's syscalls and one DRM fd. */
+/** The igt syncobj helpers on one task's syscalls and one DRM fd. @public */
 export class IgtSyncobj {
   constructor(
     readonly kernel: Kernel,

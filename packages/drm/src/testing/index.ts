@@ -36,23 +36,23 @@ export type { DrmSchedEntity } from "../sched-entity.js";
 export { drmTestDevice, drmTestRing, DrmTestRing, type DrmTestDeviceOptions } from "./device.js";
 export { IgtSyncobj, type SyncobjWaitResult } from "./igt-syncobj.js";
 
-/** A kernel with the DRM core module loaded. */
+/** A kernel with the DRM core module loaded. @public */
 export function bootDrm(opts: Partial<KernelOptions> = {}): Kernel {
   const k = new Kernel(opts);
   k.modprobe(drmModule);
   return k;
 }
 
-/** `DRM_MOCK_SCHED_JOB_DONE`: the mock hardware completed the job. */
+/** `DRM_MOCK_SCHED_JOB_DONE`: the mock hardware completed the job. @public */
 export const DRM_MOCK_SCHED_JOB_DONE = 0x1;
-/** `DRM_MOCK_SCHED_JOB_TIMEDOUT`: the timeout handler signalled the job's hardware fence with `-ETIMEDOUT`. */
+/** `DRM_MOCK_SCHED_JOB_TIMEDOUT`: the timeout handler signalled the job's hardware fence with `-ETIMEDOUT`. @public */
 export const DRM_MOCK_SCHED_JOB_TIMEDOUT = 0x2;
-/** `DRM_MOCK_SCHED_JOB_DONT_RESET`: the timeout handler reports `NO_HANG` for this job. */
+/** `DRM_MOCK_SCHED_JOB_DONT_RESET`: the timeout handler reports `NO_HANG` for this job. @public */
 export const DRM_MOCK_SCHED_JOB_DONT_RESET = 0x4;
-/** `DRM_MOCK_SCHED_JOB_RESET_SKIPPED`: the timeout handler skipped the reset. */
+/** `DRM_MOCK_SCHED_JOB_RESET_SKIPPED`: the timeout handler skipped the reset. @public */
 export const DRM_MOCK_SCHED_JOB_RESET_SKIPPED = 0x8;
 
-/** `struct drm_mock_sched_job`. */
+/** `struct drm_mock_sched_job`. @public */
 export class DrmMockSchedJob extends DrmSchedJob {
   hwFence: DmaFence | undefined;
   /** Virtual time the mock hardware takes for the job; 0: until {@link drmMockSchedAdvance}. */
@@ -71,7 +71,7 @@ export class DrmMockSchedJob extends DrmSchedJob {
   }
 }
 
-/** Options of {@link drmMockSchedNew}. */
+/** Options of {@link drmMockSchedNew}. @public */
 export interface DrmMockSchedOptions {
   readonly timeoutNs?: number;
   readonly killJobsVersion?: DrmSchedKillVersion;
@@ -86,6 +86,7 @@ export interface DrmMockSchedOptions {
  * fences under `&sched->lock`. Jobs complete in submission order, in
  * hard-IRQ context (a device interrupt): after their duration, or when the
  * test advances the timeline.
+ * @public
  */
 export class DrmMockScheduler {
   readonly base: DrmGpuScheduler;
@@ -219,7 +220,7 @@ export class DrmMockScheduler {
     }
   }
 
-  /** Stops the pending completion interrupts (fini). */
+  /** Stops the pending completion interrupts (fini). @internal */
   _cancelTimers(): void {
     for (const t of this.#timers) t.cancel();
     this.#timers.clear();
@@ -228,45 +229,45 @@ export class DrmMockScheduler {
 
 const MOCK_LOCK_KEY = { site: "drm_mock_sched_new" };
 
-/** `drm_mock_sched_new(test, timeout)`. */
+/** `drm_mock_sched_new(test, timeout)`. @public */
 export function drmMockSchedNew(k: Kernel, opts: DrmMockSchedOptions = {}): DrmMockScheduler {
   return new DrmMockScheduler(k, opts);
 }
 
-/** `drm_mock_sched_fini()`: `drm_sched_fini()` cancels what the hardware still has. */
+/** `drm_mock_sched_fini()`: `drm_sched_fini()` cancels what the hardware still has. @public */
 export function drmMockSchedFini(mock: DrmMockScheduler): void {
   mock._cancelTimers();
   drmSchedFini(mock.base);
 }
 
-/** `drm_mock_sched_advance()`. */
+/** `drm_mock_sched_advance()`. @public */
 export function drmMockSchedAdvance(mock: DrmMockScheduler, num: number): number {
   return mock.advance(num);
 }
 
-/** `drm_mock_sched_entity_new(test, priority, sched)`. */
+/** `drm_mock_sched_entity_new(test, priority, sched)`. @public */
 export function drmMockSchedEntityNew(mock: DrmMockScheduler, priority: number): DrmSchedEntity {
   return drmSchedEntityInit(mock.kernel, priority, [mock.base]);
 }
 
-/** `drm_mock_sched_entity_free()`: `drm_sched_entity_destroy()`. */
+/** `drm_mock_sched_entity_free()`: `drm_sched_entity_destroy()`. @public */
 export function drmMockSchedEntityFree(entity: DrmSchedEntity): void {
   drmSchedEntityDestroy(entity);
 }
 
-/** `drm_mock_sched_job_new(test, entity)`: one credit. */
+/** `drm_mock_sched_job_new(test, entity)`: one credit. @public */
 export function drmMockSchedJobNew(mock: DrmMockScheduler, entity: DrmSchedEntity): DrmMockSchedJob {
   const job = new DrmMockSchedJob(mock);
   drmSchedJobInit(job, entity, 1, null);
   return job;
 }
 
-/** `drm_mock_sched_job_set_duration_us()`. */
+/** `drm_mock_sched_job_set_duration_us()`. @public */
 export function drmMockSchedJobSetDurationUs(job: DrmMockSchedJob, us: number): void {
   job.durationNs = us * 1000;
 }
 
-/** `drm_mock_sched_job_submit()`: arm and push. */
+/** `drm_mock_sched_job_submit()`: arm and push. @public */
 export function drmMockSchedJobSubmit(job: DrmMockSchedJob): void {
   drmSchedJobArm(job);
   job.scheduledFence = job.sFence!.scheduled;
@@ -279,17 +280,17 @@ function waitFence(k: Kernel, f: DmaFence | undefined, timeoutNs: number): boole
   return k.clock.waitUntil(() => f.signaledFlag, timeoutNs) > 0;
 }
 
-/** `drm_mock_sched_job_wait_scheduled(job, timeout)`. */
+/** `drm_mock_sched_job_wait_scheduled(job, timeout)`. @public */
 export function drmMockSchedJobWaitScheduled(job: DrmMockSchedJob, timeoutNs: number): boolean {
   return waitFence(job.mock.kernel, job.scheduledFence, timeoutNs);
 }
 
-/** `drm_mock_sched_job_is_finished()`: the mock hardware completed the job. */
+/** `drm_mock_sched_job_is_finished()`: the mock hardware completed the job. @public */
 export function drmMockSchedJobIsFinished(job: DrmMockSchedJob): boolean {
   return (job.flags & DRM_MOCK_SCHED_JOB_DONE) !== 0;
 }
 
-/** `drm_mock_sched_job_wait_finished(job, timeout)`: until the mock hardware completes the job (a timed-out job never does). */
+/** `drm_mock_sched_job_wait_finished(job, timeout)`: until the mock hardware completes the job (a timed-out job never does). @public */
 export function drmMockSchedJobWaitFinished(job: DrmMockSchedJob, timeoutNs: number): boolean {
   if (drmMockSchedJobIsFinished(job)) return true;
   return job.mock.kernel.clock.waitUntil(() => drmMockSchedJobIsFinished(job), timeoutNs) > 0;

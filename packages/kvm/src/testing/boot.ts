@@ -6,7 +6,7 @@ import type { KvmPfnVersion } from "../kvm-version.js";
 import { kvmModuleBuild } from "../module.js";
 import { kvmTestVfioModule } from "./vfio-stand-in.js";
 
-/** A booted kernel with KVM loaded. */
+/** A booted kernel with KVM loaded. @public */
 export interface KvmTestMachine {
   readonly kernel: Kernel;
   readonly topology: Topology;
@@ -24,6 +24,7 @@ export interface KvmTestMachine {
  * Boots `same-switch`, loads (when `pal` is given) the PAL module built for
  * that importer list, the vfio stand-in (unless `vfio: false`) and the KVM
  * build of `version`; the leak baseline is set after boot.
+ * @public
  */
 export function kvmTestBoot(version: KvmPfnVersion, opts: { pal?: string; vfio?: boolean; seed?: number } = {}): KvmTestMachine {
   const kernel = new Kernel({ ...topologyKernelOptions("same-switch"), seed: opts.seed ?? 1 });

@@ -27,7 +27,7 @@ function check(ret: number, op: string): number {
   return ret;
 }
 
-/** A VM as a VMM holds it: the fds of `task` and the kernel objects behind them. */
+/** A VM as a VMM holds it: the fds of `task` and the kernel objects behind them. @public */
 export interface KvmSession {
   readonly task: Task;
   readonly kvmFd: number;
@@ -53,7 +53,7 @@ export interface KvmSession {
   close(): void;
 }
 
-/** Opens `/dev/kvm` in `task`, creates a VM of `type` and vCPU 0. */
+/** Opens `/dev/kvm` in `task`, creates a VM of `type` and vCPU 0. @public */
 export function kvmOpenSession(task: Task, type = 0): KvmSession {
   const sys = task.sys;
   const k = task.kernel;

@@ -7,6 +7,7 @@ import { VFIO_DMA_BUF_GET_DATA, type VfioDmaBufData } from "../vfio-dmabuf.js";
  * A module named `vfio` exporting `vfio_dma_buf_get_data` (GPL) for buffers of
  * the PAL test exporter, whose `sideData` plays the part of the snapshot
  * vfio takes at export (`is_private`, `kvm`). Other buffers: `EINVAL`.
+ * @public
  */
 export const kvmTestVfioModule: KernelModule = {
   name: "vfio",

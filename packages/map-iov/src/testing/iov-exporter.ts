@@ -2,6 +2,7 @@
 import { KernelError, O_RDWR, dmaBufExport, dmaBufMatchMapping, type DmaBuf, type DmaBufMappingMatch, type Errno, type Kernel, type PciDev } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovRanges, type DmaBufMappingIovExpOps } from "../index.js";
 
+/** @public */
 export interface IovExporterPriv {
   readonly vf: PciDev;
   readonly bar: number;
@@ -15,6 +16,7 @@ export interface IovExporterPriv {
   outstanding: number;
 }
 
+/** @public */
 export interface IovExporterOptions {
   /** Entries offered after IOV, in order. */
   readonly after?: readonly DmaBufMappingMatch[];
@@ -23,7 +25,7 @@ export interface IovExporterOptions {
   readonly entryBar?: number;
 }
 
-/** Exports `ranges` of BAR `bar` of `vf`, offering [IOV(vf, bar), ...after]. */
+/** Exports `ranges` of BAR `bar` of `vf`, offering [IOV(vf, bar), ...after]. @public */
 export function iovExporter(kernel: Kernel, vf: PciDev, bar: number, ranges: { offset: bigint; len: bigint }[], opts: IovExporterOptions = {}): DmaBuf<IovExporterPriv> {
   const priv: IovExporterPriv = { vf, bar, ranges, log: [], outstanding: 0 };
   const ops: DmaBufMappingIovExpOps = {

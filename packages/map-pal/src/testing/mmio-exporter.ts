@@ -21,7 +21,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufEmappingPal, type DmaBufMappingPalExpOps } from "../dma-buf-mapping-pal.js";
 
-/** The private data of a test MMIO buffer. */
+/** The private data of a test MMIO buffer. @public */
 export class PalMmioBuffer {
   revoked = false;
   /** Lists handed out by `map_phys` and not given back. */
@@ -70,7 +70,7 @@ function fault(vmf: VmFault): VmFaultResult {
   return vmf.vma.mm.vmfInsertPfn(vmf.vma, vmf.address, Number(pfn));
 }
 
-/** Shared MMIO: PAL for importers, `get_pfn`, and mmap (revocable importers only). */
+/** Shared MMIO: PAL for importers, `get_pfn`, and mmap (revocable importers only). @public */
 export const palMmioSharedOps: DmaBufOps<PalMmioBuffer> = {
   singleExporterMatch: dmaBufEmappingPal(palOps),
   attach(dmabuf, attach) {
@@ -87,7 +87,7 @@ export const palMmioSharedOps: DmaBufOps<PalMmioBuffer> = {
   },
 };
 
-/** Private MMIO: only `get_pfn` (no mapping type, no mmap: never reachable from the host CPU). */
+/** Private MMIO: only `get_pfn` (no mapping type, no mmap: never reachable from the host CPU). @public */
 export const palMmioPrivateOps: DmaBufOps<PalMmioBuffer> = {
   attach: palMmioSharedOps.attach,
   getPfn,
@@ -97,6 +97,7 @@ export const palMmioPrivateOps: DmaBufOps<PalMmioBuffer> = {
 /**
  * Exports `size` bytes of `bar` from `offset` (page aligned) as a dma-buf
  * owned by `owner`; the caller holds the one file reference.
+ * @public
  */
 export function palMmioExport(kernel: Kernel, owner: LoadedModule, bar: PciBar, offset: bigint, size: bigint, opts: { private?: boolean } = {}): DmaBuf<PalMmioBuffer> {
   if (offset + size > bar.size) throw new KernelError("EINVAL", "pal_mmio_export", "past the BAR");
@@ -110,6 +111,7 @@ export function palMmioExport(kernel: Kernel, owner: LoadedModule, bar: PciBar, 
 /**
  * Revokes (or restores) the buffer as vfio-pci does: under the resv lock flip
  * the state and invalidate every importer, then zap the CPU mappings.
+ * @public
  */
 export function palMmioSetRevoked(dmabuf: DmaBuf<PalMmioBuffer>, revoked: boolean): void {
   dmaResvLock(dmabuf.resv);

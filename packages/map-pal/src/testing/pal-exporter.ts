@@ -6,6 +6,7 @@ import { dmaBufEmappingPal, type DmaBufPhysList } from "../index.js";
  * A PAL exporter of `size` bytes whose `map_phys` returns `list()`; the
  * buffer is installed as an fd of `user`, and `log` records the exporter
  * callbacks in order (`map_phys`, `unmap_phys`, `release`).
+ * @public
  */
 export function palExporter(k: Kernel, user: Task, size: bigint, list: () => DmaBufPhysList): { fd: number; dmabuf: DmaBuf; log: string[] } {
   const log: string[] = [];

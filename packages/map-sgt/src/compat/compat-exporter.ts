@@ -1,3 +1,4 @@
+// An unconverted (pre-mapping-type) dma-buf exporter with page-by-page system memory, served by the SGT compat layer.
 import {
   KernelError,
   O_CLOEXEC,
@@ -17,7 +18,7 @@ import { dmaMapSgtable, dmaUnmapSgtable } from "../dma-mapping.js";
 import { dmaBufSgtModule } from "../module.js";
 import { sgAllocTable, sgFreeTable, sgSetPage, type SgTable } from "../scatterlist.js";
 
-/** Private data of a compat-exporter buffer: its pages, one at a time (not contiguous). */
+/** Private data of a compat-exporter buffer: its pages, one at a time (not contiguous). @public */
 export interface CompatExporterBuffer {
   readonly pfns: number[];
 }
@@ -55,6 +56,7 @@ const compatExporterOps: DmaBufOps<CompatExporterBuffer> = {
 /**
  * Allocates a page-backed buffer of `size` bytes and exports it with the
  * legacy ops. Nothing is left behind on failure.
+ * @public
  */
 export function compatExporterAlloc(kernel: Kernel, owner: LoadedModule, size: bigint): DmaBuf<CompatExporterBuffer> {
   const npages = Number((size + BigInt(PAGE_SIZE) - 1n) / BigInt(PAGE_SIZE));
@@ -69,7 +71,7 @@ export function compatExporterAlloc(kernel: Kernel, owner: LoadedModule, size: b
   }
 }
 
-/** The compat exporter driver as a module. */
+/** The compat exporter driver as a module. @public */
 export const compatExporterModule: KernelModule = {
   name: "compat_exporter",
   license: "GPL",
@@ -96,7 +98,7 @@ function pageRange(buf: CompatExporterBuffer, offset: bigint, len: number, fn: (
   }
 }
 
-/** Conformance fixture: the unconverted page-backed exporter. */
+/** Conformance fixture: the unconverted page-backed exporter. @public */
 export const compatExporterFixture: ExporterFixture = {
   name: "compat-exporter",
   description: "unconverted system-memory exporter with legacy map_dma_buf (SGT through the compat entry)",

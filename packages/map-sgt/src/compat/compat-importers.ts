@@ -1,3 +1,4 @@
+// Unconverted dma-buf importers (static and dynamic) that call dma_buf_map_attachment, as modules.
 import {
   KernelError,
   dmaBufAttach,
@@ -16,13 +17,13 @@ import {
   type ImporterFixture,
   type KernelModule,
 } from "@dmabuf-sdk/dmabuf-core";
-import { dmaBufMapAttachment, dmaBufMapAttachmentUnlocked, dmaBufUnmapAttachment, dmaBufUnmapAttachmentUnlocked } from "../dma-buf-sgt.js";
+import { dmaBufMapAttachment, dmaBufMapAttachmentUnlocked, dmaBufUnmapAttachment, dmaBufUnmapAttachmentUnlocked } from "../sgt-map-attachment.js";
 import { dmaBufSgtModule } from "../module.js";
-import { dmaBufSgtRoute } from "../dma-buf-mapping.js";
+import { dmaBufSgtRoute } from "../phys-vec-to-sgt.js";
 import type { SgTable } from "../scatterlist.js";
 import { sgtDmaRead, sgtDmaWrite } from "./sgt-importer-dma.js";
 
-/** The compat static importer driver as a module. */
+/** The compat static importer driver as a module. @public */
 export const compatStaticImporterModule: KernelModule = {
   name: "compat_static_importer",
   license: "GPL",
@@ -35,7 +36,7 @@ export const compatStaticImporterModule: KernelModule = {
   },
 };
 
-/** The compat dynamic importer driver as a module. */
+/** The compat dynamic importer driver as a module. @public */
 export const compatDynamicImporterModule: KernelModule = {
   name: "compat_dynamic_importer",
   license: "GPL",
@@ -52,6 +53,7 @@ export const compatDynamicImporterModule: KernelModule = {
  * A DMA device that only knows `dma_buf_attach()` and
  * `dma_buf_map_attachment_unlocked()`: a static importer, so a pinnable
  * exporter pins the buffer for each mapping, and no invalidation reaches it.
+ * @public
  */
 export class CompatStaticImporter {
   readonly attachment: DmaBufAttachment;
@@ -88,6 +90,7 @@ export class CompatStaticImporter {
  * `dma_buf_dynamic_attach()` with `allow_peer2peer` and an invalidate
  * callback that drops the mapping under the resv lock; the next use maps
  * again (and, as a dynamic importer must, waits for the KERNEL fences itself).
+ * @public
  */
 export class CompatDynamicImporter {
   readonly attachment: DmaBufAttachment;
@@ -168,7 +171,7 @@ function route(sgt: SgTable | null): string | undefined {
   return r === undefined ? undefined : r === "bus-addr" ? "BUS_ADDR" : "THRU_HOST_BRIDGE";
 }
 
-/** Conformance fixture: the unconverted static importer on the importer slot. */
+/** Conformance fixture: the unconverted static importer on the importer slot. @public */
 export const compatStaticImporterFixture: ImporterFixture = {
   name: "compat-static-importer",
   description: "unconverted static importer: dma_buf_attach() + dma_buf_map_attachment_unlocked(), pinned on map",
@@ -198,7 +201,7 @@ export const compatStaticImporterFixture: ImporterFixture = {
   },
 };
 
-/** Conformance fixture: the unconverted dynamic (RDMA umem style) importer on the importer slot. */
+/** Conformance fixture: the unconverted dynamic (RDMA umem style) importer on the importer slot. @public */
 export const compatDynamicImporterFixture: ImporterFixture = {
   name: "compat-dynamic-importer",
   description: "unconverted dynamic importer (RDMA umem style): dma_buf_dynamic_attach() with allow_peer2peer, remaps on next use",

@@ -1,3 +1,4 @@
+// Tests of the SGT compatibility layer: unconverted exporters and importers, and their fixtures.
 import { describe, expect, it } from "vitest";
 import {
   ConformanceFixtures,

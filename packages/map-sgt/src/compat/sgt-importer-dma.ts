@@ -1,7 +1,8 @@
+// An importer device's DMA reads and writes through a mapped SGT.
 import { dmaRead, dmaWrite, type Device } from "@dmabuf-sdk/dmabuf-core";
 import { sgtableDmaAddressAt, type SgTable } from "../scatterlist.js";
 
-/** The importer device reads `len` bytes at buffer `offset` through a mapped DMA list. */
+/** The importer device reads `len` bytes at buffer `offset` through a mapped DMA list. @public */
 export function sgtDmaRead(dev: Device, sgt: SgTable, offset: bigint, len: number): Uint8Array {
   const out = new Uint8Array(len);
   let done = 0;
@@ -14,7 +15,7 @@ export function sgtDmaRead(dev: Device, sgt: SgTable, offset: bigint, len: numbe
   return out;
 }
 
-/** The importer device writes `data` at buffer `offset` through a mapped DMA list. */
+/** The importer device writes `data` at buffer `offset` through a mapped DMA list. @public */
 export function sgtDmaWrite(dev: Device, sgt: SgTable, offset: bigint, data: Uint8Array): void {
   let done = 0;
   while (done < data.length) {

@@ -28,6 +28,7 @@ import {
   type SgTable,
 } from "../index.js";
 
+/** @public */
 export interface MmioPriv {
   readonly pdev: PciDev;
   readonly ranges: PhysVecInput;
@@ -37,6 +38,7 @@ export interface MmioPriv {
 /**
  * A converted MMIO exporter (like vfio-pci after patch 12): offers SGT_P2P(pdev) built with phys_vec_to_sgt
  * from `ranges`, objects or columns (`physVecColumns()`).
+ * @public
  */
 export function mmioExporter(kernel: Kernel, pdev: PciDev, ranges: PhysVecInput, extra: Partial<DmaBufOps<MmioPriv>> = {}, offers?: "sgt-and-p2p"): DmaBuf<MmioPriv> {
   pcimP2pdmaInit(kernel.alloc, pdev);
@@ -68,12 +70,13 @@ export function mmioExporter(kernel: Kernel, pdev: PciDev, ranges: PhysVecInput,
   });
 }
 
+/** @public */
 export interface PagesPriv {
   readonly pfns: number[];
   log: string[];
 }
 
-/** A converted page-backed exporter using DMA_BUF_SIMPLE_SGT_EXP_MATCH; optionally pinnable. */
+/** A converted page-backed exporter using DMA_BUF_SIMPLE_SGT_EXP_MATCH; optionally pinnable. @public */
 export function pagesExporter(kernel: Kernel, npages: number, opts: { pinnable?: boolean; failPin?: Error } = {}): DmaBuf<PagesPriv> {
   const pfns = Array.from({ length: npages }, () => kernel.platform.physmem.allocPages(0, "test_pages"));
   const priv: PagesPriv = { pfns, log: [] };

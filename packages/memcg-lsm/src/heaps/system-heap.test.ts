@@ -1,3 +1,4 @@
+// Tests of drivers/dma-buf/heaps/system_heap.c and its conformance fixture.
 import { describe, expect, it } from "vitest";
 import {
   ConformanceFixtures,

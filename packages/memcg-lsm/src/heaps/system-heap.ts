@@ -1,3 +1,4 @@
+// drivers/dma-buf/heaps/system_heap.c: the system heap and its page orders.
 import {
   ConformanceFixtures,
   KernelError,
@@ -25,19 +26,19 @@ import {
   sgSetPage,
   type SgTable,
 } from "@dmabuf-sdk/map-sgt";
-import { memcgLsmFixtures } from "../conformance.js";
+import { memcgLsmFixtures } from "../fixture.js";
 import { dmaHeapAdd, dmaHeapGetName, dmaHeapModule, type DmaHeap } from "../dma-heap.js";
 
-/** `orders[]` of the system heap: 1 MiB, 64 KiB, then single pages. */
+/** `orders[]` of the system heap: 1 MiB, 64 KiB, then single pages. @public */
 export const SYSTEM_HEAP_ORDERS: readonly number[] = [8, 4, 0];
 
-/** One allocation of the buddy allocator backing a buffer. */
+/** One allocation of the buddy allocator backing a buffer. @public */
 export interface SystemHeapPage {
   readonly pfn: number;
   readonly order: number;
 }
 
-/** `struct system_heap_buffer`: pages, their table, and the attachments' copies. */
+/** `struct system_heap_buffer`: pages, their table, and the attachments' copies. @public */
 export interface SystemHeapBuffer {
   readonly heap: DmaHeap;
   readonly len: bigint;
@@ -195,7 +196,7 @@ function systemHeapAllocate(heap: DmaHeap, len: bigint, fdFlags: number, _heapFl
   }
 }
 
-/** The physical address of byte `offset` of a system-heap buffer, and how many bytes follow it in the same page. */
+/** The physical address of byte `offset` of a system-heap buffer, and how many bytes follow it in the same page. @public */
 export function systemHeapPhys(buffer: SystemHeapBuffer, offset: bigint): { phys: bigint; avail: number } {
   if (offset < 0n || offset >= buffer.len) throw new KernelError("ERANGE", "system_heap", `offset ${offset} beyond the buffer`);
   let page = Number(offset / BigInt(PAGE_SIZE));
@@ -208,7 +209,7 @@ export function systemHeapPhys(buffer: SystemHeapBuffer, offset: bigint): { phys
   throw new KernelError("ERANGE", "system_heap", `offset ${offset} beyond the pages`);
 }
 
-/** CPU read of a system-heap buffer (the kernel mapping of its pages). */
+/** CPU read of a system-heap buffer (the kernel mapping of its pages). @public */
 export function systemHeapRead(kernel: Kernel, buffer: SystemHeapBuffer, offset: bigint, len: number): Uint8Array {
   const out = new Uint8Array(len);
   for (let pos = 0; pos < len; ) {
@@ -220,7 +221,7 @@ export function systemHeapRead(kernel: Kernel, buffer: SystemHeapBuffer, offset:
   return out;
 }
 
-/** CPU write to a system-heap buffer. */
+/** CPU write to a system-heap buffer. @public */
 export function systemHeapWrite(kernel: Kernel, buffer: SystemHeapBuffer, offset: bigint, data: Uint8Array): void {
   for (let pos = 0; pos < data.length; ) {
     const { phys, avail } = systemHeapPhys(buffer, offset + BigInt(pos));
@@ -230,7 +231,7 @@ export function systemHeapWrite(kernel: Kernel, buffer: SystemHeapBuffer, offset
   }
 }
 
-/** True when `dmabuf` was exported by a system heap. */
+/** True when `dmabuf` was exported by a system heap. @public */
 export function isSystemHeapBuffer(dmabuf: DmaBuf): dmabuf is DmaBuf<SystemHeapBuffer> {
   return dmabuf.ops === (systemHeapBufOps as DmaBufOps<unknown>);
 }
@@ -242,6 +243,7 @@ export function isSystemHeapBuffer(dmabuf: DmaBuf): dmabuf is DmaBuf<SystemHeapB
  * brings in the dma-heap core, the memory controller, the LSM framework and
  * the SGT mapping type; it offers the `system-heap` exporter and the
  * memcg/LSM scenarios to the conformance matrix.
+ * @public
  */
 export const systemHeapModule: KernelModule = {
   name: "system_heap",

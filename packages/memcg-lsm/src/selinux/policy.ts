@@ -1,9 +1,10 @@
+// security/selinux/ss/policydb.c: a policy's classes, permissions, type rules and handle_unknown.
 import { KernelError } from "@dmabuf-sdk/dmabuf-core";
 
-/** `handle_unknown` of a policy: what the kernel does with classes and permissions the policy does not define. */
+/** `handle_unknown` of a policy: what the kernel does with classes and permissions the policy does not define. @public */
 export type SelinuxHandleUnknown = "allow" | "deny" | "reject";
 
-/** The access vector rules of one (source type, target type, class). */
+/** The access vector rules of one (source type, target type, class). @public */
 export interface SelinuxAvRule {
   readonly allow: ReadonlySet<string>;
   readonly auditallow: ReadonlySet<string>;
@@ -13,6 +14,7 @@ export interface SelinuxAvRule {
 /**
  * A compiled policy: the classes it defines, the type enforcement rules by
  * (source, target, class), the permissive domains and `handle_unknown`.
+ * @public
  */
 export interface SelinuxPolicy {
   readonly handleUnknown: SelinuxHandleUnknown;
@@ -94,6 +96,7 @@ function names(s: string, line: number, what: string): string[] {
  * `self` as a target means the source type. A class (and its permissions) is
  * defined when a `class` statement or any rule names it.
  * @throws KernelError `EINVAL` with the line of the first error.
+ * @public
  */
 export function parseSelinuxPolicy(text: string): SelinuxPolicy {
   let handleUnknown: SelinuxHandleUnknown = "deny";

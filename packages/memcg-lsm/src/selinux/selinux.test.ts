@@ -1,3 +1,4 @@
+// Tests of SELinux dma_heap:charge_to decisions: allocator source, the AVC cache and policy text.
 import { describe, expect, it } from "vitest";
 import { Kernel, KernelError, prepareCreds } from "@dmabuf-sdk/dmabuf-core";
 import {

@@ -1,3 +1,4 @@
+// security/selinux/hooks.c and avc.c: the SELinux LSM, its class map and access vector cache.
 import { KernelError, securityContextType, type Cred, type Kernel, type KernelModule } from "@dmabuf-sdk/dmabuf-core";
 import type { InjectionToken } from "tsyringe";
 import { LSM_ID_SELINUX, securityAddHooks, securityModule, type LsmId } from "../security.js";
@@ -6,13 +7,14 @@ import { parseSelinuxPolicy, type SelinuxPolicy } from "./policy.js";
 /**
  * The kernel's class map (`secclass_map`) as far as the model needs it:
  * patch 4/5 appends `dma_heap` with its one permission `charge_to`.
+ * @public
  */
 export const SELINUX_KERNEL_CLASSES: ReadonlyMap<string, readonly string[]> = new Map([["dma_heap", ["charge_to"]]]);
 
-/** `selinux_lsmid`. */
+/** `selinux_lsmid`. @public */
 export const selinuxLsmId: LsmId = Object.freeze({ name: "selinux", id: LSM_ID_SELINUX });
 
-/** One AVC audit record, as the kernel logs it. */
+/** One AVC audit record, as the kernel logs it. @public */
 export interface AvcAuditRecord {
   /** `denied` (true) or `granted` (an `auditallow` rule). */
   readonly denied: boolean;
@@ -149,6 +151,7 @@ function avcAudit(s: SelinuxState, denied: boolean, perm: string, scontext: stri
  * access is not logged again until the AVC is reset (policy load, or a
  * switch to enforcing). Grants are audited only under `auditallow`.
  * @throws KernelError `EACCES`.
+ * @public
  */
 export function avcHasPerm(kernel: Kernel, scontext: string, tcontext: string, tclass: string, perm: string): void {
   const s = stateOf(kernel);
@@ -175,6 +178,7 @@ export function avcHasPerm(kernel: Kernel, scontext: string, tcontext: string, t
  * `selinux_dma_heap_alloc(from, to)` (patch 4/5): `avc_has_perm(cred_sid(from),
  * cred_sid(to), SECCLASS_DMA_HEAP, DMA_HEAP__CHARGE_TO)`: source is the
  * allocator's domain, target the charged process's domain.
+ * @public
  */
 export function selinuxDmaHeapAlloc(kernel: Kernel, from: Cred, to: Cred): void {
   avcHasPerm(kernel, from.security, to.security, "dma_heap", "charge_to");
@@ -186,6 +190,7 @@ export function selinuxDmaHeapAlloc(kernel: Kernel, from: Cred, to: Cred): void 
  * AVC. A kernel class or permission the policy does not define is logged
  * and handled by the policy's `handle_unknown`; with `reject` the load fails.
  * @throws KernelError `EINVAL` (syntax, or unknown classes under `reject`), `ENOENT` (SELinux not loaded).
+ * @public
  */
 export function selinuxLoadPolicy(kernel: Kernel, text: string): SelinuxPolicy {
   const s = stateOf(kernel);
@@ -224,6 +229,7 @@ export function selinuxLoadPolicy(kernel: Kernel, text: string): SelinuxPolicy {
 /**
  * `/sys/fs/selinux/enforce` write (`setenforce`). Switching to enforcing
  * resets the AVC, dropping what permissive mode granted.
+ * @public
  */
 export function selinuxSetEnforce(kernel: Kernel, enforcing: boolean): void {
   const s = stateOf(kernel);
@@ -234,28 +240,28 @@ export function selinuxSetEnforce(kernel: Kernel, enforcing: boolean): void {
   auditLog(s, 1404, `enforcing=${enforcing ? 1 : 0} old_enforcing=${enforcing ? 0 : 1} auid=4294967295 ses=4294967295 enabled=1 old-enabled=1 lsm=selinux res=1`);
 }
 
-/** `/sys/fs/selinux/enforce` read (`getenforce`). */
+/** `/sys/fs/selinux/enforce` read (`getenforce`). @public */
 export function selinuxEnforcing(kernel: Kernel): boolean {
   return stateOf(kernel).enforcing;
 }
 
-/** The loaded policy, or null before `load_policy`. */
+/** The loaded policy, or null before `load_policy`. @public */
 export function selinuxPolicy(kernel: Kernel): SelinuxPolicy | null {
   return stateOf(kernel).policy;
 }
 
-/** AVC records logged so far (also in the kernel log as `audit: type=1400 …`). */
+/** AVC records logged so far (also in the kernel log as `audit: type=1400 …`). @public */
 export function selinuxAuditRecords(kernel: Kernel): readonly AvcAuditRecord[] {
   return stateOf(kernel).records;
 }
 
-/** `/sys/fs/selinux/avc/cache_stats` in brief: lookups and misses. */
+/** `/sys/fs/selinux/avc/cache_stats` in brief: lookups and misses. @public */
 export function selinuxAvcStats(kernel: Kernel): { readonly lookups: number; readonly misses: number; readonly entries: number } {
   const s = stateOf(kernel);
   return { lookups: s.avcLookups, misses: s.avcMisses, entries: s.avc.size };
 }
 
-/** Boot parameters of SELinux. */
+/** Boot parameters of SELinux. @public */
 export interface SelinuxParams {
   /** `enforcing=` on the command line (default 1). */
   readonly enforcing?: boolean;
@@ -281,10 +287,11 @@ function defineSelinuxModule(params: SelinuxParams): KernelModule {
  * (`user:role:type:level`), policy comes from {@link selinuxLoadPolicy},
  * decisions go through an AVC with the kernel's audit records. Boots
  * enforcing; until a policy is loaded it allows everything.
+ * @public
  */
 export const selinuxModule: KernelModule = defineSelinuxModule({});
 
-/** SELinux booted with parameters, e.g. `selinuxModuleWithParams({ enforcing: false })` for `enforcing=0`. */
+/** SELinux booted with parameters, e.g. `selinuxModuleWithParams({ enforcing: false })` for `enforcing=0`. @public */
 export function selinuxModuleWithParams(params: SelinuxParams): KernelModule {
   return defineSelinuxModule(params);
 }

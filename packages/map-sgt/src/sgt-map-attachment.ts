@@ -1,3 +1,4 @@
+// dma_buf_sgt_map_attachment() and its unlocked and legacy dma_buf_map_attachment() names.
 import {
   KernelBug,
   KernelError,
@@ -10,7 +11,7 @@ import {
   type DmaBufAttachment,
   type DmaDataDirection,
 } from "@dmabuf-sdk/dmabuf-core";
-import { dmaBufGetSgtOps } from "./dma-buf-mapping-sgt.js";
+import { dmaBufGetSgtOps } from "./sgt-mapping-type.js";
 import type { SgTable } from "./scatterlist.js";
 
 /** Static importers of an exporter that can pin are pinned for each mapping. */
@@ -29,6 +30,7 @@ function pinOnMap(attach: DmaBufAttachment): boolean {
  * 5. a static importer waits for the KERNEL fences (unmapping and unpinning
  *    if the wait fails).
  * Every call reaches the exporter: there is no attachment-level cache.
+ * @public
  */
 export function dmaBufSgtMapAttachment(attach: DmaBufAttachment, dir: DmaDataDirection): SgTable {
   if (!attach) throw new KernelBug("oops", "BUG: kernel NULL pointer dereference in dma_buf_sgt_map_attachment");
@@ -74,6 +76,7 @@ export function dmaBufSgtMapAttachment(attach: DmaBufAttachment, dir: DmaDataDir
  * `dma_buf_sgt_unmap_attachment(attach, sgt, dir)`: resv held (asserted);
  * gives the table back to the exporter and unpins a static importer.
  * NULL or non-SGT arguments WARN and return.
+ * @public
  */
 export function dmaBufSgtUnmapAttachment(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): void {
   const sgtOps = dmaBufGetSgtOps(attach);
@@ -87,7 +90,7 @@ export function dmaBufSgtUnmapAttachment(attach: DmaBufAttachment, sgt: SgTable,
   attach.kernel.trace.emit("dma_buf_unmap_attachment", { exp_name: attach.dmabuf.expName, ino: attach.dmabuf.ino });
 }
 
-/** `dma_buf_sgt_map_attachment_unlocked()`: takes and releases the resv lock around the map. */
+/** `dma_buf_sgt_map_attachment_unlocked()`: takes and releases the resv lock around the map. @public */
 export function dmaBufSgtMapAttachmentUnlocked(attach: DmaBufAttachment, dir: DmaDataDirection): SgTable {
   if (!attach?.dmabuf) throw new KernelError("EINVAL", "dma_buf_sgt_map_attachment_unlocked");
   dmaResvLock(attach.dmabuf.resv);
@@ -98,7 +101,7 @@ export function dmaBufSgtMapAttachmentUnlocked(attach: DmaBufAttachment, dir: Dm
   }
 }
 
-/** `dma_buf_sgt_unmap_attachment_unlocked()`. */
+/** `dma_buf_sgt_unmap_attachment_unlocked()`. @public */
 export function dmaBufSgtUnmapAttachmentUnlocked(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): void {
   if (!attach?.dmabuf) return;
   dmaResvLock(attach.dmabuf.resv);
@@ -109,11 +112,11 @@ export function dmaBufSgtUnmapAttachmentUnlocked(attach: DmaBufAttachment, sgt: 
   }
 }
 
-/** `dma_buf_map_attachment()`: the name unconverted importers still call (patch 17 renamed it). */
+/** `dma_buf_map_attachment()`: the name unconverted importers still call (patch 17 renamed it). @public */
 export const dmaBufMapAttachment = dmaBufSgtMapAttachment;
-/** `dma_buf_unmap_attachment()`: the pre-patch-18 name. */
+/** `dma_buf_unmap_attachment()`: the pre-patch-18 name. @public */
 export const dmaBufUnmapAttachment = dmaBufSgtUnmapAttachment;
-/** `dma_buf_map_attachment_unlocked()`: the pre-patch-17 name. */
+/** `dma_buf_map_attachment_unlocked()`: the pre-patch-17 name. @public */
 export const dmaBufMapAttachmentUnlocked = dmaBufSgtMapAttachmentUnlocked;
-/** `dma_buf_unmap_attachment_unlocked()`: the pre-patch-18 name. */
+/** `dma_buf_unmap_attachment_unlocked()`: the pre-patch-18 name. @public */
 export const dmaBufUnmapAttachmentUnlocked = dmaBufSgtUnmapAttachmentUnlocked;

@@ -1,3 +1,4 @@
+// The Xe conformance fixtures: VRAM and system-memory exporters and a GPU importer binding at a fixed VA.
 import {
   KernelError,
   O_CLOEXEC,
@@ -20,7 +21,7 @@ import { xeDmaBufImportMapped, xeGemPrimeExport, xeGemPrimeImport } from "./xe-d
 import { xeModule } from "./module.js";
 import { xeVmBind, xeVmCreate, xeVmDestroy, xeVmRead, xeVmRebind, xeVmUnbind, xeVmWrite, type XeVm, type XeVma } from "./xe-pt.js";
 
-/** GPU virtual address where the importer fixture binds the imported buffer. */
+/** GPU virtual address where the importer fixture binds the imported buffer. @public */
 export const XE_FIXTURE_VA = 0x1_0000_0000n;
 
 /** The Xe device on a slot, binding the driver to it if needed (`driver_override` + bind). */
@@ -72,14 +73,14 @@ function exporter(name: string, placements: readonly XeBoPlacement[], descriptio
   };
 }
 
-/** Conformance fixture: an Xe VRAM BO (may fall back to system memory), offered as [SGT_P2P(dev), SGT]. */
+/** Conformance fixture: an Xe VRAM BO (may fall back to system memory), offered as [SGT_P2P(dev), SGT]. @public */
 export const xeVramExporterFixture: ExporterFixture = exporter(
   "xe-vram",
   [XE_PL_VRAM0, XE_PL_TT],
   "Intel Xe VRAM BO offering [SGT_P2P(dev), SGT]: P2P over the LMEM BAR when reachable, else migrated to system pages; invalidate evicts",
 );
 
-/** Conformance fixture: an Xe system-memory BO, offered as [SGT]. */
+/** Conformance fixture: an Xe system-memory BO, offered as [SGT]. @public */
 export const xeSystemExporterFixture: ExporterFixture = exporter(
   "xe-system",
   [XE_PL_TT],
@@ -91,6 +92,7 @@ export const xeSystemExporterFixture: ExporterFixture = exporter(
  * as a dynamic importer offering [IOV(pf, LMEM BAR), SGT(dev, ACCEPTS_P2P)].
  * `map()` binds the import into a GPU VM; DMA goes through the GPU's page
  * tables (DPAs over IOV, DMA addresses over SGT).
+ * @public
  */
 export const xeImporterFixture: ImporterFixture = {
   name: "xe",
@@ -166,7 +168,7 @@ export const xeImporterFixture: ImporterFixture = {
   },
 };
 
-/** What the xe module offers the conformance matrix. */
+/** What the xe module offers the conformance matrix. @public */
 export const xeFixtures: ConformanceFixtures = {
   package: "@dmabuf-sdk/driver-xe",
   exporters: [xeVramExporterFixture, xeSystemExporterFixture],

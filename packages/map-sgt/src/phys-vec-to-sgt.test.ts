@@ -1,3 +1,4 @@
+// Tests of dma_buf_phys_vec_to_sgt: routes, columnar phys_vec, and fault injection at each allocation and IOVA step.
 import { describe, expect, it } from "vitest";
 import {
   DmaFault,

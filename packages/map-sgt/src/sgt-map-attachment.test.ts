@@ -1,3 +1,4 @@
+// Tests of dma_buf_sgt_map_attachment / dma_buf_sgt_unmap_attachment: check order, pin and fence waits.
 import { describe, expect, it } from "vitest";
 import {
   DmaFence,

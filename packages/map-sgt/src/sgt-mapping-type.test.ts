@@ -1,3 +1,4 @@
+// Tests of the SGT mapping type: match rules, finish_match and accessors.
 import { beforeEach, describe, expect, it } from "vitest";
 import {
   Device,
@@ -63,7 +64,7 @@ function matchResult(k: Kernel, offers: DmaBufMappingMatch[], imp: DmaBufMapping
   }
 }
 
-describe("dma-buf-mapping-sgt", () => {
+describe("sgt-mapping-type", () => {
   describe("match rules", () => {
     it.each([
       { topo: "same-switch", exp: "SGT", imp: "NO_P2P", want: "ops:plain:imp" },

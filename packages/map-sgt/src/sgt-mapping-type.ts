@@ -1,3 +1,4 @@
+// The SGT mapping type (dma_buf_mapping_sgt in drivers/dma-buf/dma-buf-mapping.c): its P2P fields, match and exporter ops.
 import {
   KernelError,
   pciP2pdmaDistance,
@@ -18,17 +19,18 @@ import type { SgTable } from "./scatterlist.js";
  * `enum dma_sgt_requires_p2p`: one enum for the importer's field
  * (`NO_P2P` or `IMPORTER_ACCEPTS_P2P`) and the exporter's (`NO_P2P` or
  * `EXPORTER_REQUIRES_P2P_DISTANCE`), as in the kernel.
+ * @public
  */
 export type DmaSgtRequiresP2p = "DMA_SGT_NO_P2P" | "DMA_SGT_EXPORTER_REQUIRES_P2P_DISTANCE" | "DMA_SGT_IMPORTER_ACCEPTS_P2P";
 
-/** `DMA_SGT_NO_P2P`. */
+/** `DMA_SGT_NO_P2P`. @public */
 export const DMA_SGT_NO_P2P: DmaSgtRequiresP2p = "DMA_SGT_NO_P2P";
-/** `DMA_SGT_EXPORTER_REQUIRES_P2P_DISTANCE`. */
+/** `DMA_SGT_EXPORTER_REQUIRES_P2P_DISTANCE`. @public */
 export const DMA_SGT_EXPORTER_REQUIRES_P2P_DISTANCE: DmaSgtRequiresP2p = "DMA_SGT_EXPORTER_REQUIRES_P2P_DISTANCE";
-/** `DMA_SGT_IMPORTER_ACCEPTS_P2P`. */
+/** `DMA_SGT_IMPORTER_ACCEPTS_P2P`. @public */
 export const DMA_SGT_IMPORTER_ACCEPTS_P2P: DmaSgtRequiresP2p = "DMA_SGT_IMPORTER_ACCEPTS_P2P";
 
-/** `sgt_data` of `struct dma_buf_mapping_match`: each side fills its own fields. */
+/** `sgt_data` of `struct dma_buf_mapping_match`: each side fills its own fields. @public */
 export interface DmaBufSgtData {
   /** Importer: the device that will DMA (`importing_dma_device`). */
   readonly importingDmaDevice: Device | null;
@@ -42,6 +44,7 @@ export interface DmaBufSgtData {
 
 /**
  * `struct dma_buf_mapping_sgt_exp_ops`: the exporter's SGT map functions.
+ * @public
  */
 export interface DmaBufMappingSgtExpOps extends DmaBufMappingExpOps {
   /**
@@ -56,7 +59,7 @@ export interface DmaBufMappingSgtExpOps extends DmaBufMappingExpOps {
   unmapDmaBuf(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): void;
 }
 
-/** An SGT candidate or the negotiated SGT result. */
+/** An SGT candidate or the negotiated SGT result. @public */
 export type DmaBufSgtMatch = DmaBufMappingMatch<DmaBufSgtData>;
 
 function sgtData(m: DmaBufMappingMatch): DmaBufSgtData {
@@ -70,6 +73,7 @@ function sgtData(m: DmaBufMappingMatch): DmaBufSgtData {
  * accepts P2P and a non-negative `pci_p2pdma_distance()` to the exporting
  * function (any failure is "try the next entry"); any other value falls out
  * of the kernel's switch and is compatible.
+ * @public
  */
 export const dmaBufMappingSgtType: DmaBufMappingType<DmaBufSgtData> = {
   name: "DMA Mapped Scatter Gather Table",
@@ -119,6 +123,7 @@ const isSgt = (attach: DmaBufAttachment | null): attach is DmaBufAttachment & { 
 /**
  * `DMA_BUF_IMAPPING_SGT(dev, accepts_p2p)`: an importer entry. `false`/`true`
  * stand for `DMA_SGT_NO_P2P`/`DMA_SGT_IMPORTER_ACCEPTS_P2P`.
+ * @public
  */
 export function dmaBufImappingSgt(dev: Device, acceptsP2p: boolean | DmaSgtRequiresP2p): DmaBufMappingMatch {
   const accepts = typeof acceptsP2p === "boolean" ? (acceptsP2p ? DMA_SGT_IMPORTER_ACCEPTS_P2P : DMA_SGT_NO_P2P) : acceptsP2p;
@@ -126,7 +131,7 @@ export function dmaBufImappingSgt(dev: Device, acceptsP2p: boolean | DmaSgtRequi
   return { type: dmaBufMappingSgtType, data } as DmaBufMappingMatch;
 }
 
-/** `DMA_BUF_EMAPPING_SGT(exp_ops)`: an exporter entry that does not need P2P. */
+/** `DMA_BUF_EMAPPING_SGT(exp_ops)`: an exporter entry that does not need P2P. @public */
 export function dmaBufEmappingSgt(expOps: DmaBufMappingSgtExpOps): DmaBufMappingMatch {
   const data: DmaBufSgtData = { importingDmaDevice: null, exportingP2pDevice: null, importerAcceptsP2p: DMA_SGT_NO_P2P, exporterRequiresP2p: DMA_SGT_NO_P2P };
   return { type: dmaBufMappingSgtType, expOps, data } as DmaBufMappingMatch;
@@ -135,6 +140,7 @@ export function dmaBufEmappingSgt(expOps: DmaBufMappingSgtExpOps): DmaBufMapping
 /**
  * `DMA_BUF_EMAPPING_SGT_P2P(exp_ops, pci_dev)`: an exporter entry of MMIO
  * that only P2P-capable importers within reach of `pdev` may use.
+ * @public
  */
 export function dmaBufEmappingSgtP2p(expOps: DmaBufMappingSgtExpOps, pdev: PciDev | null): DmaBufMappingMatch {
   const data: DmaBufSgtData = {
@@ -149,6 +155,7 @@ export function dmaBufEmappingSgtP2p(expOps: DmaBufMappingSgtExpOps, pdev: PciDe
 /**
  * `DMA_BUF_SIMPLE_SGT_EXP_MATCH(map, unmap)`: the `dma_buf_ops` fields of an
  * exporter that offers exactly one plain SGT entry. Spread it into the ops.
+ * @public
  */
 export function dmaBufSimpleSgtExpMatch(
   mapDmaBuf: DmaBufMappingSgtExpOps["mapDmaBuf"],
@@ -157,7 +164,7 @@ export function dmaBufSimpleSgtExpMatch(
   return { singleExporterMatch: dmaBufEmappingSgt({ mapDmaBuf, unmapDmaBuf }) };
 }
 
-/** `dma_buf_sgt_dma_device()`: the importer's DMA device of an SGT attachment, else null. */
+/** `dma_buf_sgt_dma_device()`: the importer's DMA device of an SGT attachment, else null. @public */
 export function dmaBufSgtDmaDevice(attach: DmaBufAttachment | null): Device | null {
   return isSgt(attach) ? sgtData(attach.mapType).importingDmaDevice : null;
 }
@@ -166,12 +173,13 @@ export function dmaBufSgtDmaDevice(attach: DmaBufAttachment | null): Device | nu
  * `dma_buf_sgt_p2p_allowed()`: the P2P exporter entry is the one that
  * matched (so the importer accepted P2P and the distance was fine). It does
  * not look at the importer's flag.
+ * @public
  */
 export function dmaBufSgtP2pAllowed(attach: DmaBufAttachment | null): boolean {
   return isSgt(attach) && sgtData(attach.mapType).exporterRequiresP2p === DMA_SGT_EXPORTER_REQUIRES_P2P_DISTANCE;
 }
 
-/** `dma_buf_get_sgt_ops()`: the exporter's SGT ops of an SGT attachment, else null. */
+/** `dma_buf_get_sgt_ops()`: the exporter's SGT ops of an SGT attachment, else null. @public */
 export function dmaBufGetSgtOps(attach: DmaBufAttachment | null): DmaBufMappingSgtExpOps | null {
   return isSgt(attach) ? ((attach.mapType.expOps as DmaBufMappingSgtExpOps | undefined) ?? null) : null;
 }
@@ -196,6 +204,7 @@ const dmaBufSgtCompatExpOps: DmaBufMappingSgtExpOps = {
  * entry for `dma_buf_attach()`/`dma_buf_dynamic_attach()`, and
  * `dma_buf_sgt_exp_compat_match` (NO_P2P, so any SGT importer matches and the
  * legacy exporter checks `attach.peer2peer` itself).
+ * @public
  */
 export const dmaBufSgtLegacyCompat: DmaBufLegacyCompat = {
   importerMatch: (dev, acceptsP2p) => dmaBufImappingSgt(dev, acceptsP2p),

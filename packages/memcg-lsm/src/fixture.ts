@@ -1,3 +1,4 @@
+// The memcg-lsm conformance fixtures: a system-heap buffer allocated by the case's task, and the charge scenarios.
 import {
   KernelError,
   O_CLOEXEC,
@@ -29,6 +30,7 @@ const errno = (ret: number): string => (ret >= 0 ? "ok" : (errnoName(ret) ?? `er
  * task through `/dev/dma_heap/system` (the task holds the fd until
  * `release()`). Page-backed, SGT without P2P, placeable on any topology; the
  * heap cannot move or revoke its buffers, so it has no `invalidate`.
+ * @public
  */
 export const systemHeapFixture: ExporterFixture = {
   name: "system-heap",
@@ -163,7 +165,7 @@ function scenario(name: string, description: string, run: ConformanceScenario["r
   };
 }
 
-/** The memcg/LSM scenarios (expected outcome in each description). */
+/** The memcg/LSM scenarios (expected outcome in each description). @public */
 export const memcgLsmScenarios: readonly ConformanceScenario[] = [
   scenario("memcg-lsm/charge-other-allowed", "allocator charges a buffer to its client's cgroup; policy allows allocator_app_t client_app_t:dma_heap charge_to (expected: ok)", (ctx) =>
     runCharge(ctx, allow("allow allocator_app_t client_app_t:dma_heap charge_to;"), (w) => ({
@@ -285,7 +287,7 @@ export const memcgLsmScenarios: readonly ConformanceScenario[] = [
   ),
 ];
 
-/** What the package offers the conformance matrix. */
+/** What the package offers the conformance matrix. @public */
 export const memcgLsmFixtures: ConformanceFixtures = {
   package: "@dmabuf-sdk/memcg-lsm",
   exporters: [systemHeapFixture],

@@ -1,3 +1,4 @@
+// drivers/dma-buf/dma-buf-mapping.c: dma_buf_phys_vec_to_sgt() and dma_buf_free_sgt(), phys_vec ranges to a DMA-mapped SGT.
 import {
   DMA_ATTR_MMIO,
   KernelBug,
@@ -22,7 +23,7 @@ import {
   type DmaIovaState,
   type P2pdmaProvider,
 } from "@dmabuf-sdk/dmabuf-core";
-import { dmaBufSgtDmaDevice } from "./dma-buf-mapping-sgt.js";
+import { dmaBufSgtDmaDevice } from "./sgt-mapping-type.js";
 import { isPhysVecColumns, physVecAt, physVecColumnsCheck, physVecLength, type PhysVecInput } from "./phys-vec.js";
 import { sgAllocTable, sgFreeTable, type SgTable } from "./scatterlist.js";
 
@@ -31,7 +32,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const TWO32 = 4294967296;
 
 
-/** How a table from {@link dmaBufPhysVecToSgt} was mapped. */
+/** How a table from {@link dmaBufPhysVecToSgt} was mapped. @public */
 export type DmaBufSgtRoute = "bus-addr" | "iova" | "per-range";
 
 /** `struct dma_buf_dma`: what `dma_buf_free_sgt()` needs to undo the mapping. */
@@ -139,6 +140,7 @@ function fillBusAddrHalves(out: Uint32Array, l: Uint32Array, idx: number, pv: Ui
  * @throws KernelError `EINVAL` (WARN: no dmabuf or provider; unsupported
  * route; no entries), `ENOMEM` (allocations, IOVA/page tables, a failed
  * per-range map). On failure nothing stays mapped or allocated.
+ * @public
  */
 export function dmaBufPhysVecToSgt(
   attach: DmaBufAttachment,
@@ -299,6 +301,7 @@ export function dmaBufPhysVecToSgt(
  * `dma_buf_free_sgt(attach, sgt, dir)`: undoes {@link dmaBufPhysVecToSgt}
  * (resv held, asserted): destroys the IOVA range, or unmaps each range that
  * was mapped, then frees the table.
+ * @public
  */
 export function dmaBufFreeSgt(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDataDirection): void {
   const dma = DMA.get(sgt);
@@ -313,7 +316,7 @@ export function dmaBufFreeSgt(attach: DmaBufAttachment, sgt: SgTable, dir: DmaDa
   sgFreeTable(sgt);
 }
 
-/** How a table from {@link dmaBufPhysVecToSgt} was mapped, or undefined for other tables. */
+/** How a table from {@link dmaBufPhysVecToSgt} was mapped, or undefined for other tables. @public */
 export function dmaBufSgtRoute(sgt: SgTable): DmaBufSgtRoute | undefined {
   return DMA.get(sgt)?.route;
 }
