@@ -1,3 +1,4 @@
+// Tests invalidation and revoke of dma-bufs registered with io_uring while NVMe READ_FIXEDs are in flight (v6 drain, v3 fence), across exporters.
 import { describe, expect, it } from "vitest";
 import { Kernel, O_CLOEXEC, O_RDWR, buildTopology, dmaBufFd, getDmaBuf, topologyKernelOptions, type ExporterFixture, type TopologyName, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { vfioPciExporterFixture } from "@dmabuf-sdk/driver-vfio-pci";

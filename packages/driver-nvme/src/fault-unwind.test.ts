@@ -1,3 +1,4 @@
+// Tests the unwind of dma-buf registration and the first map on NVMe with the fault injector (every allocation failed in turn).
 import { describe, expect, it } from "vitest";
 import { O_CLOEXEC, dmaBufFd } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// Tests block/fops.c's blkdev_read_iter()/blkdev_write_iter() on the NVMe namespace device (O_DIRECT alignment, the end of the device).
 import { describe, expect, it } from "vitest";
 import { ERRNO, O_DIRECT, O_RDWR } from "@dmabuf-sdk/dmabuf-core";
 import { nvmeRemove } from "@dmabuf-sdk/driver-nvme";

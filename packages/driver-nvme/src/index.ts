@@ -1,3 +1,4 @@
+// @dmabuf-sdk/driver-nvme: the NVMe controller model and drivers/nvme/host/pci.c with dma-buf I/O context support, and its module.
 /**
  * An NVMe model for dmabuf-sdk: a PCIe NVMe controller on the platform
  * (BAR0 registers and doorbells, admin and I/O queues in host memory,

@@ -1,3 +1,4 @@
+// Tests MSI-X vectors as Linux irqs: pci_request_irq() through core's request_irq(), handlers in hard-IRQ context.
 import { describe, expect, it } from "vitest";
 import { Kernel, buildTopology, irqActions, topologyKernelOptions } from "@dmabuf-sdk/dmabuf-core";
 import { msixRaise, pciAllocIrqVectors, pciFreeIrq, pciFreeIrqVectors, pciIrqCount, pciRequestIrq } from "@dmabuf-sdk/driver-nvme";

@@ -1,3 +1,4 @@
+// Tests nvme-pci's dma-buf token support with I/O in flight: invalidation (v6 drain, v3 fence), orderly and surprise removal, PRP requeue.
 import { describe, expect, it } from "vitest";
 import { O_CLOEXEC, dmaBufFd, dmaBufInvalidateMappings, dmaResvLock, dmaResvUnlock, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";

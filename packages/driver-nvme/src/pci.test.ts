@@ -1,3 +1,4 @@
+// Tests drivers/nvme/host/pci.c: probe, queues, PRP lists and SGLs, MDTS splitting, completions and removal.
 import { describe, expect, it } from "vitest";
 import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStatsSnapshot, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// Tests the dma-buf I/O context/map layer: lazy map, request counting, invalidation against in-flight requests, v3 vs v6.
 import { describe, expect, it } from "vitest";
 import { KernelBug, O_CLOEXEC, dmaBufFd, dmaBufInvalidateMappings, dmaResvFences, dmaResvLock, dmaResvUnlock, dmaResvWaitTimeout, MAX_SCHEDULE_TIMEOUT, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// @dmabuf-sdk/io-uring: io_uring (io_uring/*.c) with dma-buf registered buffers and the dma-buf I/O context layer, and its module.
 /**
  * io_uring for dmabuf-sdk: rings (`io_uring_setup`, `io_uring_enter`,
  * `io_uring_register`), registered files and buffers, `READ`/`WRITE` and

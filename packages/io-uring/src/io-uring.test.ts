@@ -1,3 +1,4 @@
+// Tests io_uring/io_uring.c's io_uring_setup() and io_uring_enter() checks in the kernel's order (ports of liburing test/io_uring_setup.c).
 import { describe, expect, it } from "vitest";
 import { O_CLOEXEC, O_DIRECT, O_RDWR, dmaBufFd } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// Tests io_uring/register.c and rsrc.c registration checks in the kernel's order (ports of liburing test/io_uring_register.c).
 import { describe, expect, it } from "vitest";
 import { O_CLOEXEC, O_DIRECT, O_RDWR, UserStruct, dmaBufFd } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// Tests io_uring/rsrc.c's extended buffer update and dma-buf registration (io_register_dmabuf) with their errnos.
 import { describe, expect, it } from "vitest";
 import { O_CLOEXEC, UserStruct, dmaBufFd } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";

@@ -1,3 +1,4 @@
+// Tests io_uring/rw.c: READ_FIXED/WRITE_FIXED on dma-buf registered buffers, plain READ/WRITE and registered files.
 import { describe, expect, it } from "vitest";
 import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStatsSnapshot, type DmaBuf, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";
