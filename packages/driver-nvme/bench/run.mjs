@@ -6,7 +6,7 @@
 // beside an anchor measured in the same run (passthrough, per-I/O mapping) as a ratio.
 import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
-import { Kernel, O_CLOEXEC, O_RDWR, buildTopology, dmaBufFd, iommuDmaStatsSnapshot } from "@dmabuf-sdk/dmabuf-core";
+import { Kernel, O_CLOEXEC, O_RDWR, buildTopology, dmaBufFd, iommuDmaStats } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";
 import { IoUring, O_DIRECT, userAlloc } from "@dmabuf-sdk/io-uring";
 import { nvmeHwAttach, nvmeModule, nvmeProbe, nvmeRemove } from "@dmabuf-sdk/driver-nvme";
@@ -55,7 +55,7 @@ function workload(mode, kind) {
   ring.run(QD);
   k.clock.advance(20e6);
   const pdev = t.importerSlot;
-  const s0 = iommuDmaStatsSnapshot(pdev);
+  const s0 = { ...iommuDmaStats(pdev) };
   const t0 = performance.now();
   let done = 0;
   submit(QD);
@@ -73,7 +73,7 @@ function workload(mode, kind) {
   const wall = (performance.now() - t0) / IOS;
   // Drain the lazy flush queue so its IOVA frees are counted against the I/Os that queued them.
   k.clock.advance(20e6);
-  const s1 = iommuDmaStatsSnapshot(pdev);
+  const s1 = { ...iommuDmaStats(pdev) };
   const ops = Object.fromEntries(OPS.map((o) => [o, (s1[o] - s0[o]) / IOS]));
   ring.close();
   task.sys.close(blk);

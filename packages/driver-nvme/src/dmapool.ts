@@ -1,7 +1,7 @@
 // mm/dmapool.c + kernel/dma/mapping.c dma_alloc_coherent(): coherent DMA memory the controller reads (queues, PRP lists, SGL segments).
 import { DMA_MAPPING_ERROR, KernelError, dmaMapPhys, dmaUnmapPhys, type Device, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 
-/** A coherent allocation: CPU-visible pages and the address the device uses. */
+/** A coherent allocation: CPU-visible pages and the address the device uses. @public */
 export interface DmaCoherent {
   readonly pfn: number;
   readonly order: number;
@@ -13,6 +13,7 @@ export interface DmaCoherent {
  * `dma_alloc_coherent(dev, size)`: zeroed RAM mapped for `dev` (through its
  * DMA domain: one IOVA and page-table write, counted like any mapping).
  * @throws KernelError `ENOMEM`.
+ * @public
  */
 export function dmaAllocCoherent(dev: Device, size: number): DmaCoherent {
   const k = dev.kernel;
@@ -28,17 +29,18 @@ export function dmaAllocCoherent(dev: Device, size: number): DmaCoherent {
   return { pfn, order, dma, size: bytes };
 }
 
-/** `dma_free_coherent()`. */
+/** `dma_free_coherent()`. @public */
 export function dmaFreeCoherent(dev: Device, mem: DmaCoherent): void {
   dmaUnmapPhys(dev, mem.dma, BigInt(mem.size), "DMA_BIDIRECTIONAL", 0);
   dev.kernel.platform.physmem.freePages(mem.pfn, mem.order);
 }
 
-/** CPU access to coherent memory. */
+/** CPU access to coherent memory. @public */
 export function coherentWrite(kernel: Kernel, mem: DmaCoherent, off: number, data: Uint8Array): void {
   kernel.platform.physmem.write((BigInt(mem.pfn) << 12n) + BigInt(off), data);
 }
 
+/** @public */
 export function coherentRead(kernel: Kernel, mem: DmaCoherent, off: number, len: number): Uint8Array {
   return kernel.platform.physmem.read((BigInt(mem.pfn) << 12n) + BigInt(off), len);
 }
@@ -48,6 +50,7 @@ export function coherentRead(kernel: Kernel, mem: DmaCoherent, off: number, len:
  * empty, and keeps freed blocks for reuse, so steady-state I/O does no DMA
  * mapping. `dma_pool_alloc(GFP_ATOMIC)` failures are injectable (site
  * `dma_pool_alloc`).
+ * @public
  */
 export class DmaPool {
   readonly #free: DmaCoherent[] = [];

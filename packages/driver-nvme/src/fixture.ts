@@ -20,7 +20,7 @@ import { dmaBufSgtRoute } from "@dmabuf-sdk/map-sgt";
 import { nvmeHwAttach, nvmeHwOf, nvmeModule, nvmeProbe, nvmeRemove } from "./module.js";
 import type { NvmeDmabufMap, NvmeDmabufToken } from "./pci.js";
 
-/** Size of the fixture's namespace (sparse media). */
+/** Size of the fixture's namespace (sparse media). @public */
 export const NVME_FIXTURE_NS_SIZE = 64n << 20n;
 /** Where the fixture's data path puts bytes on the namespace. */
 const SCRATCH = 1n << 20n;
@@ -39,6 +39,7 @@ function cqeCheck(res: number, op: string): void {
  * P2P for a BAR exporter. The attach is `dma_buf_dynamic_attach()` with
  * `allow_peer2peer` (SGT, ACCEPTS_P2P), so an exporter beyond P2P reach
  * refuses the registration with the attach errno.
+ * @public
  */
 export const nvmeImporterFixture: ImporterFixture = {
   name: "nvme",
@@ -135,7 +136,7 @@ export const nvmeImporterFixture: ImporterFixture = {
   },
 };
 
-/** What nvme offers the conformance matrix. */
+/** What nvme offers the conformance matrix. @public */
 export const nvmeFixtures: ConformanceFixtures = {
   package: "@dmabuf-sdk/driver-nvme",
   exporters: [],

@@ -3,7 +3,7 @@ import { ERRNO, KernelError, type File, O_DIRECT } from "@dmabuf-sdk/dmabuf-core
 import { EIOCBQUEUED, copyFromIterBvec, copyToIterBvec, type DmaBufIoCtx, type DmaBufIoMap, type IoUringFileOperations, type IovIter, type Kiocb } from "@dmabuf-sdk/io-uring";
 import { nvmeInitDmaBufIoCtx, type NvmeDev, type NvmeDmabufMap, type NvmeNsInfo } from "./pci.js";
 
-/** `struct block_device` of one namespace. */
+/** `struct block_device` of one namespace. @public */
 export interface NvmeBlockDevice {
   readonly dev: NvmeDev;
   readonly ns: NvmeNsInfo;
@@ -11,7 +11,7 @@ export interface NvmeBlockDevice {
   readonly name: string;
 }
 
-/** `nvme_error_status()`: NVMe status → the errno the I/O completes with. */
+/** `nvme_error_status()`: NVMe status → the errno the I/O completes with. @public */
 export function nvmeErrorStatus(status: number): number {
   switch (status) {
     case 0:
@@ -77,7 +77,7 @@ function blkdevRw(write: boolean, kiocb: Kiocb, iter: IovIter): number {
   return EIOCBQUEUED;
 }
 
-/** The namespace block device's file operations. */
+/** The namespace block device's file operations. @public */
 export const nvmeBdevFops: IoUringFileOperations = {
   name: "nvme-bdev",
   readIter: (kiocb, iter) => blkdevRw(false, kiocb, iter),

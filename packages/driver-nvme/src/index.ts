@@ -25,7 +25,7 @@ export {
   type NvmeDmabufMap,
 } from "./pci.js";
 export { nvmeBdevFops, nvmeErrorStatus, type NvmeBlockDevice } from "./fops.js";
-export { pciAllocIrqVectors, pciFreeIrqVectors, pciRequestIrq, pciFreeIrq, pciIrqCount, msixRaise, type IrqHandler } from "./msi.js";
+export { pciAllocIrqVectors, pciFreeIrqVectors, pciRequestIrq, pciFreeIrq, pciIrqCount, pciIrqVector, msixRaise, type IrqHandler } from "./msi.js";
 export { DmaPool, dmaAllocCoherent, dmaFreeCoherent, coherentRead, coherentWrite, type DmaCoherent } from "./dmapool.js";
 export { nvmeImporterFixture, nvmeFixtures, NVME_FIXTURE_NS_SIZE } from "./fixture.js";
 export * from "./nvme-spec.js";

@@ -13,6 +13,7 @@ const DEVS = new WeakMap<Kernel, NvmeDev[]>();
 /**
  * Puts an NVMe controller on PCI function `pdev` (the hardware: what the
  * machine has before any driver runs). `EBUSY` when it already has one.
+ * @public
  */
 export function nvmeHwAttach(pdev: PciDev, opts: NvmeHwOptions): NvmeHw {
   if (HW.has(pdev)) throw new KernelError("EBUSY", "nvme_hw_attach", `${pdev.name} already has a controller`);
@@ -21,7 +22,7 @@ export function nvmeHwAttach(pdev: PciDev, opts: NvmeHwOptions): NvmeHw {
   return hw;
 }
 
-/** The controller hardware on `pdev`, if any. */
+/** The controller hardware on `pdev`, if any. @public */
 export function nvmeHwOf(pdev: PciDev): NvmeHw | undefined {
   return HW.get(pdev);
 }
@@ -30,6 +31,7 @@ export function nvmeHwOf(pdev: PciDev): NvmeHw | undefined {
  * `nvme_probe()`: binds the driver to the controller on `pdev` and creates
  * `/dev/nvme<N>n<nsid>` for each namespace. `ENODEV` without a controller,
  * `EBUSY` when a driver is bound; the module must be loaded (`ENOENT`).
+ * @public
  */
 export function nvmeProbe(kernel: Kernel, pdev: PciDev, opts: NvmeDevOptions = {}): NvmeDev {
   if (!kernel.modules.find(nvmeModule.name)) throw new KernelError("ENOENT", "nvme_probe", "nvme module not loaded");
@@ -55,7 +57,7 @@ export function nvmeProbe(kernel: Kernel, pdev: PciDev, opts: NvmeDevOptions = {
 
 const REMOVERS = new WeakMap<NvmeDev, () => void>();
 
-/** `nvme_remove()`: see {@link NvmeDev.remove}; the block device nodes go first. */
+/** `nvme_remove()`: see {@link NvmeDev.remove}; the block device nodes go first. @public */
 export function nvmeRemove(dev: NvmeDev, surprise = false): void {
   REMOVERS.get(dev)?.();
   REMOVERS.delete(dev);
@@ -64,7 +66,7 @@ export function nvmeRemove(dev: NvmeDev, surprise = false): void {
   if (devs) devs.splice(devs.indexOf(dev), 1);
 }
 
-/** Controllers the driver is bound to in `kernel`. */
+/** Controllers the driver is bound to in `kernel`. @public */
 export function nvmeDevices(kernel: Kernel): readonly NvmeDev[] {
   return DEVS.get(kernel) ?? [];
 }
@@ -74,6 +76,7 @@ export function nvmeDevices(kernel: Kernel): readonly NvmeDev[] {
  * for its dma-buf attachments and io_uring's dma-buf I/O layer; offers the
  * `nvme` importer to the conformance matrix. Controllers are bound with
  * {@link nvmeProbe} (the PCI core's probe), unbound at module exit.
+ * @public
  */
 export const nvmeModule: KernelModule = {
   name: "nvme",

@@ -40,7 +40,7 @@ import {
   type NvmeCommand,
 } from "./nvme-spec.js";
 
-/** One namespace: `size` bytes of media in `lbaSize` blocks, stored sparsely by 4 KiB page. */
+/** One namespace: `size` bytes of media in `lbaSize` blocks, stored sparsely by 4 KiB page. @public */
 export class NvmeNamespace {
   readonly #pages = new Map<number, Uint8Array>();
   constructor(
@@ -81,7 +81,7 @@ export class NvmeNamespace {
   }
 }
 
-/** What the controller model is built with. */
+/** What the controller model is built with. @public */
 export interface NvmeHwOptions {
   /** Namespaces (nsid from 1): sizes in bytes, LBA size 512 or 4096. */
   readonly namespaces: readonly { readonly size: bigint; readonly lbaSize?: number }[];
@@ -117,7 +117,7 @@ interface HwCq {
   phase: number;
 }
 
-/** Counters of what the controller did (for tests and the benchmark). */
+/** Counters of what the controller did (for tests and the benchmark). @public */
 export interface NvmeHwStats {
   commands: number;
   bytesRead: number;
@@ -133,6 +133,7 @@ export interface NvmeHwStats {
  * reaches host memory only through the platform DMA engine from its
  * function: it fetches SQEs, walks PRP lists and SGL segments, moves data,
  * and posts CQEs, then raises the CQ's MSI-X vector.
+ * @public
  */
 export class NvmeHw {
   readonly namespaces: NvmeNamespace[];
@@ -475,7 +476,7 @@ export class NvmeHw {
   }
 }
 
-/** Bytes of namespace `nsid` (test and fixture access to the media, bypassing the host). */
+/** Bytes of namespace `nsid` (test and fixture access to the media, bypassing the host). @public */
 export function nvmeHwNamespace(hw: NvmeHw, nsid: number): NvmeNamespace {
   const ns = hw.namespaces[nsid - 1];
   if (!ns) throw new KernelError("ENODEV", "nvme", `no namespace ${nsid}`);

@@ -1,6 +1,6 @@
 // Tests drivers/nvme/host/pci.c: probe, queues, PRP lists and SGLs, MDTS splitting, completions and removal.
 import { describe, expect, it } from "vitest";
-import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStatsSnapshot, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
+import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStats, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";
 import { IORING_OP_READ, IoUring, negErrno, userAlloc } from "@dmabuf-sdk/io-uring";
 import { nvmeRemove, pciIrqCount } from "@dmabuf-sdk/driver-nvme";
@@ -103,20 +103,20 @@ describe("nvme-pci", () => {
     const blk = m.open();
     const ubuf = userAlloc(m.task, 4096);
     const pdev = m.topology.importerSlot;
-    const s0 = iommuDmaStatsSnapshot(pdev);
+    const s0 = { ...iommuDmaStats(pdev) };
     for (let i = 0; i < 4; i++) ring.queue({ opcode: IORING_OP_READ, fd: blk, addr: ubuf, len: 4096, off: BigInt(i * 4096) });
     expect(ring.run(4).map((c) => c.res)).toEqual([4096, 4096, 4096, 4096]);
-    const s1 = iommuDmaStatsSnapshot(pdev);
+    const s1 = { ...iommuDmaStats(pdev) };
     expect({ iovaAlloc: s1.iovaAlloc - s0.iovaAlloc, map: s1.map - s0.map, unmap: s1.unmap - s0.unmap, iotlbSync: s1.iotlbSync - s0.iotlbSync, iovaFree: s1.iovaFree - s0.iovaFree }).toEqual({ iovaAlloc: 4, map: 4, unmap: 4, iotlbSync: 4, iovaFree: 4 });
     const { fd } = exportBuf(m, 65536n);
     ring.registerBuffersSparse(1);
     ring.registerDmabuf(0, fd, blk);
     ring.queueFixed(false, blk, 0n, 4096, 0n, 0);
     ring.run(1);
-    const s2 = iommuDmaStatsSnapshot(pdev);
+    const s2 = { ...iommuDmaStats(pdev) };
     for (let i = 0; i < 4; i++) ring.queueFixed(false, blk, BigInt(i * 4096), 4096, BigInt(i * 4096), 0);
     ring.run(4);
-    const s3 = iommuDmaStatsSnapshot(pdev);
+    const s3 = { ...iommuDmaStats(pdev) };
     expect({ iovaAlloc: s3.iovaAlloc - s2.iovaAlloc, map: s3.map - s2.map, unmap: s3.unmap - s2.unmap, iotlbSync: s3.iotlbSync - s2.iotlbSync, dmaSync: s3.dmaSync - s2.dmaSync }).toEqual({ iovaAlloc: 0, map: 0, unmap: 0, iotlbSync: 0, dmaSync: 8 });
     m.task.sys.munmap(ubuf, 4096);
     finish(m, ring, [fd, blk]);

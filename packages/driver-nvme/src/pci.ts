@@ -54,7 +54,7 @@ import {
   type NvmeCommand,
 } from "./nvme-spec.js";
 
-/** `NVME_SMALL_POOL_SIZE / 8`: PRP lists up to this many entries come from the small pool. */
+/** `NVME_SMALL_POOL_SIZE / 8`: PRP lists up to this many entries come from the small pool. @public */
 export const NVME_SMALL_POOL_ENTRIES = 32;
 /** Entries of one PRP list page. */
 const PRP_PER_PAGE = NVME_CTRL_PAGE_SIZE / 8;
@@ -62,7 +62,7 @@ const ADMIN_DEPTH = 32;
 /** `BLK_MQ_RESOURCE_DELAY`: 3 ms before a queue stopped on resources is run again. */
 const BLK_MQ_RESOURCE_DELAY_NS = 3e6;
 
-/** Driver options (module parameters of nvme-pci). */
+/** Driver options (module parameters of nvme-pci). @public */
 export interface NvmeDevOptions {
   /** `io_queue_depth`. */
   readonly ioQueueDepth?: number;
@@ -70,14 +70,14 @@ export interface NvmeDevOptions {
   readonly useSgls?: boolean;
 }
 
-/** A namespace as the driver knows it after Identify. */
+/** A namespace as the driver knows it after Identify. @public */
 export interface NvmeNsInfo {
   readonly nsid: number;
   readonly size: bigint;
   readonly lbaSize: number;
 }
 
-/** How one command's data was mapped, to undo at completion (`struct nvme_iod`). */
+/** How one command's data was mapped, to undo at completion (`struct nvme_iod`). @public */
 export interface NvmeIod {
   readonly cmd: NvmeCommand;
   readonly dir: DmaDataDirection;
@@ -92,7 +92,7 @@ export interface NvmeIod {
   done: (status: number) => void;
 }
 
-/** `struct nvme_queue`. */
+/** `struct nvme_queue`. @public */
 export class NvmeQueue {
   sqTail = 0;
   cqHead = 0;
@@ -115,7 +115,7 @@ export class NvmeQueue {
   }
 }
 
-/** Counters of the driver's per-request work (the benchmark reads them). */
+/** Counters of the driver's per-request work (the benchmark reads them). @public */
 export interface NvmeDevStats {
   requests: number;
   commands: number;
@@ -123,7 +123,7 @@ export interface NvmeDevStats {
   requeues: number;
 }
 
-/** `struct nvme_dev` + `struct nvme_ctrl`. */
+/** `struct nvme_dev` + `struct nvme_ctrl`. @public */
 export class NvmeDev {
   adminq: NvmeQueue | null = null;
   ioq: NvmeQueue | null = null;
@@ -523,18 +523,18 @@ export class NvmeDev {
   }
 }
 
-/** What a command moves: pinned pages (per-I/O mapping) or a range of a dma-buf map. */
+/** What a command moves: pinned pages (per-I/O mapping) or a range of a dma-buf map. @public */
 export type NvmeData = { readonly kind: "bvec"; readonly iter: IovIterBvec; readonly len: number } | { readonly kind: "dmabuf"; readonly map: DmaBufIoMap<NvmeDmabufMap>; readonly offset: bigint; readonly len: number };
 
 // ---- the series' dma-buf token support (nvme-pci: implement dma_token backed requests) ----
 
-/** The driver's part of a context (`struct nvme_dmabuf_token`): its dynamic attachment. */
+/** The driver's part of a context (`struct nvme_dmabuf_token`): its dynamic attachment. @public */
 export interface NvmeDmabufToken {
   readonly dev: NvmeDev;
   readonly attach: DmaBufAttachment;
 }
 
-/** The driver's part of a map: the exporter's sg_table and one DMA address per 4 KiB page. */
+/** The driver's part of a map: the exporter's sg_table and one DMA address per 4 KiB page. @public */
 export interface NvmeDmabufMap {
   readonly sgt: SgTable;
   readonly dmaList: bigint[];
@@ -546,6 +546,7 @@ export interface NvmeDmabufMap {
  * `invalidate_mappings`; then the ops. The attach's errno is returned (a
  * VFIO BAR beyond P2P reach: `EINVAL`). The state is sized correctly and
  * freed on failure (v3 allocated a pointer's size and leaked it).
+ * @public
  */
 export function nvmeInitDmaBufIoCtx(dev: NvmeDev, ctx: DmaBufIoCtx): void {
   if (dev.removed) throw new KernelError("ENODEV", "nvme_init_dma_buf_io_ctx", "controller removed");

@@ -37,13 +37,14 @@ import { queueWork, waitEvent, wouldBlock } from "./workqueue.js";
  * waits until every request on a killed map completed, references are
  * dropped at completion, a killed context refuses new maps with `ENOENT`.
  * v4 is v3 plus the early reference drop; v5 renames v3's layer.
+ * @public
  */
 export type IoDmabufVersion = "v3" | "v6";
 
-/** The version new registrations use unless told otherwise. */
+/** The version new registrations use unless told otherwise. @public */
 export const IO_DMABUF_DEFAULT_VERSION: IoDmabufVersion = "v6";
 
-/** `struct dma_buf_io_ops` (v3: `io_dmabuf_token_dev_ops`): the driver's callbacks, all three required. */
+/** `struct dma_buf_io_ops` (v3: `io_dmabuf_token_dev_ops`): the driver's callbacks, all three required. @public */
 export interface DmaBufIoOps {
   /** Creates the driver's map with the resv lock held: maps the attachment and calls {@link dmaBufIoInitMap}. */
   map(ctx: DmaBufIoCtx): DmaBufIoMap;
@@ -57,6 +58,7 @@ export interface DmaBufIoOps {
  * `file_operations->init_dma_buf_io_ctx` (v3: `create_dmabuf_token`): a file
  * that can do I/O against a long-term dma-buf map sets `ctx.devOps` and
  * `ctx.devPriv`, normally after a dynamic attach of `ctx.dmabuf` to its device.
+ * @public
  */
 export interface DmaBufIoFileOperations extends FileOperations {
   initDmaBufIoCtx?(file: File, ctx: DmaBufIoCtx): void;
@@ -66,6 +68,7 @@ export interface DmaBufIoFileOperations extends FileOperations {
  * `struct dma_buf_io_map`: one long-term mapping. `refs` is the percpu_ref:
  * the initial reference is the "published" one, each request holds one more;
  * the kill drops the published reference and refuses new `tryget_live`.
+ * @public
  */
 export class DmaBufIoMap<TPriv = unknown> {
   refs = 1;
@@ -86,6 +89,7 @@ export class DmaBufIoMap<TPriv = unknown> {
 /**
  * `struct dma_buf_io_ctx` (v3: `struct io_dmabuf_token`): one registration's
  * link between a dma-buf and a file's device.
+ * @public
  */
 export class DmaBufIoCtx {
   /** The published map (`ctx->map`, RCU). */
@@ -135,6 +139,7 @@ const FENCE_OPS: DmaFenceOps = {
  * WARN) when the driver did not set all three ops. Nothing is left behind
  * on failure (v3 leaked the dma-buf reference and the driver state in the
  * WARN branch; the model releases both).
+ * @public
  */
 export function dmaBufIoCreate(file: File, dmabuf: DmaBuf, dir: DmaDataDirection, version: IoDmabufVersion): DmaBufIoCtx {
   const fops = file.fops as DmaBufIoFileOperations;
@@ -165,6 +170,7 @@ export function dmaBufIoCreate(file: File, dmabuf: DmaBuf, dir: DmaDataDirection
  * `dma_buf_io_init_map()`: the common part of a map the driver's `map` op
  * builds. `segLens` are the DMA segment lengths of its sg_table (v6 computes
  * `min_seg_shift` from them); v3 also allocates the map's fence.
+ * @public
  */
 export function dmaBufIoInitMap<TPriv>(ctx: DmaBufIoCtx, priv: TPriv, segLens: Iterable<number>): DmaBufIoMap<TPriv> {
   const k = ctx.kernel;
@@ -181,7 +187,7 @@ export function dmaBufIoInitMap<TPriv>(ctx: DmaBufIoCtx, priv: TPriv, segLens: I
   return map;
 }
 
-/** `dma_buf_io_tryget_map()` / the RCU fast path: a reference on the published live map, or null. */
+/** `dma_buf_io_tryget_map()` / the RCU fast path: a reference on the published live map, or null. @public */
 export function dmaBufIoTrygetMap(ctx: DmaBufIoCtx): DmaBufIoMap | null {
   const m = ctx.map;
   if (!m || m.dead) return null;
@@ -189,7 +195,7 @@ export function dmaBufIoTrygetMap(ctx: DmaBufIoCtx): DmaBufIoMap | null {
   return m;
 }
 
-/** `dma_buf_io_put_map()`: drops a request's reference; the last one after a kill releases the map. */
+/** `dma_buf_io_put_map()`: drops a request's reference; the last one after a kill releases the map. @public */
 export function dmaBufIoPutMap(map: DmaBufIoMap): void {
   if (map.refs <= 0) throw new KernelBug("WARN", "percpu_ref underflow on dma_buf_io_map");
   if (--map.refs === 0) mapRelease(map);
@@ -262,7 +268,7 @@ function publish(ctx: DmaBufIoCtx, map: DmaBufIoMap): void {
   ctx.kernel.objects.track("dma_buf_io_map", map, () => `dma_buf_io_map of ${ctx.dmabuf.expName} refs ${map.refs}${map.dead ? " (killed)" : ""}`);
 }
 
-/** True when {@link dmaBufIoGetMap} would sleep on a lock another task holds right now. */
+/** True when {@link dmaBufIoGetMap} would sleep on a lock another task holds right now. @internal */
 export function dmaBufIoGetMapWouldBlock(ctx: DmaBufIoCtx): boolean {
   const k = ctx.kernel;
   return wouldBlock(k, ctx.dmabuf.resv.lock) || wouldBlock(k, ctx.mapCreateMutex) || wouldBlock(k, ctx.mapMutex);
@@ -277,6 +283,7 @@ export function dmaBufIoGetMapWouldBlock(ctx: DmaBufIoCtx): boolean {
  * KERNEL fences unlocked (0 → `EAGAIN`), then maps under resv with a
  * re-check. The driver's errno (e.g. the exporter's `ENODEV` for a revoked
  * buffer) is returned as is.
+ * @public
  */
 export function dmaBufIoGetMap(ctx: DmaBufIoCtx, nowait: boolean): DmaBufIoMap {
   const fast = dmaBufIoTrygetMap(ctx);
@@ -356,6 +363,7 @@ function createMapV3(ctx: DmaBufIoCtx): DmaBufIoMap {
  * resv-held section blocks on the I/O). v3: unpublish, add the map's fence
  * to the resv as KERNEL, kill, return at once; when the fence slot cannot
  * be reserved, WARN, kill and wait the fence here.
+ * @public
  */
 export function dmaBufIoInvalidateMappings(ctx: DmaBufIoCtx): void {
   const resv = ctx.dmabuf.resv;
@@ -407,6 +415,7 @@ function killFinalAndWait(ctx: DmaBufIoCtx): void {
  * `dma_buf_io_detach()` (v6): for a driver that must let go early (device
  * removal): final kill and wait, under `map_create_mutex`; the context stays
  * allocated until its release, and new maps fail `ENOENT`.
+ * @public
  */
 export function dmaBufIoDetach(ctx: DmaBufIoCtx): void {
   if (ctx.version !== "v6") throw new KernelError("EOPNOTSUPP", "dma_buf_io_detach", "v6 only");
@@ -420,6 +429,7 @@ export function dmaBufIoDetach(ctx: DmaBufIoCtx): void {
  * published map as an invalidation does, waits every KERNEL fence of the
  * dma-buf (others' too), and drops the token reference; destruction follows
  * the last reference. Either way the caller does not hold resv.
+ * @public
  */
 export function dmaBufIoRelease(ctx: DmaBufIoCtx): void {
   const k = ctx.kernel;

@@ -35,7 +35,7 @@ import {
 import { ioPutRsrcNode, ioSqeBuffersUnregister, ioSqeFilesUnregister, type IoRsrcNode } from "./rsrc.js";
 import { ioRwIssue, ioRwPrep } from "./rw.js";
 
-/** `struct io_uring_params`, the fields the model reads and fills. */
+/** `struct io_uring_params`, the fields the model reads and fills. @public */
 export interface IoUringParams {
   flags: number;
   /** In with `IORING_SETUP_CQSIZE`; out: the CQ size. */
@@ -48,7 +48,7 @@ export interface IoUringParams {
   dmabufVersion?: IoDmabufVersion;
 }
 
-/** `struct io_kiocb`: one request from SQE to CQE. */
+/** `struct io_kiocb`: one request from SQE to CQE. @public */
 export class IoKiocb {
   file: File | null = null;
   /** The fixed buffer's node (held until the request is freed). */
@@ -70,7 +70,7 @@ export class IoKiocb {
   }
 }
 
-/** `struct io_ring_ctx`. */
+/** `struct io_ring_ctx`. @public */
 export class IoRingCtx {
   /** Submission ring: SQEs the user queued and the kernel has not consumed. */
   readonly sq: IoUringSqe[] = [];
@@ -121,7 +121,7 @@ export class IoRingCtx {
   }
 }
 
-/** The io_uring file's fops (`io_uring_fops`). */
+/** The io_uring file's fops (`io_uring_fops`). @public */
 export const ioUringFops = {
   name: "[io_uring]",
   release(file: File): void {
@@ -129,7 +129,7 @@ export const ioUringFops = {
   },
 };
 
-/** True for an io_uring file. */
+/** True for an io_uring file. @public */
 export function ioIsUringFops(file: File): boolean {
   return file.fops === ioUringFops;
 }
@@ -148,6 +148,7 @@ function roundupPow2(n: number): number {
  * `IORING_MAX_ENTRIES` (no `IORING_SETUP_CLAMP`), then with
  * `IORING_SETUP_CQSIZE` a CQ size of 0, above `IORING_MAX_CQ_ENTRIES` or
  * smaller than the SQ (`io_uring_fill_params()`); then `ENOMEM`, `EMFILE`.
+ * @public
  */
 export function ioUringSetup(task: Task, entries: number, p: IoUringParams | null): number {
   return sysCall(task, "io_uring_setup", () => {
@@ -189,12 +190,14 @@ const TCTX = new WeakSet<Task>();
  * `IORING_REGISTER_RING_FDS`, so every slot is empty: `EINVAL` for a task
  * without an io_uring context or an index of `IO_RINGFD_REG_MAX` or more,
  * else `EBADF`.
+ * @internal
  */
 export function ioRegisteredRing(task: Task, fd: number, op: string): never {
   if (!TCTX.has(task) || !isU32(fd) || fd >= IO_RINGFD_REG_MAX) throw new KernelError("EINVAL", op, `registered ring ${fd}`);
   throw new KernelError("EBADF", op, `no ring registered at ${fd}`);
 }
 
+/** @internal */
 export function isU32(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff;
 }
@@ -204,6 +207,7 @@ export function isU32(v: unknown): v is number {
  * an integer in [-2^31, 2^32) is its low 32 bits (so `A | B` of flags with
  * bit 31 set, negative in JavaScript, is the flags it names); anything else
  * is null (the caller's `EINVAL`).
+ * @internal
  */
 export function asU32(v: unknown): number | null {
   return typeof v === "number" && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 32 ? v >>> 0 : null;
@@ -225,7 +229,7 @@ function ioRingCtxFree(ctx: IoRingCtx): void {
   ctx.kernel.objects.untrack(ctx);
 }
 
-/** The ring behind `fd` of `task` (`EBADF`, or `EOPNOTSUPP` for another file). Returns a held file. */
+/** The ring behind `fd` of `task` (`EBADF`, or `EOPNOTSUPP` for another file). Returns a held file. @internal */
 export function ioRingFromFd(task: Task, fd: number): { ctx: IoRingCtx; file: File } {
   const file = task.files.fget(fd);
   if (!ioIsUringFops(file)) {
@@ -239,6 +243,7 @@ export function ioRingFromFd(task: Task, fd: number): { ctx: IoRingCtx; file: Fi
  * The user's `mmap` of the SQ and CQ rings of ring `fd`: `pushSqe` writes
  * at the SQ tail (false when full), `reapCqes` reads every CQE and moves the
  * CQ head. Returns null when `fd` is not a ring of `task`.
+ * @public
  */
 export function ioUringRings(task: Task, fd: number): { pushSqe(sqe: IoUringSqe): boolean; reapCqes(): IoUringCqe[]; readonly sqSpace: number } | null {
   let r: { ctx: IoRingCtx; file: File };
@@ -269,11 +274,12 @@ export function ioUringRings(task: Task, fd: number): { pushSqe(sqe: IoUringSqe)
  * completions and workers run) until `minComplete` CQEs are ready or nothing
  * is in flight. Returns the number submitted or -errno, in the kernel's
  * order: `EINVAL` for unknown flags; `IORING_ENTER_REGISTERED_RING` as
- * {@link ioRegisteredRing} (no ring fd is ever registered); `EBADF`; `EOPNOTSUPP` for a file that is not a ring;
+ * `ioRegisteredRing()` (no ring fd is ever registered); `EBADF`; `EOPNOTSUPP` for a file that is not a ring;
  * `EEXIST` when a task other than the single issuer submits, or waits on a
  * `DEFER_TASKRUN` ring; `EINVAL` when waiting with `IORING_ENTER_EXT_ARG`
  * (its `argsz` of 0 is not the struct's size). SQ_WAKEUP/SQ_WAIT only act
  * with SQPOLL and NO_IOWAIT is a hint: all three are accepted and ignored.
+ * @public
  */
 export function ioUringEnter(task: Task, fd: number, toSubmit: number, minComplete: number, enterFlags: number): number {
   return sysCall(task, "io_uring_enter", () => {
@@ -346,6 +352,7 @@ function ioFileGet(ctx: IoRingCtx, task: Task, sqe: IoUringSqe): File {
  * `io_issue_sqe()`: inline issue is non-blocking; `EAGAIN` there punts the
  * request to io-wq (`io_queue_iowq()`), where it is issued again and may
  * block. A request already marked for a dma-buf map reuses it.
+ * @internal
  */
 export function ioIssue(req: IoKiocb, inline: boolean): void {
   let res: number;
@@ -382,6 +389,7 @@ function queueIowq(req: IoKiocb): void {
  * `io_complete_rw()` → task work → `io_req_task_complete()`: v6 (and v4's
  * fix) drop the dma-buf map reference here, before the task work; v3 keeps
  * it until the request is freed. Runs from the device's completion path.
+ * @public
  */
 export function ioCompleteRw(req: IoKiocb, res: number): void {
   if (req.ctx.dmabufVersion !== "v3" && req.dmabufMap) {
@@ -391,7 +399,7 @@ export function ioCompleteRw(req: IoKiocb, res: number): void {
   ioReqComplete(req, res);
 }
 
-/** Completes a request: the CQE is posted by task work, which then frees the request. */
+/** Completes a request: the CQE is posted by task work, which then frees the request. @internal */
 export function ioReqComplete(req: IoKiocb, res: number): void {
   if (req.completed) throw new KernelError("EINVAL", "io_req_complete", "completed twice");
   req.completed = true;
@@ -425,7 +433,7 @@ function errnoOf(e: unknown): number {
   throw e;
 }
 
-/** A syscall entry of the io_uring uAPI: kernel errors become -errno, model bugs an oops and -EFAULT. */
+/** A syscall entry of the io_uring uAPI: kernel errors become -errno, model bugs an oops and -EFAULT. @internal */
 export function sysCall(task: Task, name: string, fn: () => number): number {
   const k = task.kernel;
   try {

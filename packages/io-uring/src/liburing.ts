@@ -24,7 +24,7 @@ import {
 import { ioUringRegister } from "./register.js";
 import { ioUringRegbufDesc, type IoUringRegbufDesc } from "./rsrc.js";
 
-/** Anonymous user memory of `task` (`mmap(MAP_ANONYMOUS)`), faulted in. Returns its address. */
+/** Anonymous user memory of `task` (`mmap(MAP_ANONYMOUS)`), faulted in. Returns its address. @public */
 export function userAlloc(task: Task, size: number): bigint {
   const addr = task.sys.mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
   if (addr < 0n) throw new Error(`mmap failed: ${addr}`);
@@ -32,14 +32,14 @@ export function userAlloc(task: Task, size: number): bigint {
   return addr;
 }
 
-/** Copies `bytes` into fresh user memory of `task`; returns the address. */
+/** Copies `bytes` into fresh user memory of `task`; returns the address. @public */
 export function userCopy(task: Task, bytes: Uint8Array): bigint {
   const addr = userAlloc(task, Math.max(bytes.length, 1));
   task.sys.poke(addr, bytes);
   return addr;
 }
 
-/** A ring as liburing's `struct io_uring` wraps it. */
+/** A ring as liburing's `struct io_uring` wraps it. @public */
 export class IoUring {
   readonly fd: number;
   readonly params: IoUringParams;
@@ -178,7 +178,7 @@ export class IoUring {
   }
 }
 
-/** `-errno` number of an errno name, for expectations. */
+/** `-errno` number of an errno name, for expectations. @public */
 export function negErrno(name: keyof typeof ERRNO): number {
   return -ERRNO[name];
 }

@@ -13,6 +13,7 @@ const IMPLS: readonly [ReturnType<typeof exportSymbolGpl>, unknown][] = [
  * io_uring and the dma-buf I/O context layer as a module named `io_uring`:
  * exports the layer's driver API (`dma_buf_io_*`, GPL) that block drivers
  * such as nvme use. The rings themselves need no module state.
+ * @public
  */
 export const ioUringModule: KernelModule = {
   name: "io_uring",

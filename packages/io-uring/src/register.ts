@@ -42,6 +42,7 @@ import {
  * `ioRegisteredRing()`, `EBADF`, `EOPNOTSUPP` for a file that is not a ring, `EEXIST` when a task
  * other than a `SINGLE_ISSUER` ring's submitter calls, then the opcode's own
  * checks. Opcodes the model does not implement are `EINVAL`, as unknown ones.
+ * @public
  */
 export function ioUringRegister(task: Task, fd: number, op: number, arg: UserArg, nrArgs: number): number {
   return sysCall(task, "io_uring_register", () => {

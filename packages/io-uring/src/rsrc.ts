@@ -29,16 +29,16 @@ import {
 import { queueWork, wouldBlock } from "./workqueue.js";
 import { iovIterBvec, iovIterDmabufMap, type BioVec, type IovIter, type IterDir } from "./iov-iter.js";
 
-/** `IO_REGBUF_F_DMABUF`: the imu is a dma-buf registration (no bvecs). */
+/** `IO_REGBUF_F_DMABUF`: the imu is a dma-buf registration (no bvecs). @public */
 export const IO_REGBUF_F_DMABUF = 2;
 
-/** `struct io_regbuf_dma`: what a dma-buf registration keeps (v6: a pointer to the layer's context). */
+/** `struct io_regbuf_dma`: what a dma-buf registration keeps (v6: a pointer to the layer's context). @public */
 export interface IoRegbufDma {
   readonly ctx: DmaBufIoCtx;
   readonly targetFile: File;
 }
 
-/** `struct io_mapped_ubuf`: a registered buffer. */
+/** `struct io_mapped_ubuf`: a registered buffer. @public */
 export class IoMappedUbuf {
   refs = 1;
   constructor(
@@ -53,7 +53,7 @@ export class IoMappedUbuf {
   ) {}
 }
 
-/** `struct io_rsrc_node`: a table slot's content, referenced by the slot and by each request using it. */
+/** `struct io_rsrc_node`: a table slot's content, referenced by the slot and by each request using it. @public */
 export class IoRsrcNode {
   refs = 1;
   constructor(
@@ -63,7 +63,7 @@ export class IoRsrcNode {
   ) {}
 }
 
-/** A parsed `struct io_uring_regbuf_desc`. */
+/** A parsed `struct io_uring_regbuf_desc`. @public */
 export interface IoUringRegbufDesc {
   type: number;
   flags: number;
@@ -74,7 +74,7 @@ export interface IoUringRegbufDesc {
   resv: readonly bigint[];
 }
 
-/** Encodes a descriptor as the 80 user bytes of `struct io_uring_regbuf_desc`. */
+/** Encodes a descriptor as the 80 user bytes of `struct io_uring_regbuf_desc`. @public */
 export function ioUringRegbufDesc(d: Partial<IoUringRegbufDesc>): Uint8Array {
   const b = new Uint8Array(IO_URING_REGBUF_DESC_SIZE);
   const v = new DataView(b.buffer);
@@ -101,7 +101,7 @@ function parseDesc(bytes: Uint8Array): IoUringRegbufDesc {
   };
 }
 
-/** `copy_from_user()` from a user address of `task`: `EFAULT` for NULL, a hole or a fault. */
+/** `copy_from_user()` from a user address of `task`: `EFAULT` for NULL, a hole or a fault. @internal */
 export function copyFromUserPtr(task: Task, addr: bigint, len: number, op: string): Uint8Array {
   const mm = task.mm;
   if (addr === 0n || !mm) throw new KernelError("EFAULT", op, "NULL user pointer");
@@ -115,7 +115,7 @@ export function copyFromUserPtr(task: Task, addr: bigint, len: number, op: strin
 
 // ---- node lifetime -----------------------------------------------------------
 
-/** `io_put_rsrc_node()`: the last reference frees the node and its buffer or file reference. */
+/** `io_put_rsrc_node()`: the last reference frees the node and its buffer or file reference. @internal */
 export function ioPutRsrcNode(ctx: IoRingCtx, node: IoRsrcNode): void {
   if (node.refs <= 0) throw new KernelError("EINVAL", "io_put_rsrc_node", "refcount underflow");
   if (--node.refs) return;
@@ -152,7 +152,7 @@ function ioBufferUnmap(kernel: Kernel, imu: IoMappedUbuf): void {
 
 // ---- registration ------------------------------------------------------------
 
-/** `io_sqe_buffer_register()` for an iovec (`io_uring_register_buffers`): UADDR, or EMPTY for a NULL base. */
+/** `io_sqe_buffer_register()` for an iovec (`io_uring_register_buffers`): UADDR, or EMPTY for a NULL base. @internal */
 export function ioDescFromIovec(base: bigint, len: bigint): IoUringRegbufDesc {
   return base === 0n ? { type: IO_REGBUF_TYPE_EMPTY, flags: 0, size: len, uaddr: 0n, dmabufFd: 0, targetFd: 0, resv: [] } : { type: IO_REGBUF_TYPE_UADDR, flags: 0, size: len, uaddr: base, dmabufFd: 0, targetFd: 0, resv: [] };
 }
@@ -161,6 +161,7 @@ export function ioDescFromIovec(base: bigint, len: bigint): IoUringRegbufDesc {
  * `io_sqe_buffer_register()` (v3): validates a descriptor and builds the
  * node, or null for EMPTY (the slot is cleared). Order: type range, reserved
  * words, DMABUF, fds for other types, EMPTY's fields (`EFAULT`), then UADDR.
+ * @internal
  */
 export function ioSqeBufferRegister(ctx: IoRingCtx, desc: IoUringRegbufDesc): IoRsrcNode | null {
   if (desc.type >= __IO_REGBUF_TYPE_MAX) throw new KernelError("EINVAL", "io_sqe_buffer_register", `type ${desc.type}`);
@@ -236,6 +237,7 @@ function ioRegisterDmabuf(ctx: IoRingCtx, desc: IoUringRegbufDesc): IoRsrcNode {
  * `EINVAL` for 0 or more than `IORING_MAX_REG_BUFFERS` slots; then entry by
  * entry: the iovec, the tag (`EFAULT`), the registration, a tag on an empty
  * slot (`EINVAL`). Unwinds fully on error.
+ * @internal
  */
 export function ioSqeBuffersRegister(ctx: IoRingCtx, nr: number, descAt: ((i: number) => IoUringRegbufDesc) | null, tags: bigint): void {
   if (ctx.bufTable) throw new KernelError("EBUSY", "io_sqe_buffers_register", "table exists");
@@ -257,7 +259,7 @@ export function ioSqeBuffersRegister(ctx: IoRingCtx, nr: number, descAt: ((i: nu
   ctx.bufTable = table;
 }
 
-/** `io_sqe_buffers_unregister()`: every slot's node is put; in-flight requests keep theirs. */
+/** `io_sqe_buffers_unregister()`: every slot's node is put; in-flight requests keep theirs. @internal */
 export function ioSqeBuffersUnregister(ctx: IoRingCtx): void {
   const t = ctx.bufTable;
   if (!t) throw new KernelError("ENXIO", "io_sqe_buffers_unregister", "no buffer table");
@@ -270,6 +272,7 @@ export function ioSqeBuffersUnregister(ctx: IoRingCtx): void {
  * range past it or unknown flags; then entry by entry: tag, descriptor
  * (80 bytes extended, else an iovec), register, a tag on EMPTY → `EINVAL`,
  * replace the slot. Returns the entries done, or the first error when none.
+ * @internal
  */
 export function ioSqeBuffersUpdate(ctx: IoRingCtx, up: { offset: number; flags: number; data: bigint; tags: bigint; nr: number }): number {
   const t = ctx.bufTable;
@@ -312,6 +315,7 @@ export function ioSqeBuffersUpdate(ctx: IoRingCtx, up: { offset: number; flags: 
  * `EBUSY` when a table exists, `EINVAL` for 0 slots, `EMFILE` above
  * `IORING_MAX_FIXED_FILES` or `RLIMIT_NOFILE`; then per fd `EFAULT`,
  * `EBADF` (no such file, or an io_uring). Unwinds fully on error.
+ * @internal
  */
 export function ioSqeFilesRegister(ctx: IoRingCtx, nr: number, fdAt: (i: number) => number): void {
   if (ctx.fileTable) throw new KernelError("EBUSY", "io_sqe_files_register", "table exists");
@@ -340,7 +344,7 @@ export function ioSqeFilesRegister(ctx: IoRingCtx, nr: number, fdAt: (i: number)
   ctx.fileTable = table;
 }
 
-/** `io_sqe_files_unregister()`. */
+/** `io_sqe_files_unregister()`. @internal */
 export function ioSqeFilesUnregister(ctx: IoRingCtx): void {
   const t = ctx.fileTable;
   if (!t) throw new KernelError("ENXIO", "io_sqe_files_unregister", "no file table");
@@ -350,7 +354,7 @@ export function ioSqeFilesUnregister(ctx: IoRingCtx): void {
 
 // ---- import at issue time --------------------------------------------------------
 
-/** What a fixed read/write imported: the iterator and the references it holds. */
+/** What a fixed read/write imported: the iterator and the references it holds. @public */
 export interface IoImported {
   readonly iter: IovIter;
   /** The map reference (`REQ_F_DROP_DMABUF`), for dma-buf buffers. */
@@ -360,6 +364,7 @@ export interface IoImported {
 /**
  * `io_find_buf_node()`: the slot's node with a reference for the request.
  * `EFAULT` for an empty or out-of-range slot.
+ * @public
  */
 export function ioFindBufNode(ctx: IoRingCtx, index: number): IoRsrcNode {
   const node = ctx.bufTable?.[index];
@@ -375,6 +380,7 @@ export function ioFindBufNode(ctx: IoRingCtx, index: number): IoRsrcNode {
  * `EOPNOTSUPP` for vectored fixed I/O; `EBADF` when the request's file is
  * not the registration's target; then the map (`EAGAIN` when `nowait` and
  * none is published; the layer's or exporter's errno otherwise).
+ * @public
  */
 export function ioImportFixed(
   req: { readonly file: File | null; readonly opcode: number },

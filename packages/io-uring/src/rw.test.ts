@@ -1,6 +1,6 @@
 // Tests io_uring/rw.c: READ_FIXED/WRITE_FIXED on dma-buf registered buffers, plain READ/WRITE and registered files.
 import { describe, expect, it } from "vitest";
-import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStatsSnapshot, type DmaBuf, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
+import { O_CLOEXEC, O_RDWR, dmaBufFd, iommuDmaStats, type DmaBuf, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { compatExporterAlloc } from "@dmabuf-sdk/map-sgt";
 import { IORING_OP_READ, IORING_OP_READV_FIXED, IORING_OP_WRITE_FIXED, IORING_OP_READ_FIXED, IOSQE_FIXED_FILE } from "@dmabuf-sdk/io-uring";
 import { IoUring, negErrno, userAlloc } from "@dmabuf-sdk/io-uring";
@@ -67,11 +67,11 @@ describe("READ_FIXED / WRITE_FIXED on a dma-buf registered buffer (series v6 10/
     expect(ring.registerBuffers([[ubuf, 65536n]])).toBe(0);
     expect(ring.updateBuffers(0, [])).toBeLessThan(0);
     const dev = m.blk.dev;
-    const before = iommuDmaStatsSnapshot(dev);
+    const before = { ...iommuDmaStats(dev) };
     // An ordinary registered buffer is addressed by user address.
     for (let i = 0; i < 8; i++) ring.queueFixed(false, blkFd, ubuf + BigInt(i * 4096), 4096, BigInt(i * 4096), 0, BigInt(i));
     expect(ring.run(8).map((c) => c.res)).toEqual(Array(8).fill(4096));
-    const mid = iommuDmaStatsSnapshot(dev);
+    const mid = { ...iommuDmaStats(dev) };
     expect(mid.map - before.map).toBe(8);
     expect(mid.iotlbSync - before.iotlbSync).toBe(8);
     ring.unregisterBuffers();
@@ -79,10 +79,10 @@ describe("READ_FIXED / WRITE_FIXED on a dma-buf registered buffer (series v6 10/
     ring.registerDmabuf(0, fd, blkFd);
     ring.queueFixed(false, blkFd, 0n, 4096, 0n, 0, 0n);
     ring.run(1);
-    const warm = iommuDmaStatsSnapshot(dev);
+    const warm = { ...iommuDmaStats(dev) };
     for (let i = 0; i < 8; i++) ring.queueFixed(false, blkFd, BigInt(i * 4096), 4096, BigInt(i * 4096), 0, BigInt(i));
     expect(ring.run(8).every((c) => c.res === 4096)).toBe(true);
-    const after = iommuDmaStatsSnapshot(dev);
+    const after = { ...iommuDmaStats(dev) };
     expect({ map: after.map - warm.map, unmap: after.unmap - warm.unmap, iotlbSync: after.iotlbSync - warm.iotlbSync }).toEqual({ map: 0, unmap: 0, iotlbSync: 0 });
     m.task.sys.munmap(ubuf, 65536);
     teardown(m, ring, [fd, blkFd]);

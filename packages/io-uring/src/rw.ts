@@ -17,7 +17,7 @@ interface IoRwState {
 }
 const RW = new WeakMap<IoKiocb, IoRwState>();
 
-/** `io_prep_rw()`: `EINVAL` for an opcode the model does not implement or a length past `MAX_RW_COUNT`. */
+/** `io_prep_rw()`: `EINVAL` for an opcode the model does not implement or a length past `MAX_RW_COUNT`. @internal */
 export function ioRwPrep(req: IoKiocb): void {
   const op = req.opcode;
   if (!READS.has(op) && !WRITES.has(op)) throw new KernelError("EINVAL", "io_init_req", `opcode ${op} is not modelled`);
@@ -30,6 +30,7 @@ export function ioRwPrep(req: IoKiocb): void {
  * buffer, holding its node and, for a dma-buf, a map reference; otherwise
  * the user pages, pinned for the I/O as direct I/O does) and calls the
  * file's `read_iter`/`write_iter`. Returns bytes, -errno, or `EIOCBQUEUED`.
+ * @internal
  */
 export function ioRwIssue(req: IoKiocb, inline: boolean): number {
   const ctx = req.ctx;

@@ -1,7 +1,7 @@
 // kernel/workqueue.c: queue_work() on system_percpu_wq / io-wq, run by a kworker on virtual time.
 import { KernelBug, type Kernel, type Mutex, type Task } from "@dmabuf-sdk/dmabuf-core";
 
-/** A work function returns false when it would sleep on a lock another task holds; it is retried later. */
+/** A work function returns false when it would sleep on a lock another task holds; it is retried later. @public */
 export type WorkFn = () => boolean;
 
 /** Virtual nanoseconds between retries of a work item blocked on a lock. */
@@ -11,7 +11,7 @@ const MAX_RETRIES = 1_000_000;
 
 const KWORKERS = new WeakMap<Kernel, Task>();
 
-/** The kworker task work items run as (`kworker/0:1`). */
+/** The kworker task work items run as (`kworker/0:1`). @public */
 export function kworker(kernel: Kernel): Task {
   let t = KWORKERS.get(kernel);
   if (!t) {
@@ -26,6 +26,7 @@ export function kworker(kernel: Kernel): Task {
  * time. The model is single-threaded, so a work item that would sleep on a
  * lock held by another task (`fn` returns false) is requeued instead, which
  * is when the kernel's worker would have been woken.
+ * @public
  */
 export function queueWork(kernel: Kernel, name: string, fn: WorkFn): void {
   let tries = 0;
@@ -38,7 +39,7 @@ export function queueWork(kernel: Kernel, name: string, fn: WorkFn): void {
   kernel.clock.schedule(0, run);
 }
 
-/** True when taking `lock` now would sleep: another task holds it. */
+/** True when taking `lock` now would sleep: another task holds it. @public */
 export function wouldBlock(kernel: Kernel, lock: Mutex): boolean {
   return lock.isLocked() && lock.owner !== kernel.current;
 }
@@ -47,6 +48,7 @@ export function wouldBlock(kernel: Kernel, lock: Mutex): boolean {
  * `wait_event(wq, cond)`: advances virtual time (running device completions
  * and work) until `cond` holds. Nothing left that could make it true is a
  * hung task, reported as the kernel's detector would.
+ * @public
  */
 export function waitEvent(kernel: Kernel, what: string, cond: () => boolean): void {
   if (cond()) return;

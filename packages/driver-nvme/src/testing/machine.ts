@@ -5,6 +5,7 @@ import { nvmeHwAttach, nvmeModule, nvmeProbe } from "../module.js";
 import type { NvmeHwOptions } from "../nvme-hw.js";
 import type { NvmeDev, NvmeDevOptions } from "../pci.js";
 
+/** @public */
 export interface NvmeMachineOptions {
   readonly topology?: TopologyName;
   readonly kernel?: Partial<KernelOptions>;
@@ -12,6 +13,7 @@ export interface NvmeMachineOptions {
   readonly driver?: NvmeDevOptions;
 }
 
+/** @public */
 export interface NvmeMachine {
   readonly kernel: Kernel;
   readonly topology: Topology;
@@ -21,7 +23,7 @@ export interface NvmeMachine {
   open(flags?: number): number;
 }
 
-/** Boots a machine with one 16 MiB namespace on the importer slot's controller. */
+/** Boots a machine with one 16 MiB namespace on the importer slot's controller. @public */
 export function nvmeMachine(opts: NvmeMachineOptions = {}): NvmeMachine {
   const name = opts.topology ?? "cross-root";
   const kernel = new Kernel({ ...topologyKernelOptions(name), ...opts.kernel });

@@ -5,6 +5,7 @@ import { ioUringModule } from "../module.js";
 
 import { mockBlkdev, type MockBlkdev } from "./mock-blkdev.js";
 
+/** @public */
 export interface IoUringMachine {
   readonly kernel: Kernel;
   readonly topology: Topology;
@@ -14,7 +15,7 @@ export interface IoUringMachine {
   openBlk(flags?: number): number;
 }
 
-/** Boots `name` (default `cross-root`) with a 1 MiB mock block device `/dev/mockblk0` on the importer slot. */
+/** Boots `name` (default `cross-root`) with a 1 MiB mock block device `/dev/mockblk0` on the importer slot. @public */
 export function ioUringMachine(name: TopologyName = "cross-root", kopts: Partial<KernelOptions> = {}): IoUringMachine {
   const kernel = new Kernel({ ...topologyKernelOptions(name), ...kopts });
   const topology = buildTopology(kernel, name);

@@ -17,7 +17,7 @@ import { dmaBufSgtMapAttachment, dmaBufSgtUnmapAttachment, sgtableDmaAddressAt, 
 import { dmaBufIoInitMap, dmaBufIoInvalidateMappings, type DmaBufIoCtx, type DmaBufIoMap } from "../dma-buf-io.js";
 import { EIOCBQUEUED, walkBvec, type IoUringFileOperations, type IovIter, type Kiocb } from "../iov-iter.js";
 
-/** A mock block device: its bytes, the device doing DMA, and what it did. */
+/** A mock block device: its bytes, the device doing DMA, and what it did. @public */
 export interface MockBlkdev {
   readonly path: string;
   readonly dev: PciDev;
@@ -43,6 +43,7 @@ interface MockMap {
  * I/O only (`EINVAL` otherwise); bvec I/O is DMA-mapped per request, dma-buf
  * I/O uses the context's long-term SGT map. Completions come `latencyNs`
  * later on virtual time.
+ * @public
  */
 export function mockBlkdev(kernel: Kernel, dev: PciDev, name: string, size: number): MockBlkdev {
   const data = new Uint8Array(size);
