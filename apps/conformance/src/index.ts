@@ -47,7 +47,12 @@ export { RACE_SCENARIOS, raceScenario, type RaceScenario } from "./explore/race-
 export { exploreCase, type ExploreExpectation } from "./explore/explore-case.js";
 export { scenarioFileExplorer } from "./explore/scenario-tasks.js";
 export { vfioCloseVsAttach } from "./explore/vfio-match-window.js";
-export { vfioRevokeVsUnmap } from "./explore/vfio-revoke-vs-unmap.js";
+export { vfioRevokeVsUnmap, vfioDeferredUnmapRace } from "./explore/vfio-revoke-vs-unmap.js";
+export { vfioUnplugVsDma } from "./explore/vfio-unplug-vs-dma.js";
+export { vfioRevokeVsClose } from "./explore/vfio-revoke-vs-close.js";
+export { xeUnplugVsDma } from "./explore/xe-unplug-vs-dma.js";
+export { dmaBufCloseVsAttach } from "./explore/dma-buf-close-vs-attach.js";
+export { DeferredUnmapImporter } from "./explore/deferred-unmap-importer.js";
 export { drmSchedKillVsIrq } from "./explore/drm-sched-kill.js";
 export { SCENARIO_STEPS, type StepDefinition, type StepContext, type StepOutcome, type JsonSchema } from "./scenario-steps.js";
 export { InputError, LocatedDocument, type InputProblem } from "./input-error.js";

@@ -126,12 +126,15 @@ export interface WorkerJob {
 
 /**
  * Cases a thread must have for a worker to pay for its start-up: a worker
- * loads every package again (about 0.2 s of CPU, some 50 cases' worth on the
- * 2-core machine type) while the main thread, already loaded, runs cases.
- * Measured in apps/conformance/bench (docs/benchmarks.md).
+ * loads every package again, about 250 ms on an idle 2-core machine, some
+ * 200 cases' worth at 1.3 ms a case, while the main thread, already loaded,
+ * runs cases. Measured with apps/conformance/bench (docs/benchmarks.md): at
+ * 303 cases two threads were still 1.16x slower than one, since the worker's
+ * loading and the main thread's cases share the two cores with V8's own
+ * threads; twice the start-up is the margin.
  * @public
  */
-export const MIN_CASES_PER_THREAD = 150;
+export const MIN_CASES_PER_THREAD = 400;
 
 /** Ids handed to a worker per request. */
 const BATCH = 4;

@@ -9,7 +9,7 @@
  * @packageDocumentation
  */
 export { vfioPciModule, vfioPciProbe, vfioPciRemove, vfioPciUnplug, vfioFileIsValid, vfioFileSetKvm, VfioPciDriver, type VfioPciProbeOptions } from "./module.js";
-export { VfioPciCoreDevice, type VfioPciDeviceOps, type VfioPciMatchMappingVersion } from "./vfio-pci-core.js";
+export { VfioPciCoreDevice, type VfioPciDeviceOps, type VfioPciMatchMappingVersion, type VfioPciDmaBufRevokeVersion } from "./vfio-pci-core.js";
 export { VfioDeviceSet, VfioGroup, vfioCheckFeature, type VfioDeviceFile } from "./vfio-main.js";
 export {
   VfioPciDmaBuf,

@@ -344,6 +344,85 @@ describe("device close (cleanup) and the kref underflow fix", () => {
   });
 });
 
+describe("older revoke forms (dmabufRevokeVersion)", () => {
+  /** A mapped importer whose invalidation only queues its unmap on a kworker. */
+  function deferred(e: Env) {
+    const data = pattern(0x1000, 7);
+    barWrite(e, 0, 0n, data);
+    const { dmabuf, priv, fd } = exportBuf(e);
+    const imp: { sgt: SgTable | null } = { sgt: null };
+    const unmapWork = initDelayedWork(e.k, "&importer->unmap_work", () => {
+      dmaResvLock(dmabuf.resv);
+      try {
+        dmaBufSgtUnmapAttachment(attach, imp.sgt!, "DMA_BIDIRECTIONAL");
+      } finally {
+        dmaResvUnlock(dmabuf.resv);
+      }
+      imp.sgt = null;
+    });
+    const attach: DmaBufAttachment = dmaBufMappingAttach(dmabuf, [dmaBufImappingSgt(e.t.importerSlot, true)], {
+      allowPeer2peer: true,
+      invalidateMappings: () => void queueDelayedWork(e.k.workqueues.systemWq, unmapWork, 5e6),
+    });
+    dmaResvLock(dmabuf.resv);
+    imp.sgt = dmaBufSgtMapAttachment(attach, "DMA_BIDIRECTIONAL");
+    dmaResvUnlock(dmabuf.resv);
+    return { dmabuf, priv, fd, imp, attach, data };
+  }
+
+  it("pre-1a8a5227f229: the revoke only notifies; the mapping outlives it and DMA through it hits the disabled BAR until the kworker unmaps", () => {
+    const e = boot();
+    e.vdev.dmabufRevokeVersion = "pre-1a8a5227f229";
+    const { dmabuf, priv, imp, attach, data } = deferred(e);
+    expect(sgtDmaRead(e.t.importerSlot, imp.sgt!, 0n, data.length)).toEqual(data);
+    const t0 = e.k.clock.nowNs;
+    setMemory(e, false);
+    expect(e.k.clock.nowNs).toBe(t0); // nothing waited
+    expect([priv.status, priv.outstandingMaps]).toEqual(["VFIO_PCI_DMA_BUF_TEMP_REVOKED", 1]);
+    expect(() => sgtDmaRead(e.t.importerSlot, imp.sgt!, 0n, 16)).toThrow(expect.objectContaining({ reason: "unsupported-request" }));
+    e.k.clock.advance(5e6);
+    expect([imp.sgt, priv.outstandingMaps]).toEqual([null, 0]);
+    setMemory(e, true);
+    dmaBufDetach(dmabuf, attach);
+    teardown(e);
+  });
+
+  it("the current form waits for the same importer: the mapping is gone when the revoke returns", () => {
+    const e = boot();
+    const { dmabuf, priv, imp, attach } = deferred(e);
+    setMemory(e, false);
+    expect([imp.sgt, priv.outstandingMaps, priv.kref.refcount]).toEqual([null, 0, 1]);
+    dmaBufDetach(dmabuf, attach);
+    teardown(e);
+  });
+
+  it("1a8a5227f229: the revoke drains without re-arming (kref 0) and the un-revoke re-arms", () => {
+    const e = boot();
+    e.vdev.dmabufRevokeVersion = "1a8a5227f229";
+    const { imp, priv } = mapped(e);
+    setMemory(e, false);
+    expect([imp.sgt, priv.kref.refcount, priv.comp.done]).toEqual([null, 0, false]);
+    setMemory(e, true);
+    expect([priv.status, priv.kref.refcount]).toEqual(["VFIO_PCI_DMA_BUF_OK", 1]);
+    imp.map();
+    expect(priv.outstandingMaps).toBe(1);
+    imp.detach();
+    teardown(e);
+  });
+
+  it("1a8a5227f229: revoke, then close drains again: refcount_t underflow WARN and a wait that never ends", () => {
+    const e = boot();
+    e.vdev.dmabufRevokeVersion = "1a8a5227f229";
+    const { imp } = mapped(e);
+    setMemory(e, false);
+    // The syscall boundary turns the oops of the release into -EFAULT.
+    expectErrno(e.user.sys.close(e.devFd), "EFAULT");
+    expect(e.k.warnings()).toEqual(["refcount_t: underflow; use-after-free."]);
+    expect(e.k.oopses().map((o) => String(o.error))).toEqual([expect.stringMatching(/hung_task: .* blocked in vfio_pci_dma_buf_cleanup: 0 mapping reference\(s\)/)]);
+    expect(imp.invalidations).toBe(2);
+  });
+});
+
 describe("VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE (permanent revoke, Matt Evans v3)", () => {
   it("revokes for good: importers invalidated and drained; memory toggles and resets do not bring it back", () => {
     const e = boot();

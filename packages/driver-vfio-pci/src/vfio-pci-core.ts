@@ -65,6 +65,24 @@ export interface VfioPciDeviceOps {
 export type VfioPciMatchMappingVersion = "v1" | "post-2026-04-13";
 
 /**
+ * How a revoke drains the importers (`vfio_pci_dma_buf_move()` and
+ * `vfio_pci_dma_buf_cleanup()`):
+ * - `pre-1a8a5227f229` (v6.19): under the resv lock flip the flag and notify
+ *   the importers, nothing waited for — a mapping may outlive the revoke;
+ *   cleanup notifies every buffer, revoked or not;
+ * - `1a8a5227f229` ("vfio: Wait for dma-buf invalidation to complete"): also
+ *   wait for the fences, drop the registered kref and wait for the
+ *   completion, with no re-arm until the un-revoke; cleanup drains every
+ *   buffer again, so revoke-then-close underflows the kref and waits forever;
+ * - `post-2026-05-07` (Alex Williamson, "vfio/pci: fix dma-buf kref
+ *   underflow after revoke", Fixes 1a8a5227f229): the revoke re-arms after
+ *   its drain and cleanup revokes through `move(true)`, which skips revoked
+ *   buffers.
+ * @public
+ */
+export type VfioPciDmaBufRevokeVersion = "pre-1a8a5227f229" | "1a8a5227f229" | "post-2026-05-07";
+
+/**
  * `struct vfio_pci_core_device` with its embedded `struct vfio_device`: a PCI
  * function bound to vfio-pci. `memoryLock` (`&vdev->memory_lock`) protects
  * the virtual command register, the power state and the list of exported
@@ -90,6 +108,8 @@ export class VfioPciCoreDevice {
   flrCapable = true;
   /** Which `vfio_pci_dma_buf_match_mapping()` the buffers exported from now on use (see {@link VfioPciMatchMappingVersion}). */
   matchMappingVersion: VfioPciMatchMappingVersion = "post-2026-04-13";
+  /** How revokes and cleanup drain the importers (see {@link VfioPciDmaBufRevokeVersion}); read at each revoke. */
+  dmabufRevokeVersion: VfioPciDmaBufRevokeVersion = "post-2026-05-07";
   /**
    * `vdev->barmap[]` after the eager set-up of the open path: the BAR, or the
    * errno that `vfio_pci_core_setup_barmap()` gave (absent BAR `ENODEV`,

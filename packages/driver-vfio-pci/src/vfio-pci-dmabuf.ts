@@ -48,7 +48,7 @@ import {
 import { dmaBufEmappingIov, dmaBufIovAllocRanges, dmaBufIovFreeRanges, type DmaBufIovRanges, type DmaBufMappingIovExpOps } from "@dmabuf-sdk/map-iov";
 import { dmaBufEmappingPal, type DmaBufMappingPalExpOps, type DmaBufPhysList, type DmaBufPhysVec } from "@dmabuf-sdk/map-pal";
 import { dmaBufEmappingSgtP2p, dmaBufFreeSgt, dmaBufPhysVecToSgt, physVecColumns, type DmaBufMappingSgtExpOps, type PhysVecColumns } from "@dmabuf-sdk/map-sgt";
-import type { VfioPciCoreDevice, VfioPciMatchMappingVersion } from "./vfio-pci-core.js";
+import type { VfioPciCoreDevice, VfioPciDmaBufRevokeVersion, VfioPciMatchMappingVersion } from "./vfio-pci-core.js";
 import {
   VFIO_DEVICE_DMA_BUF_MEMATTR_NC,
   VFIO_DEVICE_DMA_BUF_MEMATTR_WC,
@@ -69,20 +69,29 @@ import { vfioCheckFeature } from "./vfio-main.js";
  */
 export type VfioPciDmaBufStatus = "VFIO_PCI_DMA_BUF_OK" | "VFIO_PCI_DMA_BUF_TEMP_REVOKED" | "VFIO_PCI_DMA_BUF_PERM_REVOKED";
 
-/** `struct completion`: what a revoke waits on until every mapping is returned. @public */
+/**
+ * `struct completion`: what a revoke waits on until every mapping is
+ * returned. Counting, as the kernel's: `complete()` lets one waiter through
+ * and `wait_for_completion()` consumes it.
+ * @public
+ */
 export class Completion {
-  #done = false;
-  /** `completion_done()`. */
+  #done = 0;
+  /** `completion_done()`: a wait would not block. */
   get done(): boolean {
-    return this.#done;
+    return this.#done > 0;
   }
-  /** `complete_all()`. */
+  /** `complete()`: one waiter may pass (the kref release of `vfio_pci_dma_buf_done()`). */
   complete(): void {
-    this.#done = true;
+    this.#done++;
+  }
+  /** The end of `wait_for_completion()`: the waiter takes one `complete()`. */
+  consume(): void {
+    if (this.#done > 0) this.#done--;
   }
   /** `reinit_completion()`. */
   reinit(): void {
-    this.#done = false;
+    this.#done = 0;
   }
 }
 
@@ -491,12 +500,33 @@ function waitForCompletion(priv: VfioPciDmaBuf, where: string): void {
   if (k.clock.waitUntil(() => priv.comp.done, MAX_SCHEDULE_TIMEOUT) === 0) {
     throw new KernelBug("hung_task", `${k.current.comm}:${k.current.pid} blocked in ${where}: ${priv.kref.refcount} mapping reference(s) of dma-buf ino ${priv.dmabuf.ino} never returned`);
   }
+  priv.comp.consume();
+}
+
+/** The revoke form of the buffer's device (the current one once the buffer left it). */
+function revokeVersionOf(priv: VfioPciDmaBuf): VfioPciDmaBufRevokeVersion {
+  return priv.vdev?.dmabufRevokeVersion ?? "post-2026-05-07";
+}
+
+/**
+ * The drain 1a8a5227f229 added, under the resv lock the caller took:
+ * invalidate the importers and wait for every fence (BOOKKEEP), unlock, drop
+ * the registered reference and wait until every mapping came back.
+ */
+function vfioPciDmaBufDrain(priv: VfioPciDmaBuf, where: string): void {
+  const resv = priv.dmabuf.resv;
+  dmaBufInvalidateMappings(priv.dmabuf);
+  dmaResvWaitTimeout(resv, "DMA_RESV_USAGE_BOOKKEEP", false, MAX_SCHEDULE_TIMEOUT);
+  dmaResvUnlock(resv);
+  priv.kref.put();
+  waitForCompletion(priv, where);
 }
 
 /**
  * `vfio_pci_dma_buf_set_status()` (Matt Evans v3): the one place status
  * changes. Caller holds `memory_lock` for write. `PERM_REVOKED` is sticky and
- * a same-state change does nothing.
+ * a same-state change does nothing. In the current form
+ * (`post-2026-05-07`):
  * - OK → TEMP/PERM: under resv set the status, invalidate the importers and
  *   wait for every fence (BOOKKEEP); drop the registered reference and wait
  *   until every mapping came back; zap the CPU mappings; re-arm the kref and
@@ -504,24 +534,35 @@ function waitForCompletion(priv: VfioPciDmaBuf, where: string): void {
  * - TEMP → PERM: only the status (already drained).
  * - TEMP → OK: invalidate and wait while still revoked (a map from inside the
  *   callback fails with `ENODEV`), then flip the status.
+ * `1a8a5227f229` does not re-arm after the drain (the un-revoke does);
+ * `pre-1a8a5227f229` only flips the status and notifies, in both directions.
  * @public
  */
 export function vfioPciDmaBufSetStatus(priv: VfioPciDmaBuf, next: VfioPciDmaBufStatus): void {
   const dmabuf = priv.dmabuf;
   const resv = dmabuf.resv;
   const cur = priv.status;
+  const version = revokeVersionOf(priv);
   if (cur === PERM || cur === next) return;
-  if (cur === OK) {
+  if (version === "pre-1a8a5227f229" && (cur === OK || next === OK)) {
+    // v6.19: flip and notify; nothing waits for the importers to unmap.
     dmaResvLock(resv);
     priv.status = next;
     dmaBufInvalidateMappings(dmabuf);
-    dmaResvWaitTimeout(resv, "DMA_RESV_USAGE_BOOKKEEP", false, MAX_SCHEDULE_TIMEOUT);
     dmaResvUnlock(resv);
-    priv.kref.put();
-    waitForCompletion(priv, "vfio_pci_dma_buf_set_status");
+    if (next !== OK) unmapMappingRange(dmabuf.kernel, dmabuf.file, 0n, priv.size);
+    dmabuf.kernel.trace.emit(next === OK ? "vfio_pci_dma_buf_unrevoke" : "vfio_pci_dma_buf_revoke", { ino: dmabuf.ino, status: next });
+    return;
+  }
+  if (cur === OK) {
+    dmaResvLock(resv);
+    priv.status = next;
+    vfioPciDmaBufDrain(priv, "vfio_pci_dma_buf_set_status");
     unmapMappingRange(dmabuf.kernel, dmabuf.file, 0n, priv.size);
-    priv.kref.init();
-    priv.comp.reinit();
+    if (version === "post-2026-05-07") {
+      priv.kref.init();
+      priv.comp.reinit();
+    }
     dmabuf.kernel.trace.emit("vfio_pci_dma_buf_revoke", { ino: dmabuf.ino, status: next });
     return;
   }
@@ -535,6 +576,10 @@ export function vfioPciDmaBufSetStatus(priv: VfioPciDmaBuf, next: VfioPciDmaBufS
   dmaBufInvalidateMappings(dmabuf);
   dmaResvWaitTimeout(resv, "DMA_RESV_USAGE_BOOKKEEP", false, MAX_SCHEDULE_TIMEOUT);
   dmaResvUnlock(resv);
+  if (version === "1a8a5227f229") {
+    priv.kref.init();
+    priv.comp.reinit();
+  }
   dmaResvLock(resv);
   priv.status = OK;
   dmaResvUnlock(resv);
@@ -565,17 +610,31 @@ export function vfioPciDmaBufMove(vdev: VfioPciCoreDevice, revoked: boolean): vo
  * buffer through `move(true)`, which does nothing for buffers already revoked
  * (no second `kref_put`, no second wait), then detach each from the device:
  * off the list, `vdev = NULL`, registration dropped. The buffers stay valid
- * files, revoked for good.
+ * files, revoked for good. The older forms walk the list once and, under
+ * each buffer's resv lock, unlink it, mark it revoked and notify: without a
+ * wait before 1a8a5227f229, with the drain (unconditionally, revoked or not)
+ * from it until the fix.
  * @public
  */
 export function vfioPciDmaBufCleanup(vdev: VfioPciCoreDevice): void {
   vdev.memoryLock.downWrite();
   try {
-    vfioPciDmaBufMove(vdev, true);
+    const version = vdev.dmabufRevokeVersion;
+    if (version === "post-2026-05-07") vfioPciDmaBufMove(vdev, true);
     for (const priv of [...vdev.dmabufs]) {
       const file = priv.dmabuf.file;
       if (!file.getActive()) continue;
       vdev.dmabufs.splice(vdev.dmabufs.indexOf(priv), 1);
+      if (version !== "post-2026-05-07") {
+        dmaResvLock(priv.dmabuf.resv);
+        priv.vdev = null;
+        if (priv.status === OK) priv.status = TEMP;
+        if (version === "1a8a5227f229") vfioPciDmaBufDrain(priv, "vfio_pci_dma_buf_cleanup");
+        else {
+          dmaBufInvalidateMappings(priv.dmabuf);
+          dmaResvUnlock(priv.dmabuf.resv);
+        }
+      }
       priv.vdev = null;
       vdev.putRegistration();
       fput(file);

@@ -32,6 +32,28 @@ describe("scatterlist", () => {
     expect(k.leakReport().empty).toBe(true);
   });
 
+  it.each([4096, 100_000])("sg_alloc_table of %i page-less entries after one was freed: zeroed again, and each kernel's tables are its own", (n) => {
+    const k = new Kernel();
+    const other = new Kernel();
+    const t = sgAllocTable(k, n, { withCpuList: false });
+    t.dmaAddress.fill(0xdead_beefn);
+    t.dmaLength.fill(0xffff_ffff);
+    sgFreeTable(t);
+    const u = sgAllocTable(k, n, { withCpuList: false });
+    const v = sgAllocTable(other, n, { withCpuList: false });
+    for (const x of [u, v]) {
+      expect(x.dmaAddress.every((a) => a === 0n)).toBe(true);
+      expect(x.dmaLength.every((l) => l === 0)).toBe(true);
+      expect(x.storageBytes).toBe(12 * n);
+    }
+    sgSetDma(v, 0, 1n, 1);
+    expect([sgDmaAddress(u, 0), sgDmaLen(u, 0)]).toEqual([0n, 0]);
+    sgFreeTable(u);
+    sgFreeTable(v);
+    expect(k.leakReport().empty).toBe(true);
+    expect(other.leakReport().empty).toBe(true);
+  });
+
   it("holds 64-bit DMA addresses exactly and 32-bit DMA lengths only", () => {
     const k = new Kernel();
     const t = sgAllocTable(k, 2, { withCpuList: false });

@@ -41,8 +41,9 @@ export class SgTable {
     this.capacity = nents;
     this.nents = nents;
     this.origNents = nents;
-    this.dmaAddress = new BigUint64Array(nents);
-    this.dmaLength = new Uint32Array(nents);
+    const reused = withCpuList ? undefined : takeFreedDmaList(kernel, nents);
+    this.dmaAddress = reused?.dmaAddress ?? new BigUint64Array(nents);
+    this.dmaLength = reused?.dmaLength ?? new Uint32Array(nents);
     this.pagePfn = withCpuList ? new Float64Array(nents).fill(-1) : null;
     this.offset = withCpuList ? new Uint32Array(nents) : null;
     this.length = withCpuList ? new Uint32Array(nents) : null;
@@ -64,6 +65,29 @@ export class SgTable {
   get storageBytes(): number {
     return this.dmaAddress.byteLength + this.dmaLength.byteLength + (this.pagePfn?.byteLength ?? 0) + (this.offset?.byteLength ?? 0) + (this.length?.byteLength ?? 0);
   }
+}
+
+/** Page-less tables of at least this many entries hand their storage back on free. */
+const REUSE_MIN_ENTRIES = 4096;
+/** Freed DMA lists a kernel keeps for reuse (the most recent first). */
+const REUSE_MAX = 4;
+const freedDmaLists = new WeakMap<Kernel, { dmaAddress: BigUint64Array; dmaLength: Uint32Array }[]>();
+
+/**
+ * A freed DMA list of exactly `nents` entries, zeroed as `sg_init_table()`
+ * zeroes a new one. The kernel's allocator hands back memory that is already
+ * mapped; a fresh typed array of megabytes costs JavaScript a page fault per
+ * 4 KiB on its first write, as much as filling it (docs/benchmarks.md).
+ */
+function takeFreedDmaList(kernel: Kernel, nents: number): { dmaAddress: BigUint64Array; dmaLength: Uint32Array } | undefined {
+  if (nents < REUSE_MIN_ENTRIES) return undefined;
+  const list = freedDmaLists.get(kernel);
+  const i = list ? list.findIndex((s) => s.dmaLength.length === nents) : -1;
+  if (i < 0) return undefined;
+  const [s] = list!.splice(i, 1);
+  new Uint8Array(s!.dmaAddress.buffer).fill(0);
+  s!.dmaLength.fill(0);
+  return s;
 }
 
 /**
@@ -93,6 +117,12 @@ export function sgFreeTable(sgt: SgTable): void {
     return;
   }
   sgt.kernel.objects.untrack(sgt);
+  if (!sgt.pagePfn && sgt.capacity >= REUSE_MIN_ENTRIES) {
+    let list = freedDmaLists.get(sgt.kernel);
+    if (!list) freedDmaLists.set(sgt.kernel, (list = []));
+    list.unshift({ dmaAddress: sgt.dmaAddress, dmaLength: sgt.dmaLength });
+    list.length = Math.min(list.length, REUSE_MAX);
+  }
 }
 
 /** `sg_set_page(sg, page, len, offset)` on entry `i` of the CPU list (`pfn` -1 for NULL). @public */

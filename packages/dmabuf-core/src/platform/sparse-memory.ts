@@ -1,8 +1,12 @@
 // Page-granular sparse storage behind system RAM, BARs and device memory (the model's struct page contents).
 import { PAGE_SIZE } from "./page.js";
 
-/** Pages per storage chunk: materialised pages of one chunk share one 64 KiB buffer, in order. */
-const CHUNK_PAGES = 16;
+/**
+ * Pages per storage chunk: materialised pages of one chunk share one 256 KiB
+ * buffer, in order. Copies out of 64 KiB buffers ran ~10% slower than out of
+ * one large buffer (docs/benchmarks.md); from 256 KiB on they run at its speed.
+ */
+const CHUNK_PAGES = 64;
 
 interface Chunk {
   readonly buf: ArrayBuffer;
@@ -13,7 +17,7 @@ interface Chunk {
 /**
  * Page-granular sparse storage: pages exist once written, read as zeros
  * before. Backs system RAM, BARs and device-local memory; gigabytes of
- * address space cost nothing until touched. Pages of one 16-page chunk are
+ * address space cost nothing until touched. Pages of one 64-page chunk are
  * views of one buffer, in order, so a DMA can copy a run of them at once.
  * @public
  */
