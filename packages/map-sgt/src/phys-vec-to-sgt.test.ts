@@ -140,9 +140,42 @@ describe("dma_buf_phys_vec_to_sgt", () => {
       { desc: "a zero-length range takes no entry", ranges: (s: bigint) => [{ paddr: s, len: 0x1000n }, { paddr: s + 0x2000n, len: 0n }, { paddr: s + 0x3000n, len: 0x1000n }] },
       { desc: "a 5 GiB range among single pages splits at UINT_MAX", ranges: (s: bigint) => [{ paddr: s, len: 0x1000n }, { paddr: s + 0x1000n, len: 5n * GiB }, { paddr: s + 6n * GiB, len: 0x1000n }] },
       { desc: "a range of exactly 2^32 - 1 bytes is one entry", ranges: (s: bigint) => [{ paddr: s, len: BigInt(UINT_MAX) }] },
+      { desc: "an empty range and a 5 GiB range: as many entries as ranges, yet not one each", ranges: (s: bigint) => [{ paddr: s, len: 0x1000n }, { paddr: s + 0x2000n, len: 0n }, { paddr: s + GiB, len: 5n * GiB }] },
     ])("BUS_ADDR: the same table as the object form: $desc", ({ ranges }) => {
       const [objects, columns] = mapBoth("same-switch", ranges);
       expect(columns).toEqual(objects);
+    });
+
+    it("a table built in the storage of a freed one of the same size holds only its own entries", () => {
+      // 5,000 entries each: 5,000 pages, then 4,998 pages, an empty range and a 5 GiB range (two entries).
+      const first = (s: bigint): PhysVec[] => Array.from({ length: 5000 }, (_, i) => ({ paddr: s + BigInt(i) * 0x2000n, len: 0x1000n }));
+      const second = (s: bigint): PhysVec[] => [
+        ...Array.from({ length: 4998 }, (_, i) => ({ paddr: s + 0x1_0000_0000n + BigInt(i) * 0x3000n, len: 0x800n })),
+        { paddr: s, len: 0n },
+        { paddr: s + GiB, len: 5n * GiB },
+      ];
+      const table = (k: Kernel, t: ReturnType<typeof boot>["t"], vec: PhysVec[], keep: boolean) => {
+        const { d, a } = attachP2p(k, t, physVecColumns(vec));
+        const sgt = withResv(a, () => dmaBufSgtMapAttachment(a, "DMA_BIDIRECTIONAL"));
+        const entries = [[...sgt.dmaAddress.subarray(0, sgt.nents)], [...sgt.dmaLength.subarray(0, sgt.nents)]];
+        if (!keep) {
+          withResv(a, () => dmaBufSgtUnmapAttachment(a, sgt, "DMA_BIDIRECTIONAL"));
+          dmaBufDetach(d, a);
+          dmaBufPut(d);
+        }
+        return { entries, nents: sgt.nents };
+      };
+      const reused = boot("same-switch", { endpointBars: [{ index: 0, size: 16n * GiB }] });
+      const fresh = boot("same-switch", { endpointBars: [{ index: 0, size: 16n * GiB }] });
+      const s = reused.t.exporterSlot.bars[0]!.start;
+      expect(fresh.t.exporterSlot.bars[0]!.start).toBe(s);
+      expect(table(reused.k, reused.t, first(s), false).nents).toBe(5000);
+      const again = table(reused.k, reused.t, second(s), false);
+      const expected = table(fresh.k, fresh.t, second(s), false);
+      expect(again.nents).toBe(5000);
+      expect(again.entries).toEqual(expected.entries);
+      expect(again.entries[1]!.slice(-3)).toEqual([0x800, UINT_MAX, Number(5n * GiB - BigInt(UINT_MAX))]);
+      expect([reused.k.leakReport().text(), fresh.k.leakReport().text()]).toEqual(["", ""]);
     });
 
     it.each(["cross-root", "iommu-off"] as const)("%s: the same table as the object form", (topo) => {

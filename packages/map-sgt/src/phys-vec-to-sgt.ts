@@ -25,7 +25,7 @@ import {
 } from "@dmabuf-sdk/dmabuf-core";
 import { dmaBufSgtDmaDevice } from "./sgt-mapping-type.js";
 import { isPhysVecColumns, physVecAt, physVecColumnsCheck, physVecLength, type PhysVecInput } from "./phys-vec.js";
-import { sgAllocTable, sgFreeTable, type SgTable } from "./scatterlist.js";
+import { sgAllocTableFullyWritten, sgFreeTable, type SgTable } from "./scatterlist.js";
 
 // The columnar fast path reads and writes u64 values as two u32 halves, low half first.
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -182,9 +182,13 @@ export function dmaBufPhysVecToSgt(
   const route: DmaBufSgtRoute = state === null ? "bus-addr" : useIova ? "iova" : "per-range";
 
   let nents = 0;
+  // Every length is in 1..2^32-1 (one entry a range). Not the same as
+  // nents === nrRanges: an empty range and a split one can cancel out.
+  let oneEntryEach = false;
   if (useIova) nents = entriesFor(size);
   else if (lv) {
     nents = countEntriesHalves(lv, nrRanges);
+    oneEntryEach = nents === nrRanges;
     if (nents < 0) {
       nents = 0;
       for (let i = 0; i < nrRanges; i++) nents += entriesFor(cols!.len[i]!);
@@ -193,7 +197,7 @@ export function dmaBufPhysVecToSgt(
 
   let sgt: SgTable;
   try {
-    sgt = sgAllocTable(k, nents, { withCpuList: false });
+    sgt = sgAllocTableFullyWritten(k, nents);
   } catch (e) {
     // The posted err_free_state path only kfree()s the state, leaking the IOVA range.
     if (useIova) dmaIovaDestroy(dev!, state!, 0n, dir, DMA_ATTR_MMIO);
@@ -213,7 +217,7 @@ export function dmaBufPhysVecToSgt(
       const offHi = Number(off >> 32n);
       const out = new Uint32Array(sgt.dmaAddress.buffer, sgt.dmaAddress.byteOffset, 2 * sgt.capacity);
       let i = 0;
-      if (idx === 0 && nents === nrRanges) {
+      if (oneEntryEach) {
         // The count saw every length in 1..2^32-1: one entry per range, no checks left.
         fillBusAddrHalvesAll(out, sgt.dmaLength, pv, lv, nrRanges, offLo, offHi);
         idx = i = nrRanges;

@@ -37,11 +37,12 @@ export class SgTable {
     readonly kernel: Kernel,
     nents: number,
     withCpuList: boolean,
+    zero = true,
   ) {
     this.capacity = nents;
     this.nents = nents;
     this.origNents = nents;
-    const reused = withCpuList ? undefined : takeFreedDmaList(kernel, nents);
+    const reused = withCpuList ? undefined : takeFreedDmaList(kernel, nents, zero);
     this.dmaAddress = reused?.dmaAddress ?? new BigUint64Array(nents);
     this.dmaLength = reused?.dmaLength ?? new Uint32Array(nents);
     this.pagePfn = withCpuList ? new Float64Array(nents).fill(-1) : null;
@@ -79,14 +80,16 @@ const freedDmaLists = new WeakMap<Kernel, { dmaAddress: BigUint64Array; dmaLengt
  * mapped; a fresh typed array of megabytes costs JavaScript a page fault per
  * 4 KiB on its first write, as much as filling it (docs/benchmarks.md).
  */
-function takeFreedDmaList(kernel: Kernel, nents: number): { dmaAddress: BigUint64Array; dmaLength: Uint32Array } | undefined {
+function takeFreedDmaList(kernel: Kernel, nents: number, zero: boolean): { dmaAddress: BigUint64Array; dmaLength: Uint32Array } | undefined {
   if (nents < REUSE_MIN_ENTRIES) return undefined;
   const list = freedDmaLists.get(kernel);
   const i = list ? list.findIndex((s) => s.dmaLength.length === nents) : -1;
   if (i < 0) return undefined;
   const [s] = list!.splice(i, 1);
-  new Uint8Array(s!.dmaAddress.buffer).fill(0);
-  s!.dmaLength.fill(0);
+  if (zero) {
+    new Uint8Array(s!.dmaAddress.buffer).fill(0);
+    s!.dmaLength.fill(0);
+  }
   return s;
 }
 
@@ -97,10 +100,24 @@ function takeFreedDmaList(kernel: Kernel, nents: number): { dmaAddress: BigUint6
  * @public
  */
 export function sgAllocTable(kernel: Kernel, nents: number, opts: { withCpuList?: boolean } = {}): SgTable {
+  return allocTable(kernel, nents, opts.withCpuList ?? true, true);
+}
+
+/**
+ * {@link sgAllocTable} of a page-less table whose caller writes every one of
+ * its `nents` DMA entries before anyone reads it (`dma_buf_phys_vec_to_sgt()`
+ * counts them exactly): reused storage is not zeroed first, which no reader
+ * can tell. Not exported from the package.
+ */
+export function sgAllocTableFullyWritten(kernel: Kernel, nents: number): SgTable {
+  return allocTable(kernel, nents, false, false);
+}
+
+function allocTable(kernel: Kernel, nents: number, withCpuList: boolean, zero: boolean): SgTable {
   if (nents === 0) throw new KernelError("EINVAL", "sg_alloc_table", "0 entries");
   if (!Number.isInteger(nents) || nents < 0 || nents > 0xffff_ffff) throw new KernelError("EINVAL", "sg_alloc_table", `${nents} entries`);
   kernel.alloc.attempt("sg_alloc_table", `sg_table[${nents}]`);
-  const t = new SgTable(kernel, nents, opts.withCpuList ?? true);
+  const t = new SgTable(kernel, nents, withCpuList, zero);
   kernel.objects.track("sg_table", t, () => `sg_table of ${t.capacity} entries (nents ${t.nents}, orig_nents ${t.origNents})`);
   return t;
 }
