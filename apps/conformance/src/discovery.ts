@@ -23,6 +23,7 @@ export const IN_TREE_PACKAGES: readonly string[] = [
   "@dmabuf-sdk/driver-iommufd",
   "@dmabuf-sdk/driver-xe",
   "@dmabuf-sdk/memcg-lsm",
+  "@dmabuf-sdk/driver-nvme",
   "@dmabuf-sdk/kvm",
 ];
 

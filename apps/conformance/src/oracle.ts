@@ -79,6 +79,7 @@ function sgtP2pRows(exporter: string, importer: string, noP2p: Expectation, why:
   });
 }
 
+const NVME_SGT = "nvme-pci attaches with dma_buf_dynamic_attach(allow_peer2peer = true), i.e. [SGT(nvmeDev, ACCEPTS_P2P)] (io-uring-nvme §3.3); the map is made lazily by the first fixed I/O (§2.4, §3.4)";
 const VFIO_SGT = "vfio-pci offers [PAL, SGT_P2P(pdev)] (mapping-types §7, §9.7); a dynamic importer accepting P2P matches SGT_P2P";
 const XE_VRAM_SGT = "an Xe VRAM BO offers [SGT_P2P(pdev), SGT] (mapping-types §7): P2P when the importer reaches the BAR, otherwise the BO migrates and plain SGT serves pages";
 
@@ -148,6 +149,12 @@ export const IN_TREE_ORACLE: Oracle = {
     { exporter: "xe-system", importer: "compat-dynamic-importer", topology: "*", expect: { mapType: "SGT", p2p: null }, why: XE_SYSTEM_SGT },
     { exporter: "xe-system", importer: "xe", topology: "*", expect: { mapType: "SGT", p2p: null }, why: XE_SYSTEM_SGT },
     { exporter: "xe-system", importer: "iommufd", topology: "*", expect: { errno: "EINVAL", step: "attach" }, why: `${NO_PAL}; Xe offers no PAL` },
+
+    { exporter: "compat-exporter", importer: "nvme", topology: "*", expect: { mapType: "SGT", p2p: null }, why: `${SYSTEM_MEMORY_SGT}; ${NVME_SGT}: the udmabuf-like case of the cover letter` },
+    { exporter: "system-heap", importer: "nvme", topology: "*", expect: { mapType: "SGT", p2p: null }, why: `${HEAP_SGT}; ${NVME_SGT}` },
+    { exporter: "xe-system", importer: "nvme", topology: "*", expect: { mapType: "SGT", p2p: null }, why: `${XE_SYSTEM_SGT}; ${NVME_SGT}` },
+    ...sgtP2pRows("vfio-pci", "nvme", { errno: "EINVAL", step: "attach" }, `${VFIO_SGT}; ${NVME_SGT}; without P2P reach the attach fails and registration returns its errno (io-uring-nvme §3.3, §2.4 step 7d)`, TOPOLOGIES.filter((t) => t !== "sriov")),
+    ...sgtP2pRows("xe-vram", "nvme", { mapType: "SGT", p2p: null }, `${XE_VRAM_SGT}; ${NVME_SGT}`, TOPOLOGIES.filter((t) => t !== "sriov")),
     ...KVM_ROWS,
   ],
   scenarios: [

@@ -22,7 +22,7 @@ function problems(text: string, file = "s.yaml"): string[] {
 }
 
 describe("scenario files", () => {
-  it.each(["map-fault.yaml", "pidfd.yaml", "gpu-unplug-syncobj.yaml", "exporter-unplug.yaml", "xe-unplug.yaml", "kvm-memslot.yaml"])("the README example %s passes", async (file) => {
+  it.each(["map-fault.yaml", "pidfd.yaml", "nvme-fixed-io.yaml", "gpu-unplug-syncobj.yaml", "exporter-unplug.yaml", "xe-unplug.yaml", "kvm-memslot.yaml"])("the README example %s passes", async (file) => {
     const r = await runScenarioPath(join(EXAMPLES, file));
     expect(r.steps.filter((s) => !s.ok)).toEqual([]);
     expect(r.checks).toEqual([]);

@@ -21,6 +21,8 @@ import { drmDevUnplug, drmModule, type DrmDevice } from "@dmabuf-sdk/drm";
 import { IgtSyncobj, drmTestDevice } from "@dmabuf-sdk/drm/testing";
 import { KVM_SCENARIO_STEPS } from "./scenario-kvm-steps.js";
 
+import { IO_URING_STEPS } from "./io-uring-steps.js";
+
 /** A JSON Schema (draft 2020-12) object, as ajv takes it. @public */
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
@@ -460,5 +462,6 @@ export const SCENARIO_STEPS: Readonly<Record<string, StepDefinition>> = {
     args: obj({ value: {} }, ["value"]),
     run: (a) => ({ value: a.value }),
   },
+  ...IO_URING_STEPS,
   ...KVM_SCENARIO_STEPS,
 };

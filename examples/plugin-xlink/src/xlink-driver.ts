@@ -246,6 +246,7 @@ const expectations: ConformanceExpectation[] = [
   ...p2pRows("xlink-gpu", "compat-dynamic-importer", { errno: "EINVAL", step: "attach" }, "the RDMA-style importer accepts P2P"),
   ...p2pRows("xlink-gpu", "xe", { errno: "EINVAL", step: "attach" }, "Xe imports with [IOV, SGT(dev, ACCEPTS_P2P)]; IOV meets no IOV entry"),
   { exporter: "xlink-gpu", importer: "iommufd", topology: "*", expect: { errno: "EINVAL", step: "attach" }, why: NO_PAL },
+  ...p2pRows("xlink-gpu", "nvme", { errno: "EINVAL", step: "attach" }, "nvme-pci registers a dma-buf with dma_buf_dynamic_attach(allow_peer2peer): SGT(dev, ACCEPTS_P2P); the registration fails with the attach errno"),
   { exporter: "compat-exporter", importer: "xlink-gpu", topology: "*", expect: { mapType: "SGT", p2p: null }, why: "the compat exporter offers plain SGT of system memory; the importer's SGT entry matches" },
   { exporter: "system-heap", importer: "xlink-gpu", topology: "*", expect: { mapType: "SGT", p2p: null }, why: PAGES },
   { exporter: "xe-system", importer: "xlink-gpu", topology: "*", expect: { mapType: "SGT", p2p: null }, why: PAGES },

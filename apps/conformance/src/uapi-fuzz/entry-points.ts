@@ -72,13 +72,15 @@ import {
 import { DMA_HEAP_IOCTL_ALLOC, DMA_HEAP_IOCTL_ALLOC_V1, DmaHeapAllocationData, systemHeapModule } from "@dmabuf-sdk/memcg-lsm";
 import { DRM_IOCTLS, bootDrmFuzz, drmEntryPoints } from "./drm.js";
 import { KVM_CREATE_VM, KVM_X86_DEFAULT_VM, kvmModule } from "@dmabuf-sdk/kvm";
+import { ioUringEntryPoints, ioUringFuzzBoot } from "./io-uring-entry-points.js";
 import { kvmEntryPoints } from "./kvm-entry-points.js";
 import type { FuzzArbs, FuzzCommand, FuzzWorld, UapiEntryPoint } from "./harness.js";
 
 /**
  * The machine: vfio-pci bound to the exporter slot, iommufd, the system heap
  * (with memcg and the LSM layer), sw_sync, DRM devices (one of them already
- * unplugged, see `bootDrmFuzz`); two processes (root and uid 1000), each with
+ * unplugged, see `bootDrmFuzz`), kvm, io_uring with an NVMe controller on the
+ * importer slot; two processes (root and uid 1000), each with
  * stdin/stdout/stderr open.
  */
 export function bootFuzzWorld(seed: number): FuzzWorld {
@@ -118,8 +120,10 @@ export function bootFuzzWorld(seed: number): FuzzWorld {
   }
   // The unplugged device's nodes are gone from devfs; opening them again is one of the calls.
   const gone = bootDrmFuzz(k, [root, user]);
+  // io_uring and an NVMe controller on the importer slot: a ring, /dev/nvme0n1 and scratch memory per process.
+  const unbindNvme = ioUringFuzzBoot(k, t, [root, user]);
   const paths = [...k.devfs.paths().map((p) => (p.startsWith("/") ? p : `/dev/${p}`)), ...gone, "/dev/nonexistent", ""];
-  return { k, procs: [root, user], paths, stats: { calls: 0, byEntry: new Map(), errnos: new Map() } };
+  return { k, procs: [root, user], paths, stats: { calls: 0, byEntry: new Map(), errnos: new Map() }, teardown: [unbindNvme] };
 }
 
 const cmd = (label: string, run: FuzzCommand["run"]): FuzzCommand => ({ label, run });
@@ -473,4 +477,4 @@ export const syncFileEntryPoints: readonly UapiEntryPoint[] = [
  * Every entry point on main. A package that adds uAPI (drm syncobj, io_uring,
  * kvm) adds its table in a file of its own and lists it here.
  */
-export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...drmEntryPoints, ...kvmEntryPoints];
+export const UAPI_ENTRY_POINTS: readonly UapiEntryPoint[] = [...coreEntryPoints, ...ioctlEntryPoints, ...dmaBufEntryPoints, ...vfioPciEntryPoints, ...iommufdEntryPoints, ...dmaHeapEntryPoints, ...syncFileEntryPoints, ...drmEntryPoints, ...kvmEntryPoints, ...ioUringEntryPoints];

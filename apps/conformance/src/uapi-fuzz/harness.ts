@@ -13,6 +13,8 @@ export interface FuzzWorld {
   readonly paths: readonly string[];
   /** What each entry point returned, for the report. */
   readonly stats: FuzzStats;
+  /** Run after every process exited, before the leak check: drivers whose devices hold memory are unbound. */
+  readonly teardown?: readonly (() => void)[];
 }
 
 /** One syscall a command made: its entry point, the process and the raw return. */

@@ -65,6 +65,8 @@ function runSequence(seed: number, steps: readonly Step[]): void {
   closeTimelines(w);
   for (const p of w.procs) k.exitTask(p, 0);
   k.clock.flush();
+  for (const t of w.teardown ?? []) t();
+  k.clock.flush();
   const leaks = k.leakReport();
   if (!leaks.empty) {
     totals.leaks++;
@@ -81,7 +83,8 @@ describe("uAPI fuzzer (fast-check, seeded)", () => {
         "DRM_IOCTL_GET_CAP", "DRM_IOCTL_SYNCOBJ_CREATE", "DRM_IOCTL_SYNCOBJ_DESTROY", "DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD", "DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE",
         "sync_file export (DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD)", "sync_file import (DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE)", "DRM_IOCTL_SYNCOBJ_WAIT", "DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT",
         "DRM_IOCTL_SYNCOBJ_RESET", "DRM_IOCTL_SYNCOBJ_SIGNAL", "DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL", "DRM_IOCTL_SYNCOBJ_QUERY", "DRM_IOCTL_SYNCOBJ_TRANSFER", "DRM_IOCTL_SYNCOBJ_EVENTFD",
-        "DRM ioctls on an unplugged device"]),
+        "DRM ioctls on an unplugged device",
+        "io_uring_setup", "io_uring_enter", "io_uring_register", "nvme block device (open, pread64/pwrite64, fcntl O_DIRECT)"]),
     );
   });
 
