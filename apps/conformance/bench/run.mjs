@@ -88,4 +88,31 @@ results["default matrix"] = { cases, jobs1Wall: med("one", "wall"), jobs2Wall: m
   console.log(`matrix with the plugin, ${ns.join(" / ")} cases: ${ms.map((x) => x.toFixed(0)).join(" / ")} ms, fitted exponent ${e.toFixed(3)} | load ${load()}`);
   results["matrix with plugin scaling"] = { cases: ns, ms, exponent: e, load: Number(load()) };
 }
+// Whether a second thread pays at the sizes we ship: one matrix per fresh process (the default one and the
+// one with the plugin), one thread against a forced second one, medians of 5.
+{
+  const { MIN_CASES_PER_THREAD } = await import(new URL("../dist/index.js", import.meta.url).href);
+  const child = fileURLToPath(new URL("./one-matrix.mjs", import.meta.url));
+  const once = (threads, plugin) => {
+    const p = spawnSync(process.execPath, [child, String(threads), ...(plugin ? [PLUGIN_DIR] : [])], { encoding: "utf8" });
+    if (p.status !== 0) throw new Error(p.stderr);
+    return p.stdout.trim().split(" ").map(Number);
+  };
+  const forced = {};
+  for (const plugin of [false, true]) {
+    const one = [];
+    const two = [];
+    let n = 0;
+    for (let r = 0; r < 5; r++) {
+      one.push(once(1, plugin)[1]);
+      const [c, ms] = once(2, plugin);
+      two.push(ms);
+      n = c;
+    }
+    recordRatio(ratios, `matrix of ${n} cases in a fresh process, a forced second thread`, median(two), "ms", "one thread", median(one), `one thread below ${2 * MIN_CASES_PER_THREAD} cases`);
+    forced[n] = { one: median(one), two: median(two) };
+  }
+  results["forced second thread"] = { minCasesPerThread: MIN_CASES_PER_THREAD, ...forced };
+}
+
 writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify({ node: process.version, date: new Date().toISOString(), results, ratios }, null, 2) + "\n");

@@ -125,16 +125,15 @@ export interface WorkerJob {
 }
 
 /**
- * Cases a thread must have for a worker to pay for its start-up: a worker
- * loads every package again, about 250 ms on an idle 2-core machine, some
- * 200 cases' worth at 1.3 ms a case, while the main thread, already loaded,
- * runs cases. Measured with apps/conformance/bench (docs/benchmarks.md): at
- * 303 cases two threads were still 1.16x slower than one, since the worker's
- * loading and the main thread's cases share the two cores with V8's own
- * threads; twice the start-up is the margin.
+ * Cases a thread must have for a worker to pay for its start-up. On the
+ * 2-core machine type a forced second thread made one matrix per process
+ * (as the CLI runs it) 1.14x slower at 531 and at 636 cases, 0.86-1.17x
+ * across passes (apps/conformance/bench, docs/benchmarks.md): the worker
+ * loads every package again and runs its cases cold, beside V8's own
+ * threads. So a second thread starts only from 1,100 cases.
  * @public
  */
-export const MIN_CASES_PER_THREAD = 400;
+export const MIN_CASES_PER_THREAD = 550;
 
 /** Ids handed to a worker per request. */
 const BATCH = 4;
