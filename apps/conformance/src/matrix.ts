@@ -7,6 +7,7 @@ import { caseSeed, enumerateCases, idGlob, matcher, selectIds, type CaseFilter }
 import { defaultRequests, loadFixtures, type FixtureSet, type PackageRequest } from "./discovery.js";
 import { runPairCase, runScenarioCase, runUnplugCase, type CaseRun, type UnplugFamily } from "@dmabuf-sdk/dmabuf-core";
 import { negotiationOf } from "./negotiation.js";
+import { packageFile } from "./package-dir.js";
 import { compare, oracleFor, oracleRowFor, type Oracle } from "./oracle.js";
 import { runScenarioFile, scenarioStem, type ScenarioFile, type ScenarioResult } from "./scenario-file.js";
 import { selectShard, type Shard } from "./shard.js";
@@ -176,7 +177,7 @@ async function runShared(
     else void t.w.terminate();
   };
   for (let i = 0; i < workers; i++) {
-    const w = new Worker(new URL("./worker.js", import.meta.url), { workerData: job });
+    const w = new Worker(packageFile("dist/worker.js"), { workerData: job });
     const t = { w, inHand: -1, done: Promise.resolve() };
     t.done = new Promise<void>((resolve) => {
       w.on("message", (m: WorkerMessage) => {

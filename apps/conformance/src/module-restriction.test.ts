@@ -1,5 +1,6 @@
 // Bypass suite for EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map_phys, "iommufd") (kernel/module/main.c, drivers/dma-buf).
 import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -638,35 +639,71 @@ describe("EXPORT_SYMBOL_FOR_MODULES cannot be bypassed: refused with the kernel'
   });
 });
 
+/** Every JavaScript file a package ships: its bundles and their chunks (`files` leaves tsc's per-file dist/.tsc out). */
+function shippedFiles(pkg: string): string[] {
+  const dist = dirname(resolve(pkg));
+  return readdirSync(dist, { recursive: true, encoding: "utf8" })
+    .filter((f) => f.endsWith(".js") && !f.startsWith(".tsc"))
+    .map((f) => join(dist, f));
+}
+
+const ONE_SHOT_CLAIMS = [
+  { pkg: "@dmabuf-sdk/dmabuf-core", file: "kernel/module.js", claim: "claimModuleContextMinter", msg: /minter is already claimed/ },
+  { pkg: "@dmabuf-sdk/driver-iommufd", file: "pages.js", claim: "claimIoptPagesAlloc", msg: /iopt_alloc_dmabuf_pages is already claimed/ },
+  { pkg: "@dmabuf-sdk/driver-iommufd", file: "pages.js", claim: "claimPalMapPhysSlot", msg: /dma_buf_pal_map_phys slot is already claimed/ },
+];
+
 /** Per-realm one-shot capabilities: a deep import by path past the exports map, in this process. */
 describe("deep imports by file path in the same process", () => {
-  it.each([
-    { pkg: "@dmabuf-sdk/dmabuf-core", file: "kernel/module.js", claim: "claimModuleContextMinter", msg: /minter is already claimed/ },
-    { pkg: "@dmabuf-sdk/driver-iommufd", file: "pages.js", claim: "claimIoptPagesAlloc", msg: /iopt_alloc_dmabuf_pages is already claimed/ },
-    { pkg: "@dmabuf-sdk/driver-iommufd", file: "pages.js", claim: "claimPalMapPhysSlot", msg: /dma_buf_pal_map_phys slot is already claimed/ },
-  ])("$file's $claim is already claimed: KernelBug", async ({ pkg, file, claim, msg }) => {
-    const mod = (await import(pathToFileURL(distOf(pkg, file)).href)) as Record<string, () => unknown>;
-    expect(() => mod[claim]!()).toThrow(KernelBug);
-    expect(() => mod[claim]!()).toThrow(msg);
+  it.each(ONE_SHOT_CLAIMS)("every file $pkg ships, imported by path: $claim is out of reach or already claimed", async ({ pkg, claim, msg }) => {
+    const files = shippedFiles(pkg);
+    // The shipped code does define it: the loop below has something to miss.
+    expect(files.some((f) => new RegExp(`\\b${claim}\\b`).test(readFileSync(f, "utf8")))).toBe(true);
+    for (const f of files) {
+      // A bin runs its command when imported; it exports nothing to reach.
+      if (/[\\/]bin[\\/]/.test(f)) {
+        expect(readFileSync(f, "utf8")).not.toMatch(/^export (?!\{\};$)/m);
+        continue;
+      }
+      const mod = (await import(pathToFileURL(f).href)) as Record<string, unknown>;
+      for (const v of Object.values(mod)) {
+        if (typeof v !== "function" || !v.name.startsWith(claim)) continue;
+        expect(() => (v as () => unknown)()).toThrow(KernelBug);
+        expect(() => (v as () => unknown)()).toThrow(msg);
+      }
+    }
   });
 
-  it("the map-pal module file holds only the descriptor, its importer list and the build of a patched tree", async () => {
-    const mod = (await import(pathToFileURL(distOf("@dmabuf-sdk/map-pal", "module.js")).href)) as Record<string, unknown>;
+  it.each(ONE_SHOT_CLAIMS)("tsc's per-file build (dist/.tsc, not shipped): $file's $claim is claimed once its entry is loaded", async ({ pkg, file, claim, msg }) => {
+    await import(pathToFileURL(distOf(pkg, ".tsc/index.js")).href);
+    const mod = (await import(pathToFileURL(distOf(pkg, `.tsc/${file}`)).href)) as Record<string, () => unknown>;
+    // That build's own KernelBug class, not the bundle's.
+    expect(() => mod[claim]!()).toThrow(expect.objectContaining({ name: "KernelBug", message: expect.stringMatching(msg) }));
+  });
+
+  it("the map-pal module file of the per-file build holds only the descriptor, its importer list and the build of a patched tree; no shipped file reaches the function", async () => {
+    const mod = (await import(pathToFileURL(distOf("@dmabuf-sdk/map-pal", ".tsc/module.js")).href)) as Record<string, unknown>;
     expect(Object.keys(mod).sort()).toEqual(["DMA_BUF_PAL_IMPORTERS", "dmaBufPalModule", "dmaBufPalModuleBuild"]);
     expect(reachable(mod).has(PAL_MAP_PHYS)).toBe(false);
+    for (const f of shippedFiles("@dmabuf-sdk/map-pal")) {
+      const m = (await import(pathToFileURL(f).href)) as Record<string, unknown>;
+      expect(reachable(m).has(PAL_MAP_PHYS), f).toBe(false);
+    }
   });
 
   it("claiming the minter before the core is loaded makes the core itself fail to load (fail closed)", () => {
-    const moduleFile = pathToFileURL(distOf("@dmabuf-sdk/dmabuf-core", "kernel/module.js")).href;
-    const script = `const m = await import(${JSON.stringify(moduleFile)}); m.claimModuleContextMinter(); await import("@dmabuf-sdk/dmabuf-core");`;
+    const moduleFile = pathToFileURL(distOf("@dmabuf-sdk/dmabuf-core", ".tsc/kernel/module.js")).href;
+    const entry = pathToFileURL(distOf("@dmabuf-sdk/dmabuf-core", ".tsc/index.js")).href;
+    const script = `const m = await import(${JSON.stringify(moduleFile)}); m.claimModuleContextMinter(); await import(${JSON.stringify(entry)});`;
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: APP_DIR, encoding: "utf8" });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/KernelBug: module: the module context minter is already claimed by the loader/);
   });
 
   it("claiming the iopt_pages factory before iommufd is loaded makes iommufd fail to load", () => {
-    const pagesFile = pathToFileURL(distOf("@dmabuf-sdk/driver-iommufd", "pages.js")).href;
-    const script = `const m = await import(${JSON.stringify(pagesFile)}); m.claimIoptPagesAlloc(); await import("@dmabuf-sdk/driver-iommufd");`;
+    const pagesFile = pathToFileURL(distOf("@dmabuf-sdk/driver-iommufd", ".tsc/pages.js")).href;
+    const entry = pathToFileURL(distOf("@dmabuf-sdk/driver-iommufd", ".tsc/index.js")).href;
+    const script = `const m = await import(${JSON.stringify(pagesFile)}); m.claimIoptPagesAlloc(); await import(${JSON.stringify(entry)});`;
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: APP_DIR, encoding: "utf8" });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/iopt_alloc_dmabuf_pages is already claimed/);
@@ -681,6 +718,9 @@ describe("refused by the language or the package manager", () => {
     "@dmabuf-sdk/driver-iommufd/dist/pages.js",
     "@dmabuf-sdk/map-pal/dist/module.js",
     "@dmabuf-sdk/map-pal/src/module.ts",
+    "@dmabuf-sdk/dmabuf-core/dist/.tsc/kernel/module.js",
+    "@dmabuf-sdk/driver-iommufd/dist/.tsc/pages.js",
+    "@dmabuf-sdk/map-pal/dist/.tsc/module.js",
   ])("a deep import of %s is refused by the exports map", (spec) => {
     const r = spawnSync(process.execPath, ["--input-type=module", "-e", `await import(${JSON.stringify(spec)})`], { cwd: APP_DIR, encoding: "utf8" });
     expect(r.status).not.toBe(0);

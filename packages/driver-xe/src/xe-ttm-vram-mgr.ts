@@ -131,13 +131,13 @@ export class XeVram {
 
   /** The copy engine's solid fill of zeros over `blocks` (what `xe_migrate_clear()` writes). */
   clear(blocks: readonly XeVramBlock[]): void {
-    for (const b of blocks) for (let p = b.start; p < b.start + b.pages; p++) this.#mem.discard(p);
+    for (const b of blocks) this.#mem.discardRange(b.start, b.pages);
   }
 
   /** `xe_ttm_vram_mgr_del()`: gives the blocks back; their contents are dropped. */
   free(blocks: readonly XeVramBlock[]): void {
     for (const b of blocks) {
-      for (let p = b.start; p < b.start + b.pages; p++) this.#mem.discard(p);
+      this.#mem.discardRange(b.start, b.pages);
       let i = this.#free.findIndex((e) => e.start > b.start);
       if (i < 0) i = this.#free.length;
       const prev = this.#free[i - 1];

@@ -1,5 +1,7 @@
 // Tests: dma_buf_pal_map_phys is reachable only by iommufd, through the loader, and no other way.
 import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";
 import {
@@ -151,12 +153,24 @@ describe("dma_buf_pal_map_phys is EXPORT_SYMBOL_FOR_MODULES(…, \"iommufd\")", 
       expect(Object.keys(DMA_BUF_PAL_MAP_PHYS).sort()).toEqual(["name", "token"]);
     });
 
-    it("the built module file, imported by path past the exports map, exports only the descriptor", async () => {
+    it("tsc's per-file module.js, imported by path past the exports map, exports only the descriptor", async () => {
       const fn = granted(k);
-      const file = (await import(pathToFileURL(`${PKG_DIR}dist/module.js`).href)) as Record<string, unknown>;
+      const file = (await import(pathToFileURL(`${PKG_DIR}dist/.tsc/module.js`).href)) as Record<string, unknown>;
       // The descriptor, the factory of differently restricted builds and the kernel's list: none is the function.
       expect(Object.keys(file).sort()).toEqual(["DMA_BUF_PAL_IMPORTERS", "dmaBufPalModule", "dmaBufPalModuleBuild"]);
       expect(reachable(file).has(fn)).toBe(false);
+    });
+
+    it("no shipped bundle file (entries and shared chunks), imported by path past the exports map, reaches the function", async () => {
+      const fn = granted(k);
+      const dist = `${PKG_DIR}dist`;
+      const files = readdirSync(dist, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".js") && !f.startsWith(".tsc"));
+      expect(files).toContain("index.js");
+      expect(files.length).toBeGreaterThan(1);
+      for (const f of files) {
+        const file = (await import(pathToFileURL(join(dist, f)).href)) as Record<string, unknown>;
+        expect(reachable(file).has(fn), f).toBe(false);
+      }
     });
 
     it.each(["@dmabuf-sdk/map-pal/dist/module.js", "@dmabuf-sdk/map-pal/src/module.ts", "@dmabuf-sdk/map-pal/dist/dma-buf-mapping-pal.js"])(

@@ -4,10 +4,11 @@ import { createRequire } from "node:module";
 import type { ValidateFunction } from "ajv";
 import { InputError, LocatedDocument, pointerPath } from "../input-error.js";
 import type { ConformanceReport } from "../types.js";
+import { packageFile } from "../package-dir.js";
 
 /** The JSON Schema of the report (`schema/report.schema.json`, exported as `@dmabuf-sdk/conformance/report.schema.json`). @public */
 export function reportSchema(): Record<string, unknown> {
-  return JSON.parse(readFileSync(new URL("../../schema/report.schema.json", import.meta.url), "utf8")) as Record<string, unknown>;
+  return JSON.parse(readFileSync(packageFile("schema/report.schema.json"), "utf8")) as Record<string, unknown>;
 }
 
 // ajv is loaded, and the schema compiled, the first time a report is read (merge, diff, --rerun-failed).

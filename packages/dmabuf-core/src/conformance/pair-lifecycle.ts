@@ -1,4 +1,5 @@
 // The conformance pair lifecycle (export → attach → map → data path → invalidate/revoke → remap → unmap → detach → release → leak check), shared by the conformance app and every package's tests.
+import { Buffer } from "node:buffer";
 import type { Errno } from "../kernel/errno.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import { Kernel } from "../kernel/kernel.js";
@@ -128,10 +129,9 @@ function teardown(imp: ImportedBuffer | undefined, buf: ExportedBuffer | undefin
   }
 }
 
+/** Byte equality by memcmp (`Buffer.equals`): a JS loop over every case's 128 KiB was 4% of a matrix run. */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /** The universal checks after everything was released. */

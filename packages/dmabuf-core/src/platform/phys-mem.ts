@@ -193,7 +193,7 @@ export class PhysMem implements LeakSource {
     const a = this.#allocated.get(pfn);
     if (!a || a.order !== order) throw new KernelBug("BUG", `Bad page state: freeing pfn ${hex(pfn)} order ${order}`);
     this.#allocated.delete(pfn);
-    for (let i = 0; i < 1 << order; i++) this.#ram.discard(pfn + i);
+    this.#ram.discardRange(pfn, 1 << order);
     let list = this.#freeLists.get(order);
     if (!list) this.#freeLists.set(order, (list = []));
     list.push(pfn);

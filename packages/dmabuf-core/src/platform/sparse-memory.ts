@@ -10,7 +10,8 @@ const CHUNK_PAGES = 64;
 
 interface Chunk {
   readonly buf: ArrayBuffer;
-  readonly pages: (Uint8Array | undefined)[];
+  /** A page's view; null once discarded: its bytes are stale until it is materialised again (and zeroed then). */
+  readonly pages: (Uint8Array | null | undefined)[];
   count: number;
 }
 
@@ -38,39 +39,59 @@ export class SparseMemory {
     let c = key === this.#lastKey ? this.#last : this.#chunks.get(key);
     if (!c) {
       if (!create) return undefined;
-      c = { buf: new ArrayBuffer(CHUNK_PAGES * PAGE_SIZE), pages: new Array<Uint8Array | undefined>(CHUNK_PAGES).fill(undefined), count: 0 };
+      c = { buf: new ArrayBuffer(CHUNK_PAGES * PAGE_SIZE), pages: new Array<Uint8Array | null | undefined>(CHUNK_PAGES).fill(undefined), count: 0 };
       this.#chunks.set(key, c);
     }
     this.#lastKey = key;
     this.#last = c;
     const i = index - key * CHUNK_PAGES;
-    let p = c.pages[i];
-    if (!p && create) {
-      p = new Uint8Array(c.buf, i * PAGE_SIZE, PAGE_SIZE);
-      c.pages[i] = p;
-      c.count++;
-      this.#resident++;
-    }
-    return p;
+    const p = c.pages[i];
+    if (p) return p;
+    if (!create) return undefined;
+    const q = new Uint8Array(c.buf, i * PAGE_SIZE, PAGE_SIZE);
+    // Zeroed here rather than on discard: a chunk whose last page goes is dropped unzeroed.
+    if (p === null) q.fill(0);
+    c.pages[i] = q;
+    c.count++;
+    this.#resident++;
+    return q;
   }
 
   /** Drops the contents of page `index` (it reads as zeros again). */
   discard(index: number): void {
     const key = Math.floor(index / CHUNK_PAGES);
-    const c = this.#chunks.get(key);
+    const c = key === this.#lastKey ? this.#last : this.#chunks.get(key);
     const i = index - key * CHUNK_PAGES;
-    const p = c?.pages[i];
-    if (!c || !p) return;
-    p.fill(0);
-    c.pages[i] = undefined;
+    if (!c || !c.pages[i]) return;
+    c.pages[i] = null;
     c.count--;
     this.#resident--;
-    if (c.count === 0) {
-      this.#chunks.delete(key);
-      if (key === this.#lastKey) {
-        this.#lastKey = -1;
-        this.#last = undefined;
+    if (c.count === 0) this.#drop(key);
+  }
+
+  /** Drops the contents of pages `first`..`first + count - 1`: a chunk the range covers goes at once. */
+  discardRange(first: number, count: number): void {
+    const end = first + count;
+    let index = first;
+    while (index < end) {
+      const key = Math.floor(index / CHUNK_PAGES);
+      const chunkEnd = (key + 1) * CHUNK_PAGES;
+      const c = this.#chunks.get(key);
+      if (c && index === key * CHUNK_PAGES && chunkEnd <= end) {
+        this.#resident -= c.count;
+        this.#drop(key);
+      } else if (c) {
+        for (let p = index; p < Math.min(end, chunkEnd); p++) this.discard(p);
       }
+      index = chunkEnd;
+    }
+  }
+
+  #drop(key: number): void {
+    this.#chunks.delete(key);
+    if (key === this.#lastKey) {
+      this.#lastKey = -1;
+      this.#last = undefined;
     }
   }
 
