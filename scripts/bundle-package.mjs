@@ -70,7 +70,7 @@ const tscSourceMaps = {
   },
 };
 
-await build({
+const out = await build({
   input,
   cwd: pkgDir,
   platform: "node",
@@ -88,3 +88,10 @@ await build({
     chunkFileNames: "chunk-[hash].js",
   },
 });
+
+// A package never carries another's code: every module in the output is one of its own files.
+for (const o of out.output) {
+  for (const id of o.type === "chunk" ? (o.moduleIds ?? Object.keys(o.modules)) : []) {
+    if (!id.startsWith(tscOut) && !id.startsWith("\0") && !id.startsWith("rolldown:")) throw new Error(`${pkg.name}: ${o.fileName} bundled ${id}, which is not the package's own code`);
+  }
+}

@@ -316,7 +316,7 @@ export function defineModule(desc: KernelModule): KernelModule {
  */
 export function provideSymbol<T>(ctx: ModuleContext, sym: KernelSymbol<T> | string, value: T): void {
   const name = typeof sym === "string" ? sym : sym?.name;
-  const s = stateOf(ctx, `provideSymbol(${String(name)})`);
+  const s = stateOf(ctx, "provideSymbol");
   if (s.phase !== "init") throw new KernelBug("module", `provideSymbol(${String(name)}) outside module_init of ${s.snapshot.name}`);
   if (typeof name !== "string" || !(s.snapshot.exports ?? []).some((e) => e.name === name)) {
     throw new KernelBug("module", `${s.snapshot.name} does not export ${String(name)}`);

@@ -15,9 +15,14 @@ export interface KernelSymbol<T> {
   readonly token: InjectionToken<T>;
 }
 
+// One frozen descriptor per name: the module loader asks for one per linked symbol of every load.
+const SYMBOLS = new Map<string, KernelSymbol<unknown>>();
+
 /** Declares a kernel symbol and its token (`Symbol.for('@dmabuf-sdk/symbol/<name>')`). @public */
 export function kernelSymbol<T>(name: string): KernelSymbol<T> {
-  return Object.freeze({ name, token: Symbol.for(`@dmabuf-sdk/symbol/${name}`) as InjectionToken<T> });
+  let sym = SYMBOLS.get(name);
+  if (!sym) SYMBOLS.set(name, (sym = Object.freeze({ name, token: Symbol.for(`@dmabuf-sdk/symbol/${name}`) })));
+  return sym as KernelSymbol<T>;
 }
 
 /** Export license of a symbol: `EXPORT_SYMBOL` (`''`) or `EXPORT_SYMBOL_GPL` (`'GPL'`). @public */
