@@ -65,12 +65,20 @@ class ModuleRecord {
   }
 }
 
-const RECORDS = new WeakMap<LoadedModuleView, ModuleRecord>();
+// The record behind a view is a private field (not a module-level WeakMap, whose young values
+// V8 11's scavenger keeps alive until the next full GC).
+let readRecord: (m: object) => ModuleRecord | undefined;
 
 /** What `find()`/`modules()` hand out: read-only, no container, no context. */
 class LoadedModuleView implements LoadedModule {
+  readonly #rec: ModuleRecord;
+
+  static {
+    readRecord = (m) => (#rec in m ? (m as LoadedModuleView).#rec : undefined);
+  }
+
   constructor(rec: ModuleRecord) {
-    RECORDS.set(this, rec);
+    this.#rec = rec;
   }
   get name(): string {
     return recordOf(this).descriptor.name;
@@ -103,7 +111,7 @@ class LoadedModuleView implements LoadedModule {
 sealClass(LoadedModuleView, "LoadedModule");
 
 function recordOf(m: unknown): ModuleRecord {
-  const r = typeof m === "object" && m !== null ? RECORDS.get(m as LoadedModuleView) : undefined;
+  const r = typeof m === "object" && m !== null ? readRecord(m) : undefined;
   if (!r) throw new KernelBug("module", "not a module handed out by the loader");
   return r;
 }

@@ -83,10 +83,13 @@ interface ContextState {
 
 /** Module-private: the one key that makes the ModuleContext constructor yield a context. */
 const MINT = Symbol("module context mint");
-const STATE = new WeakMap<object, ContextState>();
+// A context's state is a private field: only objects the constructor built (with the key) have
+// one. Not a module-level WeakMap: every load adds a context, and V8 11's scavenger keeps a
+// WeakMap's young values alive until the next full GC.
+let readState: (ctx: object) => ContextState | undefined;
 
 function stateOf(ctx: unknown, what: string): ContextState {
-  const s = typeof ctx === "object" && ctx !== null ? STATE.get(ctx) : undefined;
+  const s = typeof ctx === "object" && ctx !== null ? readState(ctx) : undefined;
   if (!s) throw new KernelBug("module", `${what}: not a module context created by the loader`);
   return s;
 }
@@ -100,10 +103,16 @@ function stateOf(ctx: unknown, what: string): ContextState {
  * @public
  */
 export class ModuleContext {
+  readonly #state: ContextState;
+
+  static {
+    readState = (ctx) => (#state in ctx ? (ctx as ModuleContext).#state : undefined);
+  }
+
   /** @internal Refuses every caller: only the loader holds the key. */
   constructor(key: unknown, state: unknown) {
     if (key !== MINT) throw new KernelBug("module", "a ModuleContext can only be created by the module loader");
-    STATE.set(this, state as ContextState);
+    this.#state = state as ContextState;
   }
 
   /** The kernel the module is loaded into. */
