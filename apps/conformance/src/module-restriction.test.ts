@@ -649,6 +649,8 @@ function shippedFiles(pkg: string): string[] {
 
 const ONE_SHOT_CLAIMS = [
   { pkg: "@dmabuf-sdk/dmabuf-core", file: "kernel/module.js", claim: "claimModuleContextMinter", msg: /minter is already claimed/ },
+  // The accessor of every kernel's per-package state (iommufd keeps dma_buf_pal_map_phys there).
+  { pkg: "@dmabuf-sdk/dmabuf-core", file: "kernel/kernel-local.js", claim: "installKernelLocals", msg: /per-kernel state accessor is already installed/ },
   { pkg: "@dmabuf-sdk/driver-iommufd", file: "pages.js", claim: "claimIoptPagesAlloc", msg: /iopt_alloc_dmabuf_pages is already claimed/ },
   { pkg: "@dmabuf-sdk/driver-iommufd", file: "pages.js", claim: "claimPalMapPhysSlot", msg: /dma_buf_pal_map_phys slot is already claimed/ },
 ];

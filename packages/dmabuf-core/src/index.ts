@@ -11,6 +11,7 @@
 
 // kernel base
 export { Kernel, type KernelOptions, type Oops } from "./kernel/kernel.js";
+export { KernelLocal, KernelWeakMap } from "./kernel/kernel-local.js";
 export { ERRNO, errnoName, errnoNumber, isErrno, type Errno } from "./kernel/errno.js";
 export { KernelError, KernelBug, isKernelError } from "./kernel/kernel-error.js";
 export { Kref } from "./kernel/kref.js";
@@ -444,6 +445,7 @@ export {
   type CaseRun,
   type LifecycleStep,
 } from "./conformance/pair-lifecycle.js";
+export { withGetters } from "./conformance/with-getters.js";
 
 // Exported for this package's own tests only: @internal, stripped from the published .d.ts (stripInternal).
 /** @internal */

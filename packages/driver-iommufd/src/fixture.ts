@@ -9,6 +9,7 @@ import {
   dmaWrite,
   errnoName,
   getDmaBuf,
+  withGetters,
   type ConformanceFixtures,
   type DmaBuf,
   type DmaBufAttachment,
@@ -164,20 +165,13 @@ export const iommufdImporterFixture: ImporterFixture = {
       s.unmap(a.iova, a.length);
       iova = null;
     };
-    return {
-      get attachment() {
-        return live()?.pages.attach ?? last;
-      },
+    const view: Omit<ImportedBuffer, "attachment" | "mapped"> = {
       map() {
         const a = live();
         if (a && !a.pages.revoked) return;
         dropArea();
         iova = s.mapDmaBuf(buffer.dmabuf);
         last = s.area(iova)!.pages.attach!;
-      },
-      get mapped() {
-        const a = live();
-        return !!a && !a.pages.revoked;
       },
       route: () => undefined,
       dmaRead(offset, len) {
@@ -205,6 +199,13 @@ export const iommufdImporterFixture: ImporterFixture = {
         s.close();
       },
     };
+    return withGetters(view, {
+      attachment: () => live()?.pages.attach ?? last,
+      mapped: () => {
+        const a = live();
+        return !!a && !a.pages.revoked;
+      },
+    });
   },
 };
 

@@ -1,5 +1,6 @@
 // struct iopt_pages of a dma-buf and its PFN reader (drivers/iommu/iommufd/pages.c).
 import {
+  KernelLocal,
   IOMMU_MMIO,
   KernelBug,
   KernelError,
@@ -30,7 +31,7 @@ export const MAX_NPFNS = (1n << 64n) / 8n;
  * `dma_buf_pal_map_phys` per kernel, as the loader handed it to the iommufd
  * module. Set by the module's `init` only; there is no getter.
  */
-const PAL_MAP_PHYS = new WeakMap<Kernel, DmaBufPalMapPhys>();
+const PAL_MAP_PHYS = new KernelLocal<DmaBufPalMapPhys>("PAL_MAP_PHYS");
 
 /** Module-private: the key without which the IoptPages constructor refuses. */
 const PAGES_KEY = Symbol("iopt_pages");

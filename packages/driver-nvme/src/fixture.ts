@@ -9,6 +9,7 @@ import {
   dmaRead,
   errnoName,
   getDmaBuf,
+  withGetters,
   type ConformanceFixtures,
   type ImportedBuffer,
   type ImporterFixture,
@@ -93,14 +94,11 @@ export const nvmeImporterFixture: ImporterFixture = {
       if (m) stale = (m.priv as NvmeDmabufMap).dmaList[0]!;
     };
     let closed = false;
-    return {
+    const view: Omit<ImportedBuffer, "mapped"> = {
       attachment: token.attach,
       map() {
         // The first fixed I/O makes the long-term map (lazy, v6 dma_buf_io_get_map).
         fixed(true, 0n, 512, SCRATCH);
-      },
-      get mapped() {
-        return ioctx.map !== null && !ioctx.map.dead;
       },
       route() {
         const m = ioctx.map;
@@ -133,6 +131,9 @@ export const nvmeImporterFixture: ImporterFixture = {
         nvmeRemove(dev);
       },
     };
+    return withGetters(view, {
+      mapped: () => ioctx.map !== null && !ioctx.map.dead,
+    });
   },
 };
 

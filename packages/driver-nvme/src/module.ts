@@ -1,5 +1,5 @@
 // drivers/nvme/host/pci.c module_init/exit: the nvme driver as a kernel module, binding controllers found on the platform.
-import { ConformanceFixtures, KernelError, type Kernel, type KernelModule, type PciDev } from "@dmabuf-sdk/dmabuf-core";
+import { KernelWeakMap, KernelLocal, ConformanceFixtures, KernelError, type Kernel, type KernelModule, type PciDev } from "@dmabuf-sdk/dmabuf-core";
 import { ioUringModule } from "@dmabuf-sdk/io-uring";
 import { dmaBufSgtModule } from "@dmabuf-sdk/map-sgt";
 import { nvmeFixtures } from "./fixture.js";
@@ -7,8 +7,8 @@ import { nvmeBdevFops, type NvmeBlockDevice } from "./fops.js";
 import { NvmeHw, type NvmeHwOptions } from "./nvme-hw.js";
 import { NvmeDev, type NvmeDevOptions } from "./pci.js";
 
-const HW = new WeakMap<PciDev, NvmeHw>();
-const DEVS = new WeakMap<Kernel, NvmeDev[]>();
+const HW = new KernelWeakMap<PciDev, NvmeHw>("HW", (pdev) => pdev.kernel);
+const DEVS = new KernelLocal<NvmeDev[]>("DEVS");
 
 /**
  * Puts an NVMe controller on PCI function `pdev` (the hardware: what the
@@ -55,7 +55,7 @@ export function nvmeProbe(kernel: Kernel, pdev: PciDev, opts: NvmeDevOptions = {
   return dev;
 }
 
-const REMOVERS = new WeakMap<NvmeDev, () => void>();
+const REMOVERS = new KernelWeakMap<NvmeDev, () => void>("REMOVERS", (dev) => dev.kernel);
 
 /** `nvme_remove()`: see {@link NvmeDev.remove}; the block device nodes go first. @public */
 export function nvmeRemove(dev: NvmeDev, surprise = false): void {

@@ -1,5 +1,5 @@
 // drivers/pci/msi: MSI-X vectors of a PCI function, each a Linux irq with its handler (core request_irq), delivered in hard-IRQ context.
-import { KernelError, freeIrq, raiseIrq, requestIrq, type Kernel, type PciDev } from "@dmabuf-sdk/dmabuf-core";
+import { KernelWeakMap, KernelLocal, KernelError, freeIrq, raiseIrq, requestIrq, type Kernel, type PciDev } from "@dmabuf-sdk/dmabuf-core";
 
 /** `irq_handler_t`: returns whether the interrupt was handled (`IRQ_HANDLED`). @public */
 export type IrqHandler = (vector: number) => boolean;
@@ -12,8 +12,8 @@ interface Vectors {
   readonly counts: number[];
 }
 
-const VECTORS = new WeakMap<PciDev, Vectors>();
-const NEXT_IRQ = new WeakMap<Kernel, number>();
+const VECTORS = new KernelWeakMap<PciDev, Vectors>("VECTORS", (pdev) => pdev.kernel);
+const NEXT_IRQ = new KernelLocal<number>("NEXT_IRQ");
 
 /**
  * `msi_domain_alloc_irqs()`: the next Linux irq number. MSI irqs are numbered

@@ -6,6 +6,7 @@ import {
   dmaBufPut,
   dmaResvLock,
   dmaResvUnlock,
+  withGetters,
   type ConformanceFixtures,
   type ExportedBuffer,
   type ExporterFixture,
@@ -124,14 +125,8 @@ export const xeImporterFixture: ImporterFixture = {
       if (!vma) vma = xeVmBind(vm, bo, XE_FIXTURE_VA, 0n, bo.size);
       else if (!vma.bound) xeVmRebind(vm);
     };
-    const self: ImportedBuffer = {
-      get attachment() {
-        return imp.attach ?? imp.lastAttach;
-      },
+    const view: Omit<ImportedBuffer, "attachment" | "mapped"> = {
       map: ensure,
-      get mapped() {
-        return xeDmaBufImportMapped(bo);
-      },
       route() {
         const r = imp.sg ? dmaBufSgtRoute(imp.sg) : undefined;
         return r === undefined ? undefined : r === "bus-addr" ? "BUS_ADDR" : "THRU_HOST_BRIDGE";
@@ -159,12 +154,12 @@ export const xeImporterFixture: ImporterFixture = {
         xeDeviceRemove(xe);
       },
       detach() {
-        self.unmap();
+        view.unmap();
         xeVmDestroy(vm);
         xeBoPut(bo);
       },
     };
-    return self;
+    return withGetters(view, { attachment: () => imp.attach ?? imp.lastAttach, mapped: () => xeDmaBufImportMapped(bo) });
   },
 };
 

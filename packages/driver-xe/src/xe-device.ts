@@ -1,5 +1,7 @@
 // drivers/gpu/drm/xe/xe_device.c and regs/xe_bars.h: the Xe device, its LMEM BAR and VRAM.
 import {
+  KernelWeakMap,
+  KernelLocal,
   KernelError,
   pcimP2pdmaInit,
   type Kernel,
@@ -130,8 +132,8 @@ export class XeDevice {
   }
 }
 
-const DEVICES = new WeakMap<PciDev, XeDevice>();
-const BY_KERNEL = new WeakMap<Kernel, Set<XeDevice>>();
+const DEVICES = new KernelWeakMap<PciDev, XeDevice>("DEVICES", (pdev) => pdev.kernel);
+const BY_KERNEL = new KernelLocal<Set<XeDevice>>("BY_KERNEL");
 
 /** The Xe device bound to `pdev` (`pci_get_drvdata()`), if any. @public */
 export function xeDeviceOf(pdev: PciDev): XeDevice | undefined {

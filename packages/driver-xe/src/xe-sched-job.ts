@@ -1,5 +1,6 @@
 // drivers/gpu/drm/xe/xe_sched_job.c + xe_hw_fence.c: GPU jobs through drm_sched, hardware fences signalled from the engine IRQ.
 import {
+  KernelLocal,
   DmaFence,
   KernelError,
   MAX_SCHEDULE_TIMEOUT,
@@ -140,7 +141,7 @@ export class XeExecQueue {
   }
 }
 
-const IRQS = new WeakMap<Kernel, number>();
+const IRQS = new KernelLocal<number>("IRQS");
 
 function nextIrq(k: Kernel): number {
   const n = IRQS.get(k) ?? 128;

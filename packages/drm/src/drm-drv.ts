@@ -1,5 +1,5 @@
 // DRM devices, their minors, and hot-unplug with drm_dev_enter/exit (drivers/gpu/drm/drm_drv.c, include/drm/drm_drv.h).
-import { KernelBug, KernelError, Kref, unmapMappingRange, type Device, type Errno, type Kernel } from "@dmabuf-sdk/dmabuf-core";
+import { KernelLocal, KernelBug, KernelError, Kref, unmapMappingRange, type Device, type Errno, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import type { DrmFile } from "./drm-file.js";
 import { drmOpen, DRM_FOPS, type DrmIoctlDesc } from "./drm-ioctl.js";
 
@@ -86,7 +86,7 @@ export class DrmMinor {
 interface MinorSpace {
   readonly used: Set<number>;
 }
-const MINORS = new WeakMap<Kernel, MinorSpace>();
+const MINORS = new KernelLocal<MinorSpace>("MINORS");
 
 function minorAlloc(kernel: Kernel, type: DrmMinorType): number {
   let s = MINORS.get(kernel);
@@ -106,7 +106,7 @@ function minorFree(kernel: Kernel, index: number): void {
 }
 
 /** The DRM core's SRCU domain (`drm_unplug_srcu`): readers per kernel. */
-const SRCU_READERS = new WeakMap<Kernel, number>();
+const SRCU_READERS = new KernelLocal<number>("SRCU_READERS");
 
 /**
  * `struct drm_device`. Refcounted: the driver holds one reference, each open

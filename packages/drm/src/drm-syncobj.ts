@@ -1,5 +1,6 @@
 // drm_syncobj: binary and timeline sync objects, their handles, fds and ioctls (drivers/gpu/drm/drm_syncobj.c, include/uapi/drm/drm.h).
 import {
+  KernelLocal,
   File,
   HZ,
   KernelBug,
@@ -121,7 +122,7 @@ const KMALLOC_MAX_SIZE = 4 << 20;
  * @public
  */
 export type SyncobjHandleIoctlVersion = "pre-timeline" | "timeline-strict-point" | "timeline-fixed";
-const VERSION = new WeakMap<Kernel, SyncobjHandleIoctlVersion>();
+const VERSION = new KernelLocal<SyncobjHandleIoctlVersion>("VERSION");
 
 /** Selects the HANDLE_TO_FD / FD_TO_HANDLE behaviour (default `"timeline-fixed"`). @public */
 export function drmSyncobjSetHandleIoctlVersion(kernel: Kernel, v: SyncobjHandleIoctlVersion): void {

@@ -1,5 +1,5 @@
 // drivers/gpu/drm/scheduler/sched_fence.c: the scheduled/finished fence pair of a job, sharing one lock.
-import { DmaFence, SpinLock, dmaFenceGet, dmaFencePut, dmaFenceSetError, dmaFenceSignal, errnoName, type DmaFenceOps, type Errno, type Kernel } from "@dmabuf-sdk/dmabuf-core";
+import { KernelWeakMap, DmaFence, SpinLock, dmaFenceGet, dmaFencePut, dmaFenceSetError, dmaFenceSignal, errnoName, type DmaFenceOps, type Errno, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import type { DrmGpuScheduler } from "./sched-main.js";
 import type { DrmSchedEntity } from "./sched-entity.js";
 
@@ -29,7 +29,7 @@ export class DrmSchedFence {
   }
 }
 
-const BY_FENCE = new WeakMap<DmaFence, DrmSchedFence>();
+const BY_FENCE = new KernelWeakMap<DmaFence, DrmSchedFence>("BY_FENCE", (f) => f.kernel);
 
 function timelineName(f: DmaFence): string {
   return BY_FENCE.get(f)?.sched?.name ?? "unknown";

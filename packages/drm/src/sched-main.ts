@@ -1,5 +1,6 @@
 // drivers/gpu/drm/scheduler/sched_main.c: the GPU scheduler, its jobs, run/free/timeout work.
 import {
+  KernelLocal,
   ERRNO,
   KernelError,
   MAX_SCHEDULE_TIMEOUT,
@@ -106,7 +107,7 @@ const JOB_LIST_LOCK_KEY = { site: "drm_sched_init job_list_lock" };
 /** The `xa_init_flags(&job->dependencies, XA_FLAGS_ALLOC)` site in `drm_sched_job_init()`. */
 const JOB_DEPS_KEY = { site: "drm_sched_job_init" };
 /** `drm_sched_lockdep_map`: every scheduler's own submit queue shares it. */
-const SUBMIT_WQ_MAP = new WeakMap<Kernel, LockdepMap>();
+const SUBMIT_WQ_MAP = new KernelLocal<LockdepMap>("SUBMIT_WQ_MAP");
 
 /** `struct drm_gpu_scheduler`. @public */
 export class DrmGpuScheduler {

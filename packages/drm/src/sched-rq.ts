@@ -1,5 +1,5 @@
 // drivers/gpu/drm/scheduler/sched_main.c (drm_sched_rq_*, drm_sched_select_entity): run queues and the FIFO / round-robin entity choice.
-import { KernelError, SpinLock, type Kernel } from "@dmabuf-sdk/dmabuf-core";
+import { KernelLocal, KernelError, SpinLock, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 import type { DrmGpuScheduler } from "./sched-main.js";
 import type { DrmSchedEntity } from "./sched-entity.js";
 
@@ -8,7 +8,7 @@ export const DRM_SCHED_POLICY_RR = 0;
 /** `DRM_SCHED_POLICY_FIFO` (the default since v6.2): the entity whose next job waits longest goes first. @public */
 export const DRM_SCHED_POLICY_FIFO = 1;
 
-const POLICY = new WeakMap<Kernel, number>();
+const POLICY = new KernelLocal<number>("POLICY");
 const SCHEDULERS = new WeakSet<Kernel>();
 
 /** `drm_sched_policy`: the scheduler module's `sched_policy` parameter; any value but FIFO selects round robin, as the kernel's test does. @public */

@@ -1,5 +1,5 @@
 // io_uring/rw.c: READ/WRITE and READ_FIXED/WRITE_FIXED (io_prep_rw, io_init_rw_fixed, __io_read/io_write, io_complete_rw).
-import { ERRNO, FMODE_READ, FMODE_WRITE, KernelError, pinUserPages, unpinUserPages, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
+import { KernelWeakMap, ERRNO, FMODE_READ, FMODE_WRITE, KernelError, pinUserPages, unpinUserPages, O_DIRECT } from "@dmabuf-sdk/dmabuf-core";
 import { ioCompleteRw, type IoKiocb } from "./io-uring.js";
 import { IORING_OP_READ, IORING_OP_READ_FIXED, IORING_OP_READV_FIXED, IORING_OP_WRITE, IORING_OP_WRITE_FIXED, IORING_OP_WRITEV_FIXED, MAX_RW_COUNT } from "./io-uring-uapi.js";
 import { EIOCBQUEUED, iovIterBvec, iovIterDmabufMap, type BioVec, type IoUringFileOperations, type IovIter, type Kiocb } from "./iov-iter.js";
@@ -15,7 +15,7 @@ interface IoRwState {
   /** Pages pinned for a non-fixed direct I/O, unpinned at completion. */
   pinned: number[];
 }
-const RW = new WeakMap<IoKiocb, IoRwState>();
+const RW = new KernelWeakMap<IoKiocb, IoRwState>("RW", (req) => req.ctx.kernel);
 
 /** `io_prep_rw()`: `EINVAL` for an opcode the model does not implement or a length past `MAX_RW_COUNT`. @internal */
 export function ioRwPrep(req: IoKiocb): void {

@@ -1,5 +1,5 @@
 // kernel/workqueue.c: queue_work() on system_percpu_wq / io-wq, run by a kworker on virtual time.
-import { KernelBug, type Kernel, type Mutex, type Task } from "@dmabuf-sdk/dmabuf-core";
+import { KernelLocal, KernelBug, type Kernel, type Mutex, type Task } from "@dmabuf-sdk/dmabuf-core";
 
 /** A work function returns false when it would sleep on a lock another task holds; it is retried later. @public */
 export type WorkFn = () => boolean;
@@ -9,7 +9,7 @@ const RETRY_NS = 1000;
 /** Retries before a blocked work item is reported as a hung task (the kernel's hung-task detector). */
 const MAX_RETRIES = 1_000_000;
 
-const KWORKERS = new WeakMap<Kernel, Task>();
+const KWORKERS = new KernelLocal<Task>("KWORKERS");
 
 /** The kworker task work items run as (`kworker/0:1`). @public */
 export function kworker(kernel: Kernel): Task {

@@ -8,6 +8,7 @@ import {
   dmaBufFd,
   errnoName,
   getDmaBuf,
+  withGetters,
   type ConformanceFixtures,
   type DmaBufAttachment,
   type Errno,
@@ -87,15 +88,12 @@ export function kvmImporterFixture(version: KvmPfnVersion, pal?: string): Import
       const slotOf = () => s.kvm.memslots[0]!.get(0);
       const att: DmaBufAttachment | null = slotOf()?.backend.attachment() ?? null;
       const check = (r: Uint8Array | number, op: string): Uint8Array => (typeof r === "number" ? fail(r, op) : r);
-      return {
+      const view: Omit<ImportedBuffer, "mapped"> = {
         attachment: att,
         revokedErrno: kvmRevokedErrno(version),
         map() {
           if (!slotLive) createSlot();
           for (let off = 0n; off < size; off += 4096n) check(s.read(KVM_FIXTURE_GPA + off, 1), "KVM_RUN");
-        },
-        get mapped() {
-          return s.kvm.sharedRoot.size > 0;
         },
         route: () => undefined,
         dmaRead: (offset, len) => check(s.read(KVM_FIXTURE_GPA + offset, len), "KVM_RUN"),
@@ -115,6 +113,7 @@ export function kvmImporterFixture(version: KvmPfnVersion, pal?: string): Import
           sys.close(fd);
         },
       };
+      return withGetters(view, { mapped: () => s.kvm.sharedRoot.size > 0 });
     },
   };
 }

@@ -1,5 +1,7 @@
 // The hypothetical KVM importer of the PAL mapping type (Jason Gunthorpe's mapping-type RFC, "real users are VFIO→KVM"): dma_buf_pal_map_phys() under resv, pfns from the list.
 import {
+  KernelWeakMap,
+  KernelLocal,
   KernelError,
   PAGE_SHIFT,
   dmaBufMappingAttach,
@@ -14,9 +16,9 @@ import type { DmaBufPfn } from "./dma-buf-pfn.js";
 import type { KvmDmabufSlot } from "./vfio-dmabuf.js";
 
 /** `dma_buf_pal_map_phys` as the loader linked it into this kernel's `kvm` module. */
-const MAP_PHYS = new WeakMap<Kernel, DmaBufPalMapPhys>();
+const MAP_PHYS = new KernelLocal<DmaBufPalMapPhys>("MAP_PHYS");
 /** The list each slot holds between a fault and the next invalidation. */
-const LISTS = new WeakMap<KvmDmabufSlot, DmaBufPhysList>();
+const LISTS = new KernelWeakMap<KvmDmabufSlot, DmaBufPhysList>("LISTS", (s) => s.kvm.kernel);
 
 /** @internal Called from the module's `init`/exit with what `ctx.symbol()` gave. */
 export function _setKvmPalMapPhys(kernel: Kernel, fn: DmaBufPalMapPhys | null): void {

@@ -1,5 +1,6 @@
 // kernel/dma/mapping.c: dma_map_sgtable/dma_unmap_sgtable of a scatter-gather table.
 import {
+  KernelWeakMap,
   KernelError,
   dmaInfoToProt,
   iommuDmaAllocIova,
@@ -19,7 +20,7 @@ interface SgMapping {
   readonly size?: bigint;
 }
 
-const MAPPINGS = new WeakMap<SgTable, SgMapping>();
+const MAPPINGS = new KernelWeakMap<SgTable, SgMapping>("MAPPINGS", (sgt) => sgt.kernel);
 
 /**
  * `dma_map_sgtable(dev, sgt, dir, attrs)`: maps the CPU list for `dev`.

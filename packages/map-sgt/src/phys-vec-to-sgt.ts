@@ -1,5 +1,6 @@
 // drivers/dma-buf/dma-buf-mapping.c: dma_buf_phys_vec_to_sgt() and dma_buf_free_sgt(), phys_vec ranges to a DMA-mapped SGT.
 import {
+  KernelWeakMap,
   DMA_ATTR_MMIO,
   KernelBug,
   KernelError,
@@ -45,7 +46,7 @@ interface DmaBufDma {
   readonly ranges: { addr: bigint; len: bigint }[];
 }
 
-const DMA = new WeakMap<SgTable, DmaBufDma>();
+const DMA = new KernelWeakMap<SgTable, DmaBufDma>("DMA", (sgt) => sgt.kernel);
 const UINT_MAX_N = BigInt(UINT_MAX);
 const SAFE_N = 1n << 52n;
 const SAFE_NUM = 2 ** 52;

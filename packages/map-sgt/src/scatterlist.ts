@@ -1,5 +1,5 @@
 // lib/scatterlist.c: struct sg_table, sg_alloc_table and sg_free_table.
-import { KernelBug, KernelError, UINT_MAX, type Kernel } from "@dmabuf-sdk/dmabuf-core";
+import { KernelLocal, KernelBug, KernelError, UINT_MAX, type Kernel } from "@dmabuf-sdk/dmabuf-core";
 
 /**
  * `struct sg_table`: a DMA list (`nents` entries of a 64-bit DMA address and
@@ -72,7 +72,7 @@ export class SgTable {
 const REUSE_MIN_ENTRIES = 4096;
 /** Freed DMA lists a kernel keeps for reuse (the most recent first). */
 const REUSE_MAX = 4;
-const freedDmaLists = new WeakMap<Kernel, { dmaAddress: BigUint64Array; dmaLength: Uint32Array }[]>();
+const freedDmaLists = new KernelLocal<{ dmaAddress: BigUint64Array; dmaLength: Uint32Array }[]>("freedDmaLists");
 
 /**
  * A freed DMA list of exactly `nents` entries, zeroed as `sg_init_table()`

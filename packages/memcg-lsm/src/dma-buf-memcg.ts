@@ -1,8 +1,8 @@
 // dmabuf->memcg (Albert Esteve's RFC patch 1/5): the memcg a dma-buf is charged to.
-import { PAGE_SIZE, pageAlign, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
+import { KernelWeakMap, PAGE_SIZE, pageAlign, type DmaBuf } from "@dmabuf-sdk/dmabuf-core";
 import { memCgroupPut, memCgroupUnchargeDmabuf, type MemCgroup } from "./memcontrol.js";
 
-const MEMCG = new WeakMap<DmaBuf, MemCgroup>();
+const MEMCG = new KernelWeakMap<DmaBuf, MemCgroup>("MEMCG", (dmabuf) => dmabuf.kernel);
 
 /**
  * `dmabuf->memcg` (patch 1/5): the memcg the buffer is charged to, or null.

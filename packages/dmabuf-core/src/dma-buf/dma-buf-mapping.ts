@@ -1,4 +1,5 @@
 // drivers/dma-buf/dma-buf-mapping.c: mapping types and dma_buf_match_mapping(), the exporter/importer negotiation.
+import { KernelLocal } from "../kernel/kernel-local.js";
 import { KernelError, isKernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import type { DmaBuf, DmaBufAttachment } from "./dma-buf.js";
@@ -95,7 +96,7 @@ export interface DmaBufMatchTrace {
 /** A probe of the `dma_buf_match_mapping` tracepoint. @public */
 export type DmaBufMatchProbe = (trace: DmaBufMatchTrace) => void;
 
-const matchProbes = new WeakMap<Kernel, Set<DmaBufMatchProbe>>();
+const matchProbes = new KernelLocal<Set<DmaBufMatchProbe>>("matchProbes");
 
 /**
  * `register_trace_dma_buf_match_mapping()`: calls `probe` after each match

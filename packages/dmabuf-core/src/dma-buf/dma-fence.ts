@@ -1,4 +1,5 @@
 // drivers/dma-buf/dma-fence.c: struct dma_fence, its ops, signalling, callbacks, waits and deadlines.
+import { KernelLocal } from "../kernel/kernel-local.js";
 import { ERRNO, errnoName, type Errno } from "../kernel/errno.js";
 import { KernelBug, KernelError } from "../kernel/kernel-error.js";
 import { Kref } from "../kernel/kref.js";
@@ -340,7 +341,7 @@ export function dmaFenceDescribe(fence: DmaFence): string {
  */
 export type FenceCoreVersion = "6.12" | "6.17-names";
 
-const FENCE_CORE_VERSION = new WeakMap<Kernel, FenceCoreVersion>();
+const FENCE_CORE_VERSION = new KernelLocal<FenceCoreVersion>("FENCE_CORE_VERSION");
 
 /** Selects the fence core version of `kernel` (see {@link FenceCoreVersion}). @public */
 export function dmaFenceSetCoreVersion(kernel: Kernel, version: FenceCoreVersion): void {
@@ -403,7 +404,7 @@ export function dmaFenceIsLater(f1: DmaFence, f2: DmaFence): boolean {
 }
 
 const STUB_OPS: DmaFenceOps = { getDriverName: () => "stub", getTimelineName: () => "stub" };
-const GLOBAL_STUB = new WeakMap<Kernel, DmaFence>();
+const GLOBAL_STUB = new KernelLocal<DmaFence>("GLOBAL_STUB");
 
 function stubLock(kernel: Kernel): SpinLock {
   return new SpinLock({ lockdep: kernel.lockdep, current: () => kernel.current }, "dma_fence_stub_lock");

@@ -2,7 +2,7 @@
 import { KernelBug, KernelError } from "./kernel-error.js";
 import type { Kernel } from "./kernel.js";
 import { TaskWouldBlock } from "./sched.js";
-import type { ClockEvent } from "./time.js";
+import { pickFirst, type ClockEvent, type PickNextPolicy } from "./time.js";
 import type { Task } from "../uapi/task.js";
 
 /** One atomic step of an explored task: a syscall or a kernel call, run to completion. @public */
@@ -230,7 +230,9 @@ export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser,
   }
 
   // Preemption points: continue, or run one other task's step (or a pending event) here, nested.
-  kernel.sched.pointHook = (label) => {
+  // The hooks are consts first: V8 allocates a function literal written straight into a property in
+  // old space, and these reach the whole execution's kernel.
+  const pointHook = (label: string): void => {
     if (stack.length === 0 || stack.length > bounds.maxPointDepth) return;
     const cont: Alt = { actor: stack[stack.length - 1]!, label: `continue after ${label}`, run: () => undefined };
     const alts = [cont, ...taskAlts(), ...eventAlts()];
@@ -241,14 +243,16 @@ export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser,
     record(a.actor, `${a.label} (at ${label})`, true);
     a.run();
   };
+  kernel.sched.pointHook = pointHook;
   // A waiter's pick among due events: no preemption (the waiter sleeps).
-  kernel.clock.pickNext = (due) => {
+  const pickNext: PickNextPolicy = (due) => {
     const alts = due.map((e) => ({ actor: e.label, label: e.label, run: () => undefined }));
     const i = decide("pick", alts, 0, () => false);
     const ev = due[i]!;
     trace.push(`${"  ".repeat(stack.length)}${ev.label}  (picked by a waiter)`);
     return i;
   };
+  kernel.clock.pickNext = pickNext;
 
   try {
     for (;;) {
@@ -267,7 +271,7 @@ export function runExecution(scenario: ExploreScenario, chooser: ExploreChooser,
     else failures.push(asOops(e, "explorer").failure);
   } finally {
     kernel.sched.pointHook = undefined;
-    kernel.clock.pickNext = () => 0;
+    kernel.clock.pickNext = pickFirst;
   }
 
   if (!pruned && !failures.length) {

@@ -1,4 +1,5 @@
 // kernel/irq/manage.c + handle.c: request_irq() and device interrupts delivered in hard-IRQ context.
+import { KernelLocal } from "./kernel-local.js";
 import { KernelError } from "./kernel-error.js";
 import type { Kernel } from "./kernel.js";
 import type { TimerHandle } from "./time.js";
@@ -16,7 +17,7 @@ interface IrqAction {
   readonly shared: boolean;
 }
 
-const ACTIONS = new WeakMap<Kernel, Map<number, IrqAction[]>>();
+const ACTIONS = new KernelLocal<Map<number, IrqAction[]>>("ACTIONS");
 
 function actionsOf(k: Kernel): Map<number, IrqAction[]> {
   let m = ACTIONS.get(k);

@@ -1,4 +1,5 @@
 // One simulated kernel: boot options, its DI container, oops/WARN handling, and the subsystems it owns.
+import { installKernelLocals } from "./kernel-local.js";
 import { createRequire } from "node:module";
 import type { DependencyContainer, InjectionToken } from "tsyringe";
 import { KernelBug, KernelError } from "./kernel-error.js";
@@ -104,6 +105,13 @@ export class Kernel {
   #ino = 1;
   #current: Task;
   readonly #warnedOnce = new Set<string>();
+  /** Per-kernel state of other files and packages ({@link KernelLocal}), by their private key. */
+  readonly #locals = new Map<object, unknown>();
+
+  static {
+    // kernel-local.ts keeps the only way in, module-private.
+    installKernelLocals((k) => k.#locals);
+  }
   readonly #warnings: string[] = [];
   readonly #oopses: Oops[] = [];
 

@@ -54,7 +54,9 @@ export class Scheduler {
 
   constructor(kernel: Kernel) {
     this.#k = kernel;
-    kernel.lockdep.blocker = (what, ready) => this.#block(what, ready);
+    // Bound, not an arrow written into the property: V8 allocates a function
+    // literal assigned to a property in old space, and this one reaches the kernel.
+    kernel.lockdep.blocker = this.#block.bind(this);
   }
 
   /** Installed by an interleaving explorer; absent, {@link Scheduler.point} does nothing. */

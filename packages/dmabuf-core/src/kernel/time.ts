@@ -97,16 +97,7 @@ export class KernelClock {
     let i = this.#timers.length;
     while (i > 0 && this.#timers[i - 1]!.atNs > t.atNs) i--;
     this.#timers.splice(i, 0, t);
-    return {
-      cancel: () => {
-        t.cancelled = true;
-        const j = this.#timers.indexOf(t);
-        if (j >= 0) this.#timers.splice(j, 1);
-      },
-      get pending() {
-        return !t.cancelled && !ran.has(t);
-      },
-    };
+    return new TimerHandleImpl(t, this.#timers);
   }
 
   /** Number of pending events (blocked ones included). */
@@ -196,3 +187,29 @@ export class KernelClock {
 }
 
 const ran = new WeakSet<Timer>();
+
+/**
+ * What `schedule()` hands back. A class, not an object literal with a `pending`
+ * getter: under V8 11 (Node 20) what such a literal reaches survives every
+ * scavenge until the next full GC (measured with --trace-gc-nvp), and a timer's
+ * callback reaches its whole kernel.
+ */
+class TimerHandleImpl implements TimerHandle {
+  readonly #t: Timer;
+  readonly #timers: Timer[];
+
+  constructor(t: Timer, timers: Timer[]) {
+    this.#t = t;
+    this.#timers = timers;
+  }
+
+  cancel(): void {
+    this.#t.cancelled = true;
+    const j = this.#timers.indexOf(this.#t);
+    if (j >= 0) this.#timers.splice(j, 1);
+  }
+
+  get pending(): boolean {
+    return !this.#t.cancelled && !ran.has(this.#t);
+  }
+}

@@ -1,4 +1,5 @@
 // drivers/iommu/dma-iommu.c: the DMA-API side of a DMA domain (strict or flush-queue unmap, IOTLB invalidation, counters).
+import { KernelWeakMap } from "../kernel/kernel-local.js";
 import { SpinLock } from "../kernel/spinlock.js";
 import { modTimer, timerDelete, timerSetup, type TimerList } from "../kernel/timer.js";
 import type { Device } from "./device.js";
@@ -59,7 +60,7 @@ interface FlushQueue {
 const FQ_LOCK_KEY = { site: "iommu_dma_init_one_fq" };
 
 const FQS = new WeakMap<IommuDomain, FlushQueue>();
-const STATS = new WeakMap<Device, IommuDmaStats>();
+const STATS = new KernelWeakMap<Device, IommuDmaStats>("iommu_dma stats", (dev) => dev.kernel);
 
 /** The DMA-API counters of `dev` (live object; zero until the device maps anything). @public */
 export function iommuDmaStats(dev: Device): IommuDmaStats {

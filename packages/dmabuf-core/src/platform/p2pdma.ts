@@ -1,4 +1,5 @@
 // drivers/pci/p2pdma.c: pci_p2pdma_map_type(), pci_p2pdma_distance() and P2P memory providers.
+import { KernelWeakMap } from "../kernel/kernel-local.js";
 import type { KernelAllocator } from "../kernel/slab.js";
 import type { Printk } from "../kernel/printk.js";
 import { Device, devIsPci } from "./device.js";
@@ -27,7 +28,7 @@ export interface P2pdmaProvider {
   readonly busOffset: bigint;
 }
 
-const P2PDMA = new WeakMap<PciDev, (P2pdmaProvider | null)[]>();
+const P2PDMA = new KernelWeakMap<PciDev, (P2pdmaProvider | null)[]>("pci p2pdma", (pdev) => pdev.kernel);
 
 /**
  * `pcim_p2pdma_init()`: creates a provider for every memory BAR of `pdev`.

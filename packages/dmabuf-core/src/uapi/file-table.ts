@@ -1,4 +1,5 @@
 // fs/file_table.c: fput() defers the final __fput() so it never runs under the caller's locks.
+import { KernelLocal } from "../kernel/kernel-local.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { initWork, scheduleWork, type WorkStruct } from "../kernel/workqueue.js";
 import type { File } from "./file.js";
@@ -8,7 +9,7 @@ interface DelayedFput {
   readonly work: WorkStruct;
 }
 
-const STATE = new WeakMap<Kernel, DelayedFput>();
+const STATE = new KernelLocal<DelayedFput>("STATE");
 
 function delayedFput(k: Kernel): DelayedFput {
   let s = STATE.get(k);

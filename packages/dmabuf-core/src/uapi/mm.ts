@@ -1,4 +1,5 @@
 // mm/mmap.c: struct mm_struct and vm_area_struct, mmap/munmap, PROT_*/MAP_* and page faults.
+import { KernelLocal } from "../kernel/kernel-local.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 import { PAGE_SIZE, hex } from "../platform/page.js";
@@ -335,8 +336,8 @@ export class Mm {
 interface AnonPages {
   readonly pfns: Map<number, number>;
 }
-const PINS = new WeakMap<Kernel, Map<number, number>>();
-const ORPHANS = new WeakMap<Kernel, Set<number>>();
+const PINS = new KernelLocal<Map<number, number>>("PINS");
+const ORPHANS = new KernelLocal<Set<number>>("ORPHANS");
 
 function pinsOf(kernel: Kernel): Map<number, number> {
   let m = PINS.get(kernel);

@@ -1,4 +1,5 @@
 // User pointers inside ioctl structs (`u64_to_user_ptr`): a per-kernel registry of user memory regions by address.
+import { KernelLocal } from "../kernel/kernel-local.js";
 import { KernelError } from "../kernel/kernel-error.js";
 import type { Kernel } from "../kernel/kernel.js";
 
@@ -55,7 +56,7 @@ export class UserMemory {
   }
 }
 
-const USER_MEMORY = new WeakMap<Kernel, UserMemory>();
+const USER_MEMORY = new KernelLocal<UserMemory>("USER_MEMORY");
 
 /** The user memory registry of `kernel`. @public */
 export function userMemory(kernel: Kernel): UserMemory {

@@ -9,6 +9,7 @@ import {
   dmaResvUnlock,
   dmaResvWaitTimeout,
   MAX_SCHEDULE_TIMEOUT,
+  withGetters,
   type Device,
   type DmaBuf,
   type DmaBufAttachOps,
@@ -180,12 +181,9 @@ export const compatStaticImporterFixture: ImporterFixture = {
   import(ctx, buffer): ImportedBuffer {
     const dev = ctx.topology.importerSlot;
     const imp = new CompatStaticImporter(dev, buffer.dmabuf);
-    return {
+    const view: Omit<ImportedBuffer, "mapped"> = {
       attachment: imp.attachment,
       map: () => imp.map(),
-      get mapped() {
-        return imp.sgt !== null;
-      },
       route: () => route(imp.sgt),
       dmaRead(offset, len) {
         if (!imp.sgt) throw new KernelError("ENXIO", "compat_static_importer", "not mapped");
@@ -198,6 +196,7 @@ export const compatStaticImporterFixture: ImporterFixture = {
       unmap: () => imp.unmap(),
       detach: () => imp.detach(),
     };
+    return withGetters(view, { mapped: () => imp.sgt !== null });
   },
 };
 
@@ -210,12 +209,9 @@ export const compatDynamicImporterFixture: ImporterFixture = {
   import(ctx, buffer): ImportedBuffer {
     const dev = ctx.topology.importerSlot;
     const imp = new CompatDynamicImporter(dev, buffer.dmabuf);
-    return {
+    const view: Omit<ImportedBuffer, "mapped"> = {
       attachment: imp.attachment,
       map: () => imp.map(),
-      get mapped() {
-        return imp.sgt !== null;
-      },
       route: () => route(imp.sgt),
       dmaRead: (offset, len) => sgtDmaRead(dev, imp.ensureMapped(), offset, len),
       dmaWrite: (offset, data) => sgtDmaWrite(dev, imp.ensureMapped(), offset, data),
@@ -226,6 +222,7 @@ export const compatDynamicImporterFixture: ImporterFixture = {
       unmap: () => imp.unmap(),
       detach: () => imp.detach(),
     };
+    return withGetters(view, { mapped: () => imp.sgt !== null });
   },
 };
 
