@@ -146,6 +146,33 @@ describe("dma_buf_phys_vec_to_sgt", () => {
       expect(columns).toEqual(objects);
     });
 
+    it.each([
+      { desc: "no translation (the columns are copied)", off: 0n },
+      { desc: "a low-half offset that carries", off: 0xffff_f000n },
+      { desc: "a high-half offset", off: 0x10_0000_0000n },
+      { desc: "an offset that wraps at 2^64", off: (1n << 64n) - 0x1000n },
+    ])("BUS_ADDR with a bus offset, $desc: the same table as the object form", ({ off }) => {
+      const { k, t } = boot("same-switch");
+      const s = t.exporterSlot.bars[0]!.start;
+      const vec = [0xffff_f000n, 0x1_0000_0000n, 0x1_ffff_e000n, 0x2000n].map((o) => ({ paddr: s + o, len: 0x1000n }));
+      const { d, a } = attachP2p(k, t, vec);
+      pcimP2pdmaInit(k.alloc, t.exporterSlot);
+      const provider = { ...pcimP2pdmaProvider(t.exporterSlot, 0)!, busOffset: off };
+      const [objects, columns] = [vec, physVecColumns(vec)].map((v) =>
+        withResv(a, () => {
+          const sgt = dmaBufPhysVecToSgt(a, provider, v, vec.length, 0x4000n, "DMA_BIDIRECTIONAL");
+          const entries = [[...sgt.dmaAddress.subarray(0, sgt.nents)], [...sgt.dmaLength.subarray(0, sgt.nents)]];
+          dmaBufFreeSgt(a, sgt, "DMA_BIDIRECTIONAL");
+          return entries;
+        }),
+      );
+      expect(columns).toEqual(objects);
+      expect(objects![0]).toEqual(vec.map((v) => BigInt.asUintN(64, v.paddr + off)));
+      dmaBufDetach(d, a);
+      dmaBufPut(d);
+      expect(k.leakReport().text()).toBe("");
+    });
+
     it("a table built in the storage of a freed one of the same size holds only its own entries", () => {
       // 5,000 entries each: 5,000 pages, then 4,998 pages, an empty range and a 5 GiB range (two entries).
       const first = (s: bigint): PhysVec[] => Array.from({ length: 5000 }, (_, i) => ({ paddr: s + BigInt(i) * 0x2000n, len: 0x1000n }));

@@ -95,6 +95,13 @@ function countEntriesHalves(lv: Uint32Array, n: number): number {
 
 /** {@link fillBusAddrHalves} of ranges `0..n` already known to take one entry each. */
 function fillBusAddrHalvesAll(out: Uint32Array, l: Uint32Array, pv: Uint32Array, lv: Uint32Array, n: number, offLo: number, offHi: number): void {
+  if (offLo === 0 && offHi === 0) {
+    // No host-bridge translation (pci_bus_address() == the CPU address, as on x86): the DMA
+    // addresses are the paddrs, one copy of the column.
+    out.set(pv.subarray(0, 2 * n));
+    for (let i = 0; i < n; i++) l[i] = lv[2 * i]!;
+    return;
+  }
   for (let i = 0; i < n; i++) {
     const i2 = 2 * i;
     const lo = pv[i2]! + offLo;
